@@ -1,0 +1,54 @@
+# medledger — every target sets itself up first (tools/bootstrap.sh is idempotent).
+SHELL := /bin/bash
+ROOT := $(abspath .)
+export PATH := $(ROOT)/.venv/bin:$(ROOT)/node_modules/.bin:$(PATH)
+export SOLCX_BINARY_PATH := $(ROOT)/.solcx
+export APE_DATA_FOLDER := $(ROOT)/.ape
+PY := $(ROOT)/.venv/bin/python
+
+.PHONY: setup setup-ipfs demo test lint typecheck compile artifacts slither test-contracts test-sdk bench clean
+
+setup:
+	@tools/bootstrap.sh
+
+setup-ipfs:
+	@tools/bootstrap.sh --ipfs
+
+## The main job on the embedded default: in-process chain + embedded store, nothing to start.
+demo: setup
+	@medledger demo
+
+## Everything: lint, types, compile, artifact freshness, slither, contract tests (py-evm and
+## Anvil), SDK/storage/CLI tests (Anvil, Hardhat and js-ipfs started by fixtures).
+test: setup-ipfs lint typecheck compile slither test-contracts test-sdk
+
+lint:
+	ruff check src tests scripts benchmarks examples tools
+	ruff format --check src tests scripts benchmarks examples tools
+
+typecheck:
+	mypy
+
+compile:
+	ape compile
+	$(PY) tools/export_artifacts.py --check
+
+artifacts:
+	ape compile
+	$(PY) tools/export_artifacts.py
+
+slither:
+	$(PY) tools/run_slither.py
+
+test-contracts:
+	ape test tests/contracts -q -p no:cacheprovider
+	ape test tests/contracts -q -p no:cacheprovider --network ethereum:local:foundry
+
+test-sdk:
+	pytest -p no:ape_test -p no:cacheprovider -q tests --ignore=tests/contracts
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf .build contracts/.cache .stamps .pytest_cache .mypy_cache .ruff_cache
