@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+import {IAccessLog} from "../interfaces/IAccessLog.sol";
+import {Codes} from "../libraries/Codes.sol";
+import {Packed} from "../libraries/Packed.sol";
+import {MedLedgerBase} from "./MedLedgerBase.sol";
+
+/// @title AccessLog
+/// @notice Consent-checked access events, chained per patient (see MedLedgerBase._appendLog).
+abstract contract AccessLog is MedLedgerBase {
+    /// @inheritdoc IAccessLog
+    function recordAccess(uint64 patientId, bytes32 recordId, uint8 purpose) external returns (bool allowed) {
+        return _recordAccess(patientId, recordId, purpose);
+    }
+
+    /// @inheritdoc IAccessLog
+    function recordAccessBatch(AccessRequest[] calldata requests) external returns (bool[] memory allowed) {
+        uint256 n = requests.length;
+        if (n > MAX_ACCESS_BATCH) revert MedLedgerBatchTooLarge(n, MAX_ACCESS_BATCH);
+        allowed = new bool[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            AccessRequest calldata r = requests[i];
+            allowed[i] = _recordAccess(r.patientId, r.recordId, r.purpose);
+        }
+    }
+
+    /// @inheritdoc IAccessLog
+    function checkAccess(uint64 patientId, address accessor, uint8 category, uint8 action, uint8 purpose)
+        external
+        view
+        returns (uint8 outcome)
+    {
+        if (purpose >= Codes.PURPOSE_COUNT) revert AccessLogInvalidPurpose(purpose);
+        return _evaluate(patientId, accessor, category, action, purpose);
+    }
+
+    /// @inheritdoc IAccessLog
+    function logHead(uint64 patientId) external view returns (bytes24 head, uint64 count) {
+        uint256 state = _logs[patientId];
+        return (bytes24(bytes32(state)), uint64(state));
+    }
+
+    /// @dev Checks, logs and never reverts on denial; reverts only on malformed input.
+    function _recordAccess(uint64 patientId, bytes32 recordId, uint8 purpose) internal returns (bool) {
+        if (purpose >= Codes.PURPOSE_COUNT) revert AccessLogInvalidPurpose(purpose);
+        uint256 r = _records[recordId];
+        uint64 owner = Packed.recordPatient(r);
+        if (owner == 0 || owner != patientId) revert AccessLogUnknownRecord(patientId, recordId);
+        uint8 outcome = Packed.recordErased(r)
+            ? Codes.OUTCOME_DENIED_ERASED
+            : _evaluate(patientId, msg.sender, Packed.recordCategory(r), Codes.ACTION_READ, purpose);
+        _appendLog(patientId, msg.sender, recordId, purpose, outcome);
+        return outcome < Codes.OUTCOME_FIRST_DENIAL;
+    }
+}

@@ -1,0 +1,117 @@
+"""The per-patient access-log hash chain of docs/architecture.md, recomputed off-chain::
+
+    head' = bytes24(keccak256(abi.encode(bytes32(head), patientId, seq, accessor, recordId,
+                                         purpose, outcome, timestamp)))
+
+:func:`next_head_reference` is that formula written with ``eth_abi.encode``. Every argument is a
+static ABI type, so the encoding is just eight 32-byte words; :func:`next_head` builds those words
+directly and is about ten times faster, which is what lets 10,000 entries verify well under a
+second. The tests check that the two agree on random inputs and against the contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from eth_abi.abi import encode as abi_encode
+from eth_hash.auto import keccak as eth_hash_keccak
+
+from medledger.errors import InvalidInput
+
+
+def _pick_keccak() -> Callable[[bytes], bytes]:
+    """safe-pysha3 when installed (about 10x faster than pycryptodome, eth-hash's default backend
+    here, on the short inputs hashed here), else eth-hash."""
+    try:
+        import sha3  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    except ImportError:
+        return eth_hash_keccak
+
+    def keccak(data: bytes) -> bytes:
+        return bytes(sha3.keccak_256(data).digest())
+
+    return keccak
+
+
+keccak = _pick_keccak()
+
+HEAD_BYTES = 24
+ZERO_HEAD = bytes(HEAD_BYTES)
+_TYPES = ("bytes32", "uint64", "uint64", "address", "bytes32", "uint8", "uint8", "uint32")
+_PAD_HEAD = bytes(32 - HEAD_BYTES)
+_PAD_ADDR = bytes(12)
+
+
+def next_head_reference(
+    head: bytes,
+    patient_id: int,
+    seq: int,
+    accessor: bytes,
+    record_id: bytes,
+    purpose: int,
+    outcome: int,
+    timestamp: int,
+) -> bytes:
+    """The spec formula, literally, with ``eth_abi.encode``; returns the 24-byte new head."""
+    encoded = abi_encode(
+        list(_TYPES),
+        [head.ljust(32, b"\0"), patient_id, seq, accessor, record_id, purpose, outcome, timestamp],
+    )
+    return keccak(encoded)[:HEAD_BYTES]
+
+
+def next_head(
+    head: bytes,
+    patient_id: int,
+    seq: int,
+    accessor: bytes,
+    record_id: bytes,
+    purpose: int,
+    outcome: int,
+    timestamp: int,
+) -> bytes:
+    """Same result as :func:`next_head_reference`, encoding the static words by hand.
+
+    The caller guarantees well-formed input (24-byte head, 20-byte accessor, 32-byte record id,
+    integers in range); :func:`check_entry_fields` validates archived rows before they get here.
+    """
+    return keccak(
+        b"".join(
+            (
+                head,
+                _PAD_HEAD,
+                patient_id.to_bytes(32, "big"),
+                seq.to_bytes(32, "big"),
+                _PAD_ADDR,
+                accessor,
+                record_id,
+                purpose.to_bytes(32, "big"),
+                outcome.to_bytes(32, "big"),
+                timestamp.to_bytes(32, "big"),
+            )
+        )
+    )[:HEAD_BYTES]
+
+
+def check_entry_fields(
+    head: bytes,
+    patient_id: int,
+    seq: int,
+    accessor: bytes,
+    record_id: bytes,
+    purpose: int,
+    outcome: int,
+    timestamp: int,
+) -> None:
+    """Raise :class:`InvalidInput` unless every field has its ABI type's size and range."""
+    if len(head) != HEAD_BYTES or len(accessor) != 20 or len(record_id) != 32:
+        raise InvalidInput("head must be 24 bytes, accessor 20 bytes, record id 32 bytes")
+    for value, bits, name in (
+        (patient_id, 64, "patientId"),
+        (seq, 64, "seq"),
+        (purpose, 8, "purpose"),
+        (outcome, 8, "outcome"),
+        (timestamp, 32, "timestamp"),
+    ):
+        if not 0 <= value < 1 << bits:
+            raise InvalidInput(f"{name} {value} does not fit uint{bits}")

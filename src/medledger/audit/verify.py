@@ -1,0 +1,394 @@
+"""Verify the archived access log of a patient against the on-chain hash-chain head.
+
+The chain keeps, per patient, only ``(head, count)``. The archive holds every entry with the head
+the contract emitted after it. Recomputing the chain from zero over the archived entries must end
+at the on-chain head after exactly ``count`` entries. When it does not, each entry's own recorded
+``head`` localises the damage:
+
+* a gap in ``seq`` is a missing entry;
+* the first entry whose recomputed head departs from its recorded head is the altered one. The next
+  entry tells which part changed: if it chains on from the *recorded* head, the entry's content was
+  altered; if it chains on from the *recomputed* head, the recorded head itself was;
+* the altered field is named by comparing with the original log when the node still serves it, or
+  else by trying every value of the one-byte fields (purpose, outcome).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+from web3 import Web3
+from web3.exceptions import Web3RPCError
+from web3.types import BlockIdentifier
+
+from medledger.audit.archive import AccessEntry, Archive
+from medledger.audit.events import EVENT_SPECS, decode_log
+from medledger.audit.hashchain import ZERO_HEAD, check_entry_fields, next_head
+from medledger.errors import ChainError, ChainUnavailable, InvalidInput
+
+#: ABI of ``MedLedger.logHead`` (docs/architecture.md).
+LOG_HEAD_ABI: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "name": "logHead",
+        "stateMutability": "view",
+        "inputs": [{"name": "patientId", "type": "uint64"}],
+        "outputs": [{"name": "head", "type": "bytes24"}, {"name": "count", "type": "uint64"}],
+    }
+]
+
+#: Fetches the chain's own ``AccessRecorded`` entries of the patient between two blocks
+#: (inclusive), by seq; empty if the node no longer serves those logs.
+OriginalFetcher = Callable[[int, int], Mapping[int, AccessEntry]]
+
+_FIELDS = ("patient_id", "seq", "accessor", "record_id", "purpose", "outcome", "timestamp", "head")
+_FIELD_NAMES = {
+    "patient_id": "patientId",
+    "record_id": "recordId",
+    "accessor": "accessor",
+    "seq": "seq",
+    "purpose": "purpose",
+    "outcome": "outcome",
+    "timestamp": "timestamp",
+    "head": "head",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One discrepancy. ``kind`` is ``missing``, ``altered``, ``extra``, ``malformed``,
+    ``duplicate`` or ``diverged``; ``seq`` is the first entry concerned."""
+
+    kind: str
+    seq: int | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """Result of verifying one patient's archived access log.
+
+    ``problem`` is the first problem in words (e.g. ``"missing entry seq 41"``,
+    ``"entry seq 17 altered (outcome: archived 0, on chain 16)"``); ``problems`` lists all found.
+    """
+
+    patient_id: int
+    ok: bool
+    count_onchain: int
+    count_archived: int
+    head_onchain: str
+    head_recomputed: str
+    first_bad_seq: int | None
+    problem: str | None
+    problems: tuple[Problem, ...] = field(default=())
+    checked_at_block: int | None = None
+
+
+@dataclass(frozen=True)
+class _Row:
+    entry: AccessEntry
+    head: bytes
+    accessor: bytes
+    record_id: bytes
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+def _link(prev: bytes, r: _Row) -> bytes:
+    e = r.entry
+    return next_head(
+        prev, e.patient_id, e.seq, r.accessor, r.record_id, e.purpose, e.outcome, e.timestamp
+    )
+
+
+def _parse(entry: AccessEntry) -> _Row | str:
+    try:
+        head = bytes.fromhex(entry.head.removeprefix("0x"))
+        accessor = bytes.fromhex(entry.accessor.removeprefix("0x"))
+        record_id = bytes.fromhex(entry.record_id.removeprefix("0x"))
+        check_entry_fields(
+            head,
+            int(entry.patient_id),
+            int(entry.seq),
+            accessor,
+            record_id,
+            int(entry.purpose),
+            int(entry.outcome),
+            int(entry.timestamp),
+        )
+    except (ValueError, TypeError, InvalidInput) as exc:
+        return str(exc)
+    return _Row(entry, head, accessor, record_id)
+
+
+def _name_fields(archived: AccessEntry, original: AccessEntry) -> str | None:
+    diffs = []
+    for f in _FIELDS:
+        a, o = getattr(archived, f), getattr(original, f)
+        same = a.lower() == o.lower() if isinstance(a, str) and isinstance(o, str) else a == o
+        if not same:
+            diffs.append(f"{_FIELD_NAMES[f]}: archived {a}, on chain {o}")
+    return "; ".join(diffs) if diffs else None
+
+
+def _guess_byte_field(prev: bytes, r: _Row) -> str | None:
+    # purpose and outcome are uint8: all 2 x 256 alternatives cost microseconds.
+    e = r.entry
+    for f in ("outcome", "purpose"):
+        for v in range(256):
+            if v == getattr(e, f):
+                continue
+            alt = replace(e, outcome=v) if f == "outcome" else replace(e, purpose=v)
+            if _link(prev, _Row(alt, r.head, r.accessor, r.record_id)) == r.head:
+                return f"{f}: archived {getattr(e, f)}, original {v}"
+    return None
+
+
+class _Verifier:
+    def __init__(
+        self,
+        patient_id: int,
+        onchain_head: bytes,
+        onchain_count: int,
+        original: OriginalFetcher | None,
+        max_problems: int,
+    ) -> None:
+        self.patient_id = patient_id
+        self.onchain_head = onchain_head
+        self.onchain_count = onchain_count
+        self.original = original
+        self.max_problems = max_problems
+        self.problems: list[Problem] = []
+
+    def add(self, kind: str, seq: int | None, detail: str) -> None:
+        if len(self.problems) < self.max_problems:
+            self.problems.append(Problem(kind, seq, detail))
+
+    def _original(self, entry: AccessEntry) -> AccessEntry | None:
+        if self.original is None:
+            return None
+        try:
+            found = self.original(entry.block_number, entry.block_number)
+        except ChainError:
+            return None
+        return found.get(entry.seq)
+
+    def altered(self, prev: bytes, computed: bytes, r: _Row, succ: _Row | None) -> bytes:
+        """Classify an entry whose recomputed head differs from its recorded head; returns the
+        head to chain the next entry on."""
+        seq = r.entry.seq
+        if succ is not None:
+            content = _link(r.head, succ) == succ.head
+            head_only = not content and _link(computed, succ) == succ.head
+        else:  # the last archived entry: the on-chain head plays the successor's part
+            last = seq == self.onchain_count - 1
+            content = last and r.head == self.onchain_head
+            head_only = last and computed == self.onchain_head
+        if head_only:
+            self.add(
+                "altered", seq, f"entry seq {seq} altered (head: archived {r.entry.head}, "
+                f"recomputed {_hex(computed)})",
+            )  # fmt: skip
+            return computed
+        what = None
+        original = self._original(r.entry)
+        if original is not None:
+            what = _name_fields(r.entry, original)
+        if what is None and content:
+            what = _guess_byte_field(prev, r)
+        if what is None:
+            what = "content does not match its recorded head" if content else "content or head"
+        self.add("altered", seq, f"entry seq {seq} altered ({what})")
+        return r.head
+
+    def run(self, entries: Sequence[AccessEntry]) -> tuple[bytes, int]:
+        rows: list[_Row] = []
+        for e in entries:
+            parsed = _parse(e)
+            if isinstance(parsed, str):
+                self.add("malformed", e.seq, f"entry seq {e.seq} malformed ({parsed})")
+            elif e.patient_id != self.patient_id:
+                self.add("malformed", e.seq, f"entry seq {e.seq} belongs to patient {e.patient_id}")
+            else:
+                rows.append(parsed)
+        prev, expected = ZERO_HEAD, 0
+        for i, r in enumerate(rows):
+            seq = r.entry.seq
+            if seq < expected:
+                self.add("duplicate", seq, f"entry seq {seq} archived twice")
+                continue
+            if seq > expected:
+                gap = f"seq {expected}" if seq == expected + 1 else f"seqs {expected}..{seq - 1}"
+                self.add("missing", expected, f"missing entry {gap}")
+                # The head before this entry is unknown: chain on from its recorded head.
+                prev, expected = r.head, seq + 1
+                continue
+            computed = _link(prev, r)
+            if computed == r.head:
+                prev = computed
+            else:
+                nxt = rows[i + 1] if i + 1 < len(rows) else None
+                succ = nxt if nxt is not None and nxt.entry.seq == seq + 1 else None
+                prev = self.altered(prev, computed, r, succ)
+            expected = seq + 1
+        if expected < self.onchain_count:
+            gap = (
+                f"seq {expected}"
+                if expected == self.onchain_count - 1
+                else f"seqs {expected}..{self.onchain_count - 1}"
+            )
+            self.add("missing", expected, f"missing entry {gap}")
+        elif expected > self.onchain_count:
+            self.add(
+                "extra", self.onchain_count,
+                f"archive has entries the chain does not (seq {self.onchain_count} and later)",
+            )  # fmt: skip
+        elif not self.problems and prev != self.onchain_head:
+            self.diverged(rows)
+        return prev, len(rows)
+
+    def diverged(self, rows: Sequence[_Row]) -> None:
+        """Every entry chains correctly but the result is not the on-chain head: the archive was
+        rewritten consistently. Only the chain's own logs can localise that."""
+        originals: Mapping[int, AccessEntry] = {}
+        if self.original is not None and rows:
+            try:
+                originals = self.original(rows[0].entry.block_number, rows[-1].entry.block_number)
+            except ChainError:
+                originals = {}
+        for r in rows:
+            o = originals.get(r.entry.seq)
+            what = _name_fields(r.entry, o) if o is not None else None
+            if what is not None:
+                seq = r.entry.seq
+                self.add("altered", seq, f"entry seq {seq} altered ({what}; chain re-hashed)")
+                return
+        self.add(
+            "diverged", None,
+            "archived entries are self-consistent but do not end at the on-chain head "
+            "(history rewritten; the node no longer serves the original logs to localise it)",
+        )  # fmt: skip
+
+
+def verify_entries(
+    patient_id: int,
+    entries: Sequence[AccessEntry],
+    onchain_head: bytes,
+    onchain_count: int,
+    *,
+    original: OriginalFetcher | None = None,
+    max_problems: int = 20,
+    checked_at_block: int | None = None,
+) -> VerificationReport:
+    """Verify archived ``entries`` (sorted by seq) against an on-chain ``(head, count)``."""
+    if len(onchain_head) != len(ZERO_HEAD):
+        raise InvalidInput("the on-chain head must be 24 bytes")
+    v = _Verifier(patient_id, onchain_head, onchain_count, original, max_problems)
+    recomputed, _ = v.run(entries)
+    first = v.problems[0] if v.problems else None
+    return VerificationReport(
+        patient_id=patient_id,
+        ok=first is None,
+        count_onchain=onchain_count,
+        count_archived=len(entries),
+        head_onchain=_hex(onchain_head),
+        head_recomputed=_hex(recomputed),
+        first_bad_seq=first.seq if first else None,
+        problem=first.detail if first else None,
+        problems=tuple(v.problems),
+        checked_at_block=checked_at_block,
+    )
+
+
+def chain_log_fetcher(w3: Web3, medledger: str, patient_id: int) -> OriginalFetcher:
+    """An :data:`OriginalFetcher` reading the patient's ``AccessRecorded`` logs from the node."""
+    spec = EVENT_SPECS["AccessRecorded"]
+    topic_pid = "0x" + patient_id.to_bytes(32, "big").hex()
+
+    def fetch(from_block: int, to_block: int) -> Mapping[int, AccessEntry]:
+        try:
+            logs = w3.eth.get_logs(
+                {
+                    "fromBlock": from_block,
+                    "toBlock": to_block,
+                    "address": to_checksum_address(medledger),
+                    "topics": ["0x" + spec.topic0.hex(), topic_pid],
+                }
+            )
+        except (ConnectionError, OSError, Web3RPCError) as exc:
+            raise ChainError(f"cannot fetch access logs: {exc}") from exc
+        out: dict[int, AccessEntry] = {}
+        for log in logs:
+            ev = decode_log(log)
+            if ev is None:
+                continue
+            a = ev.args
+            out[int(a["seq"])] = AccessEntry(
+                a["patientId"], a["seq"], a["accessor"], a["recordId"], a["purpose"],
+                a["outcome"], a["timestamp"], a["head"], ev.block_number, ev.log_index,
+                ev.tx_hash,
+            )  # fmt: skip
+        return out
+
+    return fetch
+
+
+def read_log_head(
+    w3: Web3, medledger: str, patient_id: int, block_identifier: BlockIdentifier = "latest"
+) -> tuple[bytes, int]:
+    """``logHead(patientId)`` of the MedLedger contract at a block."""
+    contract = w3.eth.contract(address=to_checksum_address(medledger), abi=LOG_HEAD_ABI)
+    try:
+        head, count = contract.functions.logHead(patient_id).call(block_identifier=block_identifier)
+    except (ConnectionError, OSError) as exc:
+        raise ChainUnavailable(f"cannot reach the chain: {exc}") from exc
+    except Exception as exc:  # web3 raises several types for reverts / missing state
+        raise ChainError(
+            f"logHead({patient_id}) failed at block {block_identifier!r}: {exc}"
+        ) from exc
+    return bytes(head), int(count)
+
+
+def verify_patient(
+    w3: Web3,
+    archive: Archive,
+    patient_id: int,
+    *,
+    block_identifier: BlockIdentifier | None = None,
+    localise_with_chain_logs: bool = True,
+) -> VerificationReport:
+    """Verify one patient's archived access log against ``logHead`` on chain.
+
+    By default the head is read at the archive's last synced block, so that an archive that is
+    merely behind the chain still verifies; if the node has pruned that state, at ``latest``.
+    """
+    medledger = archive.medledger_address
+    if medledger is None:
+        raise InvalidInput("the audit archive has not been synced yet", hint="run a sync first")
+    if patient_id < 1:
+        raise InvalidInput(f"patient id must be >= 1, got {patient_id}")
+    at: BlockIdentifier = block_identifier if block_identifier is not None else "latest"
+    if block_identifier is None and archive.last_block is not None:
+        at = archive.last_block
+    try:
+        head, count = read_log_head(w3, medledger, patient_id, at)
+    except ChainError:
+        if block_identifier is not None or at == "latest":
+            raise
+        at = "latest"
+        head, count = read_log_head(w3, medledger, patient_id, at)
+    checked = int(w3.eth.block_number) if at == "latest" else int(at)
+    fetcher = chain_log_fetcher(w3, medledger, patient_id) if localise_with_chain_logs else None
+    return verify_entries(
+        patient_id,
+        archive.access_entries(patient_id),
+        head,
+        count,
+        original=fetcher,
+        checked_at_block=checked,
+    )

@@ -1,0 +1,603 @@
+"""Typed bindings for the deployed MedLedger and AnchorRegistry contracts.
+
+One Python method per external function of docs/architecture.md, snake_case. View functions are
+a single ``eth_call`` and return the dataclasses of :mod:`medledger.chain.types`; state-changing
+functions go through a :class:`~medledger.chain.transactions.TxSender` (simulated first, reverts
+raised as decoded typed errors) and return a :class:`~medledger.chain.types.TxResult` with the
+decoded events. Bind a different signer with :meth:`BoundContract.connect_as`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
+
+from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
+from eth_utils.address import to_checksum_address
+from hexbytes import HexBytes
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import Web3Exception, Web3ValidationError
+from web3.types import BlockIdentifier, FilterParams, RPCEndpoint
+
+from medledger.chain.artifacts import Artifact, load_artifact
+from medledger.chain.codec import AbiRegistry, decode_outputs, event_topic
+from medledger.chain.connection import Chain
+from medledger.chain.errors import error_from_exception, error_from_rpc_error, shared_registry
+from medledger.chain.transactions import TxSender
+from medledger.chain.types import (
+    AccessRequest,
+    Anchor,
+    Consent,
+    DecodedEvent,
+    GrantRequest,
+    Guardians,
+    LogHead,
+    Patient,
+    Provider,
+    Record,
+    Recovery,
+    TxResult,
+)
+from medledger.errors import ChainError, InvalidInput
+
+DEFAULT_PAGE_SIZE = 5_000
+_RANGE_ERRORS = ("range", "limit", "too many", "exceed", "10000", "block range")
+
+
+class BoundContract:
+    """A deployed contract: web3 object, ABI registry and (optionally) a default sender."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        address: str,
+        artifact: Artifact,
+        *,
+        sender: TxSender | None = None,
+        deploy_block: int = 0,
+        registry: AbiRegistry | None = None,
+    ) -> None:
+        self.chain = chain
+        self.address = to_checksum_address(address)
+        self.artifact = artifact
+        self.deploy_block = deploy_block
+        self.registry = (
+            registry
+            if registry is not None
+            else (sender.registry if sender is not None else shared_registry())
+        )
+        self.registry.register(artifact.abi)
+        self.contract: Contract = chain.w3.eth.contract(address=self.address, abi=artifact.abi)
+        self.sender = sender
+        self._events = {e["name"]: e for e in artifact.abi_entries("event")}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.address})"
+
+    def connect_as(self, sender: TxSender) -> Self:
+        """The same contract, sending transactions from ``sender``'s account."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.sender = sender
+        sender.registry.register(self.artifact.abi)
+        return clone
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _fn(self, name: str, *args: Any) -> ContractFunction:
+        try:
+            return self.contract.functions[name](*args)
+        except (Web3ValidationError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"bad arguments for {name}: {exc}") from exc
+
+    def call(self, name: str, *args: Any, block: BlockIdentifier = "latest") -> Any:
+        """Call the view function ``name`` (ABI name) and return its decoded result.
+
+        One value for a single output, a tuple for several; structs as positional tuples,
+        addresses checksummed. A revert raises the decoded typed error.
+        """
+        return self._view(name, *args, block=block)
+
+    def _view(self, name: str, *args: Any, block: BlockIdentifier = "latest") -> Any:
+        # A single raw eth_call: web3's ContractFunction.call() adds ~8 ms of formatting and
+        # middleware per call, 3-4x the node's own time on Anvil.
+        fn = self._fn(name, *args)
+        data = fn._encode_transaction_data()
+        try:
+            if self.chain.kind == "embedded":
+                # in-process: the provider needs web3's request formatting; py-evm dominates
+                result = bytes(self.chain.w3.eth.call({"to": self.address, "data": data}, block))
+            else:
+                block_param = hex(block) if isinstance(block, int) else block
+                response = self.chain.w3.provider.make_request(
+                    RPCEndpoint("eth_call"), [{"to": self.address, "data": data}, block_param]
+                )
+        except (Web3Exception, OSError, ValueError) as exc:
+            err = error_from_exception(exc, self.registry)
+            if err is not None:
+                raise err from exc
+            raise ChainError(f"{name} call failed: {exc}") from exc
+        if self.chain.kind != "embedded":
+            if "error" in response:
+                raise error_from_rpc_error(response["error"], self.registry, what=f"{name} call")
+            result = bytes(HexBytes(response["result"]))
+        try:
+            return decode_outputs(fn.abi.get("outputs", []), result)
+        except (DecodingError, ValueError, TypeError) as exc:
+            raise ChainError(
+                f"{name} returned undecodable data: is {self.address} a {self.artifact.name}?"
+            ) from exc
+
+    def _tx(self, name: str, *args: Any, gas: int | None = None) -> TxResult:
+        if self.sender is None:
+            raise InvalidInput(
+                f"{name} sends a transaction: bind a signer first",
+                hint="contract.connect_as(TxSender(chain, account))",
+            )
+        return self.sender.send(self._fn(name, *args), gas=gas)
+
+    # --- events ------------------------------------------------------------------------------
+
+    def get_events(
+        self,
+        event_name: str,
+        from_block: int | None = None,
+        to_block: int | None = None,
+        argument_filters: Mapping[str, Any] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> list[DecodedEvent]:
+        """Decoded ``event_name`` logs of this contract, oldest first.
+
+        Queries ``eth_getLogs`` in pages of ``page_size`` blocks (halved automatically when the
+        node refuses a range), from ``from_block`` (default: the deployment block) to
+        ``to_block`` (default: latest). ``argument_filters`` matches indexed arguments by name;
+        a list value matches any of its items.
+        """
+        entry = self._events.get(event_name)
+        if entry is None:
+            raise InvalidInput(f"{type(self).__name__} has no event {event_name!r}")
+        if page_size < 1:
+            raise InvalidInput("page_size must be positive")
+        topics = _topics(entry, argument_filters or {})
+        start = self.deploy_block if from_block is None else from_block
+        end = self.chain.block_number() if to_block is None else to_block
+        events: list[DecodedEvent] = []
+        while start <= end:
+            stop = min(start + page_size - 1, end)
+            params: FilterParams = {
+                "address": self.address,
+                "fromBlock": start,
+                "toBlock": stop,
+                "topics": topics,  # None entries are wildcards
+            }
+            try:
+                logs = self.chain.w3.eth.get_logs(params)
+            except (Web3Exception, ValueError) as exc:
+                if page_size > 1 and any(s in str(exc).lower() for s in _RANGE_ERRORS):
+                    page_size = max(1, page_size // 2)
+                    continue
+                raise ChainError(f"eth_getLogs failed for {event_name}: {exc}") from exc
+            for log in logs:
+                decoded = self.registry.decode_log(log)
+                if decoded is not None and decoded.name == event_name:
+                    events.append(decoded)
+            start = stop + 1
+        return events
+
+    def has_code(self) -> bool:
+        """True when contract code exists at :attr:`address`."""
+        return len(self.chain.w3.eth.get_code(self.address)) > 0
+
+
+def _topic_value(abi_type: str, value: Any) -> str:
+    if abi_type in ("string", "bytes") or abi_type.endswith("]") or abi_type.startswith("("):
+        raise InvalidInput(f"cannot filter on dynamic indexed type {abi_type}")
+    if abi_type.startswith("bytes") and isinstance(value, str):
+        value = bytes(HexBytes(value))
+    return "0x" + abi_encode([abi_type], [value]).hex()
+
+
+def _topics(entry: Mapping[str, Any], filters: Mapping[str, Any]) -> list[Any]:
+    indexed = [i for i in entry.get("inputs", []) if i.get("indexed")]
+    unknown = set(filters) - {i["name"] for i in indexed}
+    if unknown:
+        raise InvalidInput(f"{entry['name']} has no indexed argument(s) {sorted(unknown)}")
+    topics: list[Any] = ["0x" + event_topic(entry).hex()]
+    for i in indexed:
+        value = filters.get(i["name"])
+        if value is None:
+            topics.append(None)
+        elif isinstance(value, list | tuple | set):
+            topics.append([_topic_value(i["type"], v) for v in value])
+        else:
+            topics.append(_topic_value(i["type"], value))
+    while topics and topics[-1] is None:
+        topics.pop()
+    return topics
+
+
+def _b32(value: bytes | str, what: str) -> bytes:
+    raw = bytes(HexBytes(value)) if isinstance(value, str) else bytes(value)
+    if len(raw) != 32:
+        raise InvalidInput(f"{what} must be 32 bytes, got {len(raw)}")
+    return raw
+
+
+class MedLedgerContract(BoundContract):
+    """The MedLedger core contract (identity, recovery, providers, consent, access log, records)."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        address: str,
+        *,
+        sender: TxSender | None = None,
+        deploy_block: int = 0,
+        artifact: Artifact | None = None,
+    ) -> None:
+        super().__init__(
+            chain,
+            address,
+            artifact or load_artifact("MedLedger"),
+            sender=sender,
+            deploy_block=deploy_block,
+        )
+
+    # --- identity ---
+
+    def register_patient(
+        self, encryption_key: bytes, key_document: bytes, keyring: bytes
+    ) -> TxResult:
+        """Register the sender as a new patient's controller (event ``PatientRegistered``)."""
+        return self._tx(
+            "registerPatient",
+            _b32(encryption_key, "encryption_key"),
+            _b32(key_document, "key_document"),
+            _b32(keyring, "keyring"),
+        )
+
+    def set_keyring(self, keyring: bytes) -> TxResult:
+        """Point the sender's patient at a new keyring document (controller only)."""
+        return self._tx("setKeyring", _b32(keyring, "keyring"))
+
+    def set_encryption_key(self, encryption_key: bytes, key_document: bytes) -> TxResult:
+        """Replace the patient's identity public key (controller only)."""
+        return self._tx(
+            "setEncryptionKey",
+            _b32(encryption_key, "encryption_key"),
+            _b32(key_document, "key_document"),
+        )
+
+    def set_emergency_access(
+        self, categories: int, max_duration: int, opt_out: bool, emergency_kit: bytes
+    ) -> TxResult:
+        """Configure break-glass: categories mask, max duration (<= 1 day), opt-out, kit CID."""
+        return self._tx(
+            "setEmergencyAccess",
+            categories,
+            max_duration,
+            opt_out,
+            _b32(emergency_kit, "emergency_kit"),
+        )
+
+    def rotate_controller(self, new_controller: str) -> TxResult:
+        """Hand the patient to a new controller address (controller only)."""
+        return self._tx("rotateController", to_checksum_address(new_controller))
+
+    def patient_of(self, controller: str) -> int:
+        """Patient id controlled by ``controller`` (0 = none)."""
+        return int(self._view("patientOf", to_checksum_address(controller)))
+
+    def get_patient(self, patient_id: int) -> Patient:
+        """The patient's on-chain identity."""
+        return Patient(*self._view("getPatient", patient_id))
+
+    def patient_count(self) -> int:
+        """Number of registered patients (ids are 1..count)."""
+        return int(self._view("patientCount"))
+
+    # --- guardian recovery ---
+
+    def set_guardians(self, guardians: Sequence[str], threshold: int, delay: int) -> TxResult:
+        """Set the recovery guardians, approval threshold and delay (controller only)."""
+        return self._tx(
+            "setGuardians", [to_checksum_address(g) for g in guardians], threshold, delay
+        )
+
+    def get_guardians(self, patient_id: int) -> Guardians:
+        """Guardians, threshold and delay of a patient."""
+        guardians, threshold, delay = self._view("getGuardians", patient_id)
+        return Guardians(tuple(guardians), int(threshold), int(delay))
+
+    def approve_recovery(self, patient_id: int, new_controller: str) -> TxResult:
+        """Guardian approval of moving ``patient_id`` to ``new_controller``."""
+        return self._tx("approveRecovery", patient_id, to_checksum_address(new_controller))
+
+    def execute_recovery(self, patient_id: int) -> TxResult:
+        """Complete a scheduled recovery after its delay (anyone may call)."""
+        return self._tx("executeRecovery", patient_id)
+
+    def cancel_recovery(self) -> TxResult:
+        """Cancel a pending recovery of the sender's patient (controller only)."""
+        return self._tx("cancelRecovery")
+
+    def get_recovery(self, patient_id: int) -> Recovery:
+        """The pending recovery of a patient."""
+        return Recovery(*self._view("getRecovery", patient_id))
+
+    # --- providers ---
+
+    def register_provider(
+        self,
+        provider: str,
+        encryption_key: bytes,
+        key_document: bytes,
+        emergency_responder: bool,
+        name: str,
+    ) -> TxResult:
+        """Register a provider (consortium owner only)."""
+        return self._tx(
+            "registerProvider",
+            to_checksum_address(provider),
+            _b32(encryption_key, "encryption_key"),
+            _b32(key_document, "key_document"),
+            emergency_responder,
+            name,
+        )
+
+    def update_provider(
+        self,
+        provider: str,
+        encryption_key: bytes,
+        key_document: bytes,
+        emergency_responder: bool,
+        name: str,
+    ) -> TxResult:
+        """Update a provider's keys, responder flag and name (owner only)."""
+        return self._tx(
+            "updateProvider",
+            to_checksum_address(provider),
+            _b32(encryption_key, "encryption_key"),
+            _b32(key_document, "key_document"),
+            emergency_responder,
+            name,
+        )
+
+    def suspend_provider(self, provider: str) -> TxResult:
+        """Suspend a provider: every consent check for it fails until reinstated (owner only)."""
+        return self._tx("suspendProvider", to_checksum_address(provider))
+
+    def reinstate_provider(self, provider: str) -> TxResult:
+        """Lift a suspension (owner only)."""
+        return self._tx("reinstateProvider", to_checksum_address(provider))
+
+    def get_provider(self, provider: str) -> Provider:
+        """A provider's registration (status 0 = not registered)."""
+        return Provider(*self._view("getProvider", to_checksum_address(provider)))
+
+    def owner(self) -> str:
+        """The consortium owner of the provider registry."""
+        return str(self._view("owner"))
+
+    def pending_owner(self) -> str:
+        """The address that may accept ownership (zero address when none)."""
+        return str(self._view("pendingOwner"))
+
+    def transfer_ownership(self, new_owner: str) -> TxResult:
+        """Start a two-step ownership transfer (owner only)."""
+        return self._tx("transferOwnership", to_checksum_address(new_owner))
+
+    def accept_ownership(self) -> TxResult:
+        """Accept a pending ownership transfer (pending owner only)."""
+        return self._tx("acceptOwnership")
+
+    # --- consent ---
+
+    def grant(
+        self,
+        grantee: str,
+        categories: int,
+        actions: int,
+        purposes: int,
+        valid_from: int,
+        valid_until: int,
+        key_bundle: bytes,
+    ) -> TxResult:
+        """Grant (or replace) consent for ``grantee`` (controller only; valid_from 0 = now)."""
+        return self._tx(
+            "grant",
+            to_checksum_address(grantee),
+            categories,
+            actions,
+            purposes,
+            valid_from,
+            valid_until,
+            _b32(key_bundle, "key_bundle"),
+        )
+
+    def grant_batch(self, grants: Sequence[GrantRequest]) -> TxResult:
+        """Several grants in one transaction (at most 64)."""
+        return self._tx("grantBatch", [_grant_tuple(g) for g in grants])
+
+    def revoke(self, grantee: str) -> TxResult:
+        """Revoke ``grantee``'s consent (controller only)."""
+        return self._tx("revoke", to_checksum_address(grantee))
+
+    def grant_by_sig(
+        self, patient_id: int, grant: GrantRequest, deadline: int, signature: bytes
+    ) -> TxResult:
+        """Submit a controller-signed EIP-712 Grant (any sender pays the gas)."""
+        return self._tx("grantBySig", patient_id, _grant_tuple(grant), deadline, bytes(signature))
+
+    def revoke_by_sig(
+        self, patient_id: int, grantee: str, deadline: int, signature: bytes
+    ) -> TxResult:
+        """Submit a controller-signed EIP-712 Revoke."""
+        return self._tx(
+            "revokeBySig", patient_id, to_checksum_address(grantee), deadline, bytes(signature)
+        )
+
+    def nonces(self, signer: str) -> int:
+        """Next EIP-712 nonce of ``signer``."""
+        return int(self._view("nonces", to_checksum_address(signer)))
+
+    def get_consent(self, patient_id: int, grantee: str) -> Consent:
+        """The stored grant (all zero = none)."""
+        return Consent(*self._view("getConsent", patient_id, to_checksum_address(grantee)))
+
+    def has_access(self, patient_id: int, grantee: str, category: int, action: int) -> bool:
+        """Whether ``grantee`` may perform ``action`` on ``category`` right now (any purpose)."""
+        return bool(
+            self._view("hasAccess", patient_id, to_checksum_address(grantee), category, action)
+        )
+
+    def check_access(
+        self, patient_id: int, accessor: str, category: int, action: int, purpose: int
+    ) -> int:
+        """The outcome code ``recordAccess`` would log, without logging (view)."""
+        return int(
+            self._view(
+                "checkAccess", patient_id, to_checksum_address(accessor), category, action, purpose
+            )
+        )
+
+    def open_break_glass(
+        self, patient_id: int, reason: int, duration: int, justification: bytes
+    ) -> TxResult:
+        """Emergency access by a registered responder (duration 0 = patient's maximum)."""
+        return self._tx(
+            "openBreakGlass", patient_id, reason, duration, _b32(justification, "justification")
+        )
+
+    def break_glass_until(self, patient_id: int, responder: str) -> int:
+        """Expiry of ``responder``'s break-glass access (0 = none)."""
+        return int(self._view("breakGlassUntil", patient_id, to_checksum_address(responder)))
+
+    # --- access log ---
+
+    def record_access(self, patient_id: int, record_id: bytes, purpose: int) -> TxResult:
+        """Log an access attempt (allowed or denied: see the ``AccessRecorded`` event)."""
+        return self._tx("recordAccess", patient_id, _b32(record_id, "record_id"), purpose)
+
+    def record_access_batch(self, requests: Sequence[AccessRequest]) -> TxResult:
+        """Log up to 256 accesses in one transaction."""
+        return self._tx(
+            "recordAccessBatch",
+            [(r.patient_id, _b32(r.record_id, "record_id"), r.purpose) for r in requests],
+        )
+
+    def log_head(self, patient_id: int, *, block: BlockIdentifier = "latest") -> LogHead:
+        """Head and length of the patient's access-log hash chain."""
+        head, count = self._view("logHead", patient_id, block=block)
+        return LogHead(bytes(head), int(count))
+
+    # --- records ---
+
+    def add_record(
+        self, patient_id: int, record_id: bytes, category: int, cid_codec: int
+    ) -> TxResult:
+        """Index a record (patient controller, or provider with write consent)."""
+        return self._tx("addRecord", patient_id, _b32(record_id, "record_id"), category, cid_codec)
+
+    def add_record_by_sig(
+        self,
+        patient_id: int,
+        record_id: bytes,
+        category: int,
+        cid_codec: int,
+        author: str,
+        deadline: int,
+        signature: bytes,
+    ) -> TxResult:
+        """Submit an author-signed EIP-712 AddRecord (any sender pays the gas)."""
+        return self._tx(
+            "addRecordBySig",
+            patient_id,
+            _b32(record_id, "record_id"),
+            category,
+            cid_codec,
+            to_checksum_address(author),
+            deadline,
+            bytes(signature),
+        )
+
+    def erase_record(self, record_id: bytes) -> TxResult:
+        """Tombstone a record (patient controller only)."""
+        return self._tx("eraseRecord", _b32(record_id, "record_id"))
+
+    def get_record(self, record_id: bytes) -> Record:
+        """The record index entry (patient_id 0 = unknown)."""
+        return Record(*self._view("getRecord", _b32(record_id, "record_id")))
+
+
+def _grant_tuple(g: GrantRequest) -> tuple[Any, ...]:
+    return (
+        to_checksum_address(g.grantee),
+        g.categories,
+        g.actions,
+        g.purposes,
+        g.valid_from,
+        g.valid_until,
+        _b32(g.key_bundle, "key_bundle"),
+    )
+
+
+class AnchorRegistryContract(BoundContract):
+    """Merkle roots of off-chain batches."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        address: str,
+        *,
+        sender: TxSender | None = None,
+        deploy_block: int = 0,
+        artifact: Artifact | None = None,
+    ) -> None:
+        super().__init__(
+            chain,
+            address,
+            artifact or load_artifact("AnchorRegistry"),
+            sender=sender,
+            deploy_block=deploy_block,
+        )
+
+    def max_proof_length(self) -> int:
+        """Longest Merkle proof :meth:`verify` accepts (``MAX_PROOF_LENGTH``)."""
+        return int(self._view("MAX_PROOF_LENGTH"))
+
+    def anchor(self, stream_id: bytes, root: bytes, count: int) -> TxResult:
+        """Anchor a batch root (permissionless; the sender is recorded as submitter)."""
+        return self._tx("anchor", _b32(stream_id, "stream_id"), _b32(root, "root"), count)
+
+    def get_anchor(self, stream_id: bytes, root: bytes) -> Anchor:
+        """Who anchored ``root`` in ``stream_id``, with how many items, when (0 = never)."""
+        return Anchor(*self._view("getAnchor", _b32(stream_id, "stream_id"), _b32(root, "root")))
+
+    def verify(self, stream_id: bytes, root: bytes, leaf: bytes, proof: Sequence[bytes]) -> bool:
+        """On-chain Merkle proof check of ``leaf`` (already double-hashed) under ``root``."""
+        return bool(
+            self._view(
+                "verify",
+                _b32(stream_id, "stream_id"),
+                _b32(root, "root"),
+                _b32(leaf, "leaf"),
+                [_b32(p, "proof item") for p in proof],
+            )
+        )
+
+    def verify_item(
+        self, stream_id: bytes, root: bytes, item_digest: bytes, proof: Sequence[bytes]
+    ) -> bool:
+        """Like :meth:`verify` but hashes the item digest into the leaf on-chain."""
+        return bool(
+            self._view(
+                "verifyItem",
+                _b32(stream_id, "stream_id"),
+                _b32(root, "root"),
+                _b32(item_digest, "item_digest"),
+                [_b32(p, "proof item") for p in proof],
+            )
+        )

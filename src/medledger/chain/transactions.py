@@ -1,0 +1,254 @@
+"""Sending transactions: local signing, simulation, fees, nonces, receipts, decoded failures.
+
+:class:`TxSender` signs with an ``eth_account`` ``LocalAccount`` and sends raw transactions, so it
+works against any JSON-RPC node (it never asks the node to sign). Every transaction is executed
+first without being sent: ``eth_estimateGas`` runs the call against the latest state (or
+``eth_call`` when the caller fixes the gas), so a revert surfaces as a decoded
+:class:`medledger.errors.ContractError` before any gas is spent. A mined transaction with status
+0 (the state changed between simulation and mining) raises ``TransactionFailed`` with its hash,
+decoded from a trace or a replay when the node allows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+from hexbytes import HexBytes
+from web3.contract.contract import ContractConstructor, ContractFunction
+from web3.exceptions import TimeExhausted, Web3Exception
+from web3.types import RPCEndpoint, TxParams, TxReceipt
+
+from medledger.chain.codec import AbiRegistry
+from medledger.chain.connection import Chain
+from medledger.chain.errors import decode_revert, error_from_exception, revert_data, shared_registry
+from medledger.chain.types import TxResult
+from medledger.errors import TransactionFailed
+
+#: Extra gas on top of the node's estimate: estimates are exact for the simulated state, and a
+#: concurrent transaction may make ours take a slightly longer path (e.g. a new storage slot).
+DEFAULT_GAS_MULTIPLIER = 1.25
+_GAS_MARGIN = 10_000
+_FALLBACK_PRIORITY_FEE = 1_000_000_000  # 1 gwei, when the node has no eth_maxPriorityFeePerGas
+_NONCE_ERRORS = ("nonce too low", "nonce has already been used", "already known", "nonce too high")
+
+
+class TxSender:
+    """Signs and sends transactions for one account on one chain (thread-safe)."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        account: LocalAccount,
+        *,
+        registry: AbiRegistry | None = None,
+        gas_multiplier: float = DEFAULT_GAS_MULTIPLIER,
+        receipt_timeout: float = 120.0,
+        poll_latency: float = 0.02,
+    ) -> None:
+        self.chain = chain
+        self.account = account
+        self.registry = registry if registry is not None else shared_registry()
+        self.gas_multiplier = gas_multiplier
+        self.receipt_timeout = receipt_timeout
+        self.poll_latency = poll_latency
+        self._eip1559: bool | None = None
+        self._priority_fee: int | None = None
+
+    @property
+    def address(self) -> str:
+        """Checksummed address of the signing account."""
+        return str(self.account.address)
+
+    def __repr__(self) -> str:  # never show the key
+        return f"TxSender({self.address}, {self.chain!r})"
+
+    # --- public API ------------------------------------------------------------------------
+
+    def send(
+        self,
+        call: ContractFunction,
+        *,
+        value: int = 0,
+        gas: int | None = None,
+        simulate: bool = True,
+    ) -> TxResult:
+        """Send a contract call built by web3 (``contract.functions.f(args)``)."""
+        to = to_checksum_address(call.address)
+        return self.send_raw(
+            to, call._encode_transaction_data(), value=value, gas=gas, simulate=simulate
+        )
+
+    def deploy(
+        self, constructor: ContractConstructor, *, value: int = 0, gas: int | None = None
+    ) -> TxResult:
+        """Deploy a contract (``w3.eth.contract(abi=..., bytecode=...).constructor(args)``)."""
+        data = constructor.data_in_transaction
+        result = self.send_raw(None, data, value=value, gas=gas)
+        if not result.contract_address:
+            raise TransactionFailed(
+                "deployment mined without a contract address", tx_hash=result.tx_hash
+            )
+        return result
+
+    def transfer(self, to: str, value: int) -> TxResult:
+        """Send native currency."""
+        return self.send_raw(to_checksum_address(to), b"", value=value, gas=21_000, simulate=False)
+
+    def send_raw(
+        self,
+        to: str | None,
+        data: bytes | str,
+        *,
+        value: int = 0,
+        gas: int | None = None,
+        simulate: bool = True,
+    ) -> TxResult:
+        """Simulate, sign, send and wait for one transaction; ``to=None`` deploys ``data``."""
+        payload = HexBytes(data)
+        base: dict[str, Any] = {"from": self.address, "data": payload, "value": value}
+        if to is not None:
+            base["to"] = to
+        if gas is None:
+            gas = self._estimate(base)
+        elif simulate:
+            self._simulate(base)
+        tx_hash, tx = self._sign_and_send(base, gas)
+        receipt = self._wait(tx_hash)
+        if receipt["status"] != 1:
+            raise self._failure(tx_hash, tx, receipt)
+        events = [e for e in (self.registry.decode_log(log) for log in receipt["logs"]) if e]
+        contract_address = receipt.get("contractAddress")
+        return TxResult(
+            tx_hash=tx_hash,
+            block_number=int(receipt["blockNumber"]),
+            gas_used=int(receipt["gasUsed"]),
+            status=int(receipt["status"]),
+            events=events,
+            contract_address=str(contract_address) if contract_address else None,
+        )
+
+    # --- steps -------------------------------------------------------------------------------
+
+    def _estimate(self, base: dict[str, Any]) -> int:
+        try:
+            estimate = int(self.chain.w3.eth.estimate_gas(_params(base)))
+        except Exception as exc:  # py-evm raises eth_utils.ValidationError, not web3 errors
+            err = error_from_exception(exc, self.registry)
+            if err is not None:
+                raise err from exc
+            raise TransactionFailed(
+                f"gas estimation failed: {exc}", hint="is the account funded?"
+            ) from exc
+        limit = int(self.chain.w3.eth.get_block("latest")["gasLimit"])
+        return min(int(estimate * self.gas_multiplier) + _GAS_MARGIN, limit)
+
+    def _simulate(self, base: dict[str, Any]) -> None:
+        try:
+            self.chain.w3.eth.call(_params(base), "latest")
+        except (Web3Exception, ValueError) as exc:
+            err = error_from_exception(exc, self.registry)
+            if err is not None:
+                raise err from exc
+            raise TransactionFailed(f"simulation failed: {exc}") from exc
+
+    def _fees(self) -> dict[str, int]:
+        w3 = self.chain.w3
+        if self._eip1559 is None:
+            self._eip1559 = w3.eth.get_block("latest").get("baseFeePerGas") is not None
+        if not self._eip1559:
+            return {"gasPrice": int(w3.eth.gas_price)}
+        base_fee = int(w3.eth.get_block("latest")["baseFeePerGas"])
+        if self._priority_fee is None:
+            try:
+                self._priority_fee = int(w3.eth.max_priority_fee)
+            except (Web3Exception, ValueError):
+                self._priority_fee = _FALLBACK_PRIORITY_FEE
+        # 2x base fee survives six full blocks of base-fee increases before the tx is stuck.
+        return {
+            "maxFeePerGas": 2 * base_fee + self._priority_fee,
+            "maxPriorityFeePerGas": self._priority_fee,
+        }
+
+    def _sign_and_send(self, base: dict[str, Any], gas: int) -> tuple[str, dict[str, Any]]:
+        w3 = self.chain.w3
+        fees = self._fees()
+        for attempt in (1, 2):
+            tx_hash = None
+            try:
+                with self.chain.nonces.lease(self.address) as nonce:
+                    tx: dict[str, Any] = {
+                        **base,
+                        **fees,
+                        "gas": gas,
+                        "nonce": nonce,
+                        "chainId": self.chain.chain_id,
+                    }
+                    del tx["from"]  # implied by the signature
+                    signed = self.account.sign_transaction(tx)
+                    tx_hash = "0x" + bytes(signed.hash).hex()
+                    w3.eth.send_raw_transaction(signed.raw_transaction)
+                    return tx_hash, tx
+            except Exception as exc:  # any submission failure; py-evm raises its own types
+                # Hardhat executes on submission and reports a revert here (tx is mined).
+                data = revert_data(exc)
+                if data is not None:
+                    raise decode_revert(data, self.registry, tx_hash=tx_hash) from exc
+                if attempt == 1 and any(s in str(exc).lower() for s in _NONCE_ERRORS):
+                    continue  # someone else used this account: the lease resynced, retry once
+                raise TransactionFailed(f"sending failed: {exc}", tx_hash=tx_hash) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, tx_hash: str) -> TxReceipt:
+        try:
+            return self.chain.w3.eth.wait_for_transaction_receipt(
+                HexBytes(tx_hash), timeout=self.receipt_timeout, poll_latency=self.poll_latency
+            )
+        except TimeExhausted as exc:
+            raise TransactionFailed(
+                f"transaction {tx_hash} not mined within {self.receipt_timeout:.0f} s",
+                tx_hash=tx_hash,
+                hint="the node may be stalled or the fee too low",
+            ) from exc
+
+    def _failure(self, tx_hash: str, tx: dict[str, Any], receipt: TxReceipt) -> TransactionFailed:
+        data = failed_tx_revert_data(self.chain, tx_hash, tx, int(receipt["blockNumber"]))
+        if data is None:
+            return TransactionFailed(
+                f"transaction {tx_hash} reverted (gas used {receipt['gasUsed']} of {tx['gas']})",
+                tx_hash=tx_hash,
+            )
+        return decode_revert(data, self.registry, tx_hash=tx_hash)
+
+
+def _params(base: dict[str, Any]) -> TxParams:
+    return base  # type: ignore[return-value]  # a TxParams-shaped dict
+
+
+def failed_tx_revert_data(
+    chain: Chain, tx_hash: str, tx: dict[str, Any], block_number: int
+) -> bytes | None:
+    """Revert data of a mined failed transaction: a callTracer trace, else a replay.
+
+    The replay runs the same call on the parent block's state: exact unless an earlier
+    transaction of the same block changed what the call saw.
+    """
+    w3 = chain.w3
+    try:
+        response = w3.provider.make_request(
+            RPCEndpoint("debug_traceTransaction"), [tx_hash, {"tracer": "callTracer"}]
+        )
+        output = (response.get("result") or {}).get("output")
+        if isinstance(output, str) and output.startswith("0x"):
+            return bytes(HexBytes(output))
+    except (Web3Exception, ValueError, OSError):
+        pass  # tracer not supported: replay instead
+    replay: dict[str, Any] = {k: tx[k] for k in ("to", "data", "value", "gas") if k in tx}
+    try:
+        sender = w3.eth.get_transaction(HexBytes(tx_hash))["from"]
+        replay["from"] = sender
+        w3.eth.call(_params(replay), max(block_number - 1, 0))
+    except (Web3Exception, ValueError) as exc:
+        return revert_data(exc)
+    return None

@@ -1,0 +1,168 @@
+"""Plain data types of the chain layer: contract structs, call inputs, transaction results.
+
+They mirror the Solidity structs of docs/architecture.md field by field, in ABI order, so a
+tuple returned by web3 maps onto them with ``Type(*values)`` and they encode back with
+:meth:`as_tuple`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, field
+from typing import Any
+
+ZERO32 = b"\x00" * 32
+
+
+@dataclass(frozen=True)
+class Patient:
+    """``MedLedger.Patient``; ``controller`` is the zero address when the id is unused."""
+
+    controller: str
+    registered_at: int
+    emergency_categories: int
+    break_glass_max_duration: int
+    break_glass_opt_out: bool
+    encryption_key: bytes
+    key_document: bytes
+    keyring: bytes
+    emergency_kit: bytes
+
+
+@dataclass(frozen=True)
+class Provider:
+    """``MedLedger.Provider``; ``status`` 0 none, 1 active, 2 suspended."""
+
+    status: int
+    emergency_responder: bool
+    registered_at: int
+    encryption_key: bytes
+    key_document: bytes
+    name: str
+
+    @property
+    def is_active(self) -> bool:
+        """True when the provider is registered and not suspended."""
+        return self.status == 1
+
+
+@dataclass(frozen=True)
+class Consent:
+    """``MedLedger.Consent``; all zero means no consent."""
+
+    categories: int
+    actions: int
+    purposes: int
+    valid_from: int
+    valid_until: int
+
+    @property
+    def exists(self) -> bool:
+        """True when a grant is stored (revocation zeroes it)."""
+        return any(
+            (self.categories, self.actions, self.purposes, self.valid_from, self.valid_until)
+        )
+
+
+@dataclass(frozen=True)
+class Record:
+    """``MedLedger.Record``; ``patient_id`` 0 means unknown record id."""
+
+    patient_id: int
+    author: str
+    category: int
+    cid_codec: int
+    created_at: int
+    erased: bool
+
+
+@dataclass(frozen=True)
+class GrantRequest:
+    """``MedLedger.GrantRequest``: one grant; ``valid_from`` 0 means "now"."""
+
+    grantee: str
+    categories: int
+    actions: int
+    purposes: int
+    valid_from: int
+    valid_until: int
+    key_bundle: bytes = ZERO32
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """ABI tuple order, as web3 encodes a struct argument."""
+        return astuple(self)
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    """``MedLedger.AccessRequest``: one entry of ``recordAccessBatch``."""
+
+    patient_id: int
+    record_id: bytes
+    purpose: int
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """ABI tuple order, as web3 encodes a struct argument."""
+        return astuple(self)
+
+
+@dataclass(frozen=True)
+class Guardians:
+    """Result of ``getGuardians``."""
+
+    guardians: tuple[str, ...]
+    threshold: int
+    delay: int
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """Result of ``getRecovery``; ``executable_at`` 0 means the threshold is not reached."""
+
+    new_controller: str
+    approvals: int
+    executable_at: int
+
+
+@dataclass(frozen=True)
+class LogHead:
+    """Result of ``logHead``: the per-patient access-log hash chain head and entry count."""
+
+    head: bytes
+    count: int
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Result of ``AnchorRegistry.getAnchor``; ``anchored_at`` 0 means not anchored."""
+
+    submitter: str
+    count: int
+    anchored_at: int
+
+
+@dataclass(frozen=True)
+class DecodedEvent:
+    """One contract event log, decoded by the ABI that emitted it."""
+
+    name: str
+    args: dict[str, Any]
+    address: str
+    block_number: int
+    tx_hash: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class TxResult:
+    """A mined, successful transaction (failed ones raise instead)."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    status: int
+    events: list[DecodedEvent] = field(default_factory=list)
+    contract_address: str | None = None
+
+    def events_named(self, name: str) -> list[DecodedEvent]:
+        """The decoded events called ``name``, in log order."""
+        return [e for e in self.events if e.name == name]

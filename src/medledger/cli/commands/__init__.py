@@ -1,0 +1,1 @@
+"""One module per command family; each imports only click at module level."""

@@ -1,0 +1,61 @@
+"""``medledger register patient|provider``: on-chain identities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from medledger.cli.commands.consent import _tx
+from medledger.cli.output import emit, kv_table, to_jsonable
+from medledger.cli.state import get_state, sdk_options
+
+
+@click.group()
+def register() -> None:
+    """Register a patient (yourself) or a provider (consortium owner only)."""
+
+
+@register.command(epilog="""\b
+Example:
+  medledger register patient --as alice""")
+@click.option("--pq", is_flag=True,
+              help="Post-quantum hybrid keyring (ML-KEM-768 + X25519) for your categories.")
+@sdk_options
+def patient(pq: bool) -> None:
+    """Register the --as account as a patient; publishes its encryption key and keyring."""
+    state = get_state()
+    info = state.session().register_patient(suite="mlkem768-x25519" if pq else None)
+    data: dict[str, Any] = {
+        "patient_id": info.patient_id,
+        "controller": info.controller,
+        "keyring": to_jsonable(getattr(info, "keyring_cid", getattr(info, "keyring", None))),
+        **_tx(getattr(info, "tx", None)),
+    }
+    emit(state.json, data, lambda con: con.print(kv_table(data, title="patient registered")))
+
+
+@register.command(epilog="""\b
+Example (on the local node the consortium owner is dev account 0):
+  medledger register provider clinic --name "Riverside Clinic" --as dev:0
+  medledger register provider er --name "City ER" --emergency-responder --as dev:0""")
+@click.argument("provider")
+@click.option("--name", required=True, help="Display name, public on-chain.")
+@click.option("--emergency-responder", is_flag=True, help="May open break-glass access.")
+@sdk_options
+def provider(provider: str, name: str, emergency_responder: bool) -> None:
+    """Register PROVIDER (a local key name) in the consortium's provider registry.
+
+    Signed by the --as account, which must own the registry. The provider's public encryption
+    key is read from its keystore file (no password needed).
+    """
+    from medledger.cli.commands.keys import public_party
+
+    state = get_state()
+    target = public_party(provider)
+    receipt = state.session().register_provider(
+        target, name=name, emergency_responder=emergency_responder
+    )
+    data = {"provider": target.address, "name": name,
+            "emergency_responder": emergency_responder, **_tx(receipt)}
+    emit(state.json, data, lambda con: con.print(kv_table(data, title="provider registered")))

@@ -1,0 +1,188 @@
+"""``medledger keys create|import|list|show``: encrypted keystores in $MEDLEDGER_HOME/keys.
+
+Each key file is an eth-account (Web3 Secret Storage v3, scrypt) keystore for the EVM signing key,
+extended with the encryption identity key under the same password (see
+``medledger.crypto.keystore``). Passwords come from a hidden prompt or MEDLEDGER_PASSWORD, never
+from the command line (it would land in shell history and ``ps``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from medledger.cli.output import emit, kv_table, table
+from medledger.cli.profiles import check_name, home
+from medledger.cli.state import get_state, json_option, key_path, read_password
+from medledger.errors import InvalidInput, KeystoreError
+
+if TYPE_CHECKING:
+    from medledger.crypto import Keystore
+
+_LIGHT_KDF_HELP = "Testing only: cheap scrypt parameters (unsafe for real keys)."
+
+
+def _open(name: str) -> Keystore:
+    from medledger.crypto import Keystore
+
+    path = key_path(name)
+    if not path.exists():
+        raise KeystoreError(
+            f"no key named {name!r}",
+            hint=f"see `medledger keys list`, or create it with `medledger keys create {name}`",
+        )
+    return Keystore.from_json(path)
+
+
+def key_view(name: str, ks: Keystore) -> dict[str, Any]:
+    """Public facts about a key (never anything secret)."""
+    return {
+        "name": name,
+        "address": ks.address,
+        "suite": ks.suite.label,
+        "encryption_key": "0x" + ks.public_key.x25519_public_bytes().hex(),
+        "fingerprint": ks.public_key.fingerprint(),
+        "file": str(key_path(name)),
+    }
+
+
+def public_party(name_or_file: str) -> Any:
+    """The public half of a party (address + identity public key) from a key name or file.
+
+    Enough to register someone as a provider or seal keys to them; no password needed.
+    """
+    from medledger.crypto import Keystore
+
+    path = Path(name_or_file)
+    ks = Keystore.from_json(path) if path.suffix == ".json" and path.exists() else _open(
+        check_name("key", name_or_file))
+    from medledger.client import PublicParty
+
+    return PublicParty(address=ks.address, public_key=ks.public_key)
+
+
+def _save(name: str, password: str, light: bool, **kwargs: Any) -> dict[str, Any]:
+    from medledger.crypto import Keystore, ScryptParams
+
+    path = key_path(name)
+    if path.exists():
+        raise InvalidInput(
+            f"a key named {name!r} already exists ({path})",
+            hint="choose another name; keys are never overwritten",
+        )
+    scrypt = ScryptParams.LIGHT if light else ScryptParams.DEFAULT
+    ks = Keystore.create(password, scrypt=scrypt, **kwargs)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ks.save(path)
+    return key_view(name, ks)
+
+
+@click.group()
+def keys() -> None:
+    """Manage keys: an EVM signing key + an encryption identity key per name.
+
+    \b
+    Examples:
+      medledger keys create alice
+      medledger keys create er-team --pq          # ML-KEM-768 + X25519 hybrid identity key
+      medledger keys import clinic --private-key-file clinic.key
+      medledger keys list
+      medledger keys show alice --json
+    """
+
+
+@keys.command()
+@click.argument("name")
+@click.option("--pq", is_flag=True, help="Hybrid post-quantum identity key (ML-KEM-768+X25519).")
+@click.option("--insecure-light-kdf", "light", is_flag=True, hidden=True, help=_LIGHT_KDF_HELP)
+@json_option
+def create(name: str, pq: bool, light: bool) -> None:
+    """Create key NAME: a new signing account and identity key, encrypted with a password."""
+    check_name("key", name)
+    if key_path(name).exists():
+        raise InvalidInput(f"a key named {name!r} already exists", hint="choose another name")
+    password = read_password(f"New password for {name}", confirm=True)
+    data = _save(name, password, light, suite="mlkem768-x25519" if pq else "x25519")
+    emit(get_state().json, data, lambda con: con.print(kv_table(data, title="key created")))
+
+
+@keys.command("import")
+@click.argument("name")
+@click.option("--private-key-file", type=click.File("r"), default=None,
+              help="File with a hex private key (- for stdin); else you are prompted.")
+@click.option("--keystore", "v3_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="An Ethereum v3 keystore JSON (e.g. from geth or cast); same password.")
+@click.option("--pq", is_flag=True, help="Hybrid post-quantum identity key (ML-KEM-768+X25519).")
+@click.option("--insecure-light-kdf", "light", is_flag=True, hidden=True, help=_LIGHT_KDF_HELP)
+@json_option
+def import_(name: str, private_key_file: Any, v3_file: str | None, pq: bool, light: bool) -> None:
+    """Import an existing EVM account as key NAME (a fresh identity key is generated).
+
+    The private key is read from a file, stdin or a hidden prompt, never from an argument.
+    """
+    from eth_account import Account
+
+    check_name("key", name)
+    if key_path(name).exists():
+        raise InvalidInput(f"a key named {name!r} already exists", hint="choose another name")
+    if private_key_file is not None and v3_file is not None:
+        raise InvalidInput("give either --private-key-file or --keystore, not both")
+    if v3_file is not None:
+        password = read_password(f"Password of {v3_file}")
+        try:
+            secret = Account.decrypt(json.loads(Path(v3_file).read_text()), password)
+        except ValueError as exc:
+            raise KeystoreError(f"cannot open {v3_file}: {exc}") from None
+    else:
+        if private_key_file is not None:
+            text = private_key_file.read().strip()
+        else:
+            text = click.prompt("Private key (hex)", hide_input=True, err=True).strip()
+        try:
+            secret = bytes.fromhex(text.removeprefix("0x"))
+            if len(secret) != 32:
+                raise ValueError
+        except ValueError:
+            raise InvalidInput("the private key must be 32 bytes of hex",
+                               hint="e.g. 0x followed by 64 hex digits") from None
+        password = read_password(f"New password for {name}", confirm=True)
+    account = Account.from_key(secret)
+    data = _save(name, password, light, account=account,
+                 suite="mlkem768-x25519" if pq else "x25519")
+    emit(get_state().json, data, lambda con: con.print(kv_table(data, title="key imported")))
+
+
+@keys.command("list")
+@json_option
+def list_() -> None:
+    """List keys in $MEDLEDGER_HOME/keys (addresses only; nothing is decrypted)."""
+    folder = home() / "keys"
+    rows = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            rows.append(key_view(path.stem, _open(path.stem)))
+        except (KeystoreError, InvalidInput) as exc:
+            rows.append({"name": path.stem, "address": None, "suite": None,
+                         "error": str(exc), "file": str(path)})
+
+    def human(con: Any) -> None:
+        if not rows:
+            con.print(f"no keys in {folder}; create one with `medledger keys create NAME`")
+            return
+        con.print(table(["name", "address", "suite", "fingerprint"],
+                        [(r["name"], r["address"] or r.get("error"), r["suite"],
+                          r.get("fingerprint")) for r in rows]))
+
+    emit(get_state().json, rows, human)
+
+
+@keys.command()
+@click.argument("name")
+@json_option
+def show(name: str) -> None:
+    """Show key NAME's address and public encryption key (no password, nothing secret)."""
+    data = key_view(name, _open(check_name("key", name)))
+    emit(get_state().json, data, lambda con: con.print(kv_table(data, title=f"key {name}")))

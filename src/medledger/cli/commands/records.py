@@ -1,0 +1,188 @@
+"""Records: ``record add|list|get`` and ``erase``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import click
+
+from medledger.cli.output import emit, kv_table, table, to_jsonable, when
+from medledger.cli.state import get_state, sdk_options
+
+#: Files at least this large get a progress bar (on a terminal, without --json).
+PROGRESS_THRESHOLD = 4 * 1024 * 1024
+
+
+def record_view(rec: Any) -> dict[str, Any]:
+    """The fields of a RecordInfo people and scripts care about."""
+    return {
+        "record_id": to_jsonable(rec.record_id),
+        "cid": str(rec.cid),
+        "category": to_jsonable(rec.category),
+        "author": rec.author,
+        "created_at": getattr(rec, "created_at", None),
+        "erased": bool(getattr(rec, "erased", False)),
+        "patient_id": getattr(rec, "patient_id", None),
+        "tx_hash": to_jsonable(getattr(getattr(rec, "tx", None), "tx_hash", None)),
+    }
+
+
+@click.group()
+def record() -> None:
+    """Add, list and read encrypted records."""
+
+
+@record.command(
+    "add",
+    epilog="""\b
+Examples:
+  medledger record add --as clinic --patient 1 --category labs a1c.json
+  cat scan.dcm | medledger record add --as clinic --patient 1 -c imaging \\
+      --content-type application/dicom -""",
+)
+@click.argument("file", type=click.Path(allow_dash=True, dir_okay=False, path_type=str))
+@click.option("--patient", "patient_id", type=int, required=True, help="Patient id.")
+@click.option("-c", "--category", required=True, help="Record category (labs, allergies, ...).")
+@click.option("--content-type", default="application/fhir+json", show_default=True)
+@sdk_options
+def add(file: str, patient_id: int, category: str, content_type: str) -> None:
+    """Encrypt FILE (or - for stdin), store it and register it on-chain for a patient."""
+    from medledger.codes import category as parse_category
+
+    parse_category(category)  # fail with exit 2 before unlocking keys or reading large input
+    state = get_state()
+    session = state.session()
+    if file == "-":
+        data: bytes | BinaryIO = sys.stdin.buffer.read()
+        rec = session.add_record(patient_id, data, category=category, content_type=content_type)
+    else:
+        path = Path(file)
+        if not path.is_file():
+            from medledger.errors import InvalidInput
+
+            raise InvalidInput(f"no such file: {file}")
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            if size >= PROGRESS_THRESHOLD and not state.json and sys.stderr.isatty():
+                rec = _add_with_progress(session, patient_id, fh, category, content_type, size)
+            else:
+                rec = session.add_record(patient_id, fh, category=category,
+                                         content_type=content_type)
+    data_out = record_view(rec)
+    emit(state.json, data_out, lambda con: con.print(kv_table(data_out, title="record added")))
+
+
+def _add_with_progress(session: Any, patient_id: int, fh: BinaryIO, category: str,
+                       content_type: str, size: int) -> Any:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from medledger.cli.output import console
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task("encrypting + storing", total=size)
+
+        def progress(done: int, total: int | None = None) -> None:
+            bar.update(task, completed=done)
+
+        return session.add_record(patient_id, fh, category=category, content_type=content_type,
+                                  progress=progress)
+
+
+@record.command("list")
+@click.option("--patient", "patient_id", type=int, default=None,
+              help="Patient id (default: your own, as the patient).")
+@sdk_options
+def list_(patient_id: int | None) -> None:
+    """The patient's longitudinal timeline (metadata from the chain; nothing is decrypted)."""
+    state = get_state()
+    records = state.session().list_records(patient_id)
+    rows = [record_view(r) for r in records]
+
+    def human(con: Any) -> None:
+        con.print(table(["record id", "category", "created", "author", "cid", "erased"], [
+            (r["record_id"], r["category"], when(r["created_at"]), r["author"], r["cid"],
+             r["erased"]) for r in rows
+        ], title=f"{len(rows)} record(s)"))
+
+    emit(state.json, rows, human)
+
+
+@record.command("get", epilog="""\b
+Examples:
+  medledger record get 0x5c1f...e2 --as specialist --purpose treatment --out a1c.json
+  medledger record get 0x5c1f...e2 --as alice | jq .""")
+@click.argument("record_id")
+@click.option("-p", "--purpose", default="treatment", show_default=True,
+              help="Why you read it (logged on-chain).")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the record here (default: stdout).")
+@sdk_options
+def get(record_id: str, purpose: str, out: Path | None) -> None:
+    """Read a record: the access is logged on-chain first, then fetched, verified, decrypted.
+
+    A refusal exits with code 3 (and the denial is in the patient's audit trail).
+    """
+    from medledger.cli import resolve
+    from medledger.codes import purpose as parse_purpose
+
+    rid = resolve.record_id(record_id)
+    parse_purpose(purpose)
+    state = get_state()
+    data = state.session().read(rid, purpose=purpose)
+    if out is not None:
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, out)  # never a half-written output file
+        finally:
+            tmp.unlink(missing_ok=True)
+        info = {"record_id": to_jsonable(rid), "bytes": len(data), "out": str(out)}
+        emit(state.json, info, lambda con: con.print(f"wrote {len(data)} bytes to {out}"))
+    elif state.json:
+        emit(True, {"record_id": to_jsonable(rid), "bytes": len(data),
+                    "data": _as_text_or_hex(data)})
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+
+def _as_text_or_hex(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "0x" + data.hex()
+
+
+@click.command()
+@click.argument("record_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@sdk_options
+def erase(record_id: str, yes: bool) -> None:
+    """Erase a record (patient): tombstone on-chain, unpin the ciphertext, destroy its key.
+
+    The chain keeps that a record existed (a tombstone) but never held its content; the report
+    says what was removed where.
+    """
+    from medledger.cli import resolve
+
+    rid = resolve.record_id(record_id)
+    state = get_state()
+    if not yes and not state.json and sys.stdin.isatty():
+        click.confirm(f"erase record {to_jsonable(rid)}? this cannot be undone", abort=True,
+                      err=True)
+    report = state.session().erase(rid)
+    data = to_jsonable(report)
+
+    def human(con: Any) -> None:
+        render = getattr(report, "to_text", None) or getattr(report, "render_text", None)
+        if callable(render):
+            con.print(render())
+        else:
+            con.print(kv_table(data if isinstance(data, dict) else {"report": data},
+                               title="erasure report"))
+
+    emit(state.json, data, human)

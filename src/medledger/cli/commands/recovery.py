@@ -1,0 +1,111 @@
+"""``medledger recovery``: guardian recovery of a patient's controller key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from medledger.cli.commands.consent import _tx
+from medledger.cli.output import emit, kv_table, to_jsonable, when
+from medledger.cli.parsing import parse_duration, split_names
+from medledger.cli.state import connection_options, get_state, sdk_options
+
+
+@click.group()
+def recovery() -> None:
+    """Guardian recovery: guardians approve a new controller key; it takes effect after a delay.
+
+    \b
+    Examples:
+      medledger recovery set-guardians --as alice bob carol dave --threshold 2 --delay 2d
+      medledger recovery approve 1 0xNewKey --as bob
+      medledger recovery status 1
+      medledger recovery execute 1 --as dev:0        # anyone, once the delay has passed
+      medledger recovery cancel --as alice           # the current controller objects
+    """
+
+
+@recovery.command("set-guardians")
+@click.argument("guardians", nargs=-1, required=True)
+@click.option("--threshold", type=int, required=True, help="Approvals needed (1..guardians).")
+@click.option("--delay", metavar="DURATION", required=True, help="Waiting period, e.g. 2d.")
+@sdk_options
+def set_guardians(guardians: tuple[str, ...], threshold: int, delay: str) -> None:
+    """Name up to 10 GUARDIANS (addresses or key names) who can recover your identity."""
+    from medledger.cli import resolve
+
+    addresses = [resolve.address(g) for g in split_names(guardians)]
+    wait = parse_duration(delay)
+    state = get_state()
+    receipt = state.session().set_guardians(addresses, threshold, wait)
+    data = {"guardians": addresses, "threshold": threshold, "delay": int(wait.total_seconds()),
+            **_tx(receipt)}
+    emit(state.json, data, lambda con: con.print(kv_table(data, title="guardians set")))
+
+
+@recovery.command()
+@click.argument("patient_id", type=int)
+@click.argument("new_controller")
+@sdk_options
+def approve(patient_id: int, new_controller: str) -> None:
+    """As a guardian, approve NEW_CONTROLLER for PATIENT_ID."""
+    from medledger.cli import resolve
+
+    address = resolve.address(new_controller)
+    state = get_state()
+    receipt = state.session().approve_recovery(patient_id, address)
+    data = {"patient_id": patient_id, "new_controller": address, **_tx(receipt)}
+    emit(state.json, data, lambda con: con.print(f"approved {address} for patient {patient_id}"))
+
+
+@recovery.command()
+@click.argument("patient_id", type=int)
+@sdk_options
+def execute(patient_id: int) -> None:
+    """Complete a recovery whose threshold and delay are met (anyone may submit)."""
+    state = get_state()
+    receipt = state.session().execute_recovery(patient_id)
+    data = {"patient_id": patient_id, **_tx(receipt)}
+    emit(state.json, data, lambda con: con.print(f"recovery of patient {patient_id} executed"))
+
+
+@recovery.command()
+@sdk_options
+def cancel() -> None:
+    """As the current controller, cancel a pending recovery of your identity."""
+    state = get_state()
+    receipt = state.session().cancel_recovery()
+    emit(state.json, _tx(receipt), lambda con: con.print("pending recovery cancelled"))
+
+
+@recovery.command()
+@click.argument("patient_id", type=int)
+@connection_options
+def status(patient_id: int) -> None:
+    """Guardians, threshold, delay and any pending recovery of PATIENT_ID (read-only)."""
+    state = get_state()
+    ml = state.medledger()
+    core = ml.contracts.medledger.functions
+    guardians, threshold, delay = core.getGuardians(patient_id).call()
+    new_controller, approvals, executable_at = core.getRecovery(patient_id).call()
+    pending = int(new_controller, 16) != 0
+    data: dict[str, Any] = {
+        "patient_id": patient_id,
+        "guardians": list(guardians),
+        "threshold": threshold,
+        "delay": delay,
+        "pending": pending,
+        "new_controller": new_controller if pending else None,
+        "approvals": approvals,
+        "executable_at": executable_at or None,
+        "chain_now": ml.now(),
+    }
+
+    def human(con: Any) -> None:
+        view = dict(data)
+        view["executable_at"] = when(data["executable_at"])
+        view["chain_now"] = when(data["chain_now"])
+        con.print(kv_table(to_jsonable(view), title=f"recovery of patient {patient_id}"))
+
+    emit(state.json, data, human)

@@ -1,0 +1,283 @@
+"""The managed local node: a detached Anvil whose state lives on disk under $MEDLEDGER_HOME/node.
+
+Anvil runs with ``--state node/state.json`` (load at start, dump on exit) and a periodic dump as
+crash protection; ``stop`` sends SIGTERM so Anvil writes the final state, then waits for it.
+Blocks, receipts and logs are part of the dump, so consents, records and the access log (events)
+all survive a restart. The process is started in its own session so it outlives the CLI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from medledger.cli.profiles import home, write_json_atomic
+from medledger.errors import ChainUnavailable, InvalidInput, MedledgerError
+
+#: Seconds between Anvil's periodic state dumps (a crash loses at most this much).
+STATE_INTERVAL = 5
+READY_TIMEOUT = 20.0
+STOP_TIMEOUT = 15.0
+
+
+@dataclass
+class NodePaths:
+    """Files of the managed node."""
+
+    root: Path
+
+    @classmethod
+    def default(cls) -> NodePaths:
+        return cls(home() / "node")
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "anvil.log"
+
+    @property
+    def pid(self) -> Path:
+        return self.root / "anvil.pid"
+
+    @property
+    def info(self) -> Path:
+        return self.root / "node.json"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "deployment.json"
+
+
+@dataclass
+class NodeStatus:
+    """What `node status` reports."""
+
+    running: bool
+    pid: int | None
+    rpc: str | None
+    chain_id: int | None
+    block: int | None
+    state_file: str
+    log_file: str
+
+
+def find_anvil() -> str:
+    """The anvil binary: PATH first, then the repository's node_modules/.bin."""
+    found = shutil.which("anvil")
+    if found:
+        return found
+    # src/medledger/cli/nodeproc.py -> repository root (editable installs and checkouts)
+    candidate = Path(__file__).resolve().parents[3] / "node_modules" / ".bin" / "anvil"
+    if candidate.exists():
+        return str(candidate)
+    raise MedledgerError(
+        "anvil not found",
+        hint="run `make setup` and `. tools/env.sh` (anvil comes from node_modules/.bin)",
+    )
+
+
+def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: float = 2.0) -> Any:
+    """One JSON-RPC call with the standard library (no web3 import for a status check)."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
+    req = urllib.request.Request(
+        url, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (http only)
+            reply = json.loads(resp.read())
+    except (OSError, ValueError, urllib.error.URLError) as exc:
+        raise ChainUnavailable(f"cannot reach {url}: {exc}") from None
+    if "error" in reply:
+        raise ChainUnavailable(f"{url} answered {method} with an error: {reply['error']}")
+    return reply.get("result")
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)  # reap it if we are its parent
+        if done == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _is_our_anvil(pid: int, paths: NodePaths) -> bool:
+    """Guard against a recycled pid: the process must be anvil using our state file."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return _alive(pid)
+    return any(b"anvil" in part for part in cmdline[:1]) and str(paths.state).encode() in cmdline
+
+
+def read_pid(paths: NodePaths) -> int | None:
+    try:
+        pid = int(paths.pid.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) and _is_our_anvil(pid, paths) else None
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _saved_info(paths: NodePaths) -> dict[str, Any]:
+    try:
+        data = json.loads(paths.info.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def start(paths: NodePaths, host: str = "127.0.0.1", port: int | None = None) -> tuple[str, bool]:
+    """Start the managed Anvil (or find it running). Returns (rpc URL, started_now).
+
+    ``port`` None reuses the previous port (else 8545); 0 picks a free one.
+    """
+    pid = read_pid(paths)
+    info = _saved_info(paths)
+    if pid is not None and info.get("rpc"):
+        return str(info["rpc"]), False
+    if port is None:
+        port = int(info.get("port", 8545))
+    if port == 0:
+        port = _free_port(host)
+    if not 0 < port < 65536:
+        raise InvalidInput(f"invalid port {port}")
+    if _port_in_use(host, port):
+        raise MedledgerError(
+            f"port {port} on {host} is already in use by another program",
+            hint="choose another with `medledger node start --port N` (0 = any free port), or "
+            "attach to that node with `medledger node start --attach URL`",
+        )
+    paths.root.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        find_anvil(),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--state",
+        str(paths.state),
+        "--state-interval",
+        str(STATE_INTERVAL),
+    ]
+    with open(paths.log, "ab") as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # survives the CLI and its terminal
+        )
+    rpc = f"http://{host}:{port}"
+    try:
+        _wait_ready(proc, rpc, paths)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()
+        raise
+    paths.pid.write_text(f"{proc.pid}\n")
+    write_json_atomic(
+        paths.info,
+        {"pid": proc.pid, "host": host, "port": port, "rpc": rpc, "started_at": int(time.time())},
+    )
+    return rpc, True
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], rpc: str, paths: NodePaths) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ChainUnavailable(
+                f"anvil exited with code {proc.returncode} during start: {log_tail(paths)}",
+                hint=f"see {paths.log}",
+            )
+        try:
+            rpc_call(rpc, "eth_chainId", timeout=0.5)
+            return
+        except ChainUnavailable:
+            time.sleep(0.1)
+    raise ChainUnavailable(f"anvil did not answer on {rpc} within {READY_TIMEOUT:.0f} s",
+                           hint=f"see {paths.log}")
+
+
+def log_tail(paths: NodePaths, lines: int = 3) -> str:
+    try:
+        text = paths.log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+def stop(paths: NodePaths) -> bool:
+    """SIGTERM the managed Anvil and wait for its final state dump. False if it was not running."""
+    pid = read_pid(paths)
+    if pid is None:
+        paths.pid.unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        # Anvil ignored SIGTERM: the last periodic dump (at most STATE_INTERVAL s old) remains.
+        os.kill(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.05)
+    paths.pid.unlink(missing_ok=True)
+    return True
+
+
+def status(paths: NodePaths) -> NodeStatus:
+    pid = read_pid(paths)
+    rpc = _saved_info(paths).get("rpc")
+    chain_id = block = None
+    if pid is not None and rpc:
+        try:
+            chain_id = int(rpc_call(rpc, "eth_chainId"), 16)
+            block = int(rpc_call(rpc, "eth_blockNumber"), 16)
+        except ChainUnavailable:
+            pass
+    return NodeStatus(
+        running=pid is not None and chain_id is not None,
+        pid=pid,
+        rpc=rpc,
+        chain_id=chain_id,
+        block=block,
+        state_file=str(paths.state),
+        log_file=str(paths.log),
+    )

@@ -1,0 +1,124 @@
+"""Rendering: rich tables for people, JSON for scripts.
+
+Every command builds one plain data object (dicts, lists, strings, numbers) and hands it to
+:func:`emit` with a function that draws it for humans; ``--json`` prints the data object instead.
+So the JSON is never an afterthought and both views always show the same facts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Turn SDK values (dataclasses, bytes, enums, datetimes, CIDs) into JSON-ready values."""
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if isinstance(obj, enum.Enum):
+        return obj.name.lower()
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return "0x" + bytes(obj).hex()
+    if isinstance(obj, _dt.datetime | _dt.date):
+        return obj.isoformat()
+    if isinstance(obj, _dt.timedelta):
+        return int(obj.total_seconds())
+    if isinstance(obj, Path):
+        return str(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in obj]
+    return str(obj)  # CIDs, HexBytes subclasses are caught above, addresses are str
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console; wide when not a terminal so piped tables keep whole addresses and CIDs."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 200
+    return Console(file=stream, highlight=False, width=width, soft_wrap=False)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(to_jsonable(data), indent=2, sort_keys=False))
+
+
+def emit(as_json: bool, data: Any, human: Callable[[Console], None] | None = None) -> None:
+    """Print ``data`` as JSON, or call ``human`` with a console (default: key/value table)."""
+    if as_json:
+        print_json(data)
+        return
+    con = console()
+    if human is not None:
+        human(con)
+    elif isinstance(data, Mapping):
+        con.print(kv_table(data))
+    else:
+        con.print(to_jsonable(data))
+
+
+def kv_table(data: Mapping[str, Any], title: str | None = None) -> Table:
+    """A two-column table of labelled values."""
+    from rich.table import Table
+
+    table = Table(show_header=False, title=title, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in data.items():
+        table.add_row(key.replace("_", " "), _cell(value))
+    return table
+
+
+def table(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None
+) -> Table:
+    """A table with a header row."""
+    from rich.table import Table
+
+    tbl = Table(title=title, title_justify="left", header_style="bold")
+    for col in columns:
+        tbl.add_column(col, overflow="fold")
+    for row in rows:
+        tbl.add_row(*(_cell(v) for v in row))
+    return tbl
+
+
+def _cell(value: Any) -> str:
+    value = to_jsonable(value)
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "-"
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def when(ts: int | None) -> str:
+    """A unix time as ``YYYY-MM-DD HH:MM:SS UTC`` (chain time, so always UTC)."""
+    if not ts:
+        return "-"
+    return _dt.datetime.fromtimestamp(ts, tz=_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def note(message: str) -> None:
+    """A progress/status line for humans on stderr (keeps stdout clean for data and --json)."""
+    click.echo(message, err=True)

@@ -1,0 +1,245 @@
+"""Per-invocation state shared by all commands: output mode, connection and the acting account.
+
+Options such as ``--json``, ``--rpc`` or ``--as`` are accepted both before the subcommand
+(``medledger --json audit``) and after it (``medledger audit --json``), like git and gh. Each
+option writes into the one :class:`CliState` of the invocation; a value given after the
+subcommand wins. Environment variables are looked at only when resolving, so an explicit flag
+always beats the environment, which beats the profile.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from medledger.cli.profiles import DEFAULT_PROFILE, Profile, check_name, home
+from medledger.errors import ChainUnavailable, InvalidInput, KeystoreError
+
+if TYPE_CHECKING:
+    from medledger.client import Medledger, Party, Session
+
+F = TypeVar("F", bound=Callable[..., Any])
+_DEV = re.compile(r"^dev:(\d{1,2})$")
+
+
+@dataclass
+class Connection:
+    """Where to connect, after flags, environment and profile are merged."""
+
+    profile: str
+    rpc: str | None
+    store: str | None
+    manifest: str | None
+    profile_exists: bool
+
+
+@dataclass
+class CliState:
+    """Everything the options of one invocation said, plus lazily opened SDK objects."""
+
+    json: bool = False
+    profile: str | None = None
+    rpc: str | None = None
+    store: str | None = None
+    manifest: str | None = None
+    account: str | None = None
+    _ml: Medledger | None = field(default=None, repr=False)
+    _parties: dict[str, Party] = field(default_factory=dict, repr=False)
+
+    # --- connection -----------------------------------------------------------------------
+
+    def profile_name(self) -> str:
+        name = self.profile or os.environ.get("MEDLEDGER_PROFILE") or DEFAULT_PROFILE
+        return check_name("profile", name)
+
+    def connection(self) -> Connection:
+        """Merge flags > environment > profile."""
+        name = self.profile_name()
+        prof = Profile.load(name)
+        explicit = self.profile is not None or "MEDLEDGER_PROFILE" in os.environ
+        if prof is None and explicit and name != DEFAULT_PROFILE:
+            raise InvalidInput(
+                f"no profile named {name!r}",
+                hint=f"create it with `medledger node start --profile {name}` "
+                "(or check MEDLEDGER_HOME)",
+            )
+        env = os.environ.get
+        return Connection(
+            profile=name,
+            rpc=self.rpc or env("MEDLEDGER_RPC") or (prof.rpc if prof else None),
+            store=self.store
+            or env("MEDLEDGER_IPFS_API")
+            or env("MEDLEDGER_STORE")
+            or (prof.store if prof else None),
+            manifest=self.manifest
+            or env("MEDLEDGER_MANIFEST")
+            or (prof.manifest if prof else None),
+            profile_exists=prof is not None,
+        )
+
+    def medledger(self, *, deploy: bool = False) -> Medledger:
+        """The SDK facade for this invocation's connection (opened once)."""
+        if self._ml is not None:
+            return self._ml
+        conn = self.connection()
+        if conn.rpc is None:
+            raise ChainUnavailable(
+                f"no chain configured (profile {conn.profile!r} "
+                + ("has no rpc)" if conn.profile_exists else "does not exist)"),
+                hint="run `medledger node start`, or pass --rpc URL (env MEDLEDGER_RPC)",
+            )
+        from medledger.client import Medledger
+
+        self._ml = Medledger.open(
+            rpc=conn.rpc, store=conn.store, manifest=conn.manifest, deploy=deploy
+        )
+        return self._ml
+
+    # --- accounts -------------------------------------------------------------------------
+
+    def account_name(self, required: bool = True) -> str | None:
+        name = self.account or os.environ.get("MEDLEDGER_ACCOUNT")
+        if name is None and required:
+            raise InvalidInput(
+                "no account chosen",
+                hint="pass --as NAME (a key from `medledger keys list`) or set MEDLEDGER_ACCOUNT",
+            )
+        return name
+
+    def party(self, name: str | None = None) -> Party:
+        """The party behind keystore ``name`` (default: --as), unlocked with the password.
+
+        ``dev:N`` names a funded dev account of Anvil/Hardhat/embedded chains (account 0 deployed
+        the contracts and owns the provider registry); its encryption key is fresh each run, so
+        use it for consortium and funding chores, not as a patient or provider.
+        """
+        name = name or self.account_name()
+        assert name is not None
+        if name in self._parties:
+            return self._parties[name]
+        dev = _DEV.match(name)
+        if dev:
+            party = self.medledger().dev_party(int(dev.group(1)))
+        else:
+            from medledger.client import Party
+
+            path = key_path(name)
+            if not path.exists():
+                raise KeystoreError(
+                    f"no key named {name!r} in {path.parent}",
+                    hint="see `medledger keys list`, or create it with `medledger keys create "
+                    f"{name}`",
+                )
+            party = Party.from_keystore(path, read_password(f"Password for {name}"))
+        self._parties[name] = party
+        return party
+
+    def session(self, name: str | None = None) -> Session:
+        return self.medledger().session(self.party(name))
+
+
+def key_path(name: str) -> Path:
+    return home() / "keys" / f"{check_name('key', name)}.json"
+
+
+def read_password(prompt: str, *, confirm: bool = False) -> str:
+    """The keystore password: env MEDLEDGER_PASSWORD or a hidden prompt (never an argument)."""
+    env = os.environ.get("MEDLEDGER_PASSWORD")
+    if env is not None:
+        return env
+    try:
+        value: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+    except click.Abort:
+        raise InvalidInput(
+            "no password given",
+            hint="type it at the prompt, or set MEDLEDGER_PASSWORD for scripts",
+        ) from None
+    return value
+
+
+def get_state() -> CliState:
+    ctx = click.get_current_context()
+    return ctx.ensure_object(CliState)
+
+
+def _setter(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is None or value is False:
+            return
+        setattr(ctx.ensure_object(CliState), attr, value)
+
+    return callback
+
+
+def json_option(func: F) -> F:
+    """``--json``: print a machine-readable result instead of tables."""
+    return click.option(
+        "--json",
+        "json_",
+        is_flag=True,
+        default=False,
+        expose_value=False,
+        is_eager=True,
+        callback=_setter("json"),
+        help="Print machine-readable JSON.",
+    )(func)
+
+
+def connection_options(func: F) -> F:
+    """``--profile``, ``--rpc``, ``--store``, ``--manifest``."""
+    opts = [
+        click.option(
+            "--profile",
+            metavar="NAME",
+            expose_value=False,
+            callback=_setter("profile"),
+            help="Connection profile (env MEDLEDGER_PROFILE; default 'local').",
+        ),
+        click.option(
+            "--rpc",
+            metavar="URL",
+            expose_value=False,
+            callback=_setter("rpc"),
+            help="Chain JSON-RPC URL (env MEDLEDGER_RPC); overrides the profile.",
+        ),
+        click.option(
+            "--store",
+            metavar="PATH|URL",
+            expose_value=False,
+            callback=_setter("store"),
+            help="Record store: directory or IPFS RPC URL (env MEDLEDGER_IPFS_API).",
+        ),
+        click.option(
+            "--manifest",
+            metavar="FILE",
+            expose_value=False,
+            callback=_setter("manifest"),
+            help="Deployment manifest (env MEDLEDGER_MANIFEST).",
+        ),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return json_option(func)
+
+
+def account_option(func: F) -> F:
+    """``--as NAME``: the keystore (or ``dev:N``) that signs."""
+    return click.option(
+        "--as",
+        "as_",
+        metavar="NAME",
+        expose_value=False,
+        callback=_setter("account"),
+        help="Act as this key (see `keys list`; env MEDLEDGER_ACCOUNT; dev:N on dev chains).",
+    )(func)
+
+
+def sdk_options(func: F) -> F:
+    """Connection + account + --json: what every SDK flow command takes."""
+    return connection_options(account_option(func))

@@ -1,0 +1,119 @@
+"""Emergency kits: the emergency categories' keys sealed to each chosen responder organisation.
+
+The kit holds every epoch of the patient's emergency categories. Each responder gets its own
+HPKE-sealed part and opens it with its own private key; no responder can open another's part.
+Trust assumption (docs/crypto.md): a responder holding the kit can decrypt without opening
+break-glass on-chain; the on-chain access log and consortium governance are the control.
+
+Layout::
+
+    header = "MLEK" | version u8 | patient_id u64 | categories u16 (bit mask) | count u8
+    part   = responder 20 | sealed_len u32
+             | HPKE(responder key, epoch key list,
+                    info = "medledger/v1/emergency-kit" 0x00 "MLEK" | version | patient_id
+                           | categories | responder)
+    kit    = header | count * part
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from eth_utils.address import to_checksum_address
+
+from medledger.codes import unmask_categories
+from medledger.crypto._wire import Reader, Writer, parse_address
+from medledger.crypto.epochs import KeySet, category_mask, decode_epoch_keys, encode_epoch_keys
+from medledger.crypto.hpke import hpke_open, hpke_seal
+from medledger.crypto.keyring import Keyring
+from medledger.crypto.keys import PrivateKey, PublicKey
+from medledger.errors import DecryptionFailed, InvalidInput, KeyNotAvailable
+
+MAGIC = b"MLEK"
+FORMAT_VERSION = 1
+MAX_RESPONDERS = 255
+_LABEL = b"emergency-kit"
+
+
+def _context(patient_id: int, cat_mask: int, responder: bytes) -> bytes:
+    w = Writer().raw(MAGIC).u8(FORMAT_VERSION).u64(patient_id).u16(cat_mask)
+    return w.raw(responder).getvalue()
+
+
+def seal_emergency_kit(
+    keyring: Keyring,
+    *,
+    categories: Iterable[int],
+    responders: Mapping[str, PublicKey],
+) -> bytes:
+    """Seal all epochs of ``categories`` separately to each responder (address -> public key).
+
+    Rebuild and republish the kit whenever an emergency category gets a new epoch.
+    """
+    cat_mask = category_mask(categories)
+    parsed = {parse_address(a): k for a, k in responders.items()}
+    if not parsed:
+        raise InvalidInput("an emergency kit needs at least one responder")
+    if len(parsed) != len(responders):
+        raise InvalidInput("duplicate responder address")
+    if len(parsed) > MAX_RESPONDERS:
+        raise InvalidInput(f"at most {MAX_RESPONDERS} responders")
+    plain = encode_epoch_keys(keyring.key_set([int(c) for c in unmask_categories(cat_mask)]))
+    w = Writer().raw(MAGIC).u8(FORMAT_VERSION).u64(keyring.patient_id).u16(cat_mask)
+    w.u8(len(parsed))
+    for addr, key in sorted(parsed.items()):
+        ctx = _context(keyring.patient_id, cat_mask, addr)
+        w.raw(addr).bytes32(hpke_seal(key, plain, label=_LABEL, context=ctx))
+    return w.getvalue()
+
+
+def emergency_kit_responders(kit: bytes) -> tuple[int, list[str]]:
+    """(patient id, responder addresses) of a kit, without opening any part."""
+    patient_id, _, parts = _parse(kit)
+    return patient_id, [to_checksum_address(a) for a in parts]
+
+
+def _parse(kit: bytes) -> tuple[int, int, dict[bytes, bytes]]:
+    try:
+        r = Reader(kit, "emergency kit")
+        r.magic(MAGIC)
+        version = r.u8()
+        if version != FORMAT_VERSION:
+            raise InvalidInput(f"unsupported emergency kit version {version}")
+        patient_id, cat_mask, count = r.u64(), r.u16(), r.u8()
+        parts: dict[bytes, bytes] = {}
+        for _ in range(count):
+            addr = r.raw(20)
+            if addr in parts:
+                raise InvalidInput("duplicate responder")
+            parts[addr] = r.bytes32()
+        r.end()
+    except InvalidInput as exc:
+        raise DecryptionFailed(f"malformed emergency kit: {exc}") from None
+    return patient_id, cat_mask, parts
+
+
+def open_emergency_kit(
+    kit: bytes, responder_key: PrivateKey, *, patient_id: int, responder: str
+) -> KeySet:
+    """Open the responder's own part of a kit with the responder's private key.
+
+    ``KeyNotAvailable`` if the kit has no part for ``responder``; ``DecryptionFailed`` for a
+    kit of another patient, a wrong key or any tampering.
+    """
+    kit_patient, cat_mask, parts = _parse(kit)
+    if kit_patient != patient_id:
+        raise DecryptionFailed(f"emergency kit is for patient {kit_patient}, not {patient_id}")
+    addr = parse_address(responder)
+    sealed = parts.get(addr)
+    if sealed is None:
+        raise KeyNotAvailable(f"the emergency kit has no part for responder {responder}")
+    ctx = _context(kit_patient, cat_mask, addr)
+    plain = hpke_open(responder_key, sealed, label=_LABEL, context=ctx)
+    try:
+        epochs = decode_epoch_keys(plain)
+    except InvalidInput as exc:
+        raise DecryptionFailed(f"emergency kit contents are malformed: {exc}") from None
+    if any(not cat_mask & (1 << e.category) for e in epochs):
+        raise DecryptionFailed("emergency kit holds a key outside its categories")
+    return KeySet(kit_patient, epochs)

@@ -1,0 +1,315 @@
+"""The per-patient keyring: category epoch key pairs, epoch splitting, and the keyring document.
+
+For each category the epochs partition time: sorted by ``valid_from``, each epoch ends where the
+next begins and the last one is open-ended. ``split_at(t)`` makes sure a boundary exists at ``t``
+(a grant expiring at ``t``); ``rotate(now)`` is ``split_at(now)`` (a revocation). A boundary gives
+every later record a fresh key pair, which is what stops a former grantee from reading them.
+
+Keyring document (stored on IPFS, its CID digest on-chain as ``keyring``)::
+
+    directory = "MLKR" | version u8 | suite u8 | patient_id u64 | count u16
+                | count * (category u8 | epoch u32 | valid_from u64 | valid_until u64
+                           | public key bytes16)
+    document  = directory | private_len u32 | HPKE(identity key, epoch key list,
+                                                 info = "medledger/v1/keyring" 0x00 directory)
+
+Writers need only the directory (:class:`PublicDirectory`); the patient restores the whole keyring
+from the document and the identity private key alone (:meth:`Keyring.load`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+
+from medledger.codes import Category
+from medledger.crypto._wire import Reader, Writer, check_uint
+from medledger.crypto.epochs import (
+    EpochKey,
+    EpochPublicKey,
+    KeySet,
+    decode_epoch_keys,
+    decode_epoch_public,
+    encode_epoch_keys,
+    encode_epoch_public,
+)
+from medledger.crypto.hpke import hpke_open, hpke_seal
+from medledger.crypto.keys import PrivateKey, PublicKey, Suite
+from medledger.errors import DecryptionFailed, InvalidInput, KeyNotAvailable
+
+MAGIC = b"MLKR"
+FORMAT_VERSION = 1
+_LABEL = b"keyring"
+
+
+def _check_partition(category: int, epochs: Sequence[EpochPublicKey | EpochKey]) -> None:
+    """Epochs of one category must tile time from the first start with no gap or overlap."""
+    for a, b in itertools.pairwise(epochs):
+        if a.valid_until != b.valid_from:
+            raise InvalidInput(f"epochs of category {category} leave a gap or overlap")
+    if epochs and epochs[-1].valid_until is not None:
+        raise InvalidInput(f"the last epoch of category {category} must be open-ended")
+    numbers = [e.epoch for e in epochs]
+    if len(set(numbers)) != len(numbers):
+        raise InvalidInput(f"duplicate epoch numbers in category {category}")
+
+
+def _covering(epochs: Sequence[EpochPublicKey | EpochKey], category: int, t: int) -> int:
+    for i, e in enumerate(epochs):
+        if e.covers(t):
+            return i
+    raise KeyNotAvailable(f"no epoch of category {category} covers time {t}")
+
+
+class PublicDirectory:
+    """The public half of a keyring: what any writer needs to seal records for a patient."""
+
+    __slots__ = ("_by_category", "_encoded", "_patient_id", "_suite")
+
+    def __init__(self, patient_id: int, suite: Suite, entries: Iterable[EpochPublicKey]) -> None:
+        check_uint("patient id", patient_id, 64)
+        self._patient_id = patient_id
+        self._suite = suite
+        by_cat: dict[int, list[EpochPublicKey]] = {}
+        for e in entries:
+            if e.public_key.suite is not suite:
+                raise InvalidInput("all category keys of a patient must use the patient's suite")
+            by_cat.setdefault(e.category, []).append(e)
+        for cat, eps in by_cat.items():
+            eps.sort(key=lambda e: e.valid_from)
+            _check_partition(cat, eps)
+        self._by_category = dict(sorted(by_cat.items()))
+        w = Writer().raw(MAGIC).u8(FORMAT_VERSION).u8(suite).u64(patient_id)
+        flat = [e for eps in self._by_category.values() for e in eps]
+        w.u16(check_uint("epoch count", len(flat), 16))
+        for e in flat:
+            encode_epoch_public(w, e)
+        self._encoded = w.getvalue()
+
+    @property
+    def patient_id(self) -> int:
+        return self._patient_id
+
+    @property
+    def suite(self) -> Suite:
+        return self._suite
+
+    @property
+    def categories(self) -> tuple[int, ...]:
+        return tuple(self._by_category)
+
+    def epochs(self, category: int) -> list[EpochPublicKey]:
+        """The category's epochs in time order (``KeyNotAvailable`` for an unknown category)."""
+        try:
+            return list(self._by_category[category])
+        except KeyError:
+            raise KeyNotAvailable(f"patient has no keys for category {category}") from None
+
+    def recipient(self, category: int, at: int) -> EpochPublicKey:
+        """The epoch public key a record of ``category`` created at ``at`` must be sealed to."""
+        eps = self.epochs(category)
+        return eps[_covering(eps, category, at)]
+
+    def encode(self) -> bytes:
+        """The directory bytes (the first part of the keyring document)."""
+        return self._encoded
+
+    @classmethod
+    def _read(cls, r: Reader) -> PublicDirectory:
+        r.magic(MAGIC)
+        version = r.u8()
+        if version != FORMAT_VERSION:
+            raise InvalidInput(f"unsupported keyring version {version}")
+        suite = Suite.parse(r.u8())
+        patient_id = r.u64()
+        entries = [decode_epoch_public(r) for _ in range(r.u16())]
+        return cls(patient_id, suite, entries)
+
+    @classmethod
+    def from_document(cls, document: bytes) -> PublicDirectory:
+        """Read the directory from a keyring document (no key needed).
+
+        Authenticity comes from where the document was found: its CID digest is set on-chain by
+        the patient's controller, and the storage layer verifies content against the CID.
+        """
+        r = Reader(document, "keyring document")
+        directory = cls._read(r)
+        r.bytes32()
+        r.end()
+        return directory
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PublicDirectory) and other._encoded == self._encoded
+
+    def __hash__(self) -> int:
+        return hash(self._encoded)
+
+    def __repr__(self) -> str:
+        n = sum(len(v) for v in self._by_category.values())
+        return f"PublicDirectory(patient={self._patient_id}, {self._suite.label}, epochs={n})"
+
+
+class Keyring:
+    """All category epoch key pairs of one patient (private keys included).
+
+    The keyring is also a :class:`~medledger.crypto.epochs.KeySource`, so the patient opens any
+    of their records with it.
+    """
+
+    __slots__ = ("_epochs", "_patient_id", "_suite")
+
+    def __init__(self, patient_id: int, suite: Suite, epochs: Iterable[EpochKey]) -> None:
+        check_uint("patient id", patient_id, 64)
+        self._patient_id = patient_id
+        self._suite = Suite.parse(suite)
+        by_cat: dict[int, list[EpochKey]] = {}
+        for e in epochs:
+            if e.private_key.suite is not self._suite:
+                raise InvalidInput("all category keys of a patient must use the patient's suite")
+            by_cat.setdefault(e.category, []).append(e)
+        for cat, eps in by_cat.items():
+            eps.sort(key=lambda e: e.valid_from)
+            _check_partition(cat, eps)
+        self._epochs = by_cat
+
+    @classmethod
+    def create(
+        cls,
+        patient_id: int,
+        *,
+        suite: Suite | int | str = Suite.X25519,
+        categories: Iterable[int] = tuple(Category),
+        start: int = 0,
+    ) -> Keyring:
+        """A new keyring: one open-ended epoch 0 per category, valid from ``start``.
+
+        ``start`` defaults to 0 so that records back-dated to any time (imports) are covered.
+        """
+        suite = Suite.parse(suite)
+        check_uint("start", start, 64)
+        cats = sorted({int(check_uint("category", int(c), 8)) for c in categories})
+        if not cats:
+            raise InvalidInput("a keyring needs at least one category")
+        return cls(
+            patient_id,
+            suite,
+            [EpochKey(c, 0, start, None, PrivateKey.generate(suite)) for c in cats],
+        )
+
+    @property
+    def patient_id(self) -> int:
+        return self._patient_id
+
+    @property
+    def suite(self) -> Suite:
+        return self._suite
+
+    @property
+    def categories(self) -> tuple[int, ...]:
+        return tuple(sorted(self._epochs))
+
+    def epochs(self, category: int) -> list[EpochKey]:
+        """The category's epochs in time order."""
+        try:
+            return list(self._epochs[category])
+        except KeyError:
+            raise KeyNotAvailable(f"keyring has no category {category}") from None
+
+    def current_epoch(self, category: int, at: int) -> EpochKey:
+        """The epoch covering unix time ``at`` for ``category``."""
+        eps = self.epochs(category)
+        return eps[_covering(eps, category, at)]
+
+    def split_at(self, categories: Iterable[int], t: int) -> list[EpochKey]:
+        """Make sure an epoch boundary exists at ``t`` in each category; returns new epochs.
+
+        The epoch covering ``t`` is cut to end at ``t`` and a new epoch with a fresh key pair
+        starts at ``t`` (keeping the old end). Nothing changes where a boundary already exists.
+        All categories are checked before any is changed.
+        """
+        check_uint("time", t, 64)
+        cats = sorted({int(c) for c in categories})
+        plans = []
+        for c in cats:
+            eps = self.epochs(c)
+            plans.append((c, eps, _covering(eps, c, t)))
+        created = []
+        for c, eps, i in plans:
+            old = eps[i]
+            if old.valid_from == t:
+                continue
+            number = max(e.epoch for e in eps) + 1
+            check_uint("epoch", number, 32)
+            new = EpochKey(c, number, t, old.valid_until, PrivateKey.generate(self._suite))
+            eps[i] = EpochKey(c, old.epoch, old.valid_from, t, old.private_key)
+            eps.insert(i + 1, new)
+            self._epochs[c] = eps
+            created.append(new)
+        return created
+
+    def rotate(self, categories: Iterable[int], now: int) -> list[EpochKey]:
+        """Start fresh epochs at ``now`` (on revocation): ``split_at(categories, now)``."""
+        return self.split_at(categories, now)
+
+    def private_key(self, patient_id: int, category: int, epoch: int) -> PrivateKey:
+        """The private key of (category, epoch): the keyring as a ``KeySource``."""
+        if patient_id != self._patient_id:
+            raise KeyNotAvailable(f"this keyring belongs to patient {self._patient_id}")
+        for e in self._epochs.get(category, ()):
+            if e.epoch == epoch:
+                return e.private_key
+        raise KeyNotAvailable(f"keyring has no epoch {epoch} of category {category}")
+
+    def key_set(
+        self, categories: Iterable[int] | None = None, *, before: int | None = None
+    ) -> KeySet:
+        """Epoch keys of ``categories`` (all if ``None``) whose epoch starts before ``before``.
+
+        ``before=None`` takes every epoch. This is what goes into key bundles and kits.
+        """
+        cats = self.categories if categories is None else sorted({int(c) for c in categories})
+        chosen = [
+            e for c in cats for e in self.epochs(c) if before is None or e.valid_from < before
+        ]
+        return KeySet(self._patient_id, chosen)
+
+    def directory(self) -> PublicDirectory:
+        """The public part writers use."""
+        return PublicDirectory(
+            self._patient_id,
+            self._suite,
+            [e.public for eps in self._epochs.values() for e in eps],
+        )
+
+    def to_document(self, identity_public_key: PublicKey) -> bytes:
+        """Serialize: the public directory, then every private key sealed to the identity key."""
+        directory = self.directory().encode()
+        private = encode_epoch_keys(e for eps in self._epochs.values() for e in eps)
+        sealed = hpke_seal(identity_public_key, private, label=_LABEL, context=directory)
+        return directory + Writer().bytes32(sealed).getvalue()
+
+    @classmethod
+    def load(cls, document: bytes, identity_key: PrivateKey) -> Keyring:
+        """Restore a keyring from its document with the identity private key alone.
+
+        Raises ``DecryptionFailed`` for a wrong identity key or a tampered document and
+        ``InvalidInput`` for a malformed one.
+        """
+        r = Reader(document, "keyring document")
+        directory = PublicDirectory._read(r)
+        directory_bytes = bytes(memoryview(document)[: r.position])
+        sealed = r.bytes32()
+        r.end()
+        private = hpke_open(identity_key, sealed, label=_LABEL, context=directory_bytes)
+        try:
+            epochs = decode_epoch_keys(private)
+        except InvalidInput as exc:  # authenticated yet malformed: written by a broken writer
+            raise DecryptionFailed(f"keyring private part is malformed: {exc}") from None
+        keyring = cls(directory.patient_id, directory.suite, epochs)
+        if keyring.directory() != directory:
+            raise DecryptionFailed("keyring private keys do not match its public directory")
+        return keyring
+
+    def __repr__(self) -> str:
+        n = sum(len(v) for v in self._epochs.values())
+        return f"Keyring(patient={self._patient_id}, {self._suite.label}, epochs={n})"

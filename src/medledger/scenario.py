@@ -1,0 +1,219 @@
+"""The reference scenario, as SDK calls: what ``medledger demo`` plays and the e2e tests check.
+
+A clinic adds allergy and lab records; the patient grants a specialist 30 days of labs for
+treatment; the specialist reads (logged); an ER doctor opens 24 h break-glass and reads the
+allergies; 25 h later the ER read is denied and the denial is logged; the patient revokes the
+specialist; a lab record added later is unreadable to the specialist (on-chain denial *and* no key
+among everything the specialist ever held); the audit trail shows every access and denial in order
+and its hash chain verifies.
+
+The scenario only uses the public facade, so it runs unchanged on the embedded default, Anvil,
+Hardhat or any JSON-RPC endpoint with dev accounts, over either record store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from medledger.client import AuditTrail, Medledger, RecordInfo
+from medledger.codes import Outcome
+from medledger.errors import AccessDenied, KeyNotAvailable, MedledgerError
+
+# Synthetic FHIR resources: no real person's data, ever.
+ALLERGY = {
+    "resourceType": "AllergyIntolerance",
+    "clinicalStatus": {"coding": [{"code": "active"}]},
+    "code": {"coding": [{"system": "http://snomed.info/sct", "code": "91936005",
+                         "display": "Allergy to penicillin"}]},
+    "criticality": "high",
+}
+LAB_A1C = {
+    "resourceType": "Observation",
+    "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4",
+                         "display": "Hemoglobin A1c/Hemoglobin.total in Blood"}]},
+    "valueQuantity": {"value": 6.1, "unit": "%"},
+}
+LAB_LIPIDS = {
+    "resourceType": "Observation",
+    "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "2093-3",
+                         "display": "Cholesterol [Mass/volume] in Serum or Plasma"}]},
+    "valueQuantity": {"value": 182, "unit": "mg/dL"},
+}
+
+
+def _fhir(resource: dict[str, Any]) -> bytes:
+    return json.dumps(resource, sort_keys=True).encode()
+
+
+@dataclass
+class Step:
+    """One narrated step: what happened, in words and in data."""
+
+    title: str
+    narrative: str
+    ok: bool
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ScenarioResult:
+    steps: list[Step]
+    gas: dict[str, list[int]]
+    audit: AuditTrail
+    patient_id: int
+    parties: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.steps)
+
+
+class ScenarioFailed(MedledgerError):
+    """An expectation of the reference scenario did not hold."""
+
+
+def run_reference_scenario(
+    ml: Medledger, on_step: Callable[[Step], None] | None = None
+) -> ScenarioResult:
+    """Play the reference scenario on ``ml`` (needs dev accounts: embedded, Anvil or Hardhat)."""
+    steps: list[Step] = []
+    gas: dict[str, list[int]] = {}
+
+    def note(op: str, used: int) -> None:
+        gas.setdefault(op, []).append(used)
+
+    def step(title: str, narrative: str, ok: bool = True, **details: Any) -> None:
+        s = Step(title, narrative, ok, details)
+        steps.append(s)
+        if on_step is not None:
+            on_step(s)
+        if not ok:
+            raise ScenarioFailed(f"{title}: {narrative}")
+
+    consortium = ml.session(ml.dev_party(0))
+    patient = ml.session(ml.dev_party(1))
+    clinic = ml.session(ml.dev_party(2))
+    specialist = ml.session(ml.dev_party(3))
+    er = ml.session(ml.dev_party(4))
+    parties = {
+        "consortium": consortium.address,
+        "patient": patient.address,
+        "clinic": clinic.address,
+        "specialist": specialist.address,
+        "er": er.address,
+    }
+
+    for who, name, emergency in (
+        (clinic, "Riverside Family Clinic", False),
+        (specialist, "Dr. Ada Okafor, Endocrinology", False),
+        (er, "City General Emergency Dept.", True),
+    ):
+        tx = consortium.register_provider(who.party, name=name, emergency_responder=emergency)
+        note("registerProvider", tx.gas_used)
+    step("Consortium registers providers",
+         "The consortium (owner of the provider registry) registers a clinic, a specialist and an "
+         "emergency department (flagged as emergency responder).",
+         providers={"clinic": clinic.address, "specialist": specialist.address, "er": er.address})
+
+    info = patient.register_patient()
+    pid = info.patient_id
+    note("registerPatient", info.tx.gas_used)
+    tx = patient.configure_emergency(responders=[er.address])
+    note("setEmergencyAccess", tx.gas_used)
+    step("Patient registers",
+         f"The patient registers as patient #{pid}, publishing an X25519 encryption key and an "
+         "encrypted keyring; the emergency kit (allergies, medications, conditions) is sealed to "
+         "the emergency department.", patient_id=pid)
+
+    g = patient.grant(clinic.address, categories=["allergies", "labs"], purposes=["treatment"],
+                      actions=["read", "write"], duration=timedelta(days=365))
+    note("grant", g.tx.gas_used)
+    for extra in g.extra_txs:
+        note("setKeyring", extra.gas_used)
+    allergy = clinic.add_record(pid, _fhir(ALLERGY), category="allergies")
+    lab1 = clinic.add_record(pid, _fhir(LAB_A1C), category="labs")
+    note("addRecord", allergy.tx.gas_used)
+    note("addRecord", lab1.tx.gas_used)
+    step("Clinic adds records",
+         "With the patient's write consent the clinic encrypts an allergy and a lab result, stores "
+         "them in the record store and registers their CIDs on-chain.",
+         records=[_rec(allergy), _rec(lab1)])
+
+    g = patient.grant(specialist.address, categories=["labs"], purposes=["treatment"],
+                      actions=["read"], duration=timedelta(days=30))
+    # The grant's end starts a new lab key epoch; the clinic's longer grant spans it, so its key
+    # bundle is refreshed in the same transaction (grantBatch of two).
+    note("grantBatch (grant + 1 refreshed bundle)" if g.refreshed else "grant", g.tx.gas_used)
+    for extra in g.extra_txs:
+        note("setKeyring", extra.gas_used)
+    step("Patient grants the specialist 30 days of labs",
+         "Consent for category labs, purpose treatment, read only, expiring in 30 days; the "
+         "specialist receives a key bundle for the lab category (sealed to their key).",
+         valid_until=g.valid_until)
+
+    data = specialist.read(lab1.record_id, purpose="treatment")
+    note("recordAccess", specialist.last_access_gas)
+    step("Specialist reads the lab result",
+         "The read is logged on-chain first (consent checked by the contract), then the record is "
+         "fetched, its CID verified and decrypted.", ok=data == _fhir(LAB_A1C),
+         bytes=len(data))
+
+    bg = er.break_glass(pid, reason="unconscious_patient", duration=timedelta(hours=24),
+                        justification="Unresponsive on arrival; medication history needed")
+    note("openBreakGlass", bg.tx.gas_used)
+    data = er.read(allergy.record_id, purpose="emergency")
+    note("recordAccess", er.last_access_gas)
+    step("ER opens break-glass and reads the allergies",
+         "The emergency department opens 24 h emergency access (logged with its reason, the "
+         "patient's wallet sees the event) and reads the allergy record.",
+         ok=data == _fhir(ALLERGY), expires_at=bg.expires_at)
+
+    ml.increase_time(25 * 3600)
+    denied: AccessDenied | None = None
+    try:
+        er.read(allergy.record_id, purpose="emergency")
+    except AccessDenied as exc:
+        denied = exc
+    note("recordAccess (denied)", er.last_access_gas)
+    step("25 hours later the ER read is denied",
+         "Break-glass expired by itself; the attempt is still logged on-chain, as a denial.",
+         ok=denied is not None,
+         outcome=None if denied is None or denied.outcome is None else Outcome(denied.outcome).name)
+
+    tx = patient.revoke(specialist.address)
+    note("revoke", tx.gas_used)
+    lab2 = clinic.add_record(pid, _fhir(LAB_LIPIDS), category="labs")
+    note("addRecord", lab2.tx.gas_used)
+    onchain_denied = False
+    try:
+        specialist.read(lab2.record_id, purpose="treatment")
+    except AccessDenied:
+        onchain_denied = True
+    no_key = False
+    try:
+        specialist.open_record_offline(lab2.record_id)
+    except KeyNotAvailable:
+        no_key = True
+    step("Patient revokes the specialist; a later lab is unreadable to them",
+         "Revocation rotates the lab category to a new key epoch. The specialist's read of the new "
+         "lab is denied on-chain, and even trying every key they were ever given on the ciphertext "
+         "fetched straight from the store fails: they hold no key for the new epoch.",
+         ok=onchain_denied and no_key, denied_on_chain=onchain_denied, no_key=no_key)
+
+    trail = patient.audit_trail()
+    step("The patient's audit trail",
+         f"{len(trail.entries)} entries (accesses, denials, break-glass) in order; the archive's "
+         "hash chain matches the on-chain head.", ok=trail.verified,
+         entries=len(trail.entries))
+
+    return ScenarioResult(steps=steps, gas=gas, audit=trail, patient_id=pid, parties=parties)
+
+
+def _rec(r: RecordInfo) -> dict[str, Any]:
+    return {"record_id": "0x" + r.record_id.hex(), "cid": str(r.cid), "category": r.category.name}

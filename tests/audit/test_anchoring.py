@@ -1,0 +1,160 @@
+"""Merkle batches: Python proofs and the contract's OpenZeppelin MerkleProof agree."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+from eth_account import Account
+from web3 import Web3
+from web3.contract import Contract
+
+from conftest import DEV_KEY_0, Scenario, deploy
+from medledger.anchoring import (
+    Batch,
+    anchor_batch,
+    get_anchor,
+    hash_pair,
+    item_digest,
+    leaf_hash,
+    local_account_sender,
+    verify_onchain,
+    verify_proof,
+)
+from medledger.errors import IntegrityError, InvalidInput, TransactionFailed
+
+STREAM = Web3.keccak(text="vitals:patient-1")
+SIZES = (1, 2, 3, 7, 8, 1000)
+
+
+@pytest.fixture(scope="module")
+def registry(w3: Web3) -> Contract:
+    return deploy(w3, "AnchorRegistry")
+
+
+@pytest.fixture(scope="module")
+def sender(w3: Web3) -> Any:
+    return local_account_sender(w3, Account.from_key(DEV_KEY_0))
+
+
+def batch_of(n: int, seed: int) -> Batch:
+    rng = random.Random(seed)
+    return Batch.from_digests(STREAM, [rng.randbytes(32) for _ in range(n)])
+
+
+def test_leaf_is_openzeppelin_double_hash() -> None:
+    d = b"\x42" * 32
+    assert leaf_hash(d) == Web3.keccak(Web3.keccak(d))
+    a, b = b"\x01" * 32, b"\x02" * 32
+    assert hash_pair(a, b) == hash_pair(b, a) == Web3.keccak(a + b)
+    single = Batch.from_digests(STREAM, [d])
+    assert single.root == leaf_hash(d)
+    assert single.proof(0) == []
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_python_proofs(n: int) -> None:
+    batch = batch_of(n, n)
+    assert len(batch) == n
+    assert len(batch.tree) == 2 * n - 1
+    for i in range(n):
+        proof = batch.proof(i)
+        assert verify_proof(batch.root, batch.digests[i], proof)
+        assert len(proof) <= (n - 1).bit_length() + 1
+    other = batch_of(n, n + 1000)
+    p0 = batch.proof(0)
+    assert not verify_proof(batch.root, b"\x99" * 32, p0)  # wrong item
+    assert not verify_proof(other.root, batch.digests[0], p0)  # wrong root
+    if n > 1:
+        assert not verify_proof(batch.root, batch.digests[1], p0)  # someone else's proof
+        # an inner node is never accepted as an item (the double-hashed leaf prevents it)
+        assert not verify_proof(batch.root, batch.tree[1], [batch.tree[2]])
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_onchain_verification_equals_python(
+    w3: Web3, registry: Contract, sender: Any, n: int
+) -> None:
+    batch = batch_of(n, 10 + n)
+    receipt = anchor_batch(w3, registry.address, batch, sender)
+    assert (receipt.root, receipt.count) == (batch.root, n)
+    info = get_anchor(w3, registry.address, STREAM, batch.root)
+    assert info is not None
+    assert info.count == n
+    assert info.submitter == receipt.submitter
+    rng = random.Random(n)
+    indexes = range(n) if n <= 8 else rng.sample(range(n), 16)
+    wrong_root = batch_of(n, 99 + n).root
+    for i in indexes:
+        item, proof = batch.digests[i], batch.proof(i)
+        cases = [
+            (batch.root, item, proof),
+            (batch.root, rng.randbytes(32), proof),
+            (wrong_root, item, proof),
+            (batch.root, item, proof[:-1]),
+        ]
+        for root, it, pr in cases:
+            py = verify_proof(root, it, pr)
+            assert verify_onchain(w3, registry.address, STREAM, root, it, pr) == py
+            # the contract's own leaf hashing (verifyItem) agrees too
+            via_item = registry.functions.verifyItem(STREAM, root, it, pr).call()
+            assert via_item == py
+        assert verify_proof(batch.root, item, proof)
+
+
+def test_custom_sender_plugs_in(w3: Web3, registry: Contract, scenario: Scenario) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def sdk_sender(tx: dict[str, Any]) -> bytes:
+        sent.append(tx)
+        return bytes(w3.eth.send_transaction({**tx, "from": scenario.labs}))  # type: ignore[typeddict-item]
+
+    batch = Batch.from_items(STREAM, [b"hr=61", b"hr=64", b"spo2=97"])
+    receipt = anchor_batch(w3, registry.address, batch, sdk_sender)
+    assert len(sent) == 1
+    assert sent[0]["to"] == registry.address
+    assert receipt.submitter == scenario.labs
+    with pytest.raises(TransactionFailed):  # already anchored: the contract reverts
+        anchor_batch(w3, registry.address, batch, sdk_sender)
+
+
+def test_unanchored_root_fails_onchain_even_with_valid_proof(w3: Web3, registry: Contract) -> None:
+    batch = batch_of(5, 777)
+    assert verify_proof(batch.root, batch.digests[2], batch.proof(2))
+    assert not verify_onchain(w3, registry.address, STREAM, batch.root, batch.digests[2],
+                              batch.proof(2))  # fmt: skip
+    assert get_anchor(w3, registry.address, STREAM, batch.root) is None
+
+
+def test_manifest_round_trip_and_tamper() -> None:
+    batch = Batch.from_items(STREAM, [f"reading {i}".encode() for i in range(13)])
+    again = Batch.from_manifest(batch.to_json())
+    assert again == batch
+    assert Batch.from_manifest(batch.manifest()).proof(7) == batch.proof(7)
+    assert batch.index_of(item_digest(b"reading 4")) == 4
+    doc = json.loads(batch.to_json())
+    doc["items"][3] = "0x" + "00" * 32
+    with pytest.raises(IntegrityError):
+        Batch.from_manifest(doc)
+    with pytest.raises(InvalidInput):
+        Batch.from_manifest(b"not json")
+    with pytest.raises(InvalidInput):
+        Batch.from_manifest({**json.loads(batch.to_json()), "version": 99})
+
+
+def test_bad_input() -> None:
+    with pytest.raises(InvalidInput):
+        Batch.from_digests(STREAM, [])
+    with pytest.raises(InvalidInput):
+        Batch.from_digests(STREAM, [b"short"])
+    with pytest.raises(InvalidInput):
+        Batch.from_digests(b"\0" * 31, [b"\0" * 32])
+    batch = batch_of(3, 1)
+    with pytest.raises(InvalidInput):
+        batch.proof(3)
+    with pytest.raises(InvalidInput):
+        verify_proof("0xzz", batch.digests[0], [])
+    with pytest.raises(InvalidInput):
+        batch.index_of(b"\x01" * 32)

@@ -1,0 +1,64 @@
+"""Helpers for the CLI tests: run the CLI in-process or as a subprocess, create keys.
+
+Keys are created with the keystore's light scrypt parameters (the hidden
+``--insecure-light-kdf`` flag) so that a test pays milliseconds, not a second, per unlock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+import medledger
+from medledger.cli.main import cli
+
+PASSWORD = "correct horse battery staple"
+SRC = str(Path(medledger.__file__).resolve().parents[1])
+
+
+@dataclass
+class Run:
+    """What a CLI invocation did."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None, input: str | None = None) -> Run:
+    """Run the CLI in-process (CliRunner), stdout and stderr kept apart."""
+    runner = CliRunner(mix_stderr=False)
+    result: Result = runner.invoke(cli, args, env=env, input=input, catch_exceptions=False)
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+def run_subprocess(args: list[str], env: dict[str, str], timeout: float = 120) -> Run:
+    """Run ``python -m medledger.cli`` in a real subprocess (entry point, exit status, streams)."""
+    full_env = {**os.environ, **env}
+    full_env["PYTHONPATH"] = SRC + os.pathsep + full_env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, "-m", "medledger.cli", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def create_key(name: str) -> dict[str, Any]:
+    run = invoke(["keys", "create", name, "--insecure-light-kdf", "--json"])
+    assert run.exit_code == 0, run.stderr
+    data: dict[str, Any] = run.json()
+    return data

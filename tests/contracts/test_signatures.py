@@ -1,0 +1,314 @@
+"""EIP-712 variants: grantBySig, revokeBySig, addRecordBySig (replay, domain, deadline, signer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ape
+import pytest
+from conftest import (
+    ADD_RECORD_TYPES,
+    CAT_LABS,
+    DAY,
+    GRANT_TYPES,
+    RAW,
+    READ,
+    REVOKE_TYPES,
+    WRITE,
+    GrantArgs,
+    b32,
+    domain,
+    logs_of,
+    mask,
+    sign,
+)
+
+
+@pytest.fixture
+def dom(world: Any, chain: Any) -> dict[str, Any]:
+    return domain(world, chain.chain_id)
+
+
+def _grant(doctor: Any, chain: Any) -> GrantArgs:
+    until = chain.pending_timestamp + 30 * DAY
+    return GrantArgs(doctor.address, mask(CAT_LABS), READ | WRITE, 1, 0, until, b32("kb"))
+
+
+def test_eip712_domain(world: Any, chain: Any) -> None:
+    d = world.eip712Domain()
+    assert (d.name, d.version, d.chainId, d.verifyingContract) == (
+        "MedLedger",
+        "1",
+        chain.chain_id,
+        world.address,
+    )
+
+
+def test_grant_by_sig_relayed(
+    world: Any, dom: dict[str, Any], patient: Any, doctor: Any, stranger: Any, chain: Any
+) -> None:
+    g = _grant(doctor, chain)
+    deadline = chain.pending_timestamp + 3600
+    assert world.nonces(patient) == 0
+    sig = sign(patient, dom, GRANT_TYPES, g.message(1, 0, deadline))
+    receipt = world.grantBySig(1, g.as_tuple(), deadline, sig, sender=stranger)
+    assert logs_of(receipt, world, "ConsentGranted")[0].grantee == doctor.address
+    assert world.hasAccess(1, doctor, CAT_LABS, WRITE)
+    assert world.nonces(patient) == 1
+
+    # Replay: the nonce was consumed, so the same signature no longer verifies.
+    with ape.reverts(world.MedLedgerInvalidSignature):
+        world.grantBySig(1, g.as_tuple(), deadline, sig, sender=stranger)
+
+
+def test_grant_by_sig_rejections(
+    world: Any,
+    dom: dict[str, Any],
+    patient: Any,
+    doctor: Any,
+    stranger: Any,
+    chain: Any,
+    owner: Any,
+    project: Any,
+) -> None:
+    g = _grant(doctor, chain)
+    deadline = chain.pending_timestamp + 3600
+
+    wrong_chain = dict(dom, chainId=dom["chainId"] + 1)
+    with ape.reverts(world.MedLedgerInvalidSignature):
+        world.grantBySig(
+            1,
+            g.as_tuple(),
+            deadline,
+            sign(patient, wrong_chain, GRANT_TYPES, g.message(1, 0, deadline)),
+            sender=stranger,
+        )
+
+    other = owner.deploy(project.MedLedger, owner)
+    wrong_contract = dict(dom, verifyingContract=str(other.address))
+    with ape.reverts(world.MedLedgerInvalidSignature):
+        world.grantBySig(
+            1,
+            g.as_tuple(),
+            deadline,
+            sign(patient, wrong_contract, GRANT_TYPES, g.message(1, 0, deadline)),
+            sender=stranger,
+        )
+
+    with ape.reverts(world.MedLedgerInvalidSignature):  # wrong signer
+        world.grantBySig(
+            1,
+            g.as_tuple(),
+            deadline,
+            sign(doctor, dom, GRANT_TYPES, g.message(1, 0, deadline)),
+            sender=stranger,
+        )
+
+    with ape.reverts(world.MedLedgerInvalidSignature):  # signed for patient 2
+        world.grantBySig(
+            1,
+            g.as_tuple(),
+            deadline,
+            sign(patient, dom, GRANT_TYPES, g.message(2, 0, deadline)),
+            sender=stranger,
+        )
+
+    tampered = GrantArgs(
+        g.grantee, 0x3FF, g.actions, g.purposes, g.valid_from, g.valid_until, g.key_bundle
+    )
+    with ape.reverts(world.MedLedgerInvalidSignature):
+        world.grantBySig(
+            1,
+            tampered.as_tuple(),
+            deadline,
+            sign(patient, dom, GRANT_TYPES, g.message(1, 0, deadline)),
+            sender=stranger,
+        )
+
+    with ape.reverts(world.MedLedgerInvalidSignature):  # future nonce
+        world.grantBySig(
+            1,
+            g.as_tuple(),
+            deadline,
+            sign(patient, dom, GRANT_TYPES, g.message(1, 1, deadline)),
+            sender=stranger,
+        )
+
+    past = chain.pending_timestamp - 1
+    with ape.reverts(world.MedLedgerSignatureExpired, deadline=past):
+        world.grantBySig(
+            1,
+            g.as_tuple(),
+            past,
+            sign(patient, dom, GRANT_TYPES, g.message(1, 0, past)),
+            sender=stranger,
+        )
+
+    with ape.reverts(world.MedLedgerUnknownPatient, patientId=9):
+        world.grantBySig(
+            9,
+            g.as_tuple(),
+            deadline,
+            sign(patient, dom, GRANT_TYPES, g.message(9, 0, deadline)),
+            sender=stranger,
+        )
+
+    assert world.nonces(patient) == 0
+    assert world.getConsent(1, doctor).validUntil == 0
+
+
+def test_deadline_is_inclusive(
+    world: Any, dom: dict[str, Any], patient: Any, doctor: Any, stranger: Any, chain: Any
+) -> None:
+    g = _grant(doctor, chain)
+    deadline = chain.pending_timestamp + 100
+    sig = sign(patient, dom, GRANT_TYPES, g.message(1, 0, deadline))
+    chain.pending_timestamp = deadline
+    world.grantBySig(1, g.as_tuple(), deadline, sig, sender=stranger)
+    assert world.hasAccess(1, doctor, CAT_LABS, READ)
+
+
+def test_revoke_by_sig(
+    world: Any, dom: dict[str, Any], patient: Any, doctor: Any, stranger: Any, chain: Any
+) -> None:
+    g = _grant(doctor, chain)
+    world.grant(*g.as_tuple(), sender=patient)
+    deadline = chain.pending_timestamp + 3600
+    sig = sign(
+        patient,
+        dom,
+        REVOKE_TYPES,
+        {"patientId": 1, "grantee": doctor.address, "nonce": 0, "deadline": deadline},
+    )
+    with ape.reverts(world.MedLedgerInvalidSignature):  # signature is bound to the grantee
+        world.revokeBySig(1, stranger, deadline, sig, sender=stranger)
+    receipt = world.revokeBySig(1, doctor, deadline, sig, sender=stranger)
+    assert logs_of(receipt, world, "ConsentRevoked")[0].grantee == doctor.address
+    assert not world.hasAccess(1, doctor, CAT_LABS, READ)
+    with ape.reverts(world.MedLedgerInvalidSignature):
+        world.revokeBySig(1, doctor, deadline, sig, sender=stranger)
+    past = chain.pending_timestamp - 1
+    late = sign(
+        patient,
+        dom,
+        REVOKE_TYPES,
+        {"patientId": 1, "grantee": doctor.address, "nonce": 1, "deadline": past},
+    )
+    with ape.reverts(world.MedLedgerSignatureExpired):
+        world.revokeBySig(1, doctor, past, late, sender=stranger)
+
+
+def test_old_controller_cannot_sign_after_rotation(
+    world: Any,
+    dom: dict[str, Any],
+    patient: Any,
+    doctor: Any,
+    stranger: Any,
+    fresh_key: Any,
+    chain: Any,
+) -> None:
+    g = _grant(doctor, chain)
+    deadline = chain.pending_timestamp + 3600
+    signed_before = sign(patient, dom, GRANT_TYPES, g.message(1, 0, deadline))
+    world.rotateController(fresh_key, sender=patient)
+    with ape.reverts(world.MedLedgerInvalidSignature):
+        world.grantBySig(1, g.as_tuple(), deadline, signed_before, sender=stranger)
+    world.grant(*g.as_tuple(), sender=fresh_key)
+    revoke = sign(
+        patient,
+        dom,
+        REVOKE_TYPES,
+        {"patientId": 1, "grantee": doctor.address, "nonce": 0, "deadline": deadline},
+    )
+    with ape.reverts(world.MedLedgerInvalidSignature):
+        world.revokeBySig(1, doctor, deadline, revoke, sender=stranger)
+    by_new = sign(
+        fresh_key,
+        dom,
+        REVOKE_TYPES,
+        {"patientId": 1, "grantee": doctor.address, "nonce": 0, "deadline": deadline},
+    )
+    world.revokeBySig(1, doctor, deadline, by_new, sender=stranger)
+    assert not world.hasAccess(1, doctor, CAT_LABS, READ)
+
+
+def _record_msg(
+    record_id: bytes, author: str, nonce: int, deadline: int, patient_id: int = 1
+) -> dict[str, Any]:
+    return {
+        "patientId": patient_id,
+        "recordId": record_id,
+        "category": CAT_LABS,
+        "cidCodec": RAW,
+        "author": author,
+        "nonce": nonce,
+        "deadline": deadline,
+    }
+
+
+def test_add_record_by_sig(
+    world: Any, dom: dict[str, Any], patient: Any, doctor: Any, lab: Any, stranger: Any, chain: Any
+) -> None:
+    world.grant(*_grant(doctor, chain).as_tuple(), sender=patient)
+    deadline = chain.pending_timestamp + 3600
+    rid = b32("signed-record")
+    sig = sign(doctor, dom, ADD_RECORD_TYPES, _record_msg(rid, doctor.address, 0, deadline))
+    receipt = world.addRecordBySig(1, rid, CAT_LABS, RAW, doctor, deadline, sig, sender=patient)
+    assert logs_of(receipt, world, "RecordAdded")[0].author == doctor.address
+    rec = world.getRecord(rid)
+    assert (rec.patientId, rec.author, rec.category) == (1, doctor.address, CAT_LABS)
+    assert world.nonces(doctor) == 1
+
+    # The patient may also author by signature, submitted by a relayer.
+    rid2 = b32("patient-record")
+    sig2 = sign(patient, dom, ADD_RECORD_TYPES, _record_msg(rid2, patient.address, 0, deadline))
+    world.addRecordBySig(1, rid2, CAT_LABS, RAW, patient, deadline, sig2, sender=stranger)
+    assert world.getRecord(rid2).author == patient.address
+
+    rid3 = b32("r3")
+    with ape.reverts(world.MedLedgerInvalidSignature):  # replayed nonce
+        world.addRecordBySig(
+            1,
+            rid3,
+            CAT_LABS,
+            RAW,
+            doctor,
+            deadline,
+            sign(doctor, dom, ADD_RECORD_TYPES, _record_msg(rid3, doctor.address, 0, deadline)),
+            sender=stranger,
+        )
+    with ape.reverts(world.MedLedgerInvalidSignature):  # signer is not the named author
+        world.addRecordBySig(
+            1,
+            rid3,
+            CAT_LABS,
+            RAW,
+            doctor,
+            deadline,
+            sign(stranger, dom, ADD_RECORD_TYPES, _record_msg(rid3, doctor.address, 1, deadline)),
+            sender=stranger,
+        )
+    past = chain.pending_timestamp - 1
+    with ape.reverts(world.MedLedgerSignatureExpired):
+        world.addRecordBySig(
+            1,
+            rid3,
+            CAT_LABS,
+            RAW,
+            doctor,
+            past,
+            sign(doctor, dom, ADD_RECORD_TYPES, _record_msg(rid3, doctor.address, 1, past)),
+            sender=stranger,
+        )
+    # A valid signature by an author without write consent is still refused.
+    with ape.reverts(world.RecordNotAuthorized, author=lab.address, outcome=16):
+        world.addRecordBySig(
+            1,
+            rid3,
+            CAT_LABS,
+            RAW,
+            lab,
+            deadline,
+            sign(lab, dom, ADD_RECORD_TYPES, _record_msg(rid3, lab.address, 0, deadline)),
+            sender=stranger,
+        )

@@ -1,0 +1,349 @@
+"""SDK flows beyond the reference scenario: expiry, relayed consent, negative paths, erasure,
+recovery, post-quantum patients, restoring on a new device. Embedded chain + embedded store
+(real py-evm, real blockstore on disk); the Anvil variants run where the node matters."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from medledger.client import Medledger, Party, SignedConsent
+from medledger.codes import Outcome
+from medledger.errors import (
+    AccessDenied,
+    ConsentExpired,
+    ContractError,
+    DecryptionFailed,
+    IntegrityError,
+    InvalidInput,
+    KeyNotAvailable,
+    MedledgerError,
+    NotAuthorized,
+    NotRegistered,
+    SignatureError,
+    TransactionFailed,
+)
+from medledger.storage import EmbeddedStore
+
+LAB = b'{"resourceType":"Observation","code":{"text":"HbA1c"},"valueQuantity":{"value":6.1}}'
+
+
+class World:
+    """A deployment with a consortium, a registered patient and two providers."""
+
+    def __init__(self, ml: Medledger) -> None:
+        self.ml = ml
+        self.consortium = ml.session(ml.dev_party(0))
+        self.patient = ml.session(ml.dev_party(1))
+        self.clinic = ml.session(ml.dev_party(2))
+        self.specialist = ml.session(ml.dev_party(3))
+        self.er = ml.session(ml.dev_party(4))
+        self.consortium.register_provider(self.clinic.party, name="Clinic")
+        self.consortium.register_provider(self.specialist.party, name="Specialist")
+        self.consortium.register_provider(self.er.party, name="ER", emergency_responder=True)
+        self.pid = self.patient.register_patient().patient_id
+        self.patient.grant(self.clinic.address, ["labs", "allergies"], ["treatment"],
+                           ["read", "write"], duration=timedelta(days=365))
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with Medledger.embedded(store_dir=tmp_path / "store") as ml:
+        yield World(ml)
+
+
+def test_expired_grant_cannot_read_records_added_after_expiry(world: World) -> None:
+    w = world
+    g = w.patient.grant(w.specialist.address, ["labs"], ["treatment"], duration=timedelta(days=1))
+    before = w.clinic.add_record(w.pid, LAB, "labs")
+    assert w.specialist.read(before.record_id, "treatment") == LAB
+
+    w.ml.increase_time(g.valid_until - w.ml.now())  # exactly at the boundary second
+    after = w.clinic.add_record(w.pid, LAB + b" ", "labs")
+    assert after.created_at >= g.valid_until
+
+    with pytest.raises(ConsentExpired) as denied:
+        w.specialist.read(after.record_id, "treatment")
+    assert denied.value.outcome == Outcome.DENIED_EXPIRED
+    # Even with every key they ever held and the public ciphertext, no key fits the new record...
+    with pytest.raises(KeyNotAvailable):
+        w.specialist.open_record_offline(after.record_id)
+    # ...while records from their access window stay readable to them (they had them already).
+    assert w.specialist.open_record_offline(before.record_id) == LAB
+    # The clinic, whose grant spans the new epoch, got a refreshed bundle and reads both.
+    assert w.clinic.read(after.record_id, "treatment") == LAB + b" "
+
+
+def test_revoked_grantee_cannot_read_later_records_but_others_can(world: World) -> None:
+    w = world
+    w.patient.grant(w.specialist.address, ["labs"], ["treatment"], duration=timedelta(days=30))
+    old = w.clinic.add_record(w.pid, LAB, "labs")
+    assert w.specialist.read(old.record_id, "treatment") == LAB
+    w.patient.revoke(w.specialist.address)
+    new = w.clinic.add_record(w.pid, b"later lab", "labs")
+    with pytest.raises(AccessDenied) as denied:
+        w.specialist.read(new.record_id, "treatment")
+    assert denied.value.outcome == Outcome.DENIED_NO_CONSENT
+    with pytest.raises(KeyNotAvailable):
+        w.specialist.open_record_offline(new.record_id)
+    assert w.clinic.read(new.record_id, "treatment") == b"later lab"
+    assert w.patient.read(new.record_id, "patient_request") == b"later lab"
+
+
+def test_denied_read_is_logged_and_fetches_nothing(world: World) -> None:
+    w = world
+    rec = w.clinic.add_record(w.pid, LAB, "labs")
+    count_before = w.ml.deployment.medledger.log_head(w.pid).count
+    with pytest.raises(AccessDenied) as denied:
+        w.specialist.read(rec.record_id, "treatment")
+    assert denied.value.tx_hash is not None
+    trail = w.patient.audit_trail()
+    assert trail.verified
+    assert trail.entries[-1].outcome == Outcome.DENIED_NO_CONSENT
+    assert trail.entries[-1].accessor == w.specialist.address
+    assert w.ml.deployment.medledger.log_head(w.pid).count == count_before + 1
+
+
+def test_purpose_must_match_the_grant(world: World) -> None:
+    w = world
+    w.patient.grant(w.specialist.address, ["labs"], ["research"], duration=timedelta(days=3))
+    rec = w.clinic.add_record(w.pid, LAB, "labs")
+    with pytest.raises(AccessDenied) as denied:
+        w.specialist.read(rec.record_id, "treatment")
+    assert denied.value.outcome == Outcome.DENIED_PURPOSE
+    assert w.specialist.read(rec.record_id, "research") == LAB
+
+
+def test_tampered_ciphertext_in_the_store_is_detected(world: World) -> None:
+    w = world
+    rec = w.clinic.add_record(w.pid, LAB, "labs")
+    store = w.ml.store
+    assert isinstance(store, EmbeddedStore)
+    path = store.block_path(rec.cid)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.chmod(0o644)
+    path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError):
+        w.clinic.read(rec.record_id, "treatment")
+
+
+def test_store_serving_other_content_is_detected(world: World) -> None:
+    w = world
+    a = w.clinic.add_record(w.pid, LAB, "labs")
+    b = w.clinic.add_record(w.pid, b"another record", "labs")
+    store = w.ml.store
+    assert isinstance(store, EmbeddedStore)
+    # the store answers a's CID with b's (valid, but other) sealed record
+    path_a = store.block_path(a.cid)
+    path_a.chmod(0o644)
+    path_a.write_bytes(store.block_path(b.cid).read_bytes())
+    with pytest.raises(IntegrityError):
+        w.clinic.read(a.record_id, "treatment")
+
+
+def test_wrong_identity_key_cannot_decrypt(world: World) -> None:
+    w = world
+    w.patient.grant(w.specialist.address, ["labs"], ["treatment"], duration=timedelta(days=3))
+    rec = w.clinic.add_record(w.pid, LAB, "labs")
+    impostor = w.ml.session(Party(w.specialist.party.account, Party.generate().identity))
+    with pytest.raises(DecryptionFailed):
+        impostor.read(rec.record_id, "treatment")
+
+
+def test_unregistered_grantee_is_rejected_before_any_transaction(world: World) -> None:
+    w = world
+    stranger = Party.generate()
+    nonce = w.ml.chain.w3.eth.get_transaction_count(w.patient.address)
+    pins = set(w.ml.store.pins())  # type: ignore[attr-defined]
+    with pytest.raises(NotRegistered):
+        w.patient.grant(stranger.address, ["labs"], ["treatment"], duration=3600)
+    assert w.ml.chain.w3.eth.get_transaction_count(w.patient.address) == nonce
+    assert set(w.ml.store.pins()) == pins  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"categories": ["x-rays"], "purposes": ["treatment"], "duration": 60}, InvalidInput),
+        ({"categories": ["labs"], "purposes": ["curiosity"], "duration": 60}, InvalidInput),
+        ({"categories": ["labs"], "purposes": ["treatment"], "duration": -5}, InvalidInput),
+        ({"categories": [], "purposes": ["treatment"], "duration": 60}, InvalidInput),
+        ({"categories": ["labs"], "purposes": ["treatment"]}, InvalidInput),
+        ({"categories": ["labs"], "purposes": ["treatment"], "actions": ["delete"],
+          "duration": 60}, InvalidInput),
+    ],
+)
+def test_malformed_grants_are_rejected(world: World, kwargs: dict, error: type) -> None:
+    with pytest.raises(error) as exc:
+        world.patient.grant(world.specialist.address, **kwargs)
+    assert isinstance(exc.value, MedledgerError)
+
+
+def test_malformed_record_ids_and_categories(world: World) -> None:
+    w = world
+    with pytest.raises(InvalidInput):
+        w.clinic.read("0x1234", "treatment")
+    with pytest.raises(InvalidInput):
+        w.clinic.read("0x" + "00" * 32, "treatment")  # unknown record
+    with pytest.raises(InvalidInput):
+        w.clinic.add_record(w.pid, LAB, "xrays")
+    with pytest.raises(NotRegistered):
+        w.clinic.add_record(999, LAB, "labs")
+
+
+def test_writer_without_write_consent_stores_nothing(world: World) -> None:
+    w = world
+    w.patient.grant(w.specialist.address, ["labs"], ["treatment"], duration=3600)  # read only
+    pins = set(w.ml.store.pins())  # type: ignore[attr-defined]
+    with pytest.raises(AccessDenied):
+        w.specialist.add_record(w.pid, LAB, "labs")
+    assert set(w.ml.store.pins()) == pins  # type: ignore[attr-defined]
+
+
+def test_failed_transaction_leaves_nothing_pinned(world: World) -> None:
+    """A provider with write consent but no ETH: the record is sealed and stored, the
+    transaction cannot be paid, and the SDK unpins what it stored."""
+    w = world
+    broke = Party.generate()
+    w.consortium.register_provider(broke, name="Unfunded Lab")
+    w.patient.grant(broke.address, ["labs"], ["treatment"], ["read", "write"], duration=3600)
+    session = w.ml.session(broke)
+    pins = set(w.ml.store.pins())  # type: ignore[attr-defined]
+    with pytest.raises(TransactionFailed) as exc:
+        session.add_record(w.pid, LAB, "labs")
+    assert "unpinned" in str(exc.value)
+    assert set(w.ml.store.pins()) == pins  # type: ignore[attr-defined]
+    assert w.patient.list_records() == []
+
+
+def test_relayed_grant_and_revoke_cost_the_patient_nothing(world: World) -> None:
+    w = world
+    relayer = w.clinic
+    balance = w.ml.chain.w3.eth.get_balance(w.patient.address)
+    # an end on an existing epoch boundary needs no keyring transaction from the patient
+    g0 = w.patient.grant(w.er.address, ["labs"], ["treatment"], duration=timedelta(days=7))
+    balance = w.ml.chain.w3.eth.get_balance(w.patient.address)
+    signed = w.patient.sign_grant(w.specialist.address, ["labs"], ["treatment"],
+                                  valid_until=g0.valid_until)
+    wire = json.loads(json.dumps(signed.to_json()))
+    relayer.relay(SignedConsent.from_json(wire))
+    rec = w.clinic.add_record(w.pid, LAB, "labs")
+    assert w.specialist.read(rec.record_id, "treatment") == LAB
+    # replaying the same signature fails (nonce consumed)
+    with pytest.raises((SignatureError, ContractError)):
+        relayer.relay(SignedConsent.from_json(wire))
+    revoke = w.patient.sign_revoke(w.specialist.address)
+    relayer.relay(revoke)
+    with pytest.raises(AccessDenied):
+        w.specialist.read(rec.record_id, "treatment")
+    assert w.ml.chain.w3.eth.get_balance(w.patient.address) == balance
+
+
+def test_sign_grant_refuses_when_a_new_epoch_would_be_needed(world: World) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        world.patient.sign_grant(world.specialist.address, ["labs"], ["treatment"],
+                                 duration=timedelta(days=3))
+    assert exc.value.hint
+
+
+def test_longitudinal_timeline_and_streaming_add(world: World) -> None:
+    w = world
+    first = w.clinic.add_record(w.pid, LAB, "labs")
+    big = bytes(range(256)) * 4096 * 3  # 3 MiB: several segments, several UnixFS chunks
+    seen: list[int] = []
+    second = w.clinic.add_record(w.pid, io.BytesIO(big), "allergies", progress=seen.append)
+    assert sum(seen) == len(big) == second.size
+    timeline = w.patient.list_records()
+    assert [r.record_id for r in timeline] == [first.record_id, second.record_id]
+    assert [r.category.name for r in timeline] == ["LABS", "ALLERGIES"]
+    assert all(r.author == w.clinic.address for r in timeline)
+    assert w.patient.read(second.record_id, "patient_request") == big
+
+
+def test_erasure_tombstones_unpins_and_reports(world: World) -> None:
+    w = world
+    w.patient.grant(w.specialist.address, ["labs"], ["treatment"], duration=3600)
+    rec = w.clinic.add_record(w.pid, LAB, "labs")
+    report = w.patient.erase(rec.record_id)
+    assert report.complete
+    assert report.tombstone_tx
+    assert report.blocks_unpinned == (str(rec.cid),)
+    assert {g.address for g in report.grantees_notified} == {
+        w.clinic.address, w.specialist.address
+    }
+    assert report.cannot_undo  # stated honestly
+    assert not w.ml.store.has(rec.cid)
+    with pytest.raises(AccessDenied) as denied:
+        w.clinic.read(rec.record_id, "treatment")
+    assert denied.value.outcome == Outcome.DENIED_ERASED
+    assert w.patient.list_records()[0].erased
+    with pytest.raises(NotAuthorized):
+        w.clinic.erase(rec.record_id)  # only the patient may erase
+
+
+def test_guardian_recovery_moves_control_and_keeps_everything(world: World) -> None:
+    w = world
+    g1, g2, g3 = (w.ml.session(w.ml.dev_party(i)) for i in (5, 6, 7))
+    w.patient.set_guardians([g1.address, g2.address, g3.address], threshold=2, delay=86400)
+    new_device = Party(w.ml.dev_party(8).account, w.patient.party.identity)
+    g1.approve_recovery(w.pid, new_device.address)
+    g2.approve_recovery(w.pid, new_device.address)
+    with pytest.raises(MedledgerError):
+        g3.execute_recovery(w.pid)  # the delay has not passed
+    w.ml.increase_time(86401)
+    g3.execute_recovery(w.pid)
+    recovered = w.ml.session(new_device)
+    assert recovered.patient_id() == w.pid
+    # the old key is powerless; consents and records survived
+    with pytest.raises(NotRegistered):
+        w.patient.grant(w.specialist.address, ["labs"], ["treatment"], duration=3600)
+    rec = w.clinic.add_record(w.pid, LAB, "labs")
+    assert recovered.read(rec.record_id, "patient_request") == LAB
+    recovered.grant(w.specialist.address, ["labs"], ["treatment"], duration=3600)
+    assert w.specialist.read(rec.record_id, "treatment") == LAB
+
+
+def test_keyring_restores_on_a_new_device_from_the_identity_key(world: World) -> None:
+    w = world
+    rec = w.clinic.add_record(w.pid, LAB, "labs")
+    # a fresh connection object: no caches, only chain + store + the party's keys
+    fresh = Medledger(w.ml.deployment, EmbeddedStore(w.ml.store.root))  # type: ignore[attr-defined]
+    device = fresh.session(w.patient.party)
+    assert device.read(rec.record_id, "patient_request") == LAB
+
+
+@pytest.mark.parametrize("suite", ["mlkem768-x25519"])
+def test_post_quantum_patient_and_provider(tmp_path: Path, suite: str) -> None:
+    with Medledger.embedded(store_dir=tmp_path / "store") as ml:
+        consortium = ml.session(ml.dev_party(0))
+        patient = ml.session(ml.dev_party(1, suite=suite))
+        clinic = ml.session(ml.dev_party(2, suite=suite))
+        consortium.register_provider(clinic.party, name="PQ Clinic")
+        pid = patient.register_patient().patient_id
+        assert ml.deployment.medledger.get_patient(pid).key_document != b"\0" * 32
+        patient.grant(clinic.address, ["labs"], ["treatment"], ["read", "write"], duration=3600)
+        rec = clinic.add_record(pid, LAB, "labs")
+        assert clinic.read(rec.record_id, "treatment") == LAB
+        assert patient.read(rec.record_id, "patient_request") == LAB
+
+
+def test_break_glass_needs_an_emergency_responder_and_the_kit(world: World) -> None:
+    w = world
+    rec = w.clinic.add_record(w.pid, b"penicillin allergy", "allergies")
+    with pytest.raises(MedledgerError):
+        w.specialist.break_glass(w.pid, "unconscious_patient")  # not a responder
+    w.er.break_glass(w.pid, "unconscious_patient", duration=timedelta(hours=1))
+    # allowed on-chain, but the patient never sealed an emergency kit to this ER
+    with pytest.raises(KeyNotAvailable):
+        w.er.read(rec.record_id, "emergency")
+    w.patient.configure_emergency(responders=[w.er.address])
+    assert w.er.read(rec.record_id, "emergency") == b"penicillin allergy"
+    with pytest.raises(InvalidInput):
+        w.er.break_glass(w.pid, "unconscious_patient", duration=timedelta(hours=25))
+
