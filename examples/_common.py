@@ -11,16 +11,22 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from medledger.client import Medledger
+if TYPE_CHECKING:
+    from medledger.client import Medledger
 
 
 def parse_args(description: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--rpc", default=None,
-                        help="chain JSON-RPC URL of a dev chain (default: embedded py-evm)")
-    parser.add_argument("--store", default=None,
-                        help="record store: directory or IPFS RPC URL (default: temporary dir)")
+    parser.add_argument(
+        "--rpc", default=None, help="chain JSON-RPC URL of a dev chain (default: embedded py-evm)"
+    )
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="record store: directory or IPFS RPC URL (default: temporary dir)",
+    )
     parser.add_argument("--manifest", default=None, help="deployment manifest (deploys if none)")
     return parser.parse_args()
 
@@ -28,6 +34,8 @@ def parse_args(description: str) -> argparse.Namespace:
 @contextmanager
 def connect(args: argparse.Namespace) -> Iterator[Medledger]:
     """The embedded default (fresh chain + temporary store), or the given chain and store."""
+    from medledger.client import Medledger  # here, so that --help answers instantly
+
     with tempfile.TemporaryDirectory(prefix="medledger-example-") as tmp:
         store = args.store or tmp
         if args.rpc is None:

@@ -12,14 +12,18 @@ window ends, and that the patient sees every step in a verified audit trail.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from _common import Expectations, connect, parse_args
-
 from medledger.codes import Outcome
 from medledger.errors import AccessDenied
 
+if TYPE_CHECKING:
+    from medledger.client import Session
 
-def try_read(session, record_id: bytes, purpose: str) -> AccessDenied | None:  # type: ignore[no-untyped-def]
+
+def try_read(session: Session, record_id: bytes, purpose: str) -> AccessDenied | None:
+    """The denial if the read is refused, None if it succeeds."""
     try:
         session.read(record_id, purpose=purpose)
     except AccessDenied as exc:
@@ -39,12 +43,21 @@ def main() -> None:
         consortium.register_provider(er.party, name="Drill ER", emergency_responder=True)
         pid = patient.register_patient().patient_id
         patient.configure_emergency(responders=[er.address])
-        patient.grant(clinic.address, categories=["allergies", "genomics"], purposes=["treatment"],
-                      actions=["read", "write"], duration=timedelta(days=365))
-        allergy = clinic.add_record(pid, b'{"resourceType":"AllergyIntolerance","code":{"text":"Latex"}}',
-                                    category="allergies")
-        genome = clinic.add_record(pid, b'{"resourceType":"MolecularSequence"}',
-                                   category="genomics")
+        patient.grant(
+            clinic.address,
+            categories=["allergies", "genomics"],
+            purposes=["treatment"],
+            actions=["read", "write"],
+            duration=timedelta(days=365),
+        )
+        allergy = clinic.add_record(
+            pid,
+            b'{"resourceType":"AllergyIntolerance","code":{"text":"Latex"}}',
+            category="allergies",
+        )
+        genome = clinic.add_record(
+            pid, b'{"resourceType":"MolecularSequence"}', category="genomics"
+        )
         print(f"patient #{pid}: an allergy and a genomics record; emergency kit sealed to the ER")
 
         print("\n1. before break-glass the ER is refused")
@@ -52,18 +65,28 @@ def main() -> None:
         expect.check(denied is not None, "ER read without break-glass is denied")
 
         print("2. the ER opens break-glass for 2 hours")
-        bg = er.break_glass(pid, reason="unconscious_patient", duration=timedelta(hours=2),
-                            justification="Drill: unresponsive patient")
+        bg = er.break_glass(
+            pid,
+            reason="unconscious_patient",
+            duration=timedelta(hours=2),
+            justification="Drill: unresponsive patient",
+        )
         print(f"   open until chain time {bg.expires_at}")
-        expect.check(try_read(er, allergy.record_id, "emergency") is None,
-                     "ER reads the allergy (an emergency category)")
-        expect.check(try_read(er, genome.record_id, "emergency") is not None,
-                     "ER is refused the genomics record (not an emergency category)")
+        expect.check(
+            try_read(er, allergy.record_id, "emergency") is None,
+            "ER reads the allergy (an emergency category)",
+        )
+        expect.check(
+            try_read(er, genome.record_id, "emergency") is not None,
+            "ER is refused the genomics record (not an emergency category)",
+        )
 
         print("3. three hours later the window has closed by itself")
         ml.increase_time(3 * 3600)
-        expect.check(try_read(er, allergy.record_id, "emergency") is not None,
-                     "ER read after the window is denied")
+        expect.check(
+            try_read(er, allergy.record_id, "emergency") is not None,
+            "ER read after the window is denied",
+        )
 
         print("4. the patient's audit trail")
         trail = patient.audit_trail()

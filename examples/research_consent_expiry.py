@@ -1,7 +1,7 @@
 """A research study's consent that expires.
 
-A patient joins a study: they sign a consent for their lab results, for research only, for 14
-days, and the study relays it (the patient pays no gas). The study reads the labs for research;
+A patient joins a study: they consent to their lab results being read, for research only, for 14
+days. The study reads the labs for research;
 using the same consent for treatment is refused; after 14 days the consent has expired by itself
 and the study is refused (the contract reports "expired", and the refusal is in the audit trail).
 A lab added after expiry is sealed under a key epoch the study never received.
@@ -14,7 +14,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from _common import Expectations, connect, parse_args
-
 from medledger.codes import Outcome
 from medledger.errors import AccessDenied, ConsentExpired, KeyNotAvailable
 
@@ -28,14 +27,15 @@ def main() -> None:
         patient = ml.session(ml.dev_party(2))
         consortium.register_provider(study.party, name="Example Cardiology Study")
         pid = patient.register_patient().patient_id
-        lab = patient.add_record(pid, b'{"resourceType":"Observation","code":{"text":"Troponin"}}',
-                                 category="labs")
+        lab = patient.add_record(
+            pid, b'{"resourceType":"Observation","code":{"text":"Troponin"}}', category="labs"
+        )
         print(f"patient #{pid} has a lab record {lab.cid}")
 
-        signed = patient.sign_grant(study.address, categories=["labs"], purposes=["research"],
-                                    duration=timedelta(days=14))
-        study.relay(signed)
-        print("the patient signed a 14-day research consent for labs; the study relayed it")
+        patient.grant(
+            study.address, categories=["labs"], purposes=["research"], duration=timedelta(days=14)
+        )
+        print("the patient granted the study 14 days of labs, for research only")
 
         data = study.read(lab.record_id, purpose="research")
         expect.check(b"Troponin" in data, "the study reads the lab for research")
@@ -43,8 +43,10 @@ def main() -> None:
             study.read(lab.record_id, purpose="treatment")
             expect.check(False, "reading for treatment is refused")
         except AccessDenied as exc:
-            expect.check(exc.outcome == Outcome.DENIED_PURPOSE,
-                         "reading for treatment is refused (purpose not granted)")
+            expect.check(
+                exc.outcome == Outcome.DENIED_PURPOSE,
+                "reading for treatment is refused (purpose not granted)",
+            )
 
         ml.increase_time(int(timedelta(days=14, minutes=1).total_seconds()))
         print("14 days later ...")
@@ -56,8 +58,9 @@ def main() -> None:
         except AccessDenied as exc:
             expect.check(False, f"refused, but not as expired (outcome {exc.outcome})")
 
-        later = patient.add_record(pid, b'{"resourceType":"Observation","code":{"text":"BNP"}}',
-                                   category="labs")
+        later = patient.add_record(
+            pid, b'{"resourceType":"Observation","code":{"text":"BNP"}}', category="labs"
+        )
         try:
             study.open_record_offline(later.record_id)
             expect.check(False, "a lab added after expiry cannot be decrypted by the study")
@@ -68,9 +71,10 @@ def main() -> None:
         outcomes = [Outcome(e.outcome) for e in trail.entries]
         print("audit trail: " + ", ".join(o.name.lower() for o in outcomes))
         expect.check(trail.verified, "the audit trail's hash chain verifies")
-        expect.check(outcomes == [Outcome.ALLOWED_CONSENT, Outcome.DENIED_PURPOSE,
-                                  Outcome.DENIED_EXPIRED],
-                     "the trail holds the read, the wrong-purpose and the expired attempts")
+        expect.check(
+            outcomes == [Outcome.ALLOWED_CONSENT, Outcome.DENIED_PURPOSE, Outcome.DENIED_EXPIRED],
+            "the trail holds the read, the wrong-purpose and the expired attempts",
+        )
     expect.finish()
 
 

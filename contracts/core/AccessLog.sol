@@ -46,6 +46,7 @@ abstract contract AccessLog is MedLedgerBase {
         if (purpose >= Codes.PURPOSE_COUNT) revert AccessLogInvalidPurpose(purpose);
         uint256 r = _records[recordId];
         uint64 owner = Packed.recordPatient(r);
+        // slither-disable-next-line incorrect-equality (zero/flag test on a packed word, not a time comparison)
         if (owner == 0 || owner != patientId) revert AccessLogUnknownRecord(patientId, recordId);
         uint8 outcome = Packed.recordErased(r)
             ? Codes.OUTCOME_DENIED_ERASED

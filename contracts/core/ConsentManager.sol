@@ -131,6 +131,7 @@ abstract contract ConsentManager is MedLedgerBase {
         if (validUntil <= validFrom || validUntil <= block.timestamp) revert ConsentInvalidWindow(validFrom, validUntil);
         uint8 status = Packed.accountStatus(_accounts[grantee]);
         if (status != Codes.PROVIDER_ACTIVE) {
+            // slither-disable-next-line incorrect-equality (zero/flag test on a packed word, not a time comparison)
             if (status == Codes.PROVIDER_NONE) revert ConsentGranteeNotProvider(grantee);
             revert ConsentGranteeSuspended(grantee);
         }

@@ -79,6 +79,7 @@ abstract contract GuardianRecovery is PatientIdentity {
     /// @inheritdoc IGuardianRecovery
     function executeRecovery(uint64 patientId) external {
         PendingRecovery memory r = _recoveries[patientId];
+        // slither-disable-next-line incorrect-equality (0 = not scheduled)
         if (r.executableAt == 0) revert RecoveryNotScheduled(patientId);
         if (block.timestamp < r.executableAt) revert RecoveryDelayNotElapsed(r.executableAt);
         delete _recoveries[patientId];

@@ -46,6 +46,7 @@ abstract contract RecordRegistry is MedLedgerBase {
     /// @inheritdoc IRecordRegistry
     function getRecord(bytes32 recordId) external view returns (Record memory) {
         uint256 r = _records[recordId];
+        // slither-disable-next-line incorrect-equality (zero/flag test on a packed word, not a time comparison)
         if (r == 0) return Record(0, address(0), 0, 0, 0, false);
         return Record({
             patientId: Packed.recordPatient(r),
@@ -67,6 +68,7 @@ abstract contract RecordRegistry is MedLedgerBase {
         if (_records[recordId] != 0) revert RecordAlreadyExists(recordId);
         uint256 a = _accounts[author];
         uint64 own = Packed.accountPatient(a);
+        // slither-disable-next-line incorrect-equality (zero/flag test on a packed word, not a time comparison)
         if (own == 0 || own != patientId) {
             uint8 outcome = _grantOutcome(
                 _consents[patientId][author], Packed.accountStatus(a), category, Codes.ACTION_WRITE, 0

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from medledger import codes
 from medledger.audit.archive import AccessEntry
@@ -167,6 +167,22 @@ class GrantInfo:
     @property
     def gas_total(self) -> int:
         return self.tx.gas_used + sum(t.gas_used for t in self.extra_txs)
+
+
+@dataclass(frozen=True)
+class RevokeInfo:
+    patient_id: int
+    grantee: str
+    tx: TxResult
+    #: transactions sent after the revocation: keyring rotation, refreshed bundles, kit
+    extra_txs: tuple[TxResult, ...] = ()
+    #: other grantees whose key bundles were refreshed for the new epochs
+    refreshed: tuple[str, ...] = ()
+
+    @property
+    def gas_used(self) -> int:
+        """Gas of the ``revoke`` transaction itself."""
+        return self.tx.gas_used
 
 
 @dataclass(frozen=True)
@@ -344,8 +360,10 @@ class Medledger:
         chain = connect(rpc)
         deployment: Deployment | None = None
         manifest_path = None if isinstance(manifest, Manifest) or manifest is None else manifest
-        if isinstance(manifest, Manifest) or (manifest_path and Path(manifest_path).exists()):
+        if isinstance(manifest, Manifest):
             deployment = load_deployment(chain, manifest, allow_mismatch=allow_mismatch)
+        elif manifest_path is not None and Path(manifest_path).exists():
+            deployment = load_deployment(chain, manifest_path, allow_mismatch=allow_mismatch)
         elif not deploy:
             raise InvalidInput(
                 "no deployment manifest given",
@@ -496,7 +514,9 @@ def _record_id(value: bytes | str | CID) -> bytes:
         try:
             value = bytes.fromhex(text.removeprefix("0x"))
         except ValueError:
-            raise InvalidInput(f"not a record id: {text!r}", hint="0x + 64 hex digits, or a CID") from None
+            raise InvalidInput(
+                f"not a record id: {text!r}", hint="0x + 64 hex digits, or a CID"
+            ) from None
     if len(value) != 32:
         raise InvalidInput("a record id is 32 bytes (the CID's sha2-256 digest)")
     return bytes(value)
@@ -578,7 +598,10 @@ class Session:
                 f"patient {pid} has no keyring yet", hint="register_patient() finishes set-up"
             )
         if self._keyring is None or self._keyring[0] != digest:
-            self._keyring = (digest, Keyring.load(self.ml.get_document(digest), self.party.identity))
+            self._keyring = (
+                digest,
+                Keyring.load(self.ml.get_document(digest), self.party.identity),
+            )
         return self._keyring[1]
 
     def _publish_keyring(self, keyring: Keyring) -> tuple[CID, Callable[[], TxResult]]:
@@ -616,9 +639,7 @@ class Session:
             pinned.append(doc_cid)
             key_doc = doc_cid.digest
         tx = self._tx_or_unpin(
-            lambda: self.contract.register_patient(
-                identity.x25519_public_bytes(), key_doc, ZERO32
-            ),
+            lambda: self.contract.register_patient(identity.x25519_public_bytes(), key_doc, ZERO32),
             pinned,
         )
         pid = int(tx.events_named("PatientRegistered")[0].args["patientId"])
@@ -628,7 +649,10 @@ class Session:
         return PatientInfo(pid, self.address, cid, tx)
 
     def register_provider(
-        self, party: Party | str, name: str, emergency_responder: bool = False,
+        self,
+        party: Party | str,
+        name: str,
+        emergency_responder: bool = False,
         encryption_key: PublicKey | None = None,
     ) -> TxResult:
         """Register a provider (this session must be the consortium owner)."""
@@ -719,8 +743,14 @@ class Session:
     ) -> tuple[CID, int]:
         counted = _CountingReader(src, progress)
         with tempfile.TemporaryFile(prefix="medledger-seal-") as tmp:
-            seal_stream(counted, tmp, directory, category=int(cat), author=self.address,
-                        created_at=created_at)
+            seal_stream(
+                counted,
+                tmp,
+                directory,
+                category=int(cat),
+                author=self.address,
+                created_at=created_at,
+            )
             tmp.seek(0)
             cid = self.ml.store.put_stream(tmp)
         return cid, counted.total
@@ -739,10 +769,17 @@ class Session:
             rid = bytes(e.args["recordId"])
             rec = self.contract.get_record(rid)
             codec = DAG_PB if rec.cid_codec == 0x70 else RAW
-            out.append(RecordInfo(
-                rid, cid_from_digest(rid, codec), pid, Category(rec.category), rec.author,
-                rec.created_at, rid in erased or rec.erased,
-            ))
+            out.append(
+                RecordInfo(
+                    rid,
+                    cid_from_digest(rid, codec),
+                    pid,
+                    Category(rec.category),
+                    rec.author,
+                    rec.created_at,
+                    rid in erased or rec.erased,
+                )
+            )
         return out
 
     def get_record(self, record_id: bytes | str | CID) -> Record:
@@ -772,7 +809,7 @@ class Session:
             to_checksum_address(e.args["grantee"])
             for e in self.contract.get_events("ConsentGranted", argument_filters={"patientId": pid})
         }
-        active = {}
+        active: dict[str, Consent] = {}
         for g in sorted(grantees):
             c = self.contract.get_consent(pid, g)
             if c.exists and c.valid_until > now:
@@ -791,7 +828,11 @@ class Session:
         )
 
     def _rekey(
-        self, pid: int, keyring: Keyring, new_epochs: Sequence[EpochKey], now: int,
+        self,
+        pid: int,
+        keyring: Keyring,
+        new_epochs: Sequence[EpochKey],
+        now: int,
         skip: Iterable[str] = (),
     ) -> tuple[list[GrantRequest], list[CID], Callable[[], TxResult] | None]:
         """After new epochs: refreshed bundles for the other active grantees whose grant spans
@@ -812,10 +853,17 @@ class Session:
                 self._bundle_for(keyring, grantee, provider, cats, consent.valid_until)
             )
             pinned.append(bundle_cid)
-            refreshed.append(GrantRequest(
-                grantee, consent.categories, consent.actions, consent.purposes,
-                consent.valid_from, consent.valid_until, bundle_cid.digest,
-            ))
+            refreshed.append(
+                GrantRequest(
+                    grantee,
+                    consent.categories,
+                    consent.actions,
+                    consent.purposes,
+                    consent.valid_from,
+                    consent.valid_until,
+                    bundle_cid.digest,
+                )
+            )
         patient = self.contract.get_patient(pid)
         kit_send = None
         if patient.emergency_kit != ZERO32 and changed & {
@@ -884,18 +932,34 @@ class Session:
         else:
             tx = self._tx_or_unpin(lambda: self._send_grant(request), pinned)
         return GrantInfo(
-            pid, addr, cats, purps, acts, start or now, until, bundle_cid, tx, tuple(extra),
+            pid,
+            addr,
+            cats,
+            purps,
+            acts,
+            start or now,
+            until,
+            bundle_cid,
+            tx,
+            tuple(extra),
             tuple(r.grantee for r in refreshed),
         )
 
     def _send_grant(self, g: GrantRequest) -> TxResult:
         return self.contract.grant(
-            g.grantee, g.categories, g.actions, g.purposes, g.valid_from, g.valid_until,
+            g.grantee,
+            g.categories,
+            g.actions,
+            g.purposes,
+            g.valid_from,
+            g.valid_until,
             g.key_bundle,
         )
 
     @staticmethod
-    def _until(now: int, duration: timedelta | int | None, valid_until: int | datetime | None) -> int:
+    def _until(
+        now: int, duration: timedelta | int | None, valid_until: int | datetime | None
+    ) -> int:
         if (duration is None) == (valid_until is None):
             raise InvalidInput("give exactly one of duration or valid_until")
         if duration is not None:
@@ -913,32 +977,40 @@ class Session:
             raise InvalidInput("no grants given")
         return [self.grant(**g) for g in grants]
 
-    def revoke(self, grantee: str) -> TxResult:
-        """Withdraw ``grantee``'s consent and rotate its categories to new key epochs."""
+    def revoke(self, grantee: str) -> RevokeInfo:
+        """Withdraw ``grantee``'s consent and rotate its categories to new key epochs.
+
+        After the ``revoke`` transaction the patient's keyring gets new epochs for the revoked
+        categories (one ``setKeyring``), other grantees still active on them get refreshed key
+        bundles (one ``grantBatch``) and the emergency kit is resealed if it is affected.
+        """
         pid = self.patient_id()
         addr = to_checksum_address(grantee)
         consent = self.contract.get_consent(pid, addr)
         if not consent.exists:
             raise InvalidInput(f"{addr} holds no consent from patient {pid}")
         tx = self.contract.revoke(addr)
-        self._rotate_after_revoke(pid, consent, skip=[addr])
-        return tx
+        extra, refreshed = self._rotate_after_revoke(pid, consent, skip=[addr])
+        return RevokeInfo(pid, addr, tx, tuple(extra), tuple(refreshed))
 
-    def _rotate_after_revoke(self, pid: int, consent: Consent, skip: Sequence[str]) -> None:
+    def _rotate_after_revoke(
+        self, pid: int, consent: Consent, skip: Sequence[str]
+    ) -> tuple[list[TxResult], list[str]]:
         now = self.ml.chain.now()
         keyring = self.keyring()
         cats = [c.value for c in codes.unmask_categories(consent.categories)]
         new_epochs = keyring.rotate(cats, now)
         if not new_epochs:
-            return
+            return [], []
         refreshed, pinned, kit_send = self._rekey(pid, keyring, new_epochs, now, skip=skip)
         keyring_cid, send_keyring = self._publish_keyring(keyring)
         pinned.append(keyring_cid)
-        self._tx_or_unpin(send_keyring, pinned)
+        extra = [self._tx_or_unpin(send_keyring, pinned)]
         if refreshed:
-            self._tx_or_unpin(lambda: self.contract.grant_batch(refreshed), pinned)
+            extra.append(self._tx_or_unpin(lambda: self.contract.grant_batch(refreshed), pinned))
         if kit_send is not None:
-            kit_send()
+            extra.append(kit_send())
+        return extra, [r.grantee for r in refreshed]
 
     # --- signed (relayed) consent ------------------------------------------------------------
 
@@ -978,14 +1050,23 @@ class Session:
             self._bundle_for(keyring, addr, provider, [c.value for c in cats], until)
         )
         request = GrantRequest(
-            addr, codes.mask(cats), _as_actions(actions), codes.mask(_as_purposes(purposes)),
-            0, until, bundle_cid.digest,
+            addr,
+            codes.mask(cats),
+            _as_actions(actions),
+            codes.mask(_as_purposes(purposes)),
+            0,
+            until,
+            bundle_cid.digest,
         )
         dl = deadline if deadline is not None else now + DEFAULT_SIGNATURE_TTL
         sig = eip712.sign_grant(
-            self.party.account, chain_id=self.ml.chain.chain_id,
-            verifying_contract=self.contract.address, patient_id=pid, grant=request,
-            nonce=self.contract.nonces(self.address), deadline=dl,
+            self.party.account,
+            chain_id=self.ml.chain.chain_id,
+            verifying_contract=self.contract.address,
+            patient_id=pid,
+            grant=request,
+            nonce=self.contract.nonces(self.address),
+            deadline=dl,
         )
         return SignedConsent("grant", pid, addr, dl, sig, request)
 
@@ -995,9 +1076,13 @@ class Session:
         addr = to_checksum_address(grantee)
         dl = deadline if deadline is not None else self.ml.chain.now() + DEFAULT_SIGNATURE_TTL
         sig = eip712.sign_revoke(
-            self.party.account, chain_id=self.ml.chain.chain_id,
-            verifying_contract=self.contract.address, patient_id=pid, grantee=addr,
-            nonce=self.contract.nonces(self.address), deadline=dl,
+            self.party.account,
+            chain_id=self.ml.chain.chain_id,
+            verifying_contract=self.contract.address,
+            patient_id=pid,
+            grantee=addr,
+            nonce=self.contract.nonces(self.address),
+            deadline=dl,
         )
         return SignedConsent("revoke", pid, addr, dl, sig)
 
@@ -1015,8 +1100,13 @@ class Session:
     # --- break-glass -------------------------------------------------------------------------
 
     def _kit_update(
-        self, pid: int, keyring: Keyring, patient: Any, responders: Sequence[str] | None,
-        categories: int | None = None, max_duration: int | None = None,
+        self,
+        pid: int,
+        keyring: Keyring,
+        patient: Any,
+        responders: Sequence[str] | None,
+        categories: int | None = None,
+        max_duration: int | None = None,
         opt_out: bool | None = None,
     ) -> tuple[CID, Callable[[], TxResult]]:
         from medledger.crypto import emergency_kit_responders
@@ -1024,7 +1114,7 @@ class Session:
         if responders is None:
             _, responders = emergency_kit_responders(self.ml.get_document(patient.emergency_kit))
         cats = patient.emergency_categories if categories is None else categories
-        keys = {}
+        keys: dict[str, PublicKey] = {}
         for r in responders:
             provider = self.contract.get_provider(r)
             if provider.status == 0:
@@ -1057,7 +1147,8 @@ class Session:
         pid = self.patient_id()
         patient = self.contract.get_patient(pid)
         cats = codes.mask(
-            _as_categories(categories) if categories is not None
+            _as_categories(categories)
+            if categories is not None
             else codes.DEFAULT_EMERGENCY_CATEGORIES
         )
         if max_duration is None:
@@ -1089,8 +1180,10 @@ class Session:
         self._require_patient(patient_id)
         try:
             why = (
-                reason if isinstance(reason, codes.BreakGlassReason)
-                else codes.BreakGlassReason(reason) if isinstance(reason, int)
+                reason
+                if isinstance(reason, codes.BreakGlassReason)
+                else codes.BreakGlassReason(reason)
+                if isinstance(reason, int)
                 else codes.BreakGlassReason[reason.strip().upper().replace("-", "_")]
             )
         except (KeyError, ValueError):
@@ -1109,7 +1202,9 @@ class Session:
 
     # --- reading -----------------------------------------------------------------------------
 
-    def log_access(self, record_id: bytes | str | CID, purpose: str | int | Purpose) -> AccessResult:
+    def log_access(
+        self, record_id: bytes | str | CID, purpose: str | int | Purpose
+    ) -> AccessResult:
         """Record an access attempt on-chain (consent checked by the contract); no fetch."""
         rid = _record_id(record_id)
         purp = codes.purpose(purpose)
@@ -1139,7 +1234,10 @@ class Session:
         rids = [_record_id(r) for r in record_ids]
         recs = [self.get_record(r) for r in rids]
         tx = self.contract.record_access_batch(
-            [AccessRequest(rec.patient_id, rid, int(purp)) for rid, rec in zip(rids, recs, strict=True)]
+            [
+                AccessRequest(rec.patient_id, rid, int(purp))
+                for rid, rec in zip(rids, recs, strict=True)
+            ]
         )
         events = tx.events_named("AccessRecorded")
         out: list[bytes | AccessDenied] = []
@@ -1180,7 +1278,9 @@ class Session:
         cached = self._bundles.get(digest)
         if cached is None:
             cached = open_key_bundle(
-                self.ml.get_document(digest), self.party.identity, patient_id=pid,
+                self.ml.get_document(digest),
+                self.party.identity,
+                patient_id=pid,
                 grantee=self.address,
             )
             self._bundles[digest] = cached
@@ -1202,8 +1302,10 @@ class Session:
                 hint="the patient configures one with configure_emergency(responders=[...])",
             )
         return open_emergency_kit(
-            self.ml.get_document(patient.emergency_kit), self.party.identity,
-            patient_id=pid, responder=self.address,
+            self.ml.get_document(patient.emergency_kit),
+            self.party.identity,
+            patient_id=pid,
+            responder=self.address,
         )
 
     def open_record_offline(self, record_id: bytes | str | CID) -> bytes:
@@ -1232,7 +1334,9 @@ class Session:
             except KeyNotAvailable:
                 continue
             opened = open_record(blob, keyset)
-            opened.header.expect(patient_id=rec.patient_id, category=rec.category, author=rec.author)
+            opened.header.expect(
+                patient_id=rec.patient_id, category=rec.category, author=rec.author
+            )
             return opened.plaintext
         raise KeyNotAvailable(
             f"none of the {sum(len(k) for k in held)} keys {self.address} ever received opens "
@@ -1256,10 +1360,14 @@ class Session:
         report = verify_entries(pid, archived, head.head, head.count, checked_at_block=block)
         entries = tuple(
             AuditEntry(
-                int(e.args["seq"]), to_checksum_address(e.args["accessor"]),
+                int(e.args["seq"]),
+                to_checksum_address(e.args["accessor"]),
                 self._name_of(to_checksum_address(e.args["accessor"]), pid),
-                bytes(e.args["recordId"]), Purpose(int(e.args["purpose"])),
-                Outcome(int(e.args["outcome"])), int(e.args["timestamp"]), e.block_number,
+                bytes(e.args["recordId"]),
+                Purpose(int(e.args["purpose"])),
+                Outcome(int(e.args["outcome"])),
+                int(e.args["timestamp"]),
+                e.block_number,
                 e.tx_hash,
             )
             for e in events
@@ -1275,7 +1383,7 @@ class Session:
     # --- erasure -----------------------------------------------------------------------------
 
     def erase(self, record_id: bytes | str | CID) -> ErasureReport:
-        """Tombstone a record on-chain, unpin its blocks, and report what can and cannot be undone."""
+        """Tombstone a record, unpin its blocks, and report what can and cannot be undone."""
         rid = _record_id(record_id)
         pid = self.contract.patient_of(self.address)
         rec = self.get_record(rid)
@@ -1366,7 +1474,7 @@ class _CountingReader:
     def readinto(self, buffer: memoryview, /) -> int | None:
         readinto = getattr(self._src, "readinto", None)
         if readinto is not None:
-            n = readinto(buffer)
+            n: int | None = readinto(buffer)
         else:
             chunk = self._src.read(len(buffer))
             n = len(chunk)
@@ -1395,11 +1503,15 @@ def _raise_if_denied(result: AccessResult) -> None:
     msg = f"access to record 0x{result.record_id.hex()} denied ({what}); the denial was logged"
     if result.outcome is Outcome.DENIED_EXPIRED:
         raise ConsentExpired(
-            msg, outcome=int(result.outcome), tx_hash=result.tx.tx_hash,
+            msg,
+            outcome=int(result.outcome),
+            tx_hash=result.tx.tx_hash,
             hint="ask the patient for a new grant",
         )
     raise AccessDenied(
-        msg, outcome=int(result.outcome), tx_hash=result.tx.tx_hash,
+        msg,
+        outcome=int(result.outcome),
+        tx_hash=result.tx.tx_hash,
         hint="ask the patient for consent covering this category and purpose",
     )
 
@@ -1407,9 +1519,16 @@ def _raise_if_denied(result: AccessResult) -> None:
 def _access_entry(e: DecodedEvent) -> AccessEntry:
     a = e.args
     return AccessEntry(
-        int(a["patientId"]), int(a["seq"]), to_checksum_address(a["accessor"]),
-        "0x" + bytes(a["recordId"]).hex(), int(a["purpose"]), int(a["outcome"]),
-        int(a["timestamp"]), "0x" + bytes(a["head"]).hex(), e.block_number, e.log_index,
+        int(a["patientId"]),
+        int(a["seq"]),
+        to_checksum_address(a["accessor"]),
+        "0x" + bytes(a["recordId"]).hex(),
+        int(a["purpose"]),
+        int(a["outcome"]),
+        int(a["timestamp"]),
+        "0x" + bytes(a["head"]).hex(),
+        e.block_number,
+        e.log_index,
         e.tx_hash,
     )
 
@@ -1424,8 +1543,8 @@ __all__ = [
     "Party",
     "PatientInfo",
     "RecordInfo",
+    "RevokeInfo",
     "Session",
     "SignedConsent",
     "TxReceipt",
 ]
-

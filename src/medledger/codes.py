@@ -117,4 +117,3 @@ def unmask_categories(bits: int) -> list[Category]:
 
 def unmask_purposes(bits: int) -> list[Purpose]:
     return [p for p in Purpose if bits & (1 << p.value)]
-

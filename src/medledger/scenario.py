@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from medledger.chain.types import TxResult
 from medledger.client import AuditTrail, Medledger, RecordInfo
 from medledger.codes import Outcome
 from medledger.errors import AccessDenied, KeyNotAvailable, MedledgerError
@@ -27,22 +28,43 @@ from medledger.errors import AccessDenied, KeyNotAvailable, MedledgerError
 ALLERGY = {
     "resourceType": "AllergyIntolerance",
     "clinicalStatus": {"coding": [{"code": "active"}]},
-    "code": {"coding": [{"system": "http://snomed.info/sct", "code": "91936005",
-                         "display": "Allergy to penicillin"}]},
+    "code": {
+        "coding": [
+            {
+                "system": "http://snomed.info/sct",
+                "code": "91936005",
+                "display": "Allergy to penicillin",
+            }
+        ]
+    },
     "criticality": "high",
 }
 LAB_A1C = {
     "resourceType": "Observation",
     "status": "final",
-    "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4",
-                         "display": "Hemoglobin A1c/Hemoglobin.total in Blood"}]},
+    "code": {
+        "coding": [
+            {
+                "system": "http://loinc.org",
+                "code": "4548-4",
+                "display": "Hemoglobin A1c/Hemoglobin.total in Blood",
+            }
+        ]
+    },
     "valueQuantity": {"value": 6.1, "unit": "%"},
 }
 LAB_LIPIDS = {
     "resourceType": "Observation",
     "status": "final",
-    "code": {"coding": [{"system": "http://loinc.org", "code": "2093-3",
-                         "display": "Cholesterol [Mass/volume] in Serum or Plasma"}]},
+    "code": {
+        "coding": [
+            {
+                "system": "http://loinc.org",
+                "code": "2093-3",
+                "display": "Cholesterol [Mass/volume] in Serum or Plasma",
+            }
+        ]
+    },
     "valueQuantity": {"value": 182, "unit": "mg/dL"},
 }
 
@@ -116,63 +138,92 @@ def run_reference_scenario(
     ):
         tx = consortium.register_provider(who.party, name=name, emergency_responder=emergency)
         note("registerProvider", tx.gas_used)
-    step("Consortium registers providers",
-         "The consortium (owner of the provider registry) registers a clinic, a specialist and an "
-         "emergency department (flagged as emergency responder).",
-         providers={"clinic": clinic.address, "specialist": specialist.address, "er": er.address})
+    step(
+        "Consortium registers providers",
+        "The consortium (owner of the provider registry) registers a clinic, a specialist and an "
+        "emergency department (flagged as emergency responder).",
+        providers={"clinic": clinic.address, "specialist": specialist.address, "er": er.address},
+    )
 
     info = patient.register_patient()
     pid = info.patient_id
     note("registerPatient", info.tx.gas_used)
     tx = patient.configure_emergency(responders=[er.address])
     note("setEmergencyAccess", tx.gas_used)
-    step("Patient registers",
-         f"The patient registers as patient #{pid}, publishing an X25519 encryption key and an "
-         "encrypted keyring; the emergency kit (allergies, medications, conditions) is sealed to "
-         "the emergency department.", patient_id=pid)
+    step(
+        "Patient registers",
+        f"The patient registers as patient #{pid}, publishing an X25519 encryption key and an "
+        "encrypted keyring; the emergency kit (allergies, medications, conditions) is sealed to "
+        "the emergency department.",
+        patient_id=pid,
+    )
 
-    g = patient.grant(clinic.address, categories=["allergies", "labs"], purposes=["treatment"],
-                      actions=["read", "write"], duration=timedelta(days=365))
+    g = patient.grant(
+        clinic.address,
+        categories=["allergies", "labs"],
+        purposes=["treatment"],
+        actions=["read", "write"],
+        duration=timedelta(days=365),
+    )
     note("grant", g.tx.gas_used)
     for extra in g.extra_txs:
         note("setKeyring", extra.gas_used)
     allergy = clinic.add_record(pid, _fhir(ALLERGY), category="allergies")
     lab1 = clinic.add_record(pid, _fhir(LAB_A1C), category="labs")
-    note("addRecord", allergy.tx.gas_used)
-    note("addRecord", lab1.tx.gas_used)
-    step("Clinic adds records",
-         "With the patient's write consent the clinic encrypts an allergy and a lab result, stores "
-         "them in the record store and registers their CIDs on-chain.",
-         records=[_rec(allergy), _rec(lab1)])
+    note("addRecord", _gas(allergy.tx))
+    note("addRecord", _gas(lab1.tx))
+    step(
+        "Clinic adds records",
+        "With the patient's write consent the clinic encrypts an allergy and a lab result, stores "
+        "them in the record store and registers their CIDs on-chain.",
+        records=[_rec(allergy), _rec(lab1)],
+    )
 
-    g = patient.grant(specialist.address, categories=["labs"], purposes=["treatment"],
-                      actions=["read"], duration=timedelta(days=30))
+    g = patient.grant(
+        specialist.address,
+        categories=["labs"],
+        purposes=["treatment"],
+        actions=["read"],
+        duration=timedelta(days=30),
+    )
     # The grant's end starts a new lab key epoch; the clinic's longer grant spans it, so its key
     # bundle is refreshed in the same transaction (grantBatch of two).
     note("grantBatch (grant + 1 refreshed bundle)" if g.refreshed else "grant", g.tx.gas_used)
     for extra in g.extra_txs:
         note("setKeyring", extra.gas_used)
-    step("Patient grants the specialist 30 days of labs",
-         "Consent for category labs, purpose treatment, read only, expiring in 30 days; the "
-         "specialist receives a key bundle for the lab category (sealed to their key).",
-         valid_until=g.valid_until)
+    step(
+        "Patient grants the specialist 30 days of labs",
+        "Consent for category labs, purpose treatment, read only, expiring in 30 days; the "
+        "specialist receives a key bundle for the lab category (sealed to their key).",
+        valid_until=g.valid_until,
+    )
 
     data = specialist.read(lab1.record_id, purpose="treatment")
     note("recordAccess", specialist.last_access_gas)
-    step("Specialist reads the lab result",
-         "The read is logged on-chain first (consent checked by the contract), then the record is "
-         "fetched, its CID verified and decrypted.", ok=data == _fhir(LAB_A1C),
-         bytes=len(data))
+    step(
+        "Specialist reads the lab result",
+        "The read is logged on-chain first (consent checked by the contract), then the record is "
+        "fetched, its CID verified and decrypted.",
+        ok=data == _fhir(LAB_A1C),
+        bytes=len(data),
+    )
 
-    bg = er.break_glass(pid, reason="unconscious_patient", duration=timedelta(hours=24),
-                        justification="Unresponsive on arrival; medication history needed")
+    bg = er.break_glass(
+        pid,
+        reason="unconscious_patient",
+        duration=timedelta(hours=24),
+        justification="Unresponsive on arrival; medication history needed",
+    )
     note("openBreakGlass", bg.tx.gas_used)
     data = er.read(allergy.record_id, purpose="emergency")
     note("recordAccess", er.last_access_gas)
-    step("ER opens break-glass and reads the allergies",
-         "The emergency department opens 24 h emergency access (logged with its reason, the "
-         "patient's wallet sees the event) and reads the allergy record.",
-         ok=data == _fhir(ALLERGY), expires_at=bg.expires_at)
+    step(
+        "ER opens break-glass and reads the allergies",
+        "The emergency department opens 24 h emergency access (logged with its reason, the "
+        "patient's wallet sees the event) and reads the allergy record.",
+        ok=data == _fhir(ALLERGY),
+        expires_at=bg.expires_at,
+    )
 
     ml.increase_time(25 * 3600)
     denied: AccessDenied | None = None
@@ -181,15 +232,22 @@ def run_reference_scenario(
     except AccessDenied as exc:
         denied = exc
     note("recordAccess (denied)", er.last_access_gas)
-    step("25 hours later the ER read is denied",
-         "Break-glass expired by itself; the attempt is still logged on-chain, as a denial.",
-         ok=denied is not None,
-         outcome=None if denied is None or denied.outcome is None else Outcome(denied.outcome).name)
+    step(
+        "25 hours later the ER read is denied",
+        "Break-glass expired by itself; the attempt is still logged on-chain, as a denial.",
+        ok=denied is not None,
+        outcome=None if denied is None or denied.outcome is None else Outcome(denied.outcome).name,
+    )
 
-    tx = patient.revoke(specialist.address)
-    note("revoke", tx.gas_used)
+    revoked = patient.revoke(specialist.address)
+    note("revoke", revoked.gas_used)
+    for extra in revoked.extra_txs:  # keyring rotation (+ refreshed bundles for others)
+        note(
+            "setKeyring" if extra is revoked.extra_txs[0] else "grantBatch (key refresh)",
+            extra.gas_used,
+        )
     lab2 = clinic.add_record(pid, _fhir(LAB_LIPIDS), category="labs")
-    note("addRecord", lab2.tx.gas_used)
+    note("addRecord", _gas(lab2.tx))
     onchain_denied = False
     try:
         specialist.read(lab2.record_id, purpose="treatment")
@@ -200,19 +258,30 @@ def run_reference_scenario(
         specialist.open_record_offline(lab2.record_id)
     except KeyNotAvailable:
         no_key = True
-    step("Patient revokes the specialist; a later lab is unreadable to them",
-         "Revocation rotates the lab category to a new key epoch. The specialist's read of the new "
-         "lab is denied on-chain, and even trying every key they were ever given on the ciphertext "
-         "fetched straight from the store fails: they hold no key for the new epoch.",
-         ok=onchain_denied and no_key, denied_on_chain=onchain_denied, no_key=no_key)
+    step(
+        "Patient revokes the specialist; a later lab is unreadable to them",
+        "Revocation rotates the lab category to a new key epoch. The specialist's read of the new "
+        "lab is denied on-chain, and even trying every key they were ever given on the ciphertext "
+        "fetched straight from the store fails: they hold no key for the new epoch.",
+        ok=onchain_denied and no_key,
+        denied_on_chain=onchain_denied,
+        no_key=no_key,
+    )
 
     trail = patient.audit_trail()
-    step("The patient's audit trail",
-         f"{len(trail.entries)} entries (accesses, denials, break-glass) in order; the archive's "
-         "hash chain matches the on-chain head.", ok=trail.verified,
-         entries=len(trail.entries))
+    step(
+        "The patient's audit trail",
+        f"{len(trail.entries)} entries (accesses, denials, break-glass) in order; the archive's "
+        "hash chain matches the on-chain head.",
+        ok=trail.verified,
+        entries=len(trail.entries),
+    )
 
     return ScenarioResult(steps=steps, gas=gas, audit=trail, patient_id=pid, parties=parties)
+
+
+def _gas(tx: TxResult | None) -> int:
+    return 0 if tx is None else tx.gas_used
 
 
 def _rec(r: RecordInfo) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from audit_testlib import Scenario
 
-from conftest import Scenario
 from medledger.audit import (
     Archive,
     AuditIndexer,

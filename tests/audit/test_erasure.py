@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from audit_testlib import Scenario
 
-from conftest import Scenario
 from medledger.audit import Archive, AuditIndexer, ErasureReport, past_grantees
 from medledger.audit.erasure import CANNOT_UNDO, NotifiedGrantee, render_json, render_text
 from medledger.codes import Category

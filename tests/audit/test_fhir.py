@@ -7,12 +7,12 @@ import json
 from typing import Any
 
 import pytest
+from audit_testlib import Scenario
 from fhir.resources.R4B.auditevent import AuditEvent
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.consent import Consent
 from fhir.resources.R4B.provenance import Provenance
 
-from conftest import Scenario
 from medledger.audit import Archive, AuditIndexer, export_fhir_bundle
 from medledger.audit.fhir import CATEGORY_SYSTEM, V3_ACT_REASON, validate_bundle
 from medledger.errors import IntegrityError, InvalidInput

@@ -1,14 +1,10 @@
 """Fixtures for the chain-layer tests.
 
-The node fixtures live in tests/fixtures/chains.py (shared with other test directories). They are
-loaded by file path: a stray top-level ``tests`` package installed by pymultihash shadows
-``tests.fixtures`` on sys.path.
+The node fixtures live in tests/fixtures/chains.py and are registered once by tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +13,7 @@ import pytest
 from medledger.chain import Chain, Deployment, TxSender, connect, deploy_suite
 from medledger.chain.artifacts import Artifact
 
-_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "chains.py"
-_MODULE = "medledger_test_fixtures_chains"
-if _MODULE not in sys.modules:
-    _spec = importlib.util.spec_from_file_location(_MODULE, _FIXTURES)
-    assert _spec is not None
-    assert _spec.loader is not None
-    sys.modules[_MODULE] = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(sys.modules[_MODULE])
-_chains = sys.modules[_MODULE]
-
-anvil_node = _chains.anvil_node
-anvil_url = _chains.anvil_url
-hardhat_node = _chains.hardhat_node
-hardhat_url = _chains.hardhat_url
-embedded_chain = _chains.embedded_chain
+# The node fixtures (anvil_url, hardhat_url, embedded_chain) come from tests/conftest.py.
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cli_testlib import PASSWORD, SRC, create_key, invoke, run_subprocess
 
 from medledger.cli import exitcodes
 from medledger.cli.parsing import format_duration, parse_amount, parse_duration
@@ -25,26 +26,56 @@ from medledger.errors import (
     StoreTimeout,
 )
 
-from cli_testlib import PASSWORD, SRC, create_key, invoke, run_subprocess
-
 # --- help and start-up ------------------------------------------------------------------------
 
 
 def test_help_lists_every_command_and_the_exit_codes(home: Path) -> None:
     run = invoke(["--help"])
     assert run.exit_code == 0
-    for command in ("demo", "node", "keys", "register", "record", "grant", "revoke", "relay",
-                    "break-glass", "audit", "export", "erase", "recovery", "cid", "fund", "time"):
+    for command in (
+        "demo",
+        "node",
+        "keys",
+        "register",
+        "record",
+        "grant",
+        "revoke",
+        "relay",
+        "break-glass",
+        "audit",
+        "export",
+        "erase",
+        "recovery",
+        "cid",
+        "fund",
+        "time",
+    ):
         assert f"\n  {command} " in run.stdout, command
     assert "Exit codes:" in run.stdout
     assert "3  denied" in run.stdout
 
 
-@pytest.mark.parametrize("command", [
-    ["demo"], ["node", "start"], ["keys", "create"], ["register", "provider"], ["record", "add"],
-    ["grant"], ["relay"], ["break-glass"], ["audit"], ["export", "fhir"], ["erase"],
-    ["recovery", "set-guardians"], ["cid"], ["fund"], ["time", "advance"], ["deploy"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["demo"],
+        ["node", "start"],
+        ["keys", "create"],
+        ["register", "provider"],
+        ["record", "add"],
+        ["grant"],
+        ["relay"],
+        ["break-glass"],
+        ["audit"],
+        ["export", "fhir"],
+        ["erase"],
+        ["recovery", "set-guardians"],
+        ["cid"],
+        ["fund"],
+        ["time", "advance"],
+        ["deploy"],
+    ],
+)
 def test_every_subcommand_has_help(home: Path, command: list[str]) -> None:
     run = invoke([*command, "--help"])
     assert run.exit_code == 0, run.stderr
@@ -64,8 +95,13 @@ def test_help_does_not_import_the_chain_stack() -> None:
         "{'web3', 'eth_tester', 'eth', 'eth_account', 'cryptography', 'rich'})\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
     assert "HEAVY []" in proc.stderr
 
 
@@ -78,17 +114,20 @@ def test_version(home: Path) -> None:
 # --- errors and exit codes --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("exc", "code"), [
-    (InvalidInput("x"), 2),
-    (AccessDenied("x", outcome=16), 3),
-    (ConsentExpired("x", outcome=17), 3),
-    (NotAuthorized("x"), 3),
-    (ChainUnavailable("x"), 4),
-    (StoreTimeout("x"), 4),
-    (KeystoreError("x"), 1),
-    (ContractError("NotController"), 1),
-    (RuntimeError("x"), 1),
-])
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (InvalidInput("x"), 2),
+        (AccessDenied("x", outcome=16), 3),
+        (ConsentExpired("x", outcome=17), 3),
+        (NotAuthorized("x"), 3),
+        (ChainUnavailable("x"), 4),
+        (StoreTimeout("x"), 4),
+        (KeystoreError("x"), 1),
+        (ContractError("NotController"), 1),
+        (RuntimeError("x"), 1),
+    ],
+)
 def test_exit_code_mapping(exc: Exception, code: int) -> None:
     assert exitcodes.exit_code_for(exc) == code
 
@@ -150,10 +189,19 @@ def test_debug_shows_the_traceback(home: Path) -> None:
 # --- parsers ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("90s", 90), ("45m", 2700), ("24h", 86400), ("30d", 30 * 86400), ("2w", 14 * 86400),
-    ("1y", 365 * 86400), ("1d12h", 129600), ("1D 12H", 129600),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90s", 90),
+        ("45m", 2700),
+        ("24h", 86400),
+        ("30d", 30 * 86400),
+        ("2w", 14 * 86400),
+        ("1y", 365 * 86400),
+        ("1d12h", 129600),
+        ("1D 12H", 129600),
+    ],
+)
 def test_parse_duration(text: str, seconds: int) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
 
@@ -169,9 +217,15 @@ def test_format_duration_round_trips() -> None:
     assert parse_duration(format_duration(129661).replace(" ", "")).total_seconds() == 129661
 
 
-@pytest.mark.parametrize(("text", "wei"), [
-    ("10", 10 * 10**18), ("0.5eth", 5 * 10**17), ("20gwei", 20 * 10**9), ("1000wei", 1000),
-])
+@pytest.mark.parametrize(
+    ("text", "wei"),
+    [
+        ("10", 10 * 10**18),
+        ("0.5eth", 5 * 10**17),
+        ("20gwei", 20 * 10**9),
+        ("1000wei", 1000),
+    ],
+)
 def test_parse_amount(text: str, wei: int) -> None:
     assert parse_amount(text) == wei
 
@@ -185,12 +239,15 @@ def test_parse_amount_rejects(text: str) -> None:
 # --- profiles ---------------------------------------------------------------------------------
 
 
-def test_profile_round_trip_and_flag_precedence(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_profile_round_trip_and_flag_precedence(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from medledger.cli.state import CliState
 
     Profile(name="local", rpc="http://a:1", store="/s", manifest="/m.json").save()
-    assert Profile.load("local") == Profile(name="local", rpc="http://a:1", store="/s",
-                                            manifest="/m.json")
+    assert Profile.load("local") == Profile(
+        name="local", rpc="http://a:1", store="/s", manifest="/m.json"
+    )
     assert CliState().connection().rpc == "http://a:1"
     monkeypatch.setenv("MEDLEDGER_RPC", "http://env:2")
     assert CliState().connection().rpc == "http://env:2"
@@ -219,7 +276,8 @@ def test_bad_names_are_rejected(home: Path, name: str) -> None:
 
 def test_keys_create_list_show(home: Path) -> None:
     alice = create_key("alice")
-    assert alice["address"].startswith("0x") and len(alice["address"]) == 42
+    assert alice["address"].startswith("0x")
+    assert len(alice["address"]) == 42
     path = Path(alice["file"])
     assert path.stat().st_mode & 0o777 == 0o600
     doc = json.loads(path.read_text())
@@ -232,7 +290,8 @@ def test_keys_create_list_show(home: Path) -> None:
     assert shown["address"] == alice["address"]
     assert shown["encryption_key"] == alice["encryption_key"]
     table = invoke(["keys", "list"]).stdout
-    assert "alice" in table and alice["address"] in table
+    assert "alice" in table
+    assert alice["address"] in table
 
 
 def test_keys_create_pq(home: Path) -> None:
@@ -252,8 +311,9 @@ def test_keys_are_never_overwritten(home: Path) -> None:
 
 def test_keys_password_prompt_without_env(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEDLEDGER_PASSWORD")
-    run = invoke(["keys", "create", "dave", "--insecure-light-kdf", "--json"],
-                 input="pw-one\npw-one\n")
+    run = invoke(
+        ["keys", "create", "dave", "--insecure-light-kdf", "--json"], input="pw-one\npw-one\n"
+    )
     assert run.exit_code == 0, run.stderr
     mismatch = invoke(["keys", "create", "erin", "--insecure-light-kdf"], input="a\nb\n")
     assert mismatch.exit_code != 0
@@ -264,16 +324,24 @@ def test_keys_import_private_key_file(home: Path, tmp_path: Path) -> None:
     secret = "0x" + "11" * 32
     key_file = tmp_path / "k.hex"
     key_file.write_text(secret + "\n")
-    run = invoke(["keys", "import", "imp", "--private-key-file", str(key_file),
-                  "--insecure-light-kdf", "--json"])
+    run = invoke(
+        [
+            "keys",
+            "import",
+            "imp",
+            "--private-key-file",
+            str(key_file),
+            "--insecure-light-kdf",
+            "--json",
+        ]
+    )
     assert run.exit_code == 0, run.stderr
     from eth_account import Account
 
     assert run.json()["address"] == Account.from_key(secret).address
     bad = tmp_path / "bad.hex"
     bad.write_text("0x1234")
-    run = invoke(["keys", "import", "imp2", "--private-key-file", str(bad),
-                  "--insecure-light-kdf"])
+    run = invoke(["keys", "import", "imp2", "--private-key-file", str(bad), "--insecure-light-kdf"])
     assert run.exit_code == 2
 
 
@@ -283,8 +351,9 @@ def test_keys_import_v3_keystore(home: Path, tmp_path: Path) -> None:
     acct = Account.create()
     v3 = tmp_path / "geth.json"
     v3.write_text(json.dumps(Account.encrypt(acct.key, PASSWORD, kdf="scrypt", iterations=2**10)))
-    run = invoke(["keys", "import", "geth", "--keystore", str(v3), "--insecure-light-kdf",
-                  "--json"])
+    run = invoke(
+        ["keys", "import", "geth", "--keystore", str(v3), "--insecure-light-kdf", "--json"]
+    )
     assert run.exit_code == 0, run.stderr
     assert run.json()["address"] == acct.address
 
@@ -301,10 +370,16 @@ def test_wrong_password_is_a_keystore_error(home: Path, monkeypatch: pytest.Monk
 # --- cid --------------------------------------------------------------------------------------
 
 VECTORS = {  # docs: /work/shared/IPFS.md, identical in Kubo and js-ipfs
-    "1k": (1024, "QmbcxkK5cyd6f2FxCVgibHVq9kK5upbLDJFDUibZZeFt5M",
-           "bafkreigrzdg472msovmvqksmazdhwyrmhmclwjzxnx7hrb24uyq4whpxhe"),
-    "300k": (307200, "QmQxMyZJjNUbCwAiduH9ZwPm4k9yXPZWfVDRnEanzPneKA",
-             "bafybeihieba2mkads4ovfxehrvjwmunde4fouajidpjmesyroen64ntih4"),
+    "1k": (
+        1024,
+        "QmbcxkK5cyd6f2FxCVgibHVq9kK5upbLDJFDUibZZeFt5M",
+        "bafkreigrzdg472msovmvqksmazdhwyrmhmclwjzxnx7hrb24uyq4whpxhe",
+    ),
+    "300k": (
+        307200,
+        "QmQxMyZJjNUbCwAiduH9ZwPm4k9yXPZWfVDRnEanzPneKA",
+        "bafybeihieba2mkads4ovfxehrvjwmunde4fouajidpjmesyroen64ntih4",
+    ),
 }
 
 

@@ -1,4 +1,7 @@
-"""Reference Merkle tree for AnchorRegistry tests: OpenZeppelin double-hashed leaves, sorted pairs."""
+"""Reference Merkle tree for the AnchorRegistry tests.
+
+OpenZeppelin conventions: double-hashed leaves, inner nodes hash sorted pairs.
+"""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import ape
 import pytest
+
 from conftest import (
     CAT_GENOMICS,
     CAT_LABS,
@@ -33,7 +34,7 @@ from conftest import (
 
 @pytest.fixture
 def setup(world: Any, patient: Any, patient2: Any, doctor: Any, lab: Any, chain: Any) -> Any:
-    """labs + genomics records for patient 1; doctor may read labs for treatment; lab may only write."""
+    """Labs + genomics records of patient 1; doctor reads labs (treatment, payment); lab writes."""
     world.addRecord(1, b32("labs"), CAT_LABS, RAW, sender=patient)
     world.addRecord(1, b32("genome"), CAT_GENOMICS, RAW, sender=patient)
     world.addRecord(2, b32("p2"), CAT_LABS, RAW, sender=patient2)
@@ -80,13 +81,11 @@ def test_hash_chain_matches_offchain_recomputation(
         w.recordAccess(2, b32("p2"), P_TREATMENT, sender=doctor),  # separate chain
     ]
     head = b""
-    seq = 0
-    for receipt in receipts[:3]:
+    for seq, receipt in enumerate(receipts[:3]):
         [e] = access_entries(receipt, w)
         assert (e.patientId, e.seq, e.timestamp) == (1, seq, receipt.timestamp)
         head = chain_head(head, 1, seq, e.accessor, e.recordId, e.purpose, e.outcome, e.timestamp)
         assert e.head == head
-        seq += 1
     assert tuple(w.logHead(1)) == (head, 3)
     [e2] = access_entries(receipts[3], w)
     assert e2.seq == 0

@@ -6,8 +6,9 @@ from typing import Any
 
 import ape
 import pytest
-from conftest import ZERO32, ZERO_ADDRESS, b32, logs_of
 from merkle import build, leaf_of
+
+from conftest import ZERO32, ZERO_ADDRESS, b32, logs_of
 
 STREAM = b32("vitals/patient-1")
 
@@ -70,5 +71,6 @@ def test_inner_node_is_not_an_item(anchors: Any, owner: Any) -> None:
 
 def test_proof_length_is_bounded(anchors: Any, owner: Any) -> None:
     anchors.anchor(STREAM, b32("root"), 1, sender=owner)
+    assert anchors.MAX_PROOF_LENGTH() == 64
     with ape.reverts(anchors.AnchorRegistryProofTooLong, length=65):
         anchors.verify(STREAM, b32("root"), b32("leaf"), [b32("p")] * 65)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import ape
+
 from conftest import (
     CAT_ALLERGIES,
     CAT_GENOMICS,

@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 import pytest
+
 from conftest import (
     ADD_RECORD_TYPES,
     CAT_ALLERGIES,

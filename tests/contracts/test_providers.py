@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import ape
+
 from conftest import (
     CAT_LABS,
     NO_CONSENT,
@@ -148,3 +149,8 @@ def test_renounce_is_disabled(world: Any, owner: Any, stranger: Any) -> None:
     with ape.reverts(world.OwnableUnauthorizedAccount):
         world.renounceOwnership(sender=stranger)
     assert world.owner() == owner.address
+
+
+def test_consortium_owner_is_required(owner: Any, project: Any) -> None:
+    with ape.reverts(project.MedLedger.OwnableInvalidOwner):
+        owner.deploy(project.MedLedger, ZERO_ADDRESS)

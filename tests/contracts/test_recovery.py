@@ -6,6 +6,7 @@ from typing import Any
 
 import ape
 import pytest
+
 from conftest import CAT_LABS, DAY, READ, ZERO32, ZERO_ADDRESS, b32, grant_now, logs_of
 
 HOUR = 3600

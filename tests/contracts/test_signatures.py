@@ -6,6 +6,7 @@ from typing import Any
 
 import ape
 import pytest
+
 from conftest import (
     ADD_RECORD_TYPES,
     CAT_LABS,

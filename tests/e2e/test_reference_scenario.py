@@ -37,7 +37,11 @@ def _check(ml: Medledger) -> None:
     assert [e.seq for e in trail.entries] == list(range(len(EXPECTED_TRAIL)))
     parties = result.parties
     assert [e.accessor for e in trail.entries] == [
-        parties["specialist"], parties["er"], parties["er"], parties["er"], parties["specialist"]
+        parties["specialist"],
+        parties["er"],
+        parties["er"],
+        parties["er"],
+        parties["specialist"],
     ]
     assert trail.entries[0].accessor_name == "Dr. Ada Okafor, Endocrinology"
     # the on-chain head matches what the archive recomputed

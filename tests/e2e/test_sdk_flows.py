@@ -47,8 +47,13 @@ class World:
         self.consortium.register_provider(self.specialist.party, name="Specialist")
         self.consortium.register_provider(self.er.party, name="ER", emergency_responder=True)
         self.pid = self.patient.register_patient().patient_id
-        self.patient.grant(self.clinic.address, ["labs", "allergies"], ["treatment"],
-                           ["read", "write"], duration=timedelta(days=365))
+        self.patient.grant(
+            self.clinic.address,
+            ["labs", "allergies"],
+            ["treatment"],
+            ["read", "write"],
+            duration=timedelta(days=365),
+        )
 
 
 @pytest.fixture
@@ -175,8 +180,15 @@ def test_unregistered_grantee_is_rejected_before_any_transaction(world: World) -
         ({"categories": ["labs"], "purposes": ["treatment"], "duration": -5}, InvalidInput),
         ({"categories": [], "purposes": ["treatment"], "duration": 60}, InvalidInput),
         ({"categories": ["labs"], "purposes": ["treatment"]}, InvalidInput),
-        ({"categories": ["labs"], "purposes": ["treatment"], "actions": ["delete"],
-          "duration": 60}, InvalidInput),
+        (
+            {
+                "categories": ["labs"],
+                "purposes": ["treatment"],
+                "actions": ["delete"],
+                "duration": 60,
+            },
+            InvalidInput,
+        ),
     ],
 )
 def test_malformed_grants_are_rejected(world: World, kwargs: dict, error: type) -> None:
@@ -229,8 +241,9 @@ def test_relayed_grant_and_revoke_cost_the_patient_nothing(world: World) -> None
     # an end on an existing epoch boundary needs no keyring transaction from the patient
     g0 = w.patient.grant(w.er.address, ["labs"], ["treatment"], duration=timedelta(days=7))
     balance = w.ml.chain.w3.eth.get_balance(w.patient.address)
-    signed = w.patient.sign_grant(w.specialist.address, ["labs"], ["treatment"],
-                                  valid_until=g0.valid_until)
+    signed = w.patient.sign_grant(
+        w.specialist.address, ["labs"], ["treatment"], valid_until=g0.valid_until
+    )
     wire = json.loads(json.dumps(signed.to_json()))
     relayer.relay(SignedConsent.from_json(wire))
     rec = w.clinic.add_record(w.pid, LAB, "labs")
@@ -247,8 +260,9 @@ def test_relayed_grant_and_revoke_cost_the_patient_nothing(world: World) -> None
 
 def test_sign_grant_refuses_when_a_new_epoch_would_be_needed(world: World) -> None:
     with pytest.raises(InvalidInput) as exc:
-        world.patient.sign_grant(world.specialist.address, ["labs"], ["treatment"],
-                                 duration=timedelta(days=3))
+        world.patient.sign_grant(
+            world.specialist.address, ["labs"], ["treatment"], duration=timedelta(days=3)
+        )
     assert exc.value.hint
 
 
@@ -274,9 +288,7 @@ def test_erasure_tombstones_unpins_and_reports(world: World) -> None:
     assert report.complete
     assert report.tombstone_tx
     assert report.blocks_unpinned == (str(rec.cid),)
-    assert {g.address for g in report.grantees_notified} == {
-        w.clinic.address, w.specialist.address
-    }
+    assert {g.address for g in report.grantees_notified} == {w.clinic.address, w.specialist.address}
     assert report.cannot_undo  # stated honestly
     assert not w.ml.store.has(rec.cid)
     with pytest.raises(AccessDenied) as denied:
@@ -346,4 +358,3 @@ def test_break_glass_needs_an_emergency_responder_and_the_kit(world: World) -> N
     assert w.er.read(rec.record_id, "emergency") == b"penicillin allergy"
     with pytest.raises(InvalidInput):
         w.er.break_glass(w.pid, "unconscious_patient", duration=timedelta(hours=25))
-

@@ -59,27 +59,28 @@ def test_blocks_are_files_named_by_multihash(tmp_path: Path) -> None:
 
 def _crashing_put(root: Path, data: bytes, mode: str) -> None:
     """Child process: put `data`, SIGKILL itself during the third block write."""
-    calls = {"n": 0}
+    calls = {"write": 0, "rename": 0}
     real_write_all, real_replace = embedded_module._write_all, os.replace
 
     def write_all(fd: int, part: object) -> None:
-        calls["n"] += 1
-        if mode == "mid-write" and calls["n"] == 3:
+        calls["write"] += 1
+        if mode == "mid-write" and calls["write"] == 3:
             view = memoryview(part).cast("B")  # type: ignore[arg-type]
             os.write(fd, view[: len(view) // 2])
             os.kill(os.getpid(), signal.SIGKILL)
         real_write_all(fd, part)  # type: ignore[arg-type]
 
     def replace(src: object, dst: object) -> None:
-        calls["n"] += 1
-        if mode == "before-rename" and calls["n"] >= 6:
+        calls["rename"] += 1
+        if mode == "before-rename" and calls["rename"] == 3:
             os.kill(os.getpid(), signal.SIGKILL)
         real_replace(src, dst)  # type: ignore[arg-type]
 
+    store = EmbeddedStore(root)  # (opening writes the layout marker: not counted)
     embedded_module._write_all = write_all  # type: ignore[assignment]
     os.replace = replace  # type: ignore[assignment]
     embedded_module._WRITERS = 1  # type: ignore[misc]  # deterministic order of writes
-    EmbeddedStore(root).put(data)
+    store.put(data)
 
 
 @pytest.mark.parametrize("mode", ["mid-write", "before-rename"])
@@ -153,7 +154,7 @@ def test_garbage_collection_in_another_process_never_eats_new_content(tmp_path: 
     finally:
         stop.set()
         collector.join(60)
-    assert collector.exitcode == 0
+    assert collector.exitcode == 0, f"collector exit code {collector.exitcode}"
     for cid, data in written.items():
         assert store.get(cid) == data
 
@@ -236,6 +237,22 @@ def test_open_store_specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         open_store(str(tmp_path / "s3"), timeout=3)
     with pytest.raises(InvalidInput):
         open_store("/ip4/127.0.0.1/udp/5001")
+
+
+def _open_many(root: Path, barrier: object) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    for i in range(300):  # the processes race on each fresh directory in turn
+        EmbeddedStore(root / str(i))
+
+
+def test_processes_opening_a_fresh_store_at_once_all_succeed(tmp_path: Path) -> None:
+    barrier = _mp.Barrier(3)
+    openers = [_mp.Process(target=_open_many, args=(tmp_path / "s", barrier)) for _ in range(3)]
+    for p in openers:
+        p.start()
+    for p in openers:
+        p.join(60)
+    assert [p.exitcode for p in openers] == [0, 0, 0]
 
 
 def test_a_directory_that_is_not_a_blockstore_is_refused(tmp_path: Path) -> None:

@@ -77,7 +77,9 @@ def report_error(exc: BaseException, code: int, as_json: bool) -> None:
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use; also the top-level error handler."""
 
-    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy or {})
 

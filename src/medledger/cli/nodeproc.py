@@ -92,12 +92,14 @@ def find_anvil() -> str:
 
 def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: float = 2.0) -> Any:
     """One JSON-RPC call with the standard library (no web3 import for a status check)."""
+    if not url.startswith(("http://", "https://")):
+        raise InvalidInput(f"not an HTTP JSON-RPC URL: {url!r}", hint="e.g. http://127.0.0.1:8545")
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
-    req = urllib.request.Request(
+    req = urllib.request.Request(  # noqa: S310 (scheme checked above)
         url, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (http only)
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
             reply = json.loads(resp.read())
     except (OSError, ValueError, urllib.error.URLError) as exc:
         raise ChainUnavailable(f"cannot reach {url}: {exc}") from None
@@ -231,8 +233,9 @@ def _wait_ready(proc: subprocess.Popen[bytes], rpc: str, paths: NodePaths) -> No
             return
         except ChainUnavailable:
             time.sleep(0.1)
-    raise ChainUnavailable(f"anvil did not answer on {rpc} within {READY_TIMEOUT:.0f} s",
-                           hint=f"see {paths.log}")
+    raise ChainUnavailable(
+        f"anvil did not answer on {rpc} within {READY_TIMEOUT:.0f} s", hint=f"see {paths.log}"
+    )
 
 
 def log_tail(paths: NodePaths, lines: int = 3) -> str:

@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 
 def to_jsonable(obj: Any) -> Any:
     """Turn SDK values (dataclasses, bytes, enums, datetimes, CIDs) into JSON-ready values."""
+    if isinstance(obj, enum.Enum):  # before int: IntEnum codes print as their names
+        return obj.name.lower() if obj.name else int(obj.value)
     if obj is None or isinstance(obj, bool | int | float | str):
         return obj
-    if isinstance(obj, enum.Enum):
-        return obj.name.lower()
     if isinstance(obj, bytes | bytearray | memoryview):
         return "0x" + bytes(obj).hex()
     if isinstance(obj, _dt.datetime | _dt.date):
@@ -51,7 +51,7 @@ def console(*, stderr: bool = False) -> Console:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else 200
+    width = None if stream.isatty() else 250
     return Console(file=stream, highlight=False, width=width, soft_wrap=False)
 
 
@@ -85,9 +85,7 @@ def kv_table(data: Mapping[str, Any], title: str | None = None) -> Table:
     return table
 
 
-def table(
-    columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None
-) -> Table:
+def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> Table:
     """A table with a header row."""
     from rich.table import Table
 

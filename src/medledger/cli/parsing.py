@@ -7,7 +7,7 @@ before anything is sent.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from medledger.errors import InvalidInput
@@ -48,6 +48,22 @@ def format_duration(seconds: int) -> str:
             parts.append(f"{seconds // size}{unit}")
             seconds %= size
     return " ".join(parts)
+
+
+def parse_time(text: str) -> int:
+    """A point in time as unix seconds: ``1767225600`` or ISO 8601 (naive means UTC)."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"cannot read time {text!r}", hint="e.g. 2026-12-31, 2026-12-31T18:00+01:00 or unix"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
 
 
 _WEI = {"wei": 0, "gwei": 9, "eth": 18, "ether": 18}

@@ -50,7 +50,7 @@ def _find_address(raw: object) -> str | None:
 
 
 def to_checksum(addr: str) -> str:
-    from eth_utils import to_checksum_address
+    from eth_utils.address import to_checksum_address
 
     return str(to_checksum_address(addr))
 

@@ -149,17 +149,33 @@ def key_path(name: str) -> Path:
 
 
 def read_password(prompt: str, *, confirm: bool = False) -> str:
-    """The keystore password: env MEDLEDGER_PASSWORD or a hidden prompt (never an argument)."""
+    """The keystore password: env MEDLEDGER_PASSWORD or a hidden prompt (never an argument).
+
+    Prompts once (twice with ``confirm``) and fails instead of re-asking, so a script that pipes
+    the wrong input gets an error rather than a prompt loop.
+    """
     env = os.environ.get("MEDLEDGER_PASSWORD")
     if env is not None:
         return env
-    try:
-        value: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
-    except click.Abort:
-        raise InvalidInput(
-            "no password given",
-            hint="type it at the prompt, or set MEDLEDGER_PASSWORD for scripts",
-        ) from None
+    no_password = InvalidInput(
+        "no password given",
+        hint="type it at the prompt, or set MEDLEDGER_PASSWORD for scripts",
+    )
+
+    def ask(text: str) -> str:
+        try:
+            value: str = click.prompt(
+                text, hide_input=True, default="", show_default=False, err=True
+            )
+        except click.Abort:
+            raise no_password from None
+        return value
+
+    value = ask(prompt)
+    if not value:
+        raise no_password
+    if confirm and ask("Repeat for confirmation") != value:
+        raise InvalidInput("the two passwords do not match", hint="run the command again")
     return value
 
 

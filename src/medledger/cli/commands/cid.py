@@ -16,9 +16,7 @@ Examples:
   medledger cid scan.dcm                  # same as: ipfs add --only-hash -Q --cid-version=1
   medledger cid --cid-version 0 scan.dcm  # same as: ipfs add --only-hash -Q (Qm...)"""
 )
-@click.argument(
-    "file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
-)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
 @click.option(
     "--cid-version",
     type=click.IntRange(0, 1),

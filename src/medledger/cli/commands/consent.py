@@ -1,4 +1,4 @@
-"""Consent: ``grant``, ``revoke``, ``relay`` (EIP-712 signed consents), ``emergency``, ``break-glass``."""
+"""Consent: ``grant``, ``revoke``, ``relay`` (signed consents), ``emergency``, ``break-glass``."""
 
 from __future__ import annotations
 
@@ -7,27 +7,44 @@ from typing import Any
 
 import click
 
-from medledger.cli.output import emit, kv_table, print_json, to_jsonable, when
-from medledger.cli.parsing import parse_duration, split_names
+from medledger.cli.output import emit, kv_table, print_json, when
+from medledger.cli.parsing import parse_duration, parse_time, split_names
 from medledger.cli.state import get_state, sdk_options
 from medledger.errors import InvalidInput
 
 
-def _tx(receipt: Any) -> dict[str, Any]:
-    return {
-        "tx_hash": to_jsonable(getattr(receipt, "tx_hash", None)),
-        "gas_used": getattr(receipt, "gas_used", None),
-        "block": getattr(receipt, "block_number", None),
+def _tx(result: Any) -> dict[str, Any]:
+    """Transaction facts of a TxResult, or of a result object carrying ``tx`` (+ extra_txs)."""
+    if result is None:
+        return {}
+    tx = getattr(result, "tx", result)
+    extra = tuple(getattr(result, "extra_txs", ()))
+    out: dict[str, Any] = {
+        "tx_hash": str(tx.tx_hash),
+        "block": int(tx.block_number),
+        "gas_used": int(tx.gas_used) + sum(int(t.gas_used) for t in extra),
     }
+    if extra:
+        out["transactions"] = 1 + len(extra)
+    return out
 
 
-def _grant_view(info: Any) -> dict[str, Any]:
-    data: dict[str, Any] = to_jsonable(info)
-    if isinstance(data, dict):
-        tx = getattr(info, "tx", None)
-        if tx is not None:
-            data["tx"] = _tx(tx)
-    return data
+def grant_view(info: Any) -> dict[str, Any]:
+    """A GrantInfo as plain data (names for codes)."""
+    from medledger.codes import Action
+
+    return {
+        "patient_id": info.patient_id,
+        "grantee": info.grantee,
+        "categories": [c.name.lower() for c in info.categories],
+        "purposes": [p.name.lower() for p in info.purposes],
+        "actions": [str(a.name).lower() for a in Action if info.actions & a],
+        "valid_from": info.valid_from,
+        "valid_until": info.valid_until,
+        "key_bundle_cid": str(info.key_bundle_cid),
+        "refreshed_bundles": list(info.refreshed),
+        **_tx(info),
+    }
 
 
 @click.command(
@@ -39,56 +56,118 @@ Examples:
   medledger relay consent.json --as dev:0"""
 )
 @click.argument("grantee")
-@click.option("-c", "--category", "categories", multiple=True, required=True,
-              help="Record categories (repeat or comma-separate): allergies, labs, ...")
-@click.option("-p", "--purpose", "purposes", multiple=True, required=True,
-              help="Purposes: treatment, emergency, research, ...")
-@click.option("-a", "--action", "actions", multiple=True, default=("read",), show_default=True,
-              help="read and/or write.")
-@click.option("--for", "duration", metavar="DURATION", default=None,
-              help="How long: 24h, 30d, 2w, 1y (default: no expiry).")
-@click.option("--sign-only", is_flag=True,
-              help="Do not send: print an EIP-712 signed grant (JSON) for `medledger relay`.")
+@click.option(
+    "-c",
+    "--category",
+    "categories",
+    multiple=True,
+    required=True,
+    help="Record categories (repeat or comma-separate): allergies, labs, ...",
+)
+@click.option(
+    "-p",
+    "--purpose",
+    "purposes",
+    multiple=True,
+    required=True,
+    help="Purposes: treatment, emergency, research, ...",
+)
+@click.option(
+    "-a",
+    "--action",
+    "actions",
+    multiple=True,
+    default=("read",),
+    show_default=True,
+    help="read and/or write.",
+)
+@click.option(
+    "--for",
+    "duration",
+    metavar="DURATION",
+    default=None,
+    help="How long from now: 24h, 30d, 2w, 1y.",
+)
+@click.option(
+    "--until",
+    "until",
+    metavar="TIME",
+    default=None,
+    help="Or an end time: ISO 8601 (UTC unless an offset is given) or unix seconds.",
+)
+@click.option(
+    "--sign-only",
+    is_flag=True,
+    help="Do not send: print an EIP-712 signed grant (JSON) for `medledger relay`.",
+)
 @sdk_options
-def grant(grantee: str, categories: tuple[str, ...], purposes: tuple[str, ...],
-          actions: tuple[str, ...], duration: str | None, sign_only: bool) -> None:
+def grant(
+    grantee: str,
+    categories: tuple[str, ...],
+    purposes: tuple[str, ...],
+    actions: tuple[str, ...],
+    duration: str | None,
+    until: str | None,
+    sign_only: bool,
+) -> None:
     """Give GRANTEE (address or key name) access to categories of your records, for purposes.
 
     The grantee receives, sealed to their encryption key, the category keys of epochs that start
     before the grant ends; a new key epoch starts when it ends, so later records stay closed.
     """
+    from medledger import codes
     from medledger.cli import resolve
 
+    if (duration is None) == (until is None):
+        raise InvalidInput(
+            "give exactly one of --for DURATION or --until TIME",
+            hint="e.g. --for 30d; every consent ends",
+        )
     state = get_state()
     kwargs: dict[str, Any] = {
-        "categories": split_names(categories),
-        "purposes": split_names(purposes),
+        "categories": [codes.category(c).name.lower() for c in split_names(categories)],
+        "purposes": [codes.purpose(p).name.lower() for p in split_names(purposes)],
         "actions": split_names(actions),
-        "duration": parse_duration(duration) if duration else None,
     }
+    if duration is not None:
+        kwargs["duration"] = parse_duration(duration)
+    else:
+        assert until is not None
+        kwargs["valid_until"] = parse_time(until)
     address = resolve.address(grantee)
     session = state.session()
     if sign_only:
         signed = session.sign_grant(address, **kwargs)
-        print_json(signed.to_json() if hasattr(signed, "to_json") else signed)
+        print_json(signed.to_json())
         return
     info = session.grant(address, **kwargs)
-    data = _grant_view(info)
+    data = grant_view(info)
 
     def human(con: Any) -> None:
-        until = getattr(info, "valid_until", None)
-        con.print(f"granted {', '.join(kwargs['categories'])} for "
-                  f"{', '.join(kwargs['purposes'])} to {address}"
-                  + (f" until {when(until)}" if until else " (no expiry)"))
-        con.print(kv_table(data))
+        until = data["valid_until"]
+        forever = until >= 2**32 - 1
+        con.print(
+            f"granted {', '.join(data['categories'])} for "
+            f"{', '.join(data['purposes'])} to {address}"
+            + (" (no expiry)" if forever else f" until {when(until)}")
+        )
+        view = {
+            **data,
+            "valid_from": when(data["valid_from"]),
+            "valid_until": "never" if forever else when(until),
+        }
+        con.print(kv_table(view))
 
     emit(state.json, data, human)
 
 
 @click.command()
 @click.argument("grantee")
-@click.option("--sign-only", is_flag=True,
-              help="Do not send: print an EIP-712 signed revocation (JSON) for `medledger relay`.")
+@click.option(
+    "--sign-only",
+    is_flag=True,
+    help="Do not send: print an EIP-712 signed revocation (JSON) for `medledger relay`.",
+)
 @sdk_options
 def revoke(grantee: str, sign_only: bool) -> None:
     """Withdraw GRANTEE's consent now (a new key epoch starts: later records stay closed)."""
@@ -99,7 +178,7 @@ def revoke(grantee: str, sign_only: bool) -> None:
     session = state.session()
     if sign_only:
         signed = session.sign_revoke(address)
-        print_json(signed.to_json() if hasattr(signed, "to_json") else signed)
+        print_json(signed.to_json())
         return
     receipt = session.revoke(address)
     data = {"revoked": address, **_tx(receipt)}
@@ -120,25 +199,55 @@ def relay(file: Any) -> None:
     try:
         raw = json.load(file)
     except ValueError as exc:
-        raise InvalidInput(f"{getattr(file, 'name', 'input')} is not JSON: {exc}",
-                           hint="pass the output of `medledger grant ... --sign-only`") from None
+        raise InvalidInput(
+            f"{getattr(file, 'name', 'input')} is not JSON: {exc}",
+            hint="pass the output of `medledger grant ... --sign-only`",
+        ) from None
+    if not isinstance(raw, dict):
+        raise InvalidInput(
+            "a signed consent is a JSON object",
+            hint="pass the output of `medledger grant ... --sign-only`",
+        )
     signed = SignedConsent.from_json(raw)
     receipt = state.session().relay(signed)
-    data = {"relayed": getattr(signed, "kind", "consent"), **_tx(receipt)}
+    data = {
+        "relayed": signed.kind,
+        "patient_id": signed.patient_id,
+        "grantee": signed.grantee,
+        **_tx(receipt),
+    }
     emit(state.json, data, lambda con: con.print(f"relayed signed {data['relayed']}"))
 
 
 @click.command()
-@click.option("-c", "--category", "categories", multiple=True,
-              help="Emergency categories (default: allergies, medications, conditions).")
-@click.option("--max", "max_duration", metavar="DURATION", default=None,
-              help="Longest break-glass window (at most 24h).")
+@click.option(
+    "-c",
+    "--category",
+    "categories",
+    multiple=True,
+    help="Emergency categories (default: allergies, medications, conditions).",
+)
+@click.option(
+    "--max",
+    "max_duration",
+    metavar="DURATION",
+    default=None,
+    help="Longest break-glass window (at most 24h).",
+)
 @click.option("--opt-out", is_flag=True, help="Refuse break-glass access entirely.")
-@click.option("--responder", "responders", multiple=True,
-              help="Emergency responder (address or key name) to seal the emergency kit to.")
+@click.option(
+    "--responder",
+    "responders",
+    multiple=True,
+    help="Emergency responder (address or key name) to seal the emergency kit to.",
+)
 @sdk_options
-def emergency(categories: tuple[str, ...], max_duration: str | None, opt_out: bool,
-              responders: tuple[str, ...]) -> None:
+def emergency(
+    categories: tuple[str, ...],
+    max_duration: str | None,
+    opt_out: bool,
+    responders: tuple[str, ...],
+) -> None:
     """Configure break-glass access to your records (patient)."""
     from medledger.cli import resolve
 
@@ -153,16 +262,29 @@ def emergency(categories: tuple[str, ...], max_duration: str | None, opt_out: bo
     emit(state.json, data, lambda con: con.print("emergency access configured"))
 
 
-@click.command("break-glass", epilog="""\b
+@click.command(
+    "break-glass",
+    epilog="""\b
 Example:
   medledger break-glass 7 --as er --reason unconscious_patient --for 24h \\
-      --justification "Unresponsive on arrival" """)
+      --justification "Unresponsive on arrival" """,
+)
 @click.argument("patient_id", type=int)
-@click.option("--reason", required=True,
-              type=click.Choice(["unconscious_patient", "life_threatening", "unable_to_consent",
-                                 "other"], case_sensitive=False))
-@click.option("--for", "duration", metavar="DURATION", default=None,
-              help="Window (default: the patient's maximum, at most 24h).")
+@click.option(
+    "--reason",
+    required=True,
+    type=click.Choice(
+        ["unconscious_patient", "life_threatening", "unable_to_consent", "other"],
+        case_sensitive=False,
+    ),
+)
+@click.option(
+    "--for",
+    "duration",
+    metavar="DURATION",
+    default=None,
+    help="Window (default: the patient's maximum, at most 24h).",
+)
 @click.option("--justification", default="", help="Free text; only its digest goes on-chain.")
 @sdk_options
 def break_glass(patient_id: int, reason: str, duration: str | None, justification: str) -> None:
@@ -172,11 +294,23 @@ def break_glass(patient_id: int, reason: str, duration: str | None, justificatio
     """
     state = get_state()
     info = state.session().break_glass(
-        patient_id, reason=reason, duration=parse_duration(duration) if duration else None,
+        patient_id,
+        reason=reason,
+        duration=parse_duration(duration) if duration else None,
         justification=justification,
     )
-    data = _grant_view(info)
-    expires = getattr(info, "expires_at", None)
-    emit(state.json, data, lambda con: con.print(
-        f"break-glass open for patient {patient_id} until {when(expires)}"))
-
+    data = {
+        "patient_id": info.patient_id,
+        "responder": info.responder,
+        "reason": info.reason.name.lower(),
+        "expires_at": info.expires_at,
+        **_tx(info),
+    }
+    emit(
+        state.json,
+        data,
+        lambda con: con.print(
+            f"break-glass open for patient {patient_id} until {when(info.expires_at)} "
+            f"(tx {data['tx_hash']})"
+        ),
+    )

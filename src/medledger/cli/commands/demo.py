@@ -16,11 +16,13 @@ from medledger.cli.output import emit, kv_table, table, to_jsonable, when
 from medledger.cli.state import connection_options, get_state
 
 
-@click.command(epilog="""\b
+@click.command(
+    epilog="""\b
 Examples:
   medledger demo                 # in-process chain + temporary store; nothing to start
   medledger demo --json          # machine-readable summary
-  medledger demo --rpc http://127.0.0.1:8545   # the same scenario on a running Anvil""")
+  medledger demo --rpc http://127.0.0.1:8545   # the same scenario on a running Anvil"""
+)
 @connection_options
 def demo() -> None:
     """Play the reference scenario: consent, reads, break-glass, expiry, revocation, audit.
@@ -39,7 +41,7 @@ def demo() -> None:
         from medledger.scenario import Step, run_reference_scenario
 
         if con is not None:
-            con.rule("[bold]medledger demo")
+            con.print("[bold]medledger demo[/]: the reference scenario, narrated\n")
         where = "embedded chain (in-process py-evm)" if state.rpc is None else state.rpc
         store = state.store or tmp
         if con is not None:
@@ -63,7 +65,9 @@ def demo() -> None:
             con.print(f"   {step.narrative}", highlight=False)
             details = _details_for_humans(step.details)
             if details:
-                con.print(kv_table(details), style="dim")
+                from rich.padding import Padding
+
+                con.print(Padding(kv_table(details), (0, 0, 0, 3)), style="dim")
             con.print()
 
         result = run_reference_scenario(ml, on_step=on_step)
@@ -92,9 +96,11 @@ def _details_for_humans(details: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in details.items():
         if key == "records" and isinstance(value, list):
-            out[key] = "; ".join(f"{r['category']} {r['cid']}" for r in value)
+            out[key] = "; ".join(f"{str(r['category']).lower()} {r['cid']}" for r in value)
         elif key in {"valid_until", "expires_at"} and isinstance(value, int):
             out[key] = when(value)
+        elif isinstance(value, str) and value.isupper():
+            out[key] = value.lower()  # enum names such as DENIED_NO_CONSENT
         elif isinstance(value, dict):
             out[key] = ", ".join(f"{k}={v}" for k, v in value.items())
         else:
@@ -111,16 +117,23 @@ def _summary(result: Any, names: dict[str, str], elapsed: float, deploy_s: float
         row["accessor_role"] = names.get(row["accessor"].lower(), "?")
         entries.append(row)
     gas = {
-        op: {"count": len(values), "min": min(values), "max": max(values),
-             "avg": round(sum(values) / len(values)), "total": sum(values)}
-        for op, values in result.gas.items() if values
+        op: {
+            "count": len(values),
+            "min": min(values),
+            "max": max(values),
+            "avg": round(sum(values) / len(values)),
+            "total": sum(values),
+        }
+        for op, values in result.gas.items()
+        if values
     }
     return {
         "ok": result.ok,
         "patient_id": result.patient_id,
         "parties": result.parties,
-        "steps": [{"title": s.title, "ok": s.ok, "details": to_jsonable(s.details)}
-                  for s in result.steps],
+        "steps": [
+            {"title": s.title, "ok": s.ok, "details": to_jsonable(s.details)} for s in result.steps
+        ],
         "audit": {"verified": bool(result.audit.verified), "entries": entries},
         "gas": gas,
         "seconds": round(elapsed, 2),
@@ -130,22 +143,36 @@ def _summary(result: Any, names: dict[str, str], elapsed: float, deploy_s: float
 
 def _print_trail(con: Any, summary: dict[str, Any]) -> None:
     rows = [
-        (e["seq"], when(e["time"]), e["accessor_role"], (e["record_id"] or "-")[:12] + "…"
-         if e["record_id"] else "-", e["purpose"],
-         ("[green]" if e["allowed"] else "[red]") + e["outcome"] + "[/]")
+        (
+            e["seq"],
+            when(e["time"]),
+            e["accessor_role"],
+            (e["record_id"] or "-")[:12] + "…" if e["record_id"] else "-",
+            e["purpose"],
+            ("[green]" if e["allowed"] else "[red]") + e["outcome"] + "[/]",
+        )
         for e in summary["audit"]["entries"]
     ]
-    con.print(table(["#", "chain time", "who", "record", "purpose", "outcome"], rows,
-                    title=f"Audit trail of patient #{summary['patient_id']} (from on-chain events)"))
+    con.print(
+        table(
+            ["#", "chain time", "who", "record", "purpose", "outcome"],
+            rows,
+            title=f"Audit trail of patient #{summary['patient_id']} (from on-chain events)",
+        )
+    )
     if summary["audit"]["verified"]:
-        con.print("[green]Hash chain verified[/]: recomputed from the events, it equals the "
-                  "on-chain head, so no entry was dropped or altered.\n")
+        con.print(
+            "[green]Hash chain verified[/]: recomputed from the events, it equals the "
+            "on-chain head, so no entry was dropped or altered.\n"
+        )
     else:
         con.print("[red]Hash chain NOT verified[/]\n")
 
 
 def _print_gas(con: Any, gas: dict[str, dict[str, int]]) -> None:
-    rows = [(op, g["count"], f"{g['avg']:,}", f"{g['min']:,}", f"{g['max']:,}")
-            for op, g in gas.items()]
-    con.print(table(["operation", "calls", "avg gas", "min", "max"], rows,
-                    title="Gas used per operation"))
+    rows = [
+        (op, g["count"], f"{g['avg']:,}", f"{g['min']:,}", f"{g['max']:,}") for op, g in gas.items()
+    ]
+    con.print(
+        table(["operation", "calls", "avg gas", "min", "max"], rows, title="Gas used per operation")
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -10,24 +11,43 @@ from medledger.cli.output import emit, kv_table
 from medledger.cli.state import connection_options, get_state
 
 
-@click.command(epilog="""\b
+@click.command(
+    epilog="""\b
 Examples:
-  medledger deploy --rpc http://127.0.0.1:8545 --manifest deployments/31337.json""")
+  medledger deploy --rpc http://127.0.0.1:8545            # -> deployments/31337.json
+  medledger deploy --rpc http://127.0.0.1:8545 --manifest prod.json"""
+)
 @connection_options
 def deploy() -> None:
-    """Deploy MedLedger + AnchorRegistry where none is deployed yet and write the manifest.
+    """Deploy MedLedger + AnchorRegistry and write the deployment manifest.
 
-    If the manifest already names live contracts on this chain, nothing is sent.
+    The manifest defaults to deployments/<chainId>.json in the current directory. If it already
+    names the contracts on this chain, nothing is sent. The deployer (dev account 0 on dev
+    chains) becomes the consortium owner of the provider registry.
     """
     from medledger.cli.commands.node import _contracts
+    from medledger.cli.nodeproc import rpc_call
+    from medledger.errors import ChainUnavailable
 
     state = get_state()
-    ml = state.medledger(deploy=True)
     conn = state.connection()
+    if conn.rpc is None:
+        raise ChainUnavailable(
+            "no chain to deploy to", hint="pass --rpc URL, or run `medledger node start`"
+        )
+    manifest = conn.manifest
+    if manifest is None:
+        chain_id = int(rpc_call(conn.rpc, "eth_chainId"), 16)
+        manifest = str(Path("deployments") / f"{chain_id}.json")
+    existed = Path(manifest).exists()
+    state.manifest = manifest
+    ml = state.medledger(deploy=True)
     data: dict[str, Any] = {
         "chain_id": ml.chain.chain_id,
         "rpc": conn.rpc,
-        "manifest": conn.manifest,
+        "manifest": manifest,
+        "deployed": not existed,
+        "owner": ml.manifest.owner,
         "contracts": _contracts(ml),
     }
     emit(state.json, data, lambda con: con.print(kv_table(data, title="deployment")))

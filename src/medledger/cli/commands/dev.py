@@ -9,15 +9,19 @@ from medledger.cli.parsing import parse_amount, parse_duration
 from medledger.cli.state import connection_options, get_state
 
 
-@click.command(epilog="""\b
+@click.command(
+    epilog="""\b
 Examples:
   medledger fund alice                 # 10 ETH to key 'alice' on the local node
-  medledger fund 0xAbC... --amount 0.5eth""")
+  medledger fund 0xAbC... --amount 0.5eth"""
+)
 @click.argument("account")
 @click.option("--amount", default="10eth", show_default=True, help="10, 0.5eth, 20gwei, ...")
 @connection_options
 def fund(account: str, amount: str) -> None:
     """Give ACCOUNT (address or key name) ETH on a dev chain, to pay for transactions."""
+    from eth_typing import ChecksumAddress, HexAddress, HexStr
+
     from medledger.cli import resolve
 
     wei = parse_amount(amount)
@@ -25,10 +29,15 @@ def fund(account: str, amount: str) -> None:
     state = get_state()
     chain = state.medledger().chain
     chain.fund(address, wei)
-    balance = int(chain.w3.eth.get_balance(address))
+    balance = int(chain.w3.eth.get_balance(ChecksumAddress(HexAddress(HexStr(address)))))
     data = {"address": address, "funded_wei": wei, "balance_wei": balance}
-    emit(state.json, data, lambda con: con.print(
-        f"funded {address} with {wei / 10**18:g} ETH (balance {balance / 10**18:g} ETH)"))
+    emit(
+        state.json,
+        data,
+        lambda con: con.print(
+            f"funded {address} with {wei / 10**18:g} ETH (balance {balance / 10**18:g} ETH)"
+        ),
+    )
 
 
 @click.group("time")

@@ -20,7 +20,7 @@ from medledger.cli.state import get_state, json_option, key_path, read_password
 from medledger.errors import InvalidInput, KeystoreError
 
 if TYPE_CHECKING:
-    from medledger.crypto import Keystore
+    from medledger.crypto import Keystore, PublicKey
 
 _LIGHT_KDF_HELP = "Testing only: cheap scrypt parameters (unsafe for real keys)."
 
@@ -49,19 +49,19 @@ def key_view(name: str, ks: Keystore) -> dict[str, Any]:
     }
 
 
-def public_party(name_or_file: str) -> Any:
-    """The public half of a party (address + identity public key) from a key name or file.
+def public_keys(name_or_file: str) -> tuple[str, PublicKey]:
+    """Address and identity public key from a key name or a keystore file (no password).
 
-    Enough to register someone as a provider or seal keys to them; no password needed.
+    Enough to register someone as a provider: the public parts are stored in clear.
     """
     from medledger.crypto import Keystore
 
     path = Path(name_or_file)
-    ks = Keystore.from_json(path) if path.suffix == ".json" and path.exists() else _open(
-        check_name("key", name_or_file))
-    from medledger.client import PublicParty
-
-    return PublicParty(address=ks.address, public_key=ks.public_key)
+    if path.suffix == ".json" and path.is_file():
+        ks = Keystore.from_json(path)
+    else:
+        ks = _open(check_name("key", name_or_file))
+    return ks.address, ks.public_key
 
 
 def _save(name: str, password: str, light: bool, **kwargs: Any) -> dict[str, Any]:
@@ -111,10 +111,19 @@ def create(name: str, pq: bool, light: bool) -> None:
 
 @keys.command("import")
 @click.argument("name")
-@click.option("--private-key-file", type=click.File("r"), default=None,
-              help="File with a hex private key (- for stdin); else you are prompted.")
-@click.option("--keystore", "v3_file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="An Ethereum v3 keystore JSON (e.g. from geth or cast); same password.")
+@click.option(
+    "--private-key-file",
+    type=click.File("r"),
+    default=None,
+    help="File with a hex private key (- for stdin); else you are prompted.",
+)
+@click.option(
+    "--keystore",
+    "v3_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="An Ethereum v3 keystore JSON (e.g. from geth or cast); same password.",
+)
 @click.option("--pq", is_flag=True, help="Hybrid post-quantum identity key (ML-KEM-768+X25519).")
 @click.option("--insecure-light-kdf", "light", is_flag=True, hidden=True, help=_LIGHT_KDF_HELP)
 @json_option
@@ -133,25 +142,32 @@ def import_(name: str, private_key_file: Any, v3_file: str | None, pq: bool, lig
     if v3_file is not None:
         password = read_password(f"Password of {v3_file}")
         try:
-            secret = Account.decrypt(json.loads(Path(v3_file).read_text()), password)
+            secret = bytes(Account.decrypt(json.loads(Path(v3_file).read_text()), password))
         except ValueError as exc:
             raise KeystoreError(f"cannot open {v3_file}: {exc}") from None
     else:
         if private_key_file is not None:
             text = private_key_file.read().strip()
         else:
-            text = click.prompt("Private key (hex)", hide_input=True, err=True).strip()
+            try:
+                text = click.prompt(
+                    "Private key (hex)", hide_input=True, default="", show_default=False, err=True
+                ).strip()
+            except click.Abort:
+                raise InvalidInput("no private key given") from None
         try:
             secret = bytes.fromhex(text.removeprefix("0x"))
             if len(secret) != 32:
                 raise ValueError
         except ValueError:
-            raise InvalidInput("the private key must be 32 bytes of hex",
-                               hint="e.g. 0x followed by 64 hex digits") from None
+            raise InvalidInput(
+                "the private key must be 32 bytes of hex", hint="e.g. 0x followed by 64 hex digits"
+            ) from None
         password = read_password(f"New password for {name}", confirm=True)
     account = Account.from_key(secret)
-    data = _save(name, password, light, account=account,
-                 suite="mlkem768-x25519" if pq else "x25519")
+    data = _save(
+        name, password, light, account=account, suite="mlkem768-x25519" if pq else "x25519"
+    )
     emit(get_state().json, data, lambda con: con.print(kv_table(data, title="key imported")))
 
 
@@ -165,16 +181,29 @@ def list_() -> None:
         try:
             rows.append(key_view(path.stem, _open(path.stem)))
         except (KeystoreError, InvalidInput) as exc:
-            rows.append({"name": path.stem, "address": None, "suite": None,
-                         "error": str(exc), "file": str(path)})
+            rows.append(
+                {
+                    "name": path.stem,
+                    "address": None,
+                    "suite": None,
+                    "error": str(exc),
+                    "file": str(path),
+                }
+            )
 
     def human(con: Any) -> None:
         if not rows:
             con.print(f"no keys in {folder}; create one with `medledger keys create NAME`")
             return
-        con.print(table(["name", "address", "suite", "fingerprint"],
-                        [(r["name"], r["address"] or r.get("error"), r["suite"],
-                          r.get("fingerprint")) for r in rows]))
+        con.print(
+            table(
+                ["name", "address", "suite", "fingerprint"],
+                [
+                    (r["name"], r["address"] or r.get("error"), r["suite"], r.get("fingerprint"))
+                    for r in rows
+                ],
+            )
+        )
 
     emit(get_state().json, rows, human)
 

@@ -29,7 +29,9 @@ Examples:
   medledger node start --port 0             # any free port
   medledger node start --attach http://127.0.0.1:8545 --profile devnet"""
 )
-@click.option("--port", type=int, default=None, help="Port (default: the last one, else 8545; 0 = any free).")
+@click.option(
+    "--port", type=int, default=None, help="Port (default: the last one, else 8545; 0 = any free)."
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
     "--attach",
@@ -88,11 +90,8 @@ def start(port: int | None, host: str, attach: str | None) -> None:
 
 
 def _contracts(ml: Any) -> dict[str, str]:
-    manifest = ml.manifest
-    contracts = getattr(manifest, "contracts", None) or getattr(manifest, "addresses", None)
-    if isinstance(contracts, dict):
-        return {str(k): str(getattr(v, "address", v)) for k, v in contracts.items()}
-    return {}
+    """Contract name -> address, from the deployment manifest."""
+    return {name: c.address for name, c in ml.manifest.contracts.items()}
 
 
 @node.command()
@@ -130,7 +129,16 @@ def status() -> None:
         if prof is None:
             con.print(f"no profile {state.profile_name()!r}: run `medledger node start`")
         else:
-            con.print(kv_table({"profile": prof.name, "rpc": prof.rpc, "store": prof.store,
-                                "manifest": prof.manifest}, title="profile"))
+            con.print(
+                kv_table(
+                    {
+                        "profile": prof.name,
+                        "rpc": prof.rpc,
+                        "store": prof.store,
+                        "manifest": prof.manifest,
+                    },
+                    title="profile",
+                )
+            )
 
     emit(state.json, data, human)

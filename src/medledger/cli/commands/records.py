@@ -26,7 +26,9 @@ def record_view(rec: Any) -> dict[str, Any]:
         "created_at": getattr(rec, "created_at", None),
         "erased": bool(getattr(rec, "erased", False)),
         "patient_id": getattr(rec, "patient_id", None),
-        "tx_hash": to_jsonable(getattr(getattr(rec, "tx", None), "tx_hash", None)),
+        "size": getattr(rec, "size", None),
+        "tx_hash": None if rec.tx is None else str(rec.tx.tx_hash),
+        "gas_used": None if rec.tx is None else int(rec.tx.gas_used),
     }
 
 
@@ -40,15 +42,13 @@ def record() -> None:
     epilog="""\b
 Examples:
   medledger record add --as clinic --patient 1 --category labs a1c.json
-  cat scan.dcm | medledger record add --as clinic --patient 1 -c imaging \\
-      --content-type application/dicom -""",
+  cat scan.dcm | medledger record add --as clinic --patient 1 -c imaging -""",
 )
 @click.argument("file", type=click.Path(allow_dash=True, dir_okay=False, path_type=str))
 @click.option("--patient", "patient_id", type=int, required=True, help="Patient id.")
 @click.option("-c", "--category", required=True, help="Record category (labs, allergies, ...).")
-@click.option("--content-type", default="application/fhir+json", show_default=True)
 @sdk_options
-def add(file: str, patient_id: int, category: str, content_type: str) -> None:
+def add(file: str, patient_id: int, category: str) -> None:
     """Encrypt FILE (or - for stdin), store it and register it on-chain for a patient."""
     from medledger.codes import category as parse_category
 
@@ -57,7 +57,7 @@ def add(file: str, patient_id: int, category: str, content_type: str) -> None:
     session = state.session()
     if file == "-":
         data: bytes | BinaryIO = sys.stdin.buffer.read()
-        rec = session.add_record(patient_id, data, category=category, content_type=content_type)
+        rec = session.add_record(patient_id, data, category=category)
     else:
         path = Path(file)
         if not path.is_file():
@@ -67,34 +67,50 @@ def add(file: str, patient_id: int, category: str, content_type: str) -> None:
         size = path.stat().st_size
         with path.open("rb") as fh:
             if size >= PROGRESS_THRESHOLD and not state.json and sys.stderr.isatty():
-                rec = _add_with_progress(session, patient_id, fh, category, content_type, size)
+                rec = _add_with_progress(session, patient_id, fh, category, size)
             else:
-                rec = session.add_record(patient_id, fh, category=category,
-                                         content_type=content_type)
+                rec = session.add_record(patient_id, fh, category=category)
     data_out = record_view(rec)
-    emit(state.json, data_out, lambda con: con.print(kv_table(data_out, title="record added")))
+    emit(
+        state.json,
+        data_out,
+        lambda con: con.print(
+            kv_table({**data_out, "created_at": when(data_out["created_at"])}, title="record added")
+        ),
+    )
 
 
-def _add_with_progress(session: Any, patient_id: int, fh: BinaryIO, category: str,
-                       content_type: str, size: int) -> Any:
+def _add_with_progress(
+    session: Any, patient_id: int, fh: BinaryIO, category: str, size: int
+) -> Any:
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     from medledger.cli.output import console
 
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), console=console(stderr=True), transient=True) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=console(stderr=True),
+        transient=True,
+    ) as bar:
         task = bar.add_task("encrypting + storing", total=size)
 
-        def progress(done: int, total: int | None = None) -> None:
+        def progress(done: int) -> None:
             bar.update(task, completed=done)
 
-        return session.add_record(patient_id, fh, category=category, content_type=content_type,
-                                  progress=progress)
+        return session.add_record(patient_id, fh, category=category, progress=progress)
 
 
 @record.command("list")
-@click.option("--patient", "patient_id", type=int, default=None,
-              help="Patient id (default: your own, as the patient).")
+@click.option(
+    "--patient",
+    "patient_id",
+    type=int,
+    default=None,
+    help="Patient id (default: your own, as the patient).",
+)
 @sdk_options
 def list_(patient_id: int | None) -> None:
     """The patient's longitudinal timeline (metadata from the chain; nothing is decrypted)."""
@@ -103,23 +119,49 @@ def list_(patient_id: int | None) -> None:
     rows = [record_view(r) for r in records]
 
     def human(con: Any) -> None:
-        con.print(table(["record id", "category", "created", "author", "cid", "erased"], [
-            (r["record_id"], r["category"], when(r["created_at"]), r["author"], r["cid"],
-             r["erased"]) for r in rows
-        ], title=f"{len(rows)} record(s)"))
+        con.print(
+            table(
+                ["record id", "category", "created", "author", "cid", "erased"],
+                [
+                    (
+                        r["record_id"],
+                        r["category"],
+                        when(r["created_at"]),
+                        r["author"],
+                        r["cid"],
+                        r["erased"],
+                    )
+                    for r in rows
+                ],
+                title=f"{len(rows)} record(s)",
+            )
+        )
 
     emit(state.json, rows, human)
 
 
-@record.command("get", epilog="""\b
+@record.command(
+    "get",
+    epilog="""\b
 Examples:
   medledger record get 0x5c1f...e2 --as specialist --purpose treatment --out a1c.json
-  medledger record get 0x5c1f...e2 --as alice | jq .""")
+  medledger record get 0x5c1f...e2 --as alice | jq .""",
+)
 @click.argument("record_id")
-@click.option("-p", "--purpose", default="treatment", show_default=True,
-              help="Why you read it (logged on-chain).")
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the record here (default: stdout).")
+@click.option(
+    "-p",
+    "--purpose",
+    default="treatment",
+    show_default=True,
+    help="Why you read it (logged on-chain).",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the record here (default: stdout).",
+)
 @sdk_options
 def get(record_id: str, purpose: str, out: Path | None) -> None:
     """Read a record: the access is logged on-chain first, then fetched, verified, decrypted.
@@ -143,8 +185,9 @@ def get(record_id: str, purpose: str, out: Path | None) -> None:
         info = {"record_id": to_jsonable(rid), "bytes": len(data), "out": str(out)}
         emit(state.json, info, lambda con: con.print(f"wrote {len(data)} bytes to {out}"))
     elif state.json:
-        emit(True, {"record_id": to_jsonable(rid), "bytes": len(data),
-                    "data": _as_text_or_hex(data)})
+        emit(
+            True, {"record_id": to_jsonable(rid), "bytes": len(data), "data": _as_text_or_hex(data)}
+        )
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
@@ -172,17 +215,10 @@ def erase(record_id: str, yes: bool) -> None:
     rid = resolve.record_id(record_id)
     state = get_state()
     if not yes and not state.json and sys.stdin.isatty():
-        click.confirm(f"erase record {to_jsonable(rid)}? this cannot be undone", abort=True,
-                      err=True)
+        click.confirm(
+            f"erase record {to_jsonable(rid)}? this cannot be undone", abort=True, err=True
+        )
+    from medledger.audit.erasure import render_text, to_dict
+
     report = state.session().erase(rid)
-    data = to_jsonable(report)
-
-    def human(con: Any) -> None:
-        render = getattr(report, "to_text", None) or getattr(report, "render_text", None)
-        if callable(render):
-            con.print(render())
-        else:
-            con.print(kv_table(data if isinstance(data, dict) else {"report": data},
-                               title="erasure report"))
-
-    emit(state.json, data, human)
+    emit(state.json, to_dict(report), lambda con: con.print(render_text(report), markup=False))

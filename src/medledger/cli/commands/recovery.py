@@ -39,8 +39,12 @@ def set_guardians(guardians: tuple[str, ...], threshold: int, delay: str) -> Non
     wait = parse_duration(delay)
     state = get_state()
     receipt = state.session().set_guardians(addresses, threshold, wait)
-    data = {"guardians": addresses, "threshold": threshold, "delay": int(wait.total_seconds()),
-            **_tx(receipt)}
+    data = {
+        "guardians": addresses,
+        "threshold": threshold,
+        "delay": int(wait.total_seconds()),
+        **_tx(receipt),
+    }
     emit(state.json, data, lambda con: con.print(kv_table(data, title="guardians set")))
 
 
@@ -86,19 +90,20 @@ def status(patient_id: int) -> None:
     """Guardians, threshold, delay and any pending recovery of PATIENT_ID (read-only)."""
     state = get_state()
     ml = state.medledger()
-    core = ml.contracts.medledger.functions
-    guardians, threshold, delay = core.getGuardians(patient_id).call()
-    new_controller, approvals, executable_at = core.getRecovery(patient_id).call()
-    pending = int(new_controller, 16) != 0
+    contract = ml.deployment.medledger
+    guardians = contract.get_guardians(patient_id)
+    pending = contract.get_recovery(patient_id)
+    is_pending = int(pending.new_controller, 16) != 0
     data: dict[str, Any] = {
         "patient_id": patient_id,
-        "guardians": list(guardians),
-        "threshold": threshold,
-        "delay": delay,
-        "pending": pending,
-        "new_controller": new_controller if pending else None,
-        "approvals": approvals,
-        "executable_at": executable_at or None,
+        "controller": contract.get_patient(patient_id).controller,
+        "guardians": list(guardians.guardians),
+        "threshold": guardians.threshold,
+        "delay": guardians.delay,
+        "pending": is_pending,
+        "new_controller": pending.new_controller if is_pending else None,
+        "approvals": pending.approvals,
+        "executable_at": pending.executable_at or None,
         "chain_now": ml.now(),
     }
 
