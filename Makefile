@@ -30,11 +30,11 @@ typecheck:
 	mypy
 
 compile:
-	ape compile
+	ape compile --force
 	$(PY) tools/export_artifacts.py --check
 
 artifacts:
-	ape compile
+	ape compile --force
 	$(PY) tools/export_artifacts.py
 
 slither:

@@ -64,13 +64,13 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         (
             "CID v1 vs aleph-cid (same file, same run)",
             "≥ 1.00×",
-            f"{h['cid_v1_ratio_to_aleph']:.2f}×",
+            f"{h['cid_v1_ratio_to_aleph']:.3f}×",
             h["cid_v1_ratio_to_aleph"] >= 1,
         ),
         (
             "CID v0 vs aleph-cid (same file, same run)",
             "≥ 1.00×",
-            f"{h['cid_v0_ratio_to_aleph']:.2f}×",
+            f"{h['cid_v0_ratio_to_aleph']:.3f}×",
             h["cid_v0_ratio_to_aleph"] >= 1,
         ),
         (
@@ -179,7 +179,7 @@ def render(
         "",
         "## How to reproduce",
         "",
-        "`make bench` (about 10 minutes on 2 cores). Each part runs alone too: "
+        "`make bench` (about 5 minutes on 2 cores). Each part runs alone too: "
         "`python benchmarks/bench_gas.py`, `bench_throughput.py [--quick]`, "
         "`bench_scaling.py [--quick]` (all with `--json`). The smoke test "
         "`pytest -p no:ape_test -q tests/benchmarks` runs `run_all.py --quick` into a temp dir. "

@@ -52,6 +52,8 @@ abstract contract MedLedgerBase is EIP712, Nonces, IMedLedger {
     );
     bytes32 internal constant REVOKE_TYPEHASH =
         keccak256("Revoke(uint64 patientId,address grantee,uint256 nonce,uint256 deadline)");
+    bytes32 internal constant SET_KEYRING_TYPEHASH =
+        keccak256("SetKeyring(uint64 patientId,bytes32 keyring,uint256 nonce,uint256 deadline)");
     bytes32 internal constant ADD_RECORD_TYPEHASH = keccak256(
         "AddRecord(uint64 patientId,bytes32 recordId,uint8 category,uint8 cidCodec,address author,uint256 nonce,uint256 deadline)"
     );

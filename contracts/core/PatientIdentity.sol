@@ -44,6 +44,18 @@ abstract contract PatientIdentity is MedLedgerBase {
     }
 
     /// @inheritdoc IPatientIdentity
+    function setKeyringBySig(uint64 patientId, bytes32 keyring, uint256 deadline, bytes calldata signature)
+        external
+    {
+        address controller = _controllerOf(patientId);
+        bytes32 structHash =
+            keccak256(abi.encode(SET_KEYRING_TYPEHASH, patientId, keyring, _useNonce(controller), deadline));
+        _checkSignature(controller, structHash, deadline, signature);
+        _patients[patientId].keyring = keyring;
+        emit KeyringUpdated(patientId, keyring);
+    }
+
+    /// @inheritdoc IPatientIdentity
     function setEncryptionKey(bytes32 encryptionKey, bytes32 keyDocument) external {
         uint64 patientId = _callerPatient();
         if (encryptionKey == bytes32(0)) revert IdentityInvalidEncryptionKey();

@@ -55,6 +55,17 @@ interface IPatientIdentity is IMedLedgerErrors {
     /// @param keyring CID digest of the new keyring document.
     function setKeyring(bytes32 keyring) external;
 
+    /// @notice `setKeyring` authorised by the EIP-712 `SetKeyring` signature of the patient's
+    /// current controller, so that a relayer can publish new key epochs for a patient without ETH
+    /// (a relayed grant or revocation that needs new epochs is submitted together with it).
+    /// @dev Anyone may submit. Consumes `nonces(controller)`.
+    /// @param patientId The patient.
+    /// @param keyring CID digest of the new keyring document.
+    /// @param deadline Last valid unix second for the signature.
+    /// @param signature 65-byte ECDSA signature (or ERC-1271 for contract controllers).
+    function setKeyringBySig(uint64 patientId, bytes32 keyring, uint256 deadline, bytes calldata signature)
+        external;
+
     /// @notice Replaces the caller's patient's encryption public key and key document reference.
     /// @param encryptionKey New X25519 public key (non-zero).
     /// @param keyDocument CID digest of the public key document (zero if none).

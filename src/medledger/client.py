@@ -237,67 +237,113 @@ class AuditTrail:
         return self.verification.ok
 
 
+def _grant_to_json(g: GrantRequest) -> dict[str, Any]:
+    return {
+        "grantee": g.grantee,
+        "categories": g.categories,
+        "actions": g.actions,
+        "purposes": g.purposes,
+        "validFrom": g.valid_from,
+        "validUntil": g.valid_until,
+        "keyBundle": "0x" + g.key_bundle.hex(),
+    }
+
+
+def _grant_from_json(g: dict[str, Any]) -> GrantRequest:
+    return GrantRequest(
+        to_checksum_address(g["grantee"]),
+        int(g["categories"]),
+        int(g["actions"]),
+        int(g["purposes"]),
+        int(g["validFrom"]),
+        int(g["validUntil"]),
+        _hex32(g["keyBundle"]),
+    )
+
+
+def _hex32(value: Any) -> bytes:
+    raw = bytes.fromhex(str(value).removeprefix("0x"))
+    if len(raw) != 32:
+        raise ValueError("expected 32 bytes")
+    return raw
+
+
+@dataclass(frozen=True)
+class SignedStep:
+    """One EIP-712 signed operation: ``setKeyring``, ``grant`` or ``revoke``."""
+
+    op: str
+    signature: bytes
+    grant: GrantRequest | None = None
+    grantee: str | None = None
+    keyring: bytes | None = None
+
+
 @dataclass(frozen=True)
 class SignedConsent:
     """A grant or revocation signed by the patient's controller, for anyone to relay.
 
-    The patient needs no ETH: documents (key bundle, updated keyring) are already stored, and
-    the relayer pays for ``grantBySig``/``revokeBySig``.
+    The patient needs no ETH: the documents (key bundles, updated keyring) are already stored,
+    and the relayer pays. ``steps`` carry consecutive nonces, so they can only be executed in
+    order and completely: e.g. a grant that needs a new key epoch cannot land before the keyring
+    that publishes the epoch, and a revocation is followed by the key rotation that makes later
+    records unreadable to the revoked grantee, plus refreshed bundles for the other grantees.
     """
 
     kind: str  # "grant" or "revoke"
     patient_id: int
     grantee: str
     deadline: int
-    signature: bytes
-    grant: GrantRequest | None = None
+    steps: tuple[SignedStep, ...]
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        steps = []
+        for st in self.steps:
+            item: dict[str, Any] = {"op": st.op, "signature": "0x" + st.signature.hex()}
+            if st.grant is not None:
+                item["grant"] = _grant_to_json(st.grant)
+            if st.grantee is not None:
+                item["grantee"] = st.grantee
+            if st.keyring is not None:
+                item["keyring"] = "0x" + st.keyring.hex()
+            steps.append(item)
+        return {
+            "format": "medledger-signed-consent/1",
             "kind": self.kind,
             "patientId": self.patient_id,
             "grantee": self.grantee,
             "deadline": self.deadline,
-            "signature": "0x" + self.signature.hex(),
+            "steps": steps,
         }
-        if self.grant is not None:
-            g = self.grant
-            out["grant"] = {
-                "categories": g.categories,
-                "actions": g.actions,
-                "purposes": g.purposes,
-                "validFrom": g.valid_from,
-                "validUntil": g.valid_until,
-                "keyBundle": "0x" + g.key_bundle.hex(),
-            }
-        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SignedConsent:
         try:
             kind = str(data["kind"])
-            grantee = to_checksum_address(data["grantee"])
-            grant = None
-            if kind == "grant":
-                g = data["grant"]
-                grant = GrantRequest(
-                    grantee,
-                    int(g["categories"]),
-                    int(g["actions"]),
-                    int(g["purposes"]),
-                    int(g["validFrom"]),
-                    int(g["validUntil"]),
-                    bytes.fromhex(str(g["keyBundle"]).removeprefix("0x")),
-                )
-            elif kind != "revoke":
+            if kind not in ("grant", "revoke"):
                 raise ValueError(f"unknown kind {kind!r}")
+            steps = []
+            for item in data["steps"]:
+                op = str(item["op"])
+                if op not in ("setKeyring", "grant", "revoke"):
+                    raise ValueError(f"unknown step {op!r}")
+                steps.append(
+                    SignedStep(
+                        op,
+                        bytes.fromhex(str(item["signature"]).removeprefix("0x")),
+                        _grant_from_json(item["grant"]) if "grant" in item else None,
+                        to_checksum_address(item["grantee"]) if "grantee" in item else None,
+                        _hex32(item["keyring"]) if "keyring" in item else None,
+                    )
+                )
+            if not steps:
+                raise ValueError("no steps")
             return cls(
                 kind,
                 int(data["patientId"]),
-                grantee,
+                to_checksum_address(data["grantee"]),
                 int(data["deadline"]),
-                bytes.fromhex(str(data["signature"]).removeprefix("0x")),
-                grant,
+                tuple(steps),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise InvalidInput(f"not a signed consent document: {exc}") from None
@@ -834,6 +880,8 @@ class Session:
         new_epochs: Sequence[EpochKey],
         now: int,
         skip: Iterable[str] = (),
+        *,
+        kit: bool = True,
     ) -> tuple[list[GrantRequest], list[CID], Callable[[], TxResult] | None]:
         """After new epochs: refreshed bundles for the other active grantees whose grant spans
         a new epoch, and a rebuilt emergency kit when an emergency category changed."""
@@ -866,9 +914,11 @@ class Session:
             )
         patient = self.contract.get_patient(pid)
         kit_send = None
-        if patient.emergency_kit != ZERO32 and changed & {
-            c.value for c in codes.unmask_categories(patient.emergency_categories)
-        }:
+        if (
+            kit
+            and patient.emergency_kit != ZERO32
+            and changed & {c.value for c in codes.unmask_categories(patient.emergency_categories)}
+        ):
             kit_cid, kit_send = self._kit_update(pid, keyring, patient, None)
             pinned.append(kit_cid)
         return refreshed, pinned, kit_send
@@ -1014,6 +1064,54 @@ class Session:
 
     # --- signed (relayed) consent ------------------------------------------------------------
 
+    def _keyring_copy(self) -> Keyring:
+        """A private copy of the keyring to plan changes on without touching the cached one."""
+        identity = self.party.identity
+        return Keyring.load(self.keyring().to_document(identity.public_key), identity)
+
+    def _signer(self, pid: int, deadline: int) -> Callable[[str, dict[str, Any]], bytes]:
+        """Signs consecutive EIP-712 operations with consecutive nonces."""
+        nonce = self.contract.nonces(self.address)
+        common = {"chain_id": self.ml.chain.chain_id, "verifying_contract": self.contract.address}
+
+        def sign(op: str, fields: dict[str, Any]) -> bytes:
+            nonlocal nonce
+            account = self.party.account
+            if op == "grant":
+                sig = eip712.sign_grant(
+                    account, **common, patient_id=pid, nonce=nonce, deadline=deadline, **fields
+                )
+            elif op == "revoke":
+                sig = eip712.sign_revoke(
+                    account, **common, patient_id=pid, nonce=nonce, deadline=deadline, **fields
+                )
+            else:
+                sig = eip712.sign_set_keyring(
+                    account, **common, patient_id=pid, nonce=nonce, deadline=deadline, **fields
+                )
+            nonce += 1
+            return sig
+
+        return sign
+
+    def _signed_rekey(
+        self,
+        pid: int,
+        keyring: Keyring,
+        new_epochs: Sequence[EpochKey],
+        now: int,
+        skip: Sequence[str],
+        sign: Callable[[str, dict[str, Any]], bytes],
+    ) -> tuple[SignedStep, list[GrantRequest]]:
+        refreshed, _pinned, _ = self._rekey(pid, keyring, new_epochs, now, skip=skip, kit=False)
+        keyring_cid = self.ml.put_document(keyring.to_document(self.party.identity.public_key))
+        step = SignedStep(
+            "setKeyring",
+            sign("setKeyring", {"keyring": keyring_cid.digest}),
+            keyring=keyring_cid.digest,
+        )
+        return step, refreshed
+
     def sign_grant(
         self,
         grantee: str,
@@ -1027,75 +1125,85 @@ class Session:
     ) -> SignedConsent:
         """Sign a grant for a relayer (EIP-712); the patient sends no transaction.
 
-        The key bundle is stored now. If the grant's end needs a new key epoch, the patient's
-        keyring must be updated on-chain, which needs a transaction from the patient:
-        ``InvalidInput`` then, with the fix in its hint.
+        Everything off-chain is prepared now: the key bundle, and when the grant's end needs a
+        new key epoch the updated keyring and refreshed bundles for other grantees, each with its
+        own signed step. The emergency kit is not resealed by a relayed flow (it needs the
+        patient's own transaction: :meth:`configure_emergency`).
         """
         pid = self.patient_id()
         addr, provider = self._grantee_provider(grantee)
+        if addr == self.address:
+            raise InvalidInput("a patient cannot grant consent to themself")
         cats = _as_categories(categories)
+        purps = _as_purposes(purposes)
+        acts = _as_actions(actions)
         now = self.ml.chain.now()
         until = self._until(now, duration, valid_until)
-        keyring = self.keyring()
-        probe = Keyring.load(
-            keyring.to_document(self.party.identity.public_key), self.party.identity
-        )
-        if probe.split_at([c.value for c in cats], until):
-            raise InvalidInput(
-                "this grant's end needs a new key epoch, which the patient publishes on-chain",
-                hint="use grant() once (needs gas), or choose an end that matches an existing "
-                "epoch boundary",
-            )
+        if until <= now:
+            raise InvalidInput("the grant must end after now")
+        dl = deadline if deadline is not None else now + DEFAULT_SIGNATURE_TTL
+        keyring = self._keyring_copy()
+        new_epochs = keyring.split_at([c.value for c in cats], until)
+        sign = self._signer(pid, dl)
+        steps: list[SignedStep] = []
+        refreshed: list[GrantRequest] = []
+        if new_epochs:
+            step, refreshed = self._signed_rekey(pid, keyring, new_epochs, now, [addr], sign)
+            steps.append(step)
         bundle_cid = self.ml.put_document(
             self._bundle_for(keyring, addr, provider, [c.value for c in cats], until)
         )
         request = GrantRequest(
-            addr,
-            codes.mask(cats),
-            _as_actions(actions),
-            codes.mask(_as_purposes(purposes)),
-            0,
-            until,
-            bundle_cid.digest,
+            addr, codes.mask(cats), acts, codes.mask(purps), 0, until, bundle_cid.digest
         )
-        dl = deadline if deadline is not None else now + DEFAULT_SIGNATURE_TTL
-        sig = eip712.sign_grant(
-            self.party.account,
-            chain_id=self.ml.chain.chain_id,
-            verifying_contract=self.contract.address,
-            patient_id=pid,
-            grant=request,
-            nonce=self.contract.nonces(self.address),
-            deadline=dl,
-        )
-        return SignedConsent("grant", pid, addr, dl, sig, request)
+        steps.append(SignedStep("grant", sign("grant", {"grant": request}), grant=request))
+        for r in refreshed:
+            steps.append(SignedStep("grant", sign("grant", {"grant": r}), grant=r))
+        return SignedConsent("grant", pid, addr, dl, tuple(steps))
 
     def sign_revoke(self, grantee: str, *, deadline: int | None = None) -> SignedConsent:
-        """Sign a revocation for a relayer (EIP-712)."""
+        """Sign a revocation for a relayer (EIP-712), with the key rotation that must follow it
+        (signed keyring update, refreshed bundles for the other grantees)."""
         pid = self.patient_id()
         addr = to_checksum_address(grantee)
-        dl = deadline if deadline is not None else self.ml.chain.now() + DEFAULT_SIGNATURE_TTL
-        sig = eip712.sign_revoke(
-            self.party.account,
-            chain_id=self.ml.chain.chain_id,
-            verifying_contract=self.contract.address,
-            patient_id=pid,
-            grantee=addr,
-            nonce=self.contract.nonces(self.address),
-            deadline=dl,
-        )
-        return SignedConsent("revoke", pid, addr, dl, sig)
+        consent = self.contract.get_consent(pid, addr)
+        if not consent.exists:
+            raise InvalidInput(f"{addr} holds no consent from patient {pid}")
+        now = self.ml.chain.now()
+        dl = deadline if deadline is not None else now + DEFAULT_SIGNATURE_TTL
+        sign = self._signer(pid, dl)
+        steps = [SignedStep("revoke", sign("revoke", {"grantee": addr}), grantee=addr)]
+        keyring = self._keyring_copy()
+        cats = [c.value for c in codes.unmask_categories(consent.categories)]
+        new_epochs = keyring.rotate(cats, now)
+        if new_epochs:
+            step, refreshed = self._signed_rekey(pid, keyring, new_epochs, now, [addr], sign)
+            steps.append(step)
+            for r in refreshed:
+                steps.append(SignedStep("grant", sign("grant", {"grant": r}), grant=r))
+        return SignedConsent("revoke", pid, addr, dl, tuple(steps))
 
-    def relay(self, signed: SignedConsent) -> TxResult:
-        """Submit someone's signed grant or revocation, paying the gas."""
-        if signed.kind == "grant":
-            assert signed.grant is not None
-            return self.contract.grant_by_sig(
-                signed.patient_id, signed.grant, signed.deadline, signed.signature
-            )
-        return self.contract.revoke_by_sig(
-            signed.patient_id, signed.grantee, signed.deadline, signed.signature
-        )
+    def relay(self, signed: SignedConsent) -> list[TxResult]:
+        """Submit someone's signed grant or revocation (all its steps, in order), paying the gas."""
+        results = []
+        for st in signed.steps:
+            if st.op == "setKeyring":
+                assert st.keyring is not None
+                tx = self.contract.set_keyring_by_sig(
+                    signed.patient_id, st.keyring, signed.deadline, st.signature
+                )
+            elif st.op == "grant":
+                assert st.grant is not None
+                tx = self.contract.grant_by_sig(
+                    signed.patient_id, st.grant, signed.deadline, st.signature
+                )
+            else:
+                assert st.grantee is not None
+                tx = self.contract.revoke_by_sig(
+                    signed.patient_id, st.grantee, signed.deadline, st.signature
+                )
+            results.append(tx)
+        return results
 
     # --- break-glass -------------------------------------------------------------------------
 

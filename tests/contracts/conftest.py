@@ -102,6 +102,14 @@ REVOKE_TYPES = {
         {"name": "deadline", "type": "uint256"},
     ]
 }
+SET_KEYRING_TYPES = {
+    "SetKeyring": [
+        {"name": "patientId", "type": "uint64"},
+        {"name": "keyring", "type": "bytes32"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ]
+}
 ADD_RECORD_TYPES = {
     "AddRecord": [
         {"name": "patientId", "type": "uint64"},

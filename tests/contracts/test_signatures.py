@@ -15,6 +15,7 @@ from conftest import (
     RAW,
     READ,
     REVOKE_TYPES,
+    SET_KEYRING_TYPES,
     WRITE,
     GrantArgs,
     b32,
@@ -197,6 +198,32 @@ def test_revoke_by_sig(
     )
     with ape.reverts(world.MedLedgerSignatureExpired):
         world.revokeBySig(1, doctor, past, late, sender=stranger)
+
+
+def test_set_keyring_by_sig(
+    world: Any, dom: dict[str, Any], patient: Any, stranger: Any, fresh_key: Any, chain: Any
+) -> None:
+    deadline = chain.pending_timestamp + 3600
+    ring = b32("keyring-v2")
+    msg = {"patientId": 1, "keyring": ring, "nonce": 0, "deadline": deadline}
+    sig = sign(patient, dom, SET_KEYRING_TYPES, msg)
+    with ape.reverts(world.MedLedgerInvalidSignature):  # bound to the keyring digest
+        world.setKeyringBySig(1, b32("other"), deadline, sig, sender=stranger)
+    receipt = world.setKeyringBySig(1, ring, deadline, sig, sender=stranger)
+    assert logs_of(receipt, world, "KeyringUpdated")[0].keyring == ring
+    assert world.getPatient(1).keyring == ring
+    assert world.nonces(patient) == 1
+    with ape.reverts(world.MedLedgerInvalidSignature):  # replay
+        world.setKeyringBySig(1, ring, deadline, sig, sender=stranger)
+    past = chain.pending_timestamp - 1
+    late = sign(patient, dom, SET_KEYRING_TYPES, {**msg, "nonce": 1, "deadline": past})
+    with ape.reverts(world.MedLedgerSignatureExpired):
+        world.setKeyringBySig(1, ring, past, late, sender=stranger)
+    # after a rotation the old key's signature has no power
+    world.rotateController(fresh_key, sender=patient)
+    old = sign(patient, dom, SET_KEYRING_TYPES, {**msg, "nonce": 1})
+    with ape.reverts(world.MedLedgerInvalidSignature):
+        world.setKeyringBySig(1, ring, deadline, old, sender=stranger)
 
 
 def test_old_controller_cannot_sign_after_rotation(

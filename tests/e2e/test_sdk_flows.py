@@ -237,33 +237,65 @@ def test_failed_transaction_leaves_nothing_pinned(world: World) -> None:
 def test_relayed_grant_and_revoke_cost_the_patient_nothing(world: World) -> None:
     w = world
     relayer = w.clinic
-    balance = w.ml.chain.w3.eth.get_balance(w.patient.address)
-    # an end on an existing epoch boundary needs no keyring transaction from the patient
-    g0 = w.patient.grant(w.er.address, ["labs"], ["treatment"], duration=timedelta(days=7))
+    rec_before = w.clinic.add_record(w.pid, LAB, "labs")
     balance = w.ml.chain.w3.eth.get_balance(w.patient.address)
     signed = w.patient.sign_grant(
-        w.specialist.address, ["labs"], ["treatment"], valid_until=g0.valid_until
+        w.specialist.address, ["labs"], ["treatment"], duration=timedelta(days=7)
     )
+    # a new grant end needs a new key epoch: keyring update, the grant, the clinic's refreshed
+    # bundle (its grant spans the new epoch), in nonce order
+    assert [st.op for st in signed.steps] == ["setKeyring", "grant", "grant"]
     wire = json.loads(json.dumps(signed.to_json()))
-    relayer.relay(SignedConsent.from_json(wire))
-    rec = w.clinic.add_record(w.pid, LAB, "labs")
-    assert w.specialist.read(rec.record_id, "treatment") == LAB
-    # replaying the same signature fails (nonce consumed)
+    parsed = SignedConsent.from_json(wire)
+    # the steps are bound to consecutive nonces: the grant alone cannot skip the keyring update
+    skipping = SignedConsent(
+        parsed.kind, parsed.patient_id, parsed.grantee, parsed.deadline, parsed.steps[1:]
+    )
     with pytest.raises((SignatureError, ContractError)):
-        relayer.relay(SignedConsent.from_json(wire))
-    revoke = w.patient.sign_revoke(w.specialist.address)
-    relayer.relay(revoke)
-    with pytest.raises(AccessDenied):
-        w.specialist.read(rec.record_id, "treatment")
+        relayer.relay(skipping)
+    relayer.relay(parsed)
+    assert w.specialist.read(rec_before.record_id, "treatment") == LAB
+    # after the grant's end a new lab is out of the specialist's keys; the clinic reads it
+    w.ml.increase_time(timedelta(days=7))
+    later = w.clinic.add_record(w.pid, b"after the grant", "labs")
+    with pytest.raises(KeyNotAvailable):
+        w.specialist.open_record_offline(later.record_id)
+    assert w.clinic.read(later.record_id, "treatment") == b"after the grant"
+    # replaying the same signatures fails (nonces consumed)
+    with pytest.raises((SignatureError, ContractError)):
+        relayer.relay(parsed)
     assert w.ml.chain.w3.eth.get_balance(w.patient.address) == balance
 
 
-def test_sign_grant_refuses_when_a_new_epoch_would_be_needed(world: World) -> None:
-    with pytest.raises(InvalidInput) as exc:
-        world.patient.sign_grant(
-            world.specialist.address, ["labs"], ["treatment"], duration=timedelta(days=3)
+def test_relayed_revoke_rotates_keys(world: World) -> None:
+    w = world
+    w.patient.grant(w.specialist.address, ["labs"], ["treatment"], duration=timedelta(days=30))
+    balance = w.ml.chain.w3.eth.get_balance(w.patient.address)
+    signed = w.patient.sign_revoke(w.specialist.address)
+    assert [st.op for st in signed.steps] == ["revoke", "setKeyring", "grant"]
+    w.er.relay(SignedConsent.from_json(json.loads(json.dumps(signed.to_json()))))
+    new = w.clinic.add_record(w.pid, b"post-revocation lab", "labs")
+    with pytest.raises(AccessDenied):
+        w.specialist.read(new.record_id, "treatment")
+    with pytest.raises(KeyNotAvailable):
+        w.specialist.open_record_offline(new.record_id)
+    assert w.clinic.read(new.record_id, "treatment") == b"post-revocation lab"
+    assert w.ml.chain.w3.eth.get_balance(w.patient.address) == balance
+
+
+def test_malformed_signed_consent_is_rejected() -> None:
+    with pytest.raises(InvalidInput):
+        SignedConsent.from_json({"kind": "grant", "patientId": 1})
+    with pytest.raises(InvalidInput):
+        SignedConsent.from_json(
+            {
+                "kind": "steal",
+                "patientId": 1,
+                "grantee": "0x" + "11" * 20,
+                "deadline": 1,
+                "steps": [{"op": "grant", "signature": "0x00"}],
+            }
         )
-    assert exc.value.hint
 
 
 def test_longitudinal_timeline_and_streaming_add(world: World) -> None:

@@ -262,6 +262,14 @@ class MedLedgerContract(BoundContract):
         """Point the sender's patient at a new keyring document (controller only)."""
         return self._tx("setKeyring", _b32(keyring, "keyring"))
 
+    def set_keyring_by_sig(
+        self, patient_id: int, keyring: bytes, deadline: int, signature: bytes
+    ) -> TxResult:
+        """Submit a controller-signed EIP-712 SetKeyring (any sender pays the gas)."""
+        return self._tx(
+            "setKeyringBySig", patient_id, _b32(keyring, "keyring"), deadline, bytes(signature)
+        )
+
     def set_encryption_key(self, encryption_key: bytes, key_document: bytes) -> TxResult:
         """Replace the patient's identity public key (controller only)."""
         return self._tx(

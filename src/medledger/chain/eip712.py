@@ -48,6 +48,12 @@ TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "nonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ],
+    "SetKeyring": [
+        {"name": "patientId", "type": "uint64"},
+        {"name": "keyring", "type": "bytes32"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
     "AddRecord": [
         {"name": "patientId", "type": "uint64"},
         {"name": "recordId", "type": "bytes32"},
@@ -114,6 +120,18 @@ def revoke_message(patient_id: int, grantee: str, nonce: int, deadline: int) -> 
     return {
         "patientId": patient_id,
         "grantee": to_checksum_address(grantee),
+        "nonce": nonce,
+        "deadline": deadline,
+    }
+
+
+def set_keyring_message(
+    patient_id: int, keyring: bytes | str, nonce: int, deadline: int
+) -> dict[str, Any]:
+    """The ``SetKeyring`` struct values."""
+    return {
+        "patientId": patient_id,
+        "keyring": _b32(keyring, "keyring"),
         "nonce": nonce,
         "deadline": deadline,
     }
@@ -194,6 +212,26 @@ def sign_revoke(
         account,
         "Revoke",
         revoke_message(patient_id, grantee, nonce, deadline),
+        chain_id=chain_id,
+        verifying_contract=verifying_contract,
+    )
+
+
+def sign_set_keyring(
+    account: LocalAccount,
+    *,
+    chain_id: int,
+    verifying_contract: str,
+    patient_id: int,
+    keyring: bytes,
+    nonce: int,
+    deadline: int,
+) -> bytes:
+    """Controller signature for ``setKeyringBySig``."""
+    return sign_typed(
+        account,
+        "SetKeyring",
+        set_keyring_message(patient_id, keyring, nonce, deadline),
         chain_id=chain_id,
         verifying_contract=verifying_contract,
     )

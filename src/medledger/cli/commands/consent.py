@@ -209,14 +209,23 @@ def relay(file: Any) -> None:
             hint="pass the output of `medledger grant ... --sign-only`",
         )
     signed = SignedConsent.from_json(raw)
-    receipt = state.session().relay(signed)
+    receipts = state.session().relay(signed)
     data = {
         "relayed": signed.kind,
         "patient_id": signed.patient_id,
         "grantee": signed.grantee,
-        **_tx(receipt),
+        "steps": [st.op for st in signed.steps],
+        "transactions": [str(r.tx_hash) for r in receipts],
+        "gas_used": sum(int(r.gas_used) for r in receipts),
     }
-    emit(state.json, data, lambda con: con.print(f"relayed signed {data['relayed']}"))
+    emit(
+        state.json,
+        data,
+        lambda con: con.print(
+            f"relayed signed {data['relayed']} ({len(receipts)} transactions: "
+            f"{', '.join(data['steps'])})"
+        ),
+    )
 
 
 @click.command()
