@@ -1072,7 +1072,10 @@ class Session:
     def _signer(self, pid: int, deadline: int) -> Callable[[str, dict[str, Any]], bytes]:
         """Signs consecutive EIP-712 operations with consecutive nonces."""
         nonce = self.contract.nonces(self.address)
-        common = {"chain_id": self.ml.chain.chain_id, "verifying_contract": self.contract.address}
+        common: dict[str, Any] = {
+            "chain_id": self.ml.chain.chain_id,
+            "verifying_contract": self.contract.address,
+        }
 
         def sign(op: str, fields: dict[str, Any]) -> bytes:
             nonlocal nonce

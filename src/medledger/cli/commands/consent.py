@@ -210,11 +210,12 @@ def relay(file: Any) -> None:
         )
     signed = SignedConsent.from_json(raw)
     receipts = state.session().relay(signed)
+    steps = [st.op for st in signed.steps]
     data = {
         "relayed": signed.kind,
         "patient_id": signed.patient_id,
         "grantee": signed.grantee,
-        "steps": [st.op for st in signed.steps],
+        "steps": steps,
         "transactions": [str(r.tx_hash) for r in receipts],
         "gas_used": sum(int(r.gas_used) for r in receipts),
     }
@@ -222,8 +223,7 @@ def relay(file: Any) -> None:
         state.json,
         data,
         lambda con: con.print(
-            f"relayed signed {data['relayed']} ({len(receipts)} transactions: "
-            f"{', '.join(data['steps'])})"
+            f"relayed signed {data['relayed']} ({len(receipts)} transactions: {', '.join(steps)})"
         ),
     )
 
