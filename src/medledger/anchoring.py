@@ -23,29 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_hash.auto import keccak as eth_hash_keccak
 from eth_utils.address import is_address, to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 
 from medledger.errors import ChainError, IntegrityError, InvalidInput, TransactionFailed
-
-
-def _pick_keccak() -> Callable[[bytes], bytes]:
-    """safe-pysha3 when installed (about 10x faster than pycryptodome, eth-hash's default backend
-    here, on the short inputs hashed here), else eth-hash."""
-    try:
-        import sha3  # type: ignore[import-untyped, import-not-found, unused-ignore]
-    except ImportError:
-        return eth_hash_keccak
-
-    def keccak(data: bytes) -> bytes:
-        return bytes(sha3.keccak_256(data).digest())
-
-    return keccak
-
-
-keccak = _pick_keccak()
+from medledger.hashing import keccak
 
 MANIFEST_VERSION = 1
 LEAF_ENCODING = "keccak256(keccak256(abi.encode(bytes32)))"

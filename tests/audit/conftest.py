@@ -1,7 +1,8 @@
 """Fixtures for the audit tests: an Anvil node and the scenario deployed on it.
 
-Anvil is started here (on a free port) because tests/fixtures/chains.py does not offer one yet; it
-is the real node, and its evm_snapshot/evm_revert give real chain reorganisations.
+The audit tests get an Anvil of their own (a real node, on a free port) rather than the session's
+shared one: their reorganisation tests rewind the chain with evm_snapshot/evm_revert, which must
+not pull state from under other test directories.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from web3 import Web3
 @pytest.fixture(scope="session")
 def anvil_url() -> Iterator[str]:
     if not ANVIL.exists():
-        pytest.skip("anvil is not installed (run make setup)")
+        pytest.fail("anvil is not installed (run make setup)", pytrace=False)
     proc, url = start_anvil()
     try:
         yield url

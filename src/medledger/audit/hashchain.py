@@ -11,29 +11,10 @@ second. The tests check that the two agree on random inputs and against the cont
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from eth_abi.abi import encode as abi_encode
-from eth_hash.auto import keccak as eth_hash_keccak
 
 from medledger.errors import InvalidInput
-
-
-def _pick_keccak() -> Callable[[bytes], bytes]:
-    """safe-pysha3 when installed (about 10x faster than pycryptodome, eth-hash's default backend
-    here, on the short inputs hashed here), else eth-hash."""
-    try:
-        import sha3  # type: ignore[import-untyped, import-not-found, unused-ignore]
-    except ImportError:
-        return eth_hash_keccak
-
-    def keccak(data: bytes) -> bytes:
-        return bytes(sha3.keccak_256(data).digest())
-
-    return keccak
-
-
-keccak = _pick_keccak()
+from medledger.hashing import keccak
 
 HEAD_BYTES = 24
 ZERO_HEAD = bytes(HEAD_BYTES)
