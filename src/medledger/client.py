@@ -584,6 +584,8 @@ class Session:
         self.anchors = bound.anchors
         self._keyring: tuple[bytes, Keyring] | None = None
         self._bundles: dict[bytes, KeySet] = {}
+        #: patient id -> (last block scanned for our ConsentGranted events, newest bundle digest)
+        self._grant_scan: dict[int, tuple[int, bytes | None]] = {}
         #: gas of the last ``recordAccess`` this session sent (for reports and the demo)
         self.last_access_gas = 0
 
@@ -1398,12 +1400,27 @@ class Session:
         return cached
 
     def _latest_bundle(self, pid: int) -> KeySet:
-        events = self.contract.get_events(
-            "ConsentGranted", argument_filters={"patientId": pid, "grantee": self.address}
-        )
-        if not events:
+        """The key bundle of this party's newest grant from ``pid``.
+
+        The ``ConsentGranted`` scan is incremental (from the last block seen), so a read costs
+        the same however long the chain's history is.
+        """
+        last_block, digest = self._grant_scan.get(pid, (None, None))
+        head = self.ml.chain.block_number()
+        start = None if last_block is None else last_block + 1
+        if start is None or start <= head:
+            events = self.contract.get_events(
+                "ConsentGranted",
+                from_block=start,
+                to_block=head,
+                argument_filters={"patientId": pid, "grantee": self.address},
+            )
+            if events:
+                digest = bytes(events[-1].args["keyBundle"])
+            self._grant_scan[pid] = (head, digest)
+        if digest is None:
             raise KeyNotAvailable(f"no key bundle from patient {pid} for {self.address}")
-        return self._open_bundle(pid, bytes(events[-1].args["keyBundle"]))
+        return self._open_bundle(pid, digest)
 
     def _emergency_keys(self, pid: int) -> KeySet:
         patient = self.contract.get_patient(pid)
