@@ -52,8 +52,11 @@ ln -sfn ../tools/solc/solc.js ".solcx/solc-v${SOLC_VERSION}"
 if [[ "${1:-}" == "--ipfs" ]]; then
   ipfs_hash="$(hash_of tools/ipfs/package.json tools/ipfs/package-lock.json)"
   if ! stamp_ok ipfs "$ipfs_hash" || [[ ! -d tools/ipfs/node_modules ]]; then
-    log "installing the js-ipfs daemon (first time: about 4 minutes)"
-    (cd tools/ipfs && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1 || npm ci --no-audit --no-fund --loglevel=error)
+    log "installing the js-ipfs daemon (first time: about 2-4 minutes)"
+    # `npm install` from the committed lock, not `npm ci`: an optional dependency of js-ipfs
+    # (wrtc -> headless) is a GitHub tarball that cannot be resolved here, which `npm ci` treats
+    # as a lock mismatch while `npm install` skips the optional package (nothing uses it).
+    (cd tools/ipfs && npm install --no-save --no-audit --no-fund --loglevel=error)
     echo "$ipfs_hash" >"$STAMPS/ipfs"
   fi
 fi
