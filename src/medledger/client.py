@@ -86,6 +86,9 @@ TxReceipt = TxResult
 #: Default validity of a signed (relayed) consent message.
 DEFAULT_SIGNATURE_TTL = 3600
 
+#: ``grantBatch`` takes at most this many grants (contracts/core/ConsentManager.sol).
+MAX_GRANT_BATCH = 64
+
 #: Above this size a record is sealed through a temporary file instead of in memory.
 _STREAM_THRESHOLD = 64 * 1024 * 1024
 
@@ -508,6 +511,19 @@ class Medledger:
         return PublicKey.from_x25519_bytes(provider.encryption_key)
 
 
+@dataclass(frozen=True)
+class _GrantSpec:
+    """A validated grant request, before keys and transactions."""
+
+    grantee: str
+    provider: Provider
+    categories: tuple[Category, ...]
+    purposes: tuple[Purpose, ...]
+    actions: int
+    valid_from: int
+    until: int
+
+
 # --------------------------------------------------------------------------------------------
 # a party acting
 # --------------------------------------------------------------------------------------------
@@ -604,7 +620,8 @@ class Session:
         if pid == 0:
             raise NotRegistered(
                 f"{self.address} does not control a patient",
-                hint="register_patient() first, or act as the patient's controller",
+                hint="register as a patient first (`medledger register patient`, or "
+                "Session.register_patient()), or act as the patient's controller",
             )
         return pid
 
@@ -942,60 +959,140 @@ class Session:
         key bundle with every key epoch of those categories that starts before the end; an epoch
         boundary is created at the end so that records added afterwards are unreadable to it.
         """
-        pid = self.patient_id()
+        spec = self._grant_spec(
+            grantee,
+            categories,
+            purposes,
+            actions,
+            duration,
+            valid_from,
+            valid_until,
+            self.ml.chain.now(),
+        )
+        return self._grant_all([spec])[0]
+
+    def grant_many(self, grants: Sequence[dict[str, Any]]) -> list[GrantInfo]:
+        """Several grants in one transaction (``grantBatch``, at most 64 including refreshed
+        bundles); each item takes the keyword arguments of :meth:`grant`. New key epochs for
+        all of them are published in one keyring update."""
+        if not grants:
+            raise InvalidInput("no grants given")
+        now = self.ml.chain.now()
+        specs = []
+        for g in grants:
+            try:
+                specs.append(
+                    self._grant_spec(
+                        g["grantee"],
+                        g["categories"],
+                        g.get("purposes", ("treatment",)),
+                        g.get("actions", ("read",)),
+                        g.get("duration"),
+                        g.get("valid_from"),
+                        g.get("valid_until"),
+                        now,
+                    )
+                )
+            except (KeyError, TypeError) as exc:
+                raise InvalidInput(f"malformed grant request {g!r}: {exc}") from None
+        if len({sp.grantee for sp in specs}) != len(specs):
+            raise InvalidInput("a grantee appears twice in one batch")
+        return self._grant_all(specs)
+
+    def _grant_spec(
+        self,
+        grantee: str,
+        categories: Iterable[str | int | Category] | str | int,
+        purposes: Iterable[str | int | Purpose] | str | int,
+        actions: Iterable[str | int] | str | int,
+        duration: timedelta | int | None,
+        valid_from: int | datetime | None,
+        valid_until: int | datetime | None,
+        now: int,
+    ) -> _GrantSpec:
         addr, provider = self._grantee_provider(grantee)
         if addr == self.address:
             raise InvalidInput("a patient cannot grant consent to themself")
         cats = _as_categories(categories)
         purps = _as_purposes(purposes)
         acts = _as_actions(actions)
-        now = self.ml.chain.now()
         start = _timestamp(valid_from) if valid_from is not None else 0
         until = self._until(now, duration, valid_until)
         if until <= max(start, now):
             raise InvalidInput("the grant must end after it starts and after now")
-        keyring = self.keyring()
-        new_epochs = keyring.split_at([c.value for c in cats], until)
+        return _GrantSpec(addr, provider, cats, purps, acts, start, until)
+
+    def _grant_all(self, specs: Sequence[_GrantSpec]) -> list[GrantInfo]:
+        pid = self.patient_id()
+        now = self.ml.chain.now()
+        # Plan on a copy: the cached keyring changes only once the new one is on-chain.
+        keyring = self._keyring_copy()
+        new_epochs: list[EpochKey] = []
+        for sp in specs:
+            new_epochs += keyring.split_at([c.value for c in sp.categories], sp.until)
         pinned: list[CID] = []
-        extra: list[TxResult] = []
-        bundle_cid = self.ml.put_document(
-            self._bundle_for(keyring, addr, provider, [c.value for c in cats], until)
-        )
-        pinned.append(bundle_cid)
-        request = GrantRequest(
-            addr, codes.mask(cats), acts, codes.mask(purps), start, until, bundle_cid.digest
-        )
+        requests: list[GrantRequest] = []
+        bundles: list[CID] = []
+        for sp in specs:
+            cats = [c.value for c in sp.categories]
+            bundle_cid = self.ml.put_document(
+                self._bundle_for(keyring, sp.grantee, sp.provider, cats, sp.until)
+            )
+            pinned.append(bundle_cid)
+            bundles.append(bundle_cid)
+            requests.append(
+                GrantRequest(
+                    sp.grantee,
+                    codes.mask(sp.categories),
+                    sp.actions,
+                    codes.mask(sp.purposes),
+                    sp.valid_from,
+                    sp.until,
+                    bundle_cid.digest,
+                )
+            )
         refreshed: list[GrantRequest] = []
+        extra: list[TxResult] = []
+        kit_send: Callable[[], TxResult] | None = None
         if new_epochs:
-            refreshed, more, kit_send = self._rekey(pid, keyring, new_epochs, now, skip=[addr])
+            refreshed, more, kit_send = self._rekey(
+                pid, keyring, new_epochs, now, skip=[sp.grantee for sp in specs]
+            )
             pinned += more
             keyring_cid, send_keyring = self._publish_keyring(keyring)
             pinned.append(keyring_cid)
             # Keyring first: from then on writers seal to the new epochs.
             extra.append(self._tx_or_unpin(send_keyring, pinned))
-            if refreshed:
-                tx = self._tx_or_unpin(
-                    lambda: self.contract.grant_batch([request, *refreshed]), pinned
-                )
-            else:
-                tx = self._tx_or_unpin(lambda: self._send_grant(request), pinned)
-            if kit_send is not None:
-                extra.append(kit_send())
+        batch = [*requests, *refreshed]
+        if len(batch) > MAX_GRANT_BATCH:
+            raise InvalidInput(
+                f"{len(batch)} grants (with {len(refreshed)} refreshed bundles) exceed the "
+                f"batch limit of {MAX_GRANT_BATCH}",
+                hint="grant in smaller groups",
+            )
+        if len(batch) == 1:
+            tx = self._tx_or_unpin(lambda: self._send_grant(batch[0]), pinned)
         else:
-            tx = self._tx_or_unpin(lambda: self._send_grant(request), pinned)
-        return GrantInfo(
-            pid,
-            addr,
-            cats,
-            purps,
-            acts,
-            start or now,
-            until,
-            bundle_cid,
-            tx,
-            tuple(extra),
-            tuple(r.grantee for r in refreshed),
-        )
+            tx = self._tx_or_unpin(lambda: self.contract.grant_batch(batch), pinned)
+        if kit_send is not None:
+            extra.append(kit_send())
+        refreshed_to = tuple(r.grantee for r in refreshed)
+        return [
+            GrantInfo(
+                pid,
+                sp.grantee,
+                sp.categories,
+                sp.purposes,
+                sp.actions,
+                sp.valid_from or now,
+                sp.until,
+                cid,
+                tx,
+                tuple(extra),
+                refreshed_to,
+            )
+            for sp, cid in zip(specs, bundles, strict=True)
+        ]
 
     def _send_grant(self, g: GrantRequest) -> TxResult:
         return self.contract.grant(
@@ -1022,13 +1119,6 @@ class Session:
         assert valid_until is not None
         return _timestamp(valid_until)
 
-    def grant_many(self, grants: Sequence[dict[str, Any]]) -> list[GrantInfo]:
-        """Several grants (same keyword arguments as :meth:`grant`) — one after the other,
-        sharing one keyring update when their ends need new epochs."""
-        if not grants:
-            raise InvalidInput("no grants given")
-        return [self.grant(**g) for g in grants]
-
     def revoke(self, grantee: str) -> RevokeInfo:
         """Withdraw ``grantee``'s consent and rotate its categories to new key epochs.
 
@@ -1049,7 +1139,7 @@ class Session:
         self, pid: int, consent: Consent, skip: Sequence[str]
     ) -> tuple[list[TxResult], list[str]]:
         now = self.ml.chain.now()
-        keyring = self.keyring()
+        keyring = self._keyring_copy()
         cats = [c.value for c in codes.unmask_categories(consent.categories)]
         new_epochs = keyring.rotate(cats, now)
         if not new_epochs:

@@ -14,6 +14,7 @@ import pytest
 
 from medledger.client import Medledger, Party, SignedConsent
 from medledger.codes import Outcome
+from medledger.crypto import Keyring
 from medledger.errors import (
     AccessDenied,
     ConsentExpired,
@@ -390,3 +391,49 @@ def test_break_glass_needs_an_emergency_responder_and_the_kit(world: World) -> N
     assert w.er.read(rec.record_id, "emergency") == b"penicillin allergy"
     with pytest.raises(InvalidInput):
         w.er.break_glass(w.pid, "unconscious_patient", duration=timedelta(hours=25))
+
+
+def test_grant_many_is_one_transaction(world: World) -> None:
+    w = world
+    infos = w.patient.grant_many(
+        [
+            {"grantee": w.specialist.address, "categories": ["labs"], "duration": 3600},
+            {
+                "grantee": w.er.address,
+                "categories": ["allergies"],
+                "purposes": ["emergency"],
+                "duration": 7200,
+            },
+        ]
+    )
+    assert infos[0].tx.tx_hash == infos[1].tx.tx_hash
+    # the clinic's year-long grant spans both new epochs: its bundle is refreshed in the batch
+    assert infos[0].refreshed == (w.clinic.address,)
+    lab = w.clinic.add_record(w.pid, LAB, "labs")
+    allergy = w.clinic.add_record(w.pid, b"latex", "allergies")
+    assert w.specialist.read(lab.record_id, "treatment") == LAB
+    assert w.er.read(allergy.record_id, "emergency") == b"latex"
+    with pytest.raises(InvalidInput):
+        w.patient.grant_many(
+            [{"grantee": w.er.address, "categories": ["labs"], "duration": 60}] * 2
+        )
+
+
+def test_failed_keyring_update_leaves_no_unpublished_epochs(world: World) -> None:
+    """If the keyring transaction fails, the patient's view of its keyring stays what is
+    on-chain, so a later grant cannot hand out an epoch boundary writers never saw."""
+    w = world
+    before = w.ml.deployment.medledger.get_patient(w.pid).keyring
+    broke = w.ml.session(w.patient.party)
+    drained = w.ml.chain.w3.eth.get_balance(w.patient.address)
+    # spend the patient's ETH so that the next transaction cannot be paid
+    w.patient.sender.transfer(w.ml.dev_party(9).address, drained - 10**15)
+    with pytest.raises(TransactionFailed):
+        broke.grant(w.specialist.address, ["labs"], ["treatment"], duration=timedelta(days=2))
+    assert w.ml.deployment.medledger.get_patient(w.pid).keyring == before
+
+    def bounds(ring: Keyring) -> list[tuple[int, int, int | None]]:
+        return [(e.epoch, e.valid_from, e.valid_until) for e in ring.epochs(3)]
+
+    on_chain = Keyring.load(w.ml.get_document(before), w.patient.party.identity)
+    assert bounds(broke.keyring()) == bounds(on_chain)

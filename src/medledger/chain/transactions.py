@@ -197,7 +197,15 @@ class TxSender:
                     raise decode_revert(data, self.registry, tx_hash=tx_hash) from exc
                 if attempt == 1 and any(s in str(exc).lower() for s in _NONCE_ERRORS):
                     continue  # someone else used this account: the lease resynced, retry once
-                raise TransactionFailed(f"sending failed: {exc}", tx_hash=tx_hash) from exc
+                hint = None
+                if any(s in str(exc).lower() for s in ("insufficient funds", "balance")):
+                    hint = (
+                        f"{self.address} cannot pay for gas: fund it (dev chains: "
+                        "`medledger fund ACCOUNT`), or have a relayer submit a signed request"
+                    )
+                raise TransactionFailed(
+                    f"sending failed: {exc}", tx_hash=tx_hash, hint=hint
+                ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, tx_hash: str) -> TxReceipt:
