@@ -15,7 +15,9 @@ See docs/sdk.md for the API tour and docs/crypto.md for the key hierarchy.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +31,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
 from medledger import codes
+from medledger.anchoring import Batch, item_digest, verify_proof
 from medledger.audit.archive import AccessEntry
 from medledger.audit.erasure import CANNOT_UNDO, ErasureReport, NotifiedGrantee
 from medledger.audit.verify import VerificationReport, verify_entries
@@ -70,6 +73,7 @@ from medledger.errors import (
     BlockNotFound,
     ConsentExpired,
     DecryptionFailed,
+    IntegrityError,
     InvalidInput,
     KeyNotAvailable,
     MedledgerError,
@@ -210,6 +214,67 @@ class AccessResult:
     @property
     def allowed(self) -> bool:
         return self.outcome.allowed
+
+
+@dataclass(frozen=True)
+class AnchoredBatch:
+    """A batch of off-chain items: stored encrypted as one record, its Merkle root anchored."""
+
+    batch: Batch
+    record: RecordInfo
+    tx: TxResult
+
+    @property
+    def stream_id(self) -> bytes:
+        return self.batch.stream_id
+
+    @property
+    def root(self) -> bytes:
+        return self.batch.root
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """That item ``item_digest`` is in the batch with Merkle root ``root`` of ``stream_id``."""
+
+    stream_id: bytes
+    root: bytes
+    item_digest: bytes
+    index: int
+    proof: tuple[bytes, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "streamId": "0x" + self.stream_id.hex(),
+            "root": "0x" + self.root.hex(),
+            "item": "0x" + self.item_digest.hex(),
+            "index": self.index,
+            "proof": ["0x" + p.hex() for p in self.proof],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> InclusionProof:
+        try:
+            return cls(
+                _hex32(data["streamId"]),
+                _hex32(data["root"]),
+                _hex32(data["item"]),
+                int(data["index"]),
+                tuple(_hex32(p) for p in data["proof"]),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise InvalidInput(f"not an inclusion proof: {exc}") from None
+
+
+def stream_id_of(name: str | bytes) -> bytes:
+    """The 32-byte stream id of a stream name (SHA-256 of its UTF-8 bytes), or a raw 32-byte id."""
+    if isinstance(name, bytes):
+        if len(name) != 32:
+            raise InvalidInput("a raw stream id is 32 bytes")
+        return name
+    if not name.strip():
+        raise InvalidInput("empty stream name")
+    return hashlib.sha256(name.encode()).digest()
 
 
 @dataclass(frozen=True)
@@ -1651,6 +1716,69 @@ class Session:
             out.append(NotifiedGrantee(addr, self.ml.provider_name(addr), ts))
         return out
 
+    # --- anchored high-volume streams ----------------------------------------------------
+
+    def anchor_batch(
+        self,
+        patient_id: int,
+        stream: str | bytes,
+        items: Sequence[bytes],
+        category: str | int | Category = Category.VITALS,
+    ) -> AnchoredBatch:
+        """Store a batch of items (e.g. a day of vitals readings) encrypted as one record and
+        anchor the Merkle root of their digests on-chain: one transaction for the record, one for
+        the root, whatever the batch size. Items can later be proven with :meth:`prove_item`.
+        """
+        if not items:
+            raise InvalidInput("a batch needs at least one item")
+        sid = stream_id_of(stream)
+        batch = Batch.from_items(sid, list(items))
+        payload = json.dumps(
+            {
+                "format": "medledger-batch/1",
+                "manifest": batch.manifest(),
+                "items": [base64.b64encode(i).decode() for i in items],
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode()
+        record = self.add_record(patient_id, payload, category)
+        tx = self.anchors.anchor(sid, batch.root, len(batch))
+        return AnchoredBatch(batch, record, tx)
+
+    def open_batch(self, record_id: bytes | str | CID, purpose: str | int | Purpose) -> list[bytes]:
+        """Read (logged, like any record) a stored batch; its items, checked against the root."""
+        data = json.loads(self.read(record_id, purpose))
+        try:
+            items = [base64.b64decode(i) for i in data["items"]]
+            batch = Batch.from_manifest(data["manifest"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"record is not a medledger batch: {exc}") from None
+        if Batch.from_items(batch.stream_id, items).root != batch.root:
+            raise IntegrityError("batch items do not match the batch's Merkle root")
+        return items
+
+    @staticmethod
+    def prove_item(batch: Batch, item: bytes) -> InclusionProof:
+        """The inclusion proof of ``item`` (raw bytes) in ``batch``."""
+        digest = item_digest(item)
+        index = batch.index_of(digest)
+        return InclusionProof(batch.stream_id, batch.root, digest, index, tuple(batch.proof(index)))
+
+    def verify_item(self, proof: InclusionProof, *, onchain: bool = True) -> bool:
+        """Check a proof in Python and (by default) with the contract's ``verifyItem``: true only
+        if the root is anchored for the stream and the proof leads from the item to it."""
+        local = verify_proof(proof.root, proof.item_digest, list(proof.proof))
+        if not onchain:
+            return local
+        chain_says = self.anchors.verify_item(
+            proof.stream_id, proof.root, proof.item_digest, list(proof.proof)
+        )
+        if local and not chain_says:
+            # a valid tree whose root was never anchored for this stream
+            return False
+        return local and chain_says
+
     # --- guardian recovery -------------------------------------------------------------------
 
     def set_guardians(
@@ -1753,10 +1881,12 @@ def _access_entry(e: DecodedEvent) -> AccessEntry:
 
 __all__ = [
     "AccessResult",
+    "AnchoredBatch",
     "AuditEntry",
     "AuditTrail",
     "BreakGlassInfo",
     "GrantInfo",
+    "InclusionProof",
     "Medledger",
     "Party",
     "PatientInfo",
@@ -1765,4 +1895,5 @@ __all__ = [
     "Session",
     "SignedConsent",
     "TxReceipt",
+    "stream_id_of",
 ]

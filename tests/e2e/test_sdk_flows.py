@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from medledger.client import Medledger, Party, SignedConsent
+from medledger.client import InclusionProof, Medledger, Party, SignedConsent
 from medledger.codes import Outcome
 from medledger.crypto import Keyring
 from medledger.errors import (
@@ -437,3 +437,35 @@ def test_failed_keyring_update_leaves_no_unpublished_epochs(world: World) -> Non
 
     on_chain = Keyring.load(w.ml.get_document(before), w.patient.party.identity)
     assert bounds(broke.keyring()) == bounds(on_chain)
+
+
+def test_anchored_batch_proves_items_in_python_and_on_chain(world: World) -> None:
+    w = world
+    w.patient.grant(
+        w.clinic.address, ["vitals"], ["treatment"], ["read", "write"], duration=timedelta(days=1)
+    )
+    readings = [f'{{"hr": {60 + i % 40}, "t": {i}}}'.encode() for i in range(1000)]
+    anchored = w.clinic.anchor_batch(w.pid, "ward-7/heart-rate/2026-11-26", readings)
+    # one anchor transaction for 1,000 items; the batch itself is an encrypted record
+    assert w.ml.deployment.anchors.get_anchor(anchored.stream_id, anchored.root).count == 1000
+    proof = w.clinic.prove_item(anchored.batch, readings[417])
+    assert proof.index == 417
+    wire = InclusionProof.from_json(json.loads(json.dumps(proof.to_json())))
+    assert w.specialist.verify_item(wire)  # anyone can verify, no consent needed
+    # a wrong item, a wrong root, a root never anchored for this stream: all rejected
+    forged = InclusionProof(
+        wire.stream_id,
+        wire.root,
+        w.clinic.prove_item(anchored.batch, readings[1]).item_digest,
+        wire.index,
+        wire.proof,
+    )
+    assert not w.specialist.verify_item(forged)
+    assert not w.specialist.verify_item(
+        InclusionProof(wire.stream_id, b"\x01" * 32, wire.item_digest, wire.index, wire.proof)
+    )
+    other_stream = InclusionProof(b"\x02" * 32, wire.root, wire.item_digest, wire.index, wire.proof)
+    assert w.specialist.verify_item(other_stream, onchain=False)  # the tree alone is fine...
+    assert not w.specialist.verify_item(other_stream)  # ...but that stream never anchored it
+    # the stored batch reads back (logged) and matches its root
+    assert w.clinic.open_batch(anchored.record.record_id, "treatment") == readings
