@@ -23,8 +23,8 @@ demo: setup
 test: setup-ipfs lint typecheck compile slither test-contracts test-sdk
 
 lint:
-	ruff check src tests scripts benchmarks examples tools
-	ruff format --check src tests scripts benchmarks examples tools
+	ruff check --no-cache src tests scripts benchmarks examples tools
+	ruff format --no-cache --check src tests scripts benchmarks examples tools
 
 typecheck:
 	mypy

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import deploy_probe
 from helpers import fresh_sender
 from web3.exceptions import ContractCustomError, Web3RPCError
 
+from conftest import deploy_probe
 from medledger import errors as mle
 from medledger.chain import BoundContract, Chain, TxSender
 from medledger.chain.artifacts import Artifact
