@@ -90,6 +90,9 @@ TxReceipt = TxResult
 #: Default validity of a signed (relayed) consent message.
 DEFAULT_SIGNATURE_TTL = 3600
 
+#: Format tag of a stored anchored batch (JSON: manifest + base64 items).
+BATCH_FORMAT = "medledger-batch/1"
+
 #: ``grantBatch`` takes at most this many grants (contracts/core/ConsentManager.sol).
 MAX_GRANT_BATCH = 64
 
@@ -1735,7 +1738,7 @@ class Session:
         batch = Batch.from_items(sid, list(items))
         payload = json.dumps(
             {
-                "format": "medledger-batch/1",
+                "format": BATCH_FORMAT,
                 "manifest": batch.manifest(),
                 "items": [base64.b64encode(i).decode() for i in items],
             },
@@ -1746,17 +1749,30 @@ class Session:
         tx = self.anchors.anchor(sid, batch.root, len(batch))
         return AnchoredBatch(batch, record, tx)
 
-    def open_batch(self, record_id: bytes | str | CID, purpose: str | int | Purpose) -> list[bytes]:
-        """Read (logged, like any record) a stored batch; its items, checked against the root."""
-        data = json.loads(self.read(record_id, purpose))
+    def read_batch(
+        self, record_id: bytes | str | CID, purpose: str | int | Purpose
+    ) -> tuple[Batch, list[bytes]]:
+        """Read (logged, like any record) a stored batch: its tree and items, checked against
+        the root."""
+        rid = _record_id(record_id)
+        not_batch = f"record 0x{rid.hex()} is not an anchored batch"
         try:
-            items = [base64.b64decode(i) for i in data["items"]]
-            batch = Batch.from_manifest(data["manifest"])
+            doc = json.loads(self.read(rid, purpose))
+            if not isinstance(doc, dict) or doc.get("format") != BATCH_FORMAT:
+                raise InvalidInput(not_batch, hint="batches are stored with anchor_batch()")
+            items = [base64.b64decode(i, validate=True) for i in doc["items"]]
+            batch = Batch.from_manifest(doc["manifest"])
+        except InvalidInput:
+            raise
         except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"record is not a medledger batch: {exc}") from None
+            raise InvalidInput(f"{not_batch}: {exc}") from None
         if Batch.from_items(batch.stream_id, items).root != batch.root:
-            raise IntegrityError("batch items do not match the batch's Merkle root")
-        return items
+            raise IntegrityError(f"the items of batch 0x{rid.hex()} do not match its Merkle root")
+        return batch, items
+
+    def open_batch(self, record_id: bytes | str | CID, purpose: str | int | Purpose) -> list[bytes]:
+        """The items of a stored batch (a logged read), checked against the root."""
+        return self.read_batch(record_id, purpose)[1]
 
     @staticmethod
     def prove_item(batch: Batch, item: bytes) -> InclusionProof:
