@@ -1705,7 +1705,7 @@ class Session:
             blocks_unpinned=tuple(unpinned),
             unpin_failures=tuple(failures),
             grantees_notified=tuple(notified),
-            cannot_undo=CANNOT_UNDO,
+            cannot_undo=_ERASURE_LIMITS,
         )
 
     def _past_grantees(self, pid: int, category: Category) -> list[NotifiedGrantee]:
@@ -1846,6 +1846,19 @@ class _CountingReader:
             if self._progress is not None:
                 self._progress(n)
         return n
+
+
+#: What erasure cannot undo, stated for medledger's key design (see docs/crypto.md).
+_ERASURE_LIMITS: tuple[str, ...] = (
+    CANNOT_UNDO[0],
+    CANNOT_UNDO[1],
+    "No key is destroyed: the record's data key is wrapped, inside the sealed record, to its "
+    "category's key epoch, which also protects the patient's other records of that category and "
+    "epoch. Whoever kept the ciphertext and holds that epoch key (the patient, grantees of the "
+    "category in that epoch, responders holding the emergency kit) can still decrypt it.",
+    "Unpinning and garbage collection delete the ciphertext from the stores this SDK controls; "
+    "other IPFS nodes that fetched it may keep the encrypted blocks.",
+)
 
 
 def _timestamp(value: int | datetime) -> int:

@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("audit:audit", "A patient's access log, verified; sync/verify the archive."),
     "export": ("audit:export", "Export records (FHIR bundle)."),
     "anchor": ("anchor:anchor", "Anchor batches of items on-chain; prove and verify items."),
-    "erase": ("records:erase", "Erase a record: tombstone, unpin, destroy its key."),
+    "erase": ("records:erase", "Erase a record: tombstone on-chain, unpin, notify grantees."),
     "recovery": ("recovery:recovery", "Guardian recovery of a patient's controller key."),
     "cid": ("cid:cid", "Print a file's CID, like `ipfs add --only-hash -Q`."),
     "fund": ("dev:fund", "Give an account ETH (dev chains)."),

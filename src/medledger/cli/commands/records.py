@@ -205,7 +205,7 @@ def _as_text_or_hex(data: bytes) -> str:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @sdk_options
 def erase(record_id: str, yes: bool) -> None:
-    """Erase a record (patient): tombstone on-chain, unpin the ciphertext, destroy its key.
+    """Erase a record (patient): tombstone on-chain, unpin the ciphertext, report.
 
     The chain keeps that a record existed (a tombstone) but never held its content; the report
     says what was removed where.
