@@ -27,6 +27,7 @@ from eth_utils.address import is_address, to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 
+from medledger.chain.types import bytes32
 from medledger.errors import ChainError, IntegrityError, InvalidInput, TransactionFailed
 from medledger.hashing import keccak
 
@@ -83,17 +84,6 @@ ANCHOR_REGISTRY_ABI: list[dict[str, Any]] = [
 ]
 
 
-def _b32(value: bytes | str, what: str) -> bytes:
-    if isinstance(value, str):
-        try:
-            value = bytes.fromhex(value.removeprefix("0x"))
-        except ValueError:
-            raise InvalidInput(f"{what} is not hex: {value!r}") from None
-    if not isinstance(value, bytes | bytearray) or len(value) != 32:
-        raise InvalidInput(f"{what} must be 32 bytes")
-    return bytes(value)
-
-
 def item_digest(data: bytes) -> bytes:
     """The 32-byte digest of an item's bytes (keccak256); use it when items are not digests yet."""
     return keccak(data)
@@ -102,7 +92,7 @@ def item_digest(data: bytes) -> bytes:
 def leaf_hash(digest: bytes) -> bytes:
     """OpenZeppelin's double-hashed leaf of a 32-byte item digest (``abi.encode(bytes32)`` is the
     32 bytes themselves)."""
-    return keccak(keccak(_b32(digest, "item digest")))
+    return keccak(keccak(bytes32(digest, "item digest")))
 
 
 def hash_pair(a: bytes, b: bytes) -> bytes:
@@ -121,9 +111,9 @@ def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
 def verify_proof(root: bytes | str, item: bytes | str, proof: Sequence[bytes | str]) -> bool:
     """True iff ``proof`` shows that the item with 32-byte digest ``item`` is in the batch with
     Merkle root ``root``. Malformed input raises :class:`InvalidInput`."""
-    r = _b32(root, "root")
-    steps = [_b32(p, "proof element") for p in proof]
-    return process_proof(leaf_hash(_b32(item, "item digest")), steps) == r
+    r = bytes32(root, "root")
+    steps = [bytes32(p, "proof element") for p in proof]
+    return process_proof(leaf_hash(bytes32(item, "item digest")), steps) == r
 
 
 @dataclass(frozen=True)
@@ -137,8 +127,8 @@ class Batch:
     @classmethod
     def from_digests(cls, stream_id: bytes | str, digests: Sequence[bytes | str]) -> Batch:
         """Build the tree over 32-byte item digests, kept in the given order."""
-        sid = _b32(stream_id, "stream id")
-        ds = tuple(_b32(d, f"item digest {i}") for i, d in enumerate(digests))
+        sid = bytes32(stream_id, "stream id")
+        ds = tuple(bytes32(d, f"item digest {i}") for i, d in enumerate(digests))
         if not ds:
             raise InvalidInput("a batch needs at least one item")
         n = len(ds)
@@ -183,7 +173,7 @@ class Batch:
 
     def index_of(self, digest: bytes | str) -> int:
         """Position of an item digest in the batch (first occurrence)."""
-        d = _b32(digest, "item digest")
+        d = bytes32(digest, "item digest")
         try:
             return self.digests.index(d)
         except ValueError:
@@ -216,7 +206,7 @@ class Batch:
             ):
                 raise InvalidInput("unsupported batch manifest version or leaf encoding")
             batch = cls.from_digests(data["stream_id"], data["items"])
-            root, count = _b32(data["root"], "root"), int(data["count"])
+            root, count = bytes32(data["root"], "root"), int(data["count"])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             if isinstance(exc, InvalidInput):
                 raise
@@ -330,10 +320,10 @@ def verify_onchain(
     in the stream and the proof is valid. The leaf is double-hashed here, as ``verify`` expects."""
     contract = _registry(w3, registry)
     args = (
-        _b32(stream_id, "stream id"),
-        _b32(root, "root"),
-        leaf_hash(_b32(item, "item digest")),
-        [_b32(p, "proof element") for p in proof],
+        bytes32(stream_id, "stream id"),
+        bytes32(root, "root"),
+        leaf_hash(bytes32(item, "item digest")),
+        [bytes32(p, "proof element") for p in proof],
     )
     try:
         return bool(contract.functions.verify(*args).call())
@@ -350,7 +340,7 @@ def get_anchor(
     contract = _registry(w3, registry)
     try:
         submitter, count, at = contract.functions.getAnchor(
-            _b32(stream_id, "stream id"), _b32(root, "root")
+            bytes32(stream_id, "stream id"), bytes32(root, "root")
         ).call()
     except (ConnectionError, OSError) as exc:
         raise ChainError(f"cannot reach the chain: {exc}") from exc

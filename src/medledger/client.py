@@ -48,6 +48,7 @@ from medledger.chain.types import (
     Provider,
     Record,
     TxResult,
+    bytes32,
 )
 from medledger.codes import Action, Category, Outcome, Purpose
 from medledger.crypto import (
@@ -259,11 +260,11 @@ class InclusionProof:
     def from_json(cls, data: dict[str, Any]) -> InclusionProof:
         try:
             return cls(
-                _hex32(data["streamId"]),
-                _hex32(data["root"]),
-                _hex32(data["item"]),
+                bytes32(data["streamId"], "streamId"),
+                bytes32(data["root"], "root"),
+                bytes32(data["item"], "item"),
                 int(data["index"]),
-                tuple(_hex32(p) for p in data["proof"]),
+                tuple(bytes32(p, "proof element") for p in data["proof"]),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise InvalidInput(f"not an inclusion proof: {exc}") from None
@@ -328,15 +329,8 @@ def _grant_from_json(g: dict[str, Any]) -> GrantRequest:
         int(g["purposes"]),
         int(g["validFrom"]),
         int(g["validUntil"]),
-        _hex32(g["keyBundle"]),
+        bytes32(g["keyBundle"], "keyBundle"),
     )
-
-
-def _hex32(value: Any) -> bytes:
-    raw = bytes.fromhex(str(value).removeprefix("0x"))
-    if len(raw) != 32:
-        raise ValueError("expected 32 bytes")
-    return raw
 
 
 @dataclass(frozen=True)
@@ -404,7 +398,7 @@ class SignedConsent:
                         bytes.fromhex(str(item["signature"]).removeprefix("0x")),
                         _grant_from_json(item["grant"]) if "grant" in item else None,
                         to_checksum_address(item["grantee"]) if "grantee" in item else None,
-                        _hex32(item["keyring"]) if "keyring" in item else None,
+                        bytes32(item["keyring"], "keyring") if "keyring" in item else None,
                     )
                 )
             if not steps:

@@ -6,11 +6,10 @@ The node fixtures live in tests/fixtures/chains.py and are registered once by te
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from medledger.chain import Chain, Deployment, TxSender, connect, deploy_suite
+from medledger.chain import Chain, Deployment, connect, deploy_suite
 from medledger.chain.artifacts import Artifact
 
 # The node fixtures (anvil_url, hardhat_url, embedded_chain) come from tests/conftest.py.
@@ -44,13 +43,6 @@ def any_chain(request: pytest.FixtureRequest) -> Chain:
         return chain
     chain = request.getfixturevalue(f"{request.param}_chain")
     return chain
-
-
-def deploy_probe(chain: Chain, sender: TxSender, artifact: Artifact) -> Any:
-    """Deploy Probe(owner=sender) and return the web3 contract object."""
-    factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    result = sender.deploy(factory.constructor(sender.address))
-    return chain.w3.eth.contract(address=result.contract_address, abi=artifact.abi)
 
 
 @pytest.fixture

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from helpers import fresh_sender
+from helpers import deploy_probe, fresh_sender
 from web3.exceptions import ContractCustomError, Web3RPCError
 
-from conftest import deploy_probe
 from medledger import errors as mle
 from medledger.chain import BoundContract, Chain, TxSender
 from medledger.chain.artifacts import Artifact

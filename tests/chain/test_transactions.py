@@ -7,9 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from eth_account import Account
-from helpers import ETHER, fresh_sender
+from helpers import ETHER, deploy_probe, fresh_sender
 
-from conftest import deploy_probe
 from medledger import errors as mle
 from medledger.chain import Chain, TxResult, TxSender
 from medledger.chain.artifacts import Artifact

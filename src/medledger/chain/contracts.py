@@ -39,6 +39,7 @@ from medledger.chain.types import (
     Record,
     Recovery,
     TxResult,
+    bytes32,
 )
 from medledger.errors import ChainError, InvalidInput
 
@@ -218,13 +219,6 @@ def _topics(entry: Mapping[str, Any], filters: Mapping[str, Any]) -> list[Any]:
     return topics
 
 
-def _b32(value: bytes | str, what: str) -> bytes:
-    raw = bytes(HexBytes(value)) if isinstance(value, str) else bytes(value)
-    if len(raw) != 32:
-        raise InvalidInput(f"{what} must be 32 bytes, got {len(raw)}")
-    return raw
-
-
 class MedLedgerContract(BoundContract):
     """The MedLedger core contract (identity, recovery, providers, consent, access log, records)."""
 
@@ -253,29 +247,29 @@ class MedLedgerContract(BoundContract):
         """Register the sender as a new patient's controller (event ``PatientRegistered``)."""
         return self._tx(
             "registerPatient",
-            _b32(encryption_key, "encryption_key"),
-            _b32(key_document, "key_document"),
-            _b32(keyring, "keyring"),
+            bytes32(encryption_key, "encryption_key"),
+            bytes32(key_document, "key_document"),
+            bytes32(keyring, "keyring"),
         )
 
     def set_keyring(self, keyring: bytes) -> TxResult:
         """Point the sender's patient at a new keyring document (controller only)."""
-        return self._tx("setKeyring", _b32(keyring, "keyring"))
+        return self._tx("setKeyring", bytes32(keyring, "keyring"))
 
     def set_keyring_by_sig(
         self, patient_id: int, keyring: bytes, deadline: int, signature: bytes
     ) -> TxResult:
         """Submit a controller-signed EIP-712 SetKeyring (any sender pays the gas)."""
         return self._tx(
-            "setKeyringBySig", patient_id, _b32(keyring, "keyring"), deadline, bytes(signature)
+            "setKeyringBySig", patient_id, bytes32(keyring, "keyring"), deadline, bytes(signature)
         )
 
     def set_encryption_key(self, encryption_key: bytes, key_document: bytes) -> TxResult:
         """Replace the patient's identity public key (controller only)."""
         return self._tx(
             "setEncryptionKey",
-            _b32(encryption_key, "encryption_key"),
-            _b32(key_document, "key_document"),
+            bytes32(encryption_key, "encryption_key"),
+            bytes32(key_document, "key_document"),
         )
 
     def set_emergency_access(
@@ -287,7 +281,7 @@ class MedLedgerContract(BoundContract):
             categories,
             max_duration,
             opt_out,
-            _b32(emergency_kit, "emergency_kit"),
+            bytes32(emergency_kit, "emergency_kit"),
         )
 
     def rotate_controller(self, new_controller: str) -> TxResult:
@@ -349,8 +343,8 @@ class MedLedgerContract(BoundContract):
         return self._tx(
             "registerProvider",
             to_checksum_address(provider),
-            _b32(encryption_key, "encryption_key"),
-            _b32(key_document, "key_document"),
+            bytes32(encryption_key, "encryption_key"),
+            bytes32(key_document, "key_document"),
             emergency_responder,
             name,
         )
@@ -367,8 +361,8 @@ class MedLedgerContract(BoundContract):
         return self._tx(
             "updateProvider",
             to_checksum_address(provider),
-            _b32(encryption_key, "encryption_key"),
-            _b32(key_document, "key_document"),
+            bytes32(encryption_key, "encryption_key"),
+            bytes32(key_document, "key_document"),
             emergency_responder,
             name,
         )
@@ -422,7 +416,7 @@ class MedLedgerContract(BoundContract):
             purposes,
             valid_from,
             valid_until,
-            _b32(key_bundle, "key_bundle"),
+            bytes32(key_bundle, "key_bundle"),
         )
 
     def grant_batch(self, grants: Sequence[GrantRequest]) -> TxResult:
@@ -476,7 +470,7 @@ class MedLedgerContract(BoundContract):
     ) -> TxResult:
         """Emergency access by a registered responder (duration 0 = patient's maximum)."""
         return self._tx(
-            "openBreakGlass", patient_id, reason, duration, _b32(justification, "justification")
+            "openBreakGlass", patient_id, reason, duration, bytes32(justification, "justification")
         )
 
     def break_glass_until(self, patient_id: int, responder: str) -> int:
@@ -487,13 +481,13 @@ class MedLedgerContract(BoundContract):
 
     def record_access(self, patient_id: int, record_id: bytes, purpose: int) -> TxResult:
         """Log an access attempt (allowed or denied: see the ``AccessRecorded`` event)."""
-        return self._tx("recordAccess", patient_id, _b32(record_id, "record_id"), purpose)
+        return self._tx("recordAccess", patient_id, bytes32(record_id, "record_id"), purpose)
 
     def record_access_batch(self, requests: Sequence[AccessRequest]) -> TxResult:
         """Log up to 256 accesses in one transaction."""
         return self._tx(
             "recordAccessBatch",
-            [(r.patient_id, _b32(r.record_id, "record_id"), r.purpose) for r in requests],
+            [(r.patient_id, bytes32(r.record_id, "record_id"), r.purpose) for r in requests],
         )
 
     def log_head(self, patient_id: int, *, block: BlockIdentifier = "latest") -> LogHead:
@@ -507,7 +501,8 @@ class MedLedgerContract(BoundContract):
         self, patient_id: int, record_id: bytes, category: int, cid_codec: int
     ) -> TxResult:
         """Index a record (patient controller, or provider with write consent)."""
-        return self._tx("addRecord", patient_id, _b32(record_id, "record_id"), category, cid_codec)
+        rid = bytes32(record_id, "record_id")
+        return self._tx("addRecord", patient_id, rid, category, cid_codec)
 
     def add_record_by_sig(
         self,
@@ -523,7 +518,7 @@ class MedLedgerContract(BoundContract):
         return self._tx(
             "addRecordBySig",
             patient_id,
-            _b32(record_id, "record_id"),
+            bytes32(record_id, "record_id"),
             category,
             cid_codec,
             to_checksum_address(author),
@@ -533,11 +528,11 @@ class MedLedgerContract(BoundContract):
 
     def erase_record(self, record_id: bytes) -> TxResult:
         """Tombstone a record (patient controller only)."""
-        return self._tx("eraseRecord", _b32(record_id, "record_id"))
+        return self._tx("eraseRecord", bytes32(record_id, "record_id"))
 
     def get_record(self, record_id: bytes) -> Record:
         """The record index entry (patient_id 0 = unknown)."""
-        return Record(*self._view("getRecord", _b32(record_id, "record_id")))
+        return Record(*self._view("getRecord", bytes32(record_id, "record_id")))
 
 
 def _grant_tuple(g: GrantRequest) -> tuple[Any, ...]:
@@ -548,7 +543,7 @@ def _grant_tuple(g: GrantRequest) -> tuple[Any, ...]:
         g.purposes,
         g.valid_from,
         g.valid_until,
-        _b32(g.key_bundle, "key_bundle"),
+        bytes32(g.key_bundle, "key_bundle"),
     )
 
 
@@ -578,21 +573,22 @@ class AnchorRegistryContract(BoundContract):
 
     def anchor(self, stream_id: bytes, root: bytes, count: int) -> TxResult:
         """Anchor a batch root (permissionless; the sender is recorded as submitter)."""
-        return self._tx("anchor", _b32(stream_id, "stream_id"), _b32(root, "root"), count)
+        return self._tx("anchor", bytes32(stream_id, "stream_id"), bytes32(root, "root"), count)
 
     def get_anchor(self, stream_id: bytes, root: bytes) -> Anchor:
         """Who anchored ``root`` in ``stream_id``, with how many items, when (0 = never)."""
-        return Anchor(*self._view("getAnchor", _b32(stream_id, "stream_id"), _b32(root, "root")))
+        sid, r = bytes32(stream_id, "stream_id"), bytes32(root, "root")
+        return Anchor(*self._view("getAnchor", sid, r))
 
     def verify(self, stream_id: bytes, root: bytes, leaf: bytes, proof: Sequence[bytes]) -> bool:
         """On-chain Merkle proof check of ``leaf`` (already double-hashed) under ``root``."""
         return bool(
             self._view(
                 "verify",
-                _b32(stream_id, "stream_id"),
-                _b32(root, "root"),
-                _b32(leaf, "leaf"),
-                [_b32(p, "proof item") for p in proof],
+                bytes32(stream_id, "stream_id"),
+                bytes32(root, "root"),
+                bytes32(leaf, "leaf"),
+                [bytes32(p, "proof item") for p in proof],
             )
         )
 
@@ -603,9 +599,9 @@ class AnchorRegistryContract(BoundContract):
         return bool(
             self._view(
                 "verifyItem",
-                _b32(stream_id, "stream_id"),
-                _b32(root, "root"),
-                _b32(item_digest, "item_digest"),
-                [_b32(p, "proof item") for p in proof],
+                bytes32(stream_id, "stream_id"),
+                bytes32(root, "root"),
+                bytes32(item_digest, "item_digest"),
+                [bytes32(p, "proof item") for p in proof],
             )
         )

@@ -14,9 +14,8 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
-from hexbytes import HexBytes
 
-from medledger.chain.types import GrantRequest
+from medledger.chain.types import GrantRequest, bytes32
 from medledger.errors import InvalidInput
 
 DOMAIN_NAME = "MedLedger"
@@ -90,13 +89,6 @@ def typed_data(
     }
 
 
-def _b32(value: bytes | str, what: str) -> bytes:
-    raw = bytes(HexBytes(value)) if isinstance(value, str) else bytes(value)
-    if len(raw) != 32:
-        raise InvalidInput(f"{what} must be 32 bytes, got {len(raw)}")
-    return raw
-
-
 def grant_message(
     patient_id: int, grant: GrantRequest, nonce: int, deadline: int
 ) -> dict[str, Any]:
@@ -109,7 +101,7 @@ def grant_message(
         "purposes": grant.purposes,
         "validFrom": grant.valid_from,
         "validUntil": grant.valid_until,
-        "keyBundle": _b32(grant.key_bundle, "key_bundle"),
+        "keyBundle": bytes32(grant.key_bundle, "key_bundle"),
         "nonce": nonce,
         "deadline": deadline,
     }
@@ -131,7 +123,7 @@ def set_keyring_message(
     """The ``SetKeyring`` struct values."""
     return {
         "patientId": patient_id,
-        "keyring": _b32(keyring, "keyring"),
+        "keyring": bytes32(keyring, "keyring"),
         "nonce": nonce,
         "deadline": deadline,
     }
@@ -149,7 +141,7 @@ def add_record_message(
     """The ``AddRecord`` struct values."""
     return {
         "patientId": patient_id,
-        "recordId": _b32(record_id, "record_id"),
+        "recordId": bytes32(record_id, "record_id"),
         "category": category,
         "cidCodec": cid_codec,
         "author": to_checksum_address(author),

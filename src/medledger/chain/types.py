@@ -10,7 +10,26 @@ from __future__ import annotations
 from dataclasses import astuple, dataclass, field
 from typing import Any
 
+from medledger.errors import InvalidInput
+
 ZERO32 = b"\x00" * 32
+
+
+def bytes32(value: bytes | bytearray | str, what: str) -> bytes:
+    """A ``bytes32`` value from bytes or hex text (``0x`` optional); ``InvalidInput`` otherwise.
+
+    The one parser for digests, roots, record ids and signatures' 32-byte fields, so every layer
+    accepts and rejects the same spellings.
+    """
+    if isinstance(value, str):
+        try:
+            value = bytes.fromhex(value.removeprefix("0x"))
+        except ValueError:
+            raise InvalidInput(f"{what} is not hex: {value!r}") from None
+    if not isinstance(value, bytes | bytearray) or len(value) != 32:
+        got = len(value) if isinstance(value, bytes | bytearray) else type(value).__name__
+        raise InvalidInput(f"{what} must be 32 bytes, got {got}")
+    return bytes(value)
 
 
 @dataclass(frozen=True)
