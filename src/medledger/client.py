@@ -1682,9 +1682,6 @@ class Session:
             self.ml.store.gc()
         except StorageError as exc:
             failures.append(f"{cid}: {exc}")
-        dropped = [k for k in list(self._bundles) if k == rid]
-        for k in dropped:
-            del self._bundles[k]
         notified = self._past_grantees(pid, Category(rec.category))
         when = datetime.fromtimestamp(
             int(self.ml.chain.w3.eth.get_block(tx.block_number)["timestamp"]), UTC
@@ -1779,15 +1776,12 @@ class Session:
         """Check a proof in Python and (by default) with the contract's ``verifyItem``: true only
         if the root is anchored for the stream and the proof leads from the item to it."""
         local = verify_proof(proof.root, proof.item_digest, list(proof.proof))
-        if not onchain:
+        if not onchain or not local:
             return local
-        chain_says = self.anchors.verify_item(
+        # the chain also rejects a valid tree whose root was never anchored for this stream
+        return self.anchors.verify_item(
             proof.stream_id, proof.root, proof.item_digest, list(proof.proof)
         )
-        if local and not chain_says:
-            # a valid tree whose root was never anchored for this stream
-            return False
-        return local and chain_says
 
     # --- guardian recovery -------------------------------------------------------------------
 
