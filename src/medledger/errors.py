@@ -32,6 +32,11 @@ class InvalidInput(MedledgerError, ValueError):
     """The caller passed something malformed; nothing was sent or stored."""
 
 
+class NotARegularFile(InvalidInput):
+    """A write target exists and is not a regular file (device, symlink, directory): refused,
+    since replacing it by rename would replace the node itself (``/dev/null`` as root)."""
+
+
 # --- consent and access --------------------------------------------------------------------
 
 

@@ -10,8 +10,6 @@ Manifest JSON (also written by the ape deploy script)::
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +24,7 @@ from medledger.chain.connection import Chain
 from medledger.chain.contracts import AnchorRegistryContract, MedLedgerContract
 from medledger.chain.transactions import TxSender
 from medledger.errors import DeploymentNotFound, IntegrityError, InvalidInput
+from medledger.fsutil import atomic_write
 
 MANIFEST_FORMAT = "medledger-deployment/1"
 
@@ -121,17 +120,8 @@ class Manifest:
 
     def save(self, path: str | Path) -> None:
         """Write atomically (temp file + rename): a reader never sees a partial manifest."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.to_json(), fh, indent=2)
-                fh.write("\n")
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        text = json.dumps(self.to_json(), indent=2) + "\n"
+        atomic_write(path, text, mode=0o600, make_parents=True)
 
     def address_of(self, name: str) -> str:
         """Address of one contract of the suite."""

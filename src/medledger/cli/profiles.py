@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from medledger.errors import InvalidInput
+from medledger.fsutil import atomic_write
 
 DEFAULT_PROFILE = "local"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -45,17 +46,8 @@ def check_name(kind: str, name: str) -> str:
 
 def write_json_atomic(path: Path, data: Any, *, mode: int = 0o644) -> None:
     """Write JSON to ``path`` via a temporary file + rename (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    atomic_write(path, text, mode=mode, make_parents=True)
 
 
 @dataclass

@@ -19,7 +19,6 @@ into another account's keystore. Tools that only know v3 keystores still read th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -37,6 +36,7 @@ from eth_utils.address import to_checksum_address
 
 from medledger.crypto.keys import IdentityKey, PublicKey, Suite
 from medledger.errors import InvalidInput, KeystoreError, MedledgerError
+from medledger.fsutil import atomic_write
 
 MEMBER = "medledger"
 FORMAT_VERSION = 1
@@ -256,27 +256,13 @@ class Keystore:
         """Write atomically with mode 0600. Refuses to replace a file unless ``overwrite``."""
         target = Path(path)
         data = (self.to_json() + "\n").encode("utf-8")
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            if overwrite:
-                os.replace(tmp, target)
-            else:
-                os.link(tmp, target)  # atomic and fails if the target exists
-                tmp.unlink()
+            atomic_write(target, data, mode=0o600, overwrite=overwrite)
         except FileExistsError:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
             raise KeystoreError(
                 f"{target} already exists", hint="pass overwrite=True to replace it"
             ) from None
         except OSError as exc:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
             raise KeystoreError(f"cannot write keystore {target}: {exc}") from None
         return target
 

@@ -23,15 +23,12 @@ No unauthenticated plaintext is ever released: each segment is verified before i
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import struct
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -44,6 +41,7 @@ from medledger.crypto.hpke import OVERHEAD, hpke_open, hpke_seal
 from medledger.crypto.keyring import PublicDirectory
 from medledger.crypto.keys import PrivateKey, Suite
 from medledger.errors import DecryptionFailed, IntegrityError, InvalidInput
+from medledger.fsutil import atomic_open
 
 MAGIC = b"MLRC"
 FORMAT_VERSION = 1
@@ -424,11 +422,6 @@ def open_stream(src: ReadableStream, dst: WritableStream, keys: KeySource) -> Re
     return header
 
 
-def _atomic_output(dst_path: Path) -> tuple[int, Path]:
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst_path.name}.", suffix=".tmp", dir=dst_path.parent)
-    return fd, Path(tmp)
-
-
 def seal_file(
     src_path: str | os.PathLike[str],
     dst_path: str | os.PathLike[str],
@@ -440,39 +433,21 @@ def seal_file(
     segment_size: int = DEFAULT_SEGMENT_SIZE,
 ) -> RecordHeader:
     """:func:`seal_stream` from a file to a file; ``dst_path`` appears only when complete."""
-    dst = Path(dst_path)
-    fd, tmp = _atomic_output(dst)
-    try:
-        with open(src_path, "rb") as fsrc, os.fdopen(fd, "wb") as fdst:
-            header = seal_stream(
-                fsrc,
-                fdst,
-                directory,
-                category=category,
-                author=author,
-                created_at=created_at,
-                segment_size=segment_size,
-            )
-        os.replace(tmp, dst)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    return header
+    with open(src_path, "rb") as fsrc, atomic_open(dst_path) as fdst:
+        return seal_stream(
+            fsrc,
+            fdst,
+            directory,
+            category=category,
+            author=author,
+            created_at=created_at,
+            segment_size=segment_size,
+        )
 
 
 def open_file(
     src_path: str | os.PathLike[str], dst_path: str | os.PathLike[str], keys: KeySource
 ) -> RecordHeader:
     """:func:`open_stream` from a file to a file; on failure no output file is left behind."""
-    dst = Path(dst_path)
-    fd, tmp = _atomic_output(dst)
-    try:
-        with open(src_path, "rb") as fsrc, os.fdopen(fd, "wb") as fdst:
-            header = open_stream(fsrc, fdst, keys)
-        os.replace(tmp, dst)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    return header
+    with open(src_path, "rb") as fsrc, atomic_open(dst_path) as fdst:
+        return open_stream(fsrc, fdst, keys)

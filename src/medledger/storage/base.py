@@ -13,7 +13,6 @@ CID), ``StoreUnavailable`` (node unreachable), ``StoreTimeout`` (node did not an
 from __future__ import annotations
 
 import os
-import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from types import TracebackType
 from typing import IO
 
 from medledger.errors import InvalidInput, StorageError
+from medledger.fsutil import atomic_write_stream
 from medledger.storage.cid import CID
 from medledger.storage.unixfs import Buffer, Source
 
@@ -100,22 +100,10 @@ class BlockStore(ABC):
 
         Returns the number of bytes written. On any failure ``path`` is left untouched.
         """
-        dest = Path(path)
-        tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.partial")
-        size = 0
         try:
-            with tmp.open("wb") as out:
-                for piece in self.get_stream(cid):
-                    out.write(piece)
-                    size += len(piece)
-                out.flush()
-                os.fsync(out.fileno())
-            tmp.replace(dest)
+            return atomic_write_stream(path, self.get_stream(cid))
         except OSError as exc:
-            raise StorageError(f"cannot write {dest}: {exc.strerror or exc}") from exc
-        finally:
-            tmp.unlink(missing_ok=True)
-        return size
+            raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
     @abstractmethod
     def has(self, cid: CidLike) -> bool:

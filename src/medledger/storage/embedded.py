@@ -28,7 +28,6 @@ import binascii
 import errno
 import fcntl
 import os
-import secrets
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import IO, Final
 
 from medledger.errors import BlockNotFound, IntegrityError, InvalidInput, StorageError
+from medledger.fsutil import atomic_fd, atomic_write, fsync_dir, write_all
 from medledger.storage import car
 from medledger.storage.base import BlockStore, CidLike, ContentStat, GcResult
 from medledger.storage.cid import CID, RAW
@@ -72,19 +72,9 @@ def _multihash_of_key(key: str) -> bytes | None:
         return None
 
 
-def _write_all(fd: int, data: Buffer) -> None:
-    view = memoryview(data).cast("B")
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+#: module-level names (not ``fsutil.write_all``) so crash tests can intercept block writes
+_write_all = write_all
+_fsync_dir = fsync_dir
 
 
 class EmbeddedStore(BlockStore):
@@ -107,9 +97,7 @@ class EmbeddedStore(BlockStore):
             if not layout.exists():
                 # Atomic, since several processes may open a fresh store at once: a reader must
                 # never see a truncated marker (identical content, so replacing is harmless).
-                tmp = self.root / f"{_TMP_PREFIX}layout-{secrets.token_hex(8)}"
-                tmp.write_text(_LAYOUT)
-                os.replace(tmp, layout)
+                atomic_write(layout, _LAYOUT, mode=0o644, tmp_prefix=f"{_TMP_PREFIX}layout-")
             elif layout.read_text() != _LAYOUT:
                 raise StorageError(f"{self.root} is not a medledger blockstore (unknown layout)")
         except OSError as exc:
@@ -149,25 +137,17 @@ class EmbeddedStore(BlockStore):
 
     def _write_block(self, path: Path, parts: tuple[Buffer, ...]) -> None:
         """Write one block file atomically (temp file, fsync, rename)."""
-        directory = path.parent
-        tmp = directory / f"{_TMP_PREFIX}{secrets.token_hex(8)}"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-        except FileNotFoundError:
-            directory.mkdir(exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-        try:
-            try:
-                for part in parts:
-                    _write_all(fd, part)
-                if self._fsync:
-                    os.fdatasync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        # Directories are made durable per put, all at once (see _BlockWriter), not per block.
+        with atomic_fd(
+            path,
+            mode=0o444,
+            durable=self._fsync,
+            sync_dir=False,
+            tmp_prefix=_TMP_PREFIX,
+            make_parents=True,
+        ) as fd:
+            for part in parts:
+                _write_all(fd, part)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -258,18 +238,16 @@ class EmbeddedStore(BlockStore):
             before = self._read_pins()
             after = (before | set(add)) - set(remove)
             if after != before:
-                tmp = self.root / f"{_TMP_PREFIX}pins-{secrets.token_hex(8)}"
+                text = "".join(f"{c}\n" for c in sorted(after, key=str))
                 try:
-                    with open(tmp, "w", encoding="ascii") as f:
-                        f.write("".join(f"{c}\n" for c in sorted(after, key=str)))
-                        f.flush()
-                        if self._fsync:
-                            os.fsync(f.fileno())
-                    os.replace(tmp, self._pins_path)
-                    if self._fsync:
-                        _fsync_dir(self.root)
+                    atomic_write(
+                        self._pins_path,
+                        text,
+                        mode=0o644,
+                        durable=self._fsync,
+                        tmp_prefix=f"{_TMP_PREFIX}pins-",
+                    )
                 except OSError as exc:
-                    tmp.unlink(missing_ok=True)
                     raise StorageError(f"cannot update the pin set: {exc.strerror or exc}") from exc
             return before
 

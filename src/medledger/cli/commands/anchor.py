@@ -9,7 +9,6 @@ contract's ``verifyItem`` all accept the same JSON.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from medledger.cli.exitcodes import ERROR
 from medledger.cli.output import emit, kv_table, print_json, when
 from medledger.cli.state import connection_options, get_state, sdk_options
 from medledger.errors import InvalidInput
+from medledger.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from medledger.client import InclusionProof
@@ -55,15 +55,6 @@ def one_item(item_file: str | None, item_text: str | None) -> bytes:
         return item_text.encode("utf-8")
     assert item_file is not None
     return _read_input(item_file)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def proof_text(proof: InclusionProof) -> str:
@@ -159,7 +150,7 @@ def add(
     anchored = state.session().anchor_batch(patient_id, stream, items, category=category)
     if targets:  # after the anchor is mined: a proof file always names an anchored root
         for item, target in zip(items, targets, strict=True):
-            _write_atomic(target, proof_text(Session.prove_item(anchored.batch, item)))
+            atomic_write(target, proof_text(Session.prove_item(anchored.batch, item)))
     rec = anchored.record
     data = {
         "stream": stream,
@@ -232,7 +223,7 @@ def prove(
     if out is None:
         print_json(proof.to_json())
         return
-    _write_atomic(out, proof_text(proof))
+    atomic_write(out, proof_text(proof))
     data = {"out": str(out), "record_id": rid_hex, "index": proof.index, "count": len(batch)}
     emit(
         state.json,

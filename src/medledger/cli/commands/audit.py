@@ -9,7 +9,6 @@ on-chain hash-chain head, so a deleted or edited entry is found and named.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from medledger.cli.exitcodes import ERROR
 from medledger.cli.output import emit, note, table, to_jsonable, when
 from medledger.cli.state import connection_options, get_state, sdk_options
 from medledger.errors import IntegrityError, InvalidInput, StorageError
+from medledger.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from medledger.audit.archive import Archive
@@ -202,15 +202,6 @@ def verified_archive(
         yield archive, report
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _fail(message: str, hint: str | None) -> None:
     """A verification verdict of "no": one line on stderr, exit 1 (the data is already out)."""
     from medledger.cli.main import report_error
@@ -291,9 +282,9 @@ def audit(
                 now=datetime.fromtimestamp(ml.now(), UTC),  # chain time, not wall
             )
         if csv_file is not None:
-            _atomic_write(csv_file, accounting.to_csv(report))
+            atomic_write(csv_file, accounting.to_csv(report))
         if html_file is not None:
-            _atomic_write(html_file, report_html.to_html(report, checked))
+            atomic_write(html_file, report_html.to_html(report, checked))
 
     def human(con: Any) -> None:
         rows = [
@@ -504,7 +495,7 @@ def fhir(patient_id: int, out: Path) -> None:
         ml.manifest.contracts["MedLedger"].address,
         as_of=ml.now(),
     )
-    _atomic_write(out, json.dumps(bundle, indent=2) + "\n")
+    atomic_write(out, json.dumps(bundle, indent=2) + "\n")
     kinds: dict[str, int] = {}
     for entry in bundle.get("entry", []):
         kind = entry["resource"]["resourceType"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -176,12 +175,9 @@ def get(record_id: str, purpose: str, out: Path | None) -> None:
     state = get_state()
     data = state.session().read(rid, purpose=purpose)
     if out is not None:
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, out)  # never a half-written output file
-        finally:
-            tmp.unlink(missing_ok=True)
+        from medledger.fsutil import atomic_write
+
+        atomic_write(out, data)  # never a half-written output file; 0600 (it is PHI)
         info = {"record_id": to_jsonable(rid), "bytes": len(data), "out": str(out)}
         emit(state.json, info, lambda con: con.print(f"wrote {len(data)} bytes to {out}"))
     elif state.json:
