@@ -33,10 +33,10 @@ from hexbytes import HexBytes
 from web3.types import RPCEndpoint
 
 from medledger.chain.artifacts import load_artifact
-from medledger.chain.nodes import NodeProcess, find_tool, start_anvil
 from medledger.client import Medledger, Party, Session
 from medledger.crypto import IdentityKey
 from medledger.errors import ChainError
+from medledger.nodes import NodeProcess, find_tool, start_anvil
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "benchmarks"

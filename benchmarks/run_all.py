@@ -2,7 +2,7 @@
 
     python benchmarks/run_all.py [--quick] [--out DIR] [--json PATH]   (``make bench``)
 
-Each benchmark starts its own Anvil (``medledger.chain.nodes.start_anvil``) and embedded store in
+Each benchmark starts its own Anvil (``medledger.nodes.start_anvil``) and embedded store in
 a temp dir and stops/removes them at the end. ``--quick`` runs tiny sizes (the smoke test uses it
 with ``--out`` pointing at a temp dir, so the committed RESULTS.md is never overwritten by it).
 Tables are printed while the benchmarks run; long steps show progress on stderr.

@@ -79,6 +79,10 @@ class ChainUnavailable(ChainError):
     """The JSON-RPC endpoint cannot be reached."""
 
 
+class ToolNotFound(ChainError):
+    """A local node's executable (anvil, hardhat) is not installed or not where configured."""
+
+
 class TransactionFailed(ChainError):
     """A transaction reverted or could not be sent."""
 

@@ -1,15 +1,10 @@
-"""Helpers for the audit tests: starting Anvil, deploying the suite, and a scenario that produces
+"""Helpers for the audit tests: deploying the suite, and a scenario that produces
 every event kind the archive indexes. (Named uniquely so it never clashes with another test
 directory's helpers on sys.path.)"""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from web3 import Web3
@@ -17,41 +12,10 @@ from web3.contract import Contract
 
 from medledger.chain.artifacts import load_artifact
 
-ROOT = Path(__file__).resolve().parents[2]
-ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
 #: Anvil's first dev key (public, from the standard test mnemonic).
 DEV_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
 DAY = 86400
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_anvil() -> tuple[subprocess.Popen[bytes], str]:
-    """Start Anvil on a free port; returns the process and its URL once it answers."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(ANVIL), "--port", str(port), "--silent", "--chain-id", "31337"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ},
-    )
-    url = f"http://127.0.0.1:{port}"
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 10}))
-    for _ in range(200):
-        try:
-            if w3.is_connected():
-                return proc, url
-        except Exception:  # noqa: S110 - still starting
-            pass
-        time.sleep(0.05)
-    proc.terminate()
-    proc.wait(timeout=10)
-    raise RuntimeError("anvil did not start")
 
 
 def send(w3: Web3, fn: Any, sender: str) -> Any:

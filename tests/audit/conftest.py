@@ -10,20 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from audit_testlib import ANVIL, Scenario, build_scenario, start_anvil
+from audit_testlib import Scenario, build_scenario
 from web3 import Web3
+
+from medledger.nodes import start_anvil
 
 
 @pytest.fixture(scope="session")
-def anvil_url() -> Iterator[str]:
-    if not ANVIL.exists():
-        pytest.fail("anvil is not installed (run make setup)", pytrace=False)
-    proc, url = start_anvil()
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def anvil_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with start_anvil(log_dir=tmp_path_factory.mktemp("audit-anvil")) as node:
+        yield node.url
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from web3 import HTTPProvider, Web3
 
 from medledger import errors as mle
 from medledger.chain import Chain, connect
-from medledger.chain.nodes import find_free_port
+from medledger.nodes import find_free_port
 
 ANVIL_ACCOUNT_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # of the standard test mnemonic
 

@@ -10,7 +10,7 @@ from eth_account import Account
 
 from medledger import errors as mle
 from medledger.chain import TxSender, connect
-from medledger.chain.nodes import NodeProcess, find_free_port, rpc_ready, start_anvil
+from medledger.nodes import NodeProcess, find_free_port, find_tool, rpc_ready, start_anvil
 
 
 def _gone(pid: int) -> bool:
@@ -47,3 +47,25 @@ def test_port_in_use_is_a_clear_error(anvil_node: NodeProcess, tmp_path: Path) -
     with pytest.raises(mle.ChainUnavailable, match="in use"):
         start_anvil(port=anvil_node.port, log_dir=tmp_path, timeout=10)
     assert rpc_ready(anvil_node.url)  # the running node is untouched
+
+
+def test_tools_come_from_the_env_var_then_path_never_the_source_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "my-anvil"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("MEDLEDGER_ANVIL", str(fake))
+    assert find_tool("anvil") == fake
+
+    fake.chmod(0o644)  # not executable: a clear error, no silent fallback to PATH
+    with pytest.raises(mle.ToolNotFound, match="MEDLEDGER_ANVIL"):
+        find_tool("anvil")
+
+    monkeypatch.delenv("MEDLEDGER_ANVIL")
+    monkeypatch.setenv("PATH", str(tmp_path))  # node_modules/.bin is not on PATH any more
+    with pytest.raises(mle.ToolNotFound) as info:
+        find_tool("anvil")
+    assert "MEDLEDGER_ANVIL" in (info.value.hint or "")
+    with pytest.raises(mle.ToolNotFound):
+        start_anvil(log_dir=tmp_path)

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from medledger import __version__
-from medledger.cli.exitcodes import EXIT_CODES_HELP, INTERRUPTED, error_kind, exit_code_for
+from medledger.cli.exitcodes import EXIT_CODES_HELP, INTERRUPTED, exit_code_for
 from medledger.cli.state import CliState, account_option, connection_options
 from medledger.errors import MedledgerError
 
@@ -57,22 +57,17 @@ def report_error(exc: BaseException, code: int, as_json: bool) -> None:
     line = f"error: {message}" + (f" (hint: {hint})" if hint else "")
     click.echo(" ".join(line.split()), err=True)
     if as_json:
-        payload: dict[str, Any] = {
-            "error": {
-                "type": type(exc).__name__,
-                "kind": error_kind(code),
-                "message": message,
-                "hint": hint,
-                "exit_code": code,
-            }
-        }
-        outcome = getattr(exc, "outcome", None)
-        if outcome is not None:
-            payload["error"]["outcome"] = outcome
-        tx_hash = getattr(exc, "tx_hash", None)
-        if tx_hash is not None:
-            payload["error"]["tx_hash"] = str(tx_hash)
-        click.echo(json.dumps(payload, indent=2))
+        from medledger.cli.output import error_payload
+
+        error = error_payload(
+            type(exc).__name__,
+            message,
+            code=code,
+            hint=hint,
+            outcome=getattr(exc, "outcome", None),
+            tx_hash=getattr(exc, "tx_hash", None),
+        )
+        click.echo(json.dumps({"error": error}, indent=2))
 
 
 class LazyGroup(click.Group):

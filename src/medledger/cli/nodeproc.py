@@ -11,10 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +21,7 @@ from typing import Any
 
 from medledger.cli.profiles import home, write_json_atomic
 from medledger.errors import ChainUnavailable, InvalidInput, MedledgerError
+from medledger.nodes import find_free_port, port_in_use, start_anvil
 
 #: Seconds between Anvil's periodic state dumps (a crash loses at most this much).
 STATE_INTERVAL = 5
@@ -75,21 +73,6 @@ class NodeStatus:
     log_file: str
 
 
-def find_anvil() -> str:
-    """The anvil binary: PATH first, then the repository's node_modules/.bin."""
-    found = shutil.which("anvil")
-    if found:
-        return found
-    # src/medledger/cli/nodeproc.py -> repository root (editable installs and checkouts)
-    candidate = Path(__file__).resolve().parents[3] / "node_modules" / ".bin" / "anvil"
-    if candidate.exists():
-        return str(candidate)
-    raise MedledgerError(
-        "anvil not found",
-        hint="run `make setup` and `. tools/env.sh` (anvil comes from node_modules/.bin)",
-    )
-
-
 def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: float = 2.0) -> Any:
     """One JSON-RPC call with the standard library (no web3 import for a status check)."""
     if not url.startswith(("http://", "https://")):
@@ -132,7 +115,8 @@ def _is_our_anvil(pid: int, paths: NodePaths) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return _alive(pid)
-    return any(b"anvil" in part for part in cmdline[:1]) and str(paths.state).encode() in cmdline
+    states = {str(paths.state).encode(), str(paths.state.resolve()).encode()}
+    return any(b"anvil" in part for part in cmdline[:1]) and not states.isdisjoint(cmdline)
 
 
 def read_pid(paths: NodePaths) -> int | None:
@@ -141,18 +125,6 @@ def read_pid(paths: NodePaths) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if _alive(pid) and _is_our_anvil(pid, paths) else None
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_in_use(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
 
 
 def _saved_info(paths: NodePaths) -> dict[str, Any]:
@@ -175,75 +147,38 @@ def start(paths: NodePaths, host: str = "127.0.0.1", port: int | None = None) ->
     if port is None:
         port = int(info.get("port", 8545))
     if port == 0:
-        port = _free_port(host)
+        port = find_free_port(host)
     if not 0 < port < 65536:
         raise InvalidInput(f"invalid port {port}")
-    if _port_in_use(host, port):
+    if port_in_use(port, host):
         raise MedledgerError(
             f"port {port} on {host} is already in use by another program",
             hint="choose another with `medledger node start --port N` (0 = any free port), or "
             "attach to that node with `medledger node start --attach URL`",
         )
     paths.root.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        find_anvil(),
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--state",
-        str(paths.state),
-        "--state-interval",
-        str(STATE_INTERVAL),
-    ]
-    with open(paths.log, "ab") as log:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # survives the CLI and its terminal
-        )
-    rpc = f"http://{host}:{port}"
-    try:
-        _wait_ready(proc, rpc, paths)
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        proc.wait()
-        raise
-    paths.pid.write_text(f"{proc.pid}\n")
+    # Started in its own session by the launcher, so it outlives the CLI and its terminal.
+    node = start_anvil(
+        port,
+        paths.state,
+        host=host,
+        state_interval=STATE_INTERVAL,
+        timeout=READY_TIMEOUT,
+        log_file=paths.log,
+        silent=False,  # keep Anvil's own log of requests in anvil.log
+    )
+    paths.pid.write_text(f"{node.pid}\n")
     write_json_atomic(
         paths.info,
-        {"pid": proc.pid, "host": host, "port": port, "rpc": rpc, "started_at": int(time.time())},
+        {
+            "pid": node.pid,
+            "host": host,
+            "port": port,
+            "rpc": node.url,
+            "started_at": int(time.time()),
+        },
     )
-    return rpc, True
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], rpc: str, paths: NodePaths) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise ChainUnavailable(
-                f"anvil exited with code {proc.returncode} during start: {log_tail(paths)}",
-                hint=f"see {paths.log}",
-            )
-        try:
-            rpc_call(rpc, "eth_chainId", timeout=0.5)
-            return
-        except ChainUnavailable:
-            time.sleep(0.1)
-    raise ChainUnavailable(
-        f"anvil did not answer on {rpc} within {READY_TIMEOUT:.0f} s", hint=f"see {paths.log}"
-    )
-
-
-def log_tail(paths: NodePaths, lines: int = 3) -> str:
-    try:
-        text = paths.log.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(text[-lines:])
+    return node.url, True
 
 
 def stop(paths: NodePaths) -> bool:

@@ -46,6 +46,35 @@ def to_jsonable(obj: Any) -> Any:
     return str(obj)  # CIDs, HexBytes subclasses are caught above, addresses are str
 
 
+def error_payload(
+    type_name: str,
+    message: str,
+    *,
+    code: int,
+    hint: str | None = None,
+    outcome: int | None = None,
+    tx_hash: object = None,
+) -> dict[str, Any]:
+    """The ``"error"`` object of ``--json`` output (one shape for every command and failure).
+
+    ``outcome`` (an access-denial code) and ``tx_hash`` appear only when given.
+    """
+    from medledger.cli.exitcodes import error_kind
+
+    error: dict[str, Any] = {
+        "type": type_name,
+        "kind": error_kind(code),
+        "message": message,
+        "hint": hint,
+        "exit_code": code,
+    }
+    if outcome is not None:
+        error["outcome"] = outcome
+    if tx_hash is not None:
+        error["tx_hash"] = str(tx_hash)
+    return error
+
+
 def console(*, stderr: bool = False) -> Console:
     """A rich console; wide when not a terminal so piped tables keep whole addresses and CIDs."""
     from rich.console import Console

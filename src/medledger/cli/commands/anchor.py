@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from medledger.cli.exitcodes import ERROR
-from medledger.cli.output import emit, kv_table, print_json, when
+from medledger.cli.output import emit, error_payload, kv_table, print_json, when
 from medledger.cli.state import connection_options, get_state, sdk_options
 from medledger.errors import InvalidInput
 from medledger.fsutil import atomic_write
@@ -281,13 +281,8 @@ def verify(proof_file: str, offline: bool, item_file: str | None, item_text: str
         "checks": checks,
     }
     if failed is not None:
-        data["error"] = {
-            "type": "IntegrityError",
-            "kind": "error",
-            "message": f"proof invalid: {failed['detail']}",
-            "hint": None,
-            "exit_code": ERROR,
-        }
+        message = f"proof invalid: {failed['detail']}"
+        data["error"] = error_payload("IntegrityError", message, code=ERROR)
 
     def human(con: Any) -> None:
         for c in checks:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from medledger.cli.exitcodes import ERROR
-from medledger.cli.output import emit, note, table, to_jsonable, when
+from medledger.cli.output import emit, error_payload, note, table, to_jsonable, when
 from medledger.cli.state import connection_options, get_state, sdk_options
 from medledger.errors import IntegrityError, InvalidInput, StorageError
 from medledger.fsutil import atomic_write
@@ -424,13 +424,7 @@ def verify(patient_id: int | None, all_patients: bool, no_sync: bool) -> None:
         "patients": [report_view(r) for r in reports],
     }
     if bad:
-        data["error"] = {
-            "type": "IntegrityError",
-            "kind": "error",
-            "message": problem,
-            "hint": REBUILD_HINT,
-            "exit_code": ERROR,
-        }
+        data["error"] = error_payload("IntegrityError", str(problem), code=ERROR, hint=REBUILD_HINT)
 
     def human(con: Any) -> None:
         if not reports:
