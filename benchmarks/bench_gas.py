@@ -148,14 +148,12 @@ def measure_contract_ops(dep: BenchDeployment, quick: bool = False) -> list[GasR
             _rand32(),
         )
         deadline = dep.ml.now() + 3600
-        sig = eip712.sign_grant(
+        sig = eip712.sign_typed(
             patient.party.account,
+            "Grant",
+            eip712.grant_message(pid, g, c.nonces(patient.address), deadline),
             chain_id=chain_id,
             verifying_contract=c.address,
-            patient_id=pid,
-            grant=g,
-            nonce=c.nonces(patient.address),
-            deadline=deadline,
         )
         tx = relayer.contract.grant_by_sig(pid, g, deadline, sig)
         note(f"grantBySig ({label})", tx, refs=_PERMISSION, sig=1)
@@ -171,16 +169,20 @@ def measure_contract_ops(dep: BenchDeployment, quick: bool = False) -> list[GasR
     for label in ("author's first signature", "author's later signature"):
         rid = _rand32()
         deadline = dep.ml.now() + 3600
-        sig = eip712.sign_add_record(
+        sig = eip712.sign_typed(
             doctor.party.account,
+            "AddRecord",
+            eip712.add_record_message(
+                pid,
+                rid,
+                int(Category.LABS),
+                RAW,
+                doctor.party.account.address,
+                c.nonces(doctor.address),
+                deadline,
+            ),
             chain_id=chain_id,
             verifying_contract=c.address,
-            patient_id=pid,
-            record_id=rid,
-            category=int(Category.LABS),
-            cid_codec=RAW,
-            nonce=c.nonces(doctor.address),
-            deadline=deadline,
         )
         tx = relayer.contract.add_record_by_sig(
             pid, rid, int(Category.LABS), RAW, doctor.address, deadline, sig

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 import pytest
 from eth_abi import encode
@@ -118,14 +119,12 @@ def test_grant_by_sig_and_revoke_by_sig(world: World) -> None:
     now = chain.now()
     g = GrantRequest(world.lab_account.address, 0b1000, READ, 1 << RESEARCH, 0, now + 7200, k(8))
     nonce = ml.nonces(world.patient_account.address)
-    sig = eip712.sign_grant(
+    sig = eip712.sign_typed(
         world.patient_account,
+        "Grant",
+        eip712.grant_message(world.pid, g, nonce, now + 600),
         chain_id=chain.chain_id,
         verifying_contract=ml.address,
-        patient_id=world.pid,
-        grant=g,
-        nonce=nonce,
-        deadline=now + 600,
     )
     r = ml.grant_by_sig(world.pid, g, now + 600, sig)
     assert r.events_named("ConsentGranted")[0].args["grantee"] == world.lab_account.address
@@ -133,14 +132,12 @@ def test_grant_by_sig_and_revoke_by_sig(world: World) -> None:
     with pytest.raises(mle.SignatureError):  # replay: the nonce is used
         ml.grant_by_sig(world.pid, g, now + 600, sig)
 
-    sig = eip712.sign_revoke(
+    sig = eip712.sign_typed(
         world.patient_account,
+        "Revoke",
+        eip712.revoke_message(world.pid, world.lab_account.address, nonce + 1, now + 600),
         chain_id=chain.chain_id,
         verifying_contract=ml.address,
-        patient_id=world.pid,
-        grantee=world.lab_account.address,
-        nonce=nonce + 1,
-        deadline=now + 600,
     )
     ml.revoke_by_sig(world.pid, world.lab_account.address, now + 600, sig)
     assert not ml.get_consent(world.pid, world.lab_account.address).exists
@@ -150,25 +147,21 @@ def test_signature_by_someone_else_or_expired_is_rejected(world: World) -> None:
     chain, ml = world.chain, world.clinic
     now = chain.now()
     g = GrantRequest(world.lab_account.address, 1, READ, 1, 0, now + 7200, k(8))
-    forged = eip712.sign_grant(
+    forged = eip712.sign_typed(
         Account.create(),
+        "Grant",
+        eip712.grant_message(world.pid, g, 0, now + 600),
         chain_id=chain.chain_id,
         verifying_contract=ml.address,
-        patient_id=world.pid,
-        grant=g,
-        nonce=0,
-        deadline=now + 600,
     )
     with pytest.raises(mle.SignatureError):
         ml.grant_by_sig(world.pid, g, now + 600, forged)
-    expired = eip712.sign_grant(
+    expired = eip712.sign_typed(
         world.patient_account,
+        "Grant",
+        eip712.grant_message(world.pid, g, 0, now - 1),
         chain_id=chain.chain_id,
         verifying_contract=ml.address,
-        patient_id=world.pid,
-        grant=g,
-        nonce=0,
-        deadline=now - 1,
     )
     with pytest.raises(mle.SignatureError) as caught:
         ml.grant_by_sig(world.pid, g, now - 1, expired)
@@ -245,16 +238,14 @@ def test_add_record_by_sig(world: World) -> None:
     world.patient.grant(world.clinic_account.address, 0b1, READ | WRITE, 1, 0, now + 3600, k(9))
     rid = os.urandom(32)
     author = world.clinic_account
-    sig = eip712.sign_add_record(
+    sig = eip712.sign_typed(
         author,
+        "AddRecord",
+        eip712.add_record_message(
+            world.pid, rid, 0, RAW, author.address, world.lab.nonces(author.address), now + 600
+        ),
         chain_id=world.chain.chain_id,
         verifying_contract=world.lab.address,
-        patient_id=world.pid,
-        record_id=rid,
-        category=0,
-        cid_codec=RAW,
-        nonce=world.lab.nonces(author.address),
-        deadline=now + 600,
     )
     world.lab.add_record_by_sig(world.pid, rid, 0, RAW, author.address, now + 600, sig)
     assert world.lab.get_record(rid).author == author.address
@@ -315,14 +306,25 @@ def test_grant_by_sig_on_anvil(anvil_chain: Chain) -> None:
     pid = ml.connect_as(patient).register_patient(k(1), ZERO32, k(2)).events[0].args["patientId"]
     now = anvil_chain.now()
     g = GrantRequest(provider.address, 1, READ, 1, 0, now + 3600, k(7))
-    sig = eip712.sign_grant(
+    sig = eip712.sign_typed(
         patient.account,
+        "Grant",
+        eip712.grant_message(pid, g, 0, now + 600),
         chain_id=31337,
         verifying_contract=ml.address,
-        patient_id=pid,
-        grant=g,
-        nonce=0,
-        deadline=now + 600,
     )
     ml.connect_as(provider).grant_by_sig(pid, g, now + 600, sig)
     assert ml.has_access(pid, provider.address, 0, READ)
+
+
+def test_typed_message_must_match_its_schema_exactly() -> None:
+    signer = Account.create()
+    msg = eip712.revoke_message(3, signer.address, 5, 10**10)
+    domain_args: dict[str, Any] = {"chain_id": 1, "verifying_contract": "0x" + "11" * 20}
+    with pytest.raises(mle.InvalidInput, match="expected"):
+        eip712.sign_typed(signer, "Grant", msg, **domain_args)  # a Revoke message as a Grant
+    with pytest.raises(mle.InvalidInput, match="unknown"):
+        eip712.sign_typed(signer, "Erase", msg, **domain_args)
+    assert (
+        set(eip712.TYPES) == set(eip712.SCHEMAS) == {"Grant", "Revoke", "SetKeyring", "AddRecord"}
+    )

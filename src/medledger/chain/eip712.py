@@ -8,6 +8,8 @@ controller, ``AddRecord`` by the record's author; ``nonce`` is ``nonces(signer)`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from eth_account import Account
@@ -28,42 +30,6 @@ _DOMAIN_TYPE = [
     {"name": "verifyingContract", "type": "address"},
 ]
 
-TYPES: dict[str, list[dict[str, str]]] = {
-    "Grant": [
-        {"name": "patientId", "type": "uint64"},
-        {"name": "grantee", "type": "address"},
-        {"name": "categories", "type": "uint16"},
-        {"name": "actions", "type": "uint8"},
-        {"name": "purposes", "type": "uint16"},
-        {"name": "validFrom", "type": "uint32"},
-        {"name": "validUntil", "type": "uint32"},
-        {"name": "keyBundle", "type": "bytes32"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "deadline", "type": "uint256"},
-    ],
-    "Revoke": [
-        {"name": "patientId", "type": "uint64"},
-        {"name": "grantee", "type": "address"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "deadline", "type": "uint256"},
-    ],
-    "SetKeyring": [
-        {"name": "patientId", "type": "uint64"},
-        {"name": "keyring", "type": "bytes32"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "deadline", "type": "uint256"},
-    ],
-    "AddRecord": [
-        {"name": "patientId", "type": "uint64"},
-        {"name": "recordId", "type": "bytes32"},
-        {"name": "category", "type": "uint8"},
-        {"name": "cidCodec", "type": "uint8"},
-        {"name": "author", "type": "address"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "deadline", "type": "uint256"},
-    ],
-}
-
 
 def domain(chain_id: int, verifying_contract: str) -> dict[str, Any]:
     """The MedLedger EIP-712 domain on one chain and contract."""
@@ -79,10 +45,14 @@ def typed_data(
     primary_type: str, message: dict[str, Any], *, chain_id: int, verifying_contract: str
 ) -> dict[str, Any]:
     """Full EIP-712 document (as wallets take for ``eth_signTypedData_v4``)."""
-    if primary_type not in TYPES:
-        raise InvalidInput(f"unknown MedLedger typed-data type {primary_type!r}")
+    schema = _schema(primary_type)
+    expected = [name for name, _ in schema.fields]
+    if sorted(message) != sorted(expected):
+        raise InvalidInput(
+            f"{primary_type} message has fields {sorted(message)}, expected {sorted(expected)}"
+        )
     return {
-        "types": {"EIP712Domain": _DOMAIN_TYPE, primary_type: TYPES[primary_type]},
+        "types": {"EIP712Domain": _DOMAIN_TYPE, primary_type: schema.eip712_type()},
         "primaryType": primary_type,
         "domain": domain(chain_id, verifying_contract),
         "message": message,
@@ -150,6 +120,71 @@ def add_record_message(
     }
 
 
+@dataclass(frozen=True)
+class TypedSchema:
+    """One primary type: its struct fields (name, Solidity type) in order, and the function
+    that builds its message from SDK values."""
+
+    fields: tuple[tuple[str, str], ...]
+    build: Callable[..., dict[str, Any]]
+
+    def eip712_type(self) -> list[dict[str, str]]:
+        return [{"name": name, "type": kind} for name, kind in self.fields]
+
+
+_NONCE_DEADLINE = (("nonce", "uint256"), ("deadline", "uint256"))
+
+#: Every MedLedger meta-transaction type: adding one is one entry here (plus its builder).
+SCHEMAS: dict[str, TypedSchema] = {
+    "Grant": TypedSchema(
+        (
+            ("patientId", "uint64"),
+            ("grantee", "address"),
+            ("categories", "uint16"),
+            ("actions", "uint8"),
+            ("purposes", "uint16"),
+            ("validFrom", "uint32"),
+            ("validUntil", "uint32"),
+            ("keyBundle", "bytes32"),
+            *_NONCE_DEADLINE,
+        ),
+        grant_message,
+    ),
+    "Revoke": TypedSchema(
+        (("patientId", "uint64"), ("grantee", "address"), *_NONCE_DEADLINE), revoke_message
+    ),
+    "SetKeyring": TypedSchema(
+        (("patientId", "uint64"), ("keyring", "bytes32"), *_NONCE_DEADLINE), set_keyring_message
+    ),
+    "AddRecord": TypedSchema(
+        (
+            ("patientId", "uint64"),
+            ("recordId", "bytes32"),
+            ("category", "uint8"),
+            ("cidCodec", "uint8"),
+            ("author", "address"),
+            *_NONCE_DEADLINE,
+        ),
+        add_record_message,
+    ),
+}
+
+#: ``{primary type: EIP-712 field list}`` (the ``types`` entries of a typed-data document).
+TYPES: dict[str, list[dict[str, str]]] = {name: s.eip712_type() for name, s in SCHEMAS.items()}
+
+
+def message(primary_type: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Build the ``primary_type`` message with its builder (e.g. ``grant_message``'s args)."""
+    return _schema(primary_type).build(*args, **kwargs)
+
+
+def _schema(primary_type: str) -> TypedSchema:
+    try:
+        return SCHEMAS[primary_type]
+    except KeyError:
+        raise InvalidInput(f"unknown MedLedger typed-data type {primary_type!r}") from None
+
+
 def sign_typed(
     account: LocalAccount,
     primary_type: str,
@@ -158,7 +193,11 @@ def sign_typed(
     chain_id: int,
     verifying_contract: str,
 ) -> bytes:
-    """65-byte ``r || s || v`` signature over the typed data."""
+    """65-byte ``r || s || v`` signature over the typed data (the one signing entry point).
+
+    ``sign_typed(acct, "Grant", grant_message(pid, grant, nonce, deadline), chain_id=...,
+    verifying_contract=...)``; the message must have exactly the type's fields.
+    """
     doc = typed_data(
         primary_type, message, chain_id=chain_id, verifying_contract=verifying_contract
     )
@@ -167,90 +206,6 @@ def sign_typed(
     except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidInput(f"invalid {primary_type} typed data: {exc}") from exc
     return bytes(account.sign_message(signable).signature)
-
-
-def sign_grant(
-    account: LocalAccount,
-    *,
-    chain_id: int,
-    verifying_contract: str,
-    patient_id: int,
-    grant: GrantRequest,
-    nonce: int,
-    deadline: int,
-) -> bytes:
-    """Controller signature for ``grantBySig``."""
-    return sign_typed(
-        account,
-        "Grant",
-        grant_message(patient_id, grant, nonce, deadline),
-        chain_id=chain_id,
-        verifying_contract=verifying_contract,
-    )
-
-
-def sign_revoke(
-    account: LocalAccount,
-    *,
-    chain_id: int,
-    verifying_contract: str,
-    patient_id: int,
-    grantee: str,
-    nonce: int,
-    deadline: int,
-) -> bytes:
-    """Controller signature for ``revokeBySig``."""
-    return sign_typed(
-        account,
-        "Revoke",
-        revoke_message(patient_id, grantee, nonce, deadline),
-        chain_id=chain_id,
-        verifying_contract=verifying_contract,
-    )
-
-
-def sign_set_keyring(
-    account: LocalAccount,
-    *,
-    chain_id: int,
-    verifying_contract: str,
-    patient_id: int,
-    keyring: bytes,
-    nonce: int,
-    deadline: int,
-) -> bytes:
-    """Controller signature for ``setKeyringBySig``."""
-    return sign_typed(
-        account,
-        "SetKeyring",
-        set_keyring_message(patient_id, keyring, nonce, deadline),
-        chain_id=chain_id,
-        verifying_contract=verifying_contract,
-    )
-
-
-def sign_add_record(
-    account: LocalAccount,
-    *,
-    chain_id: int,
-    verifying_contract: str,
-    patient_id: int,
-    record_id: bytes,
-    category: int,
-    cid_codec: int,
-    nonce: int,
-    deadline: int,
-) -> bytes:
-    """Author signature for ``addRecordBySig`` (the author is the signing account)."""
-    return sign_typed(
-        account,
-        "AddRecord",
-        add_record_message(
-            patient_id, record_id, category, cid_codec, account.address, nonce, deadline
-        ),
-        chain_id=chain_id,
-        verifying_contract=verifying_contract,
-    )
 
 
 def recover_signer(
@@ -266,3 +221,51 @@ def recover_signer(
         primary_type, message, chain_id=chain_id, verifying_contract=verifying_contract
     )
     return str(Account.recover_message(encode_typed_data(full_message=doc), signature=signature))
+
+
+# --- transitional: client.py's relayed consent path still calls these three; they go when it
+# calls sign_typed (the SDK half of issue 11). New code: sign_typed(account, type, message). ---
+
+
+def sign_grant(
+    account: LocalAccount,
+    *,
+    patient_id: int,
+    grant: GrantRequest,
+    nonce: int,
+    deadline: int,
+    **domain_args: Any,
+) -> bytes:
+    """Deprecated: ``sign_typed(account, "Grant", grant_message(...), ...)``."""
+    return sign_typed(
+        account, "Grant", grant_message(patient_id, grant, nonce, deadline), **domain_args
+    )
+
+
+def sign_revoke(
+    account: LocalAccount,
+    *,
+    patient_id: int,
+    grantee: str,
+    nonce: int,
+    deadline: int,
+    **domain_args: Any,
+) -> bytes:
+    """Deprecated: ``sign_typed(account, "Revoke", revoke_message(...), ...)``."""
+    return sign_typed(
+        account, "Revoke", revoke_message(patient_id, grantee, nonce, deadline), **domain_args
+    )
+
+
+def sign_set_keyring(
+    account: LocalAccount,
+    *,
+    patient_id: int,
+    keyring: bytes,
+    nonce: int,
+    deadline: int,
+    **domain_args: Any,
+) -> bytes:
+    """Deprecated: ``sign_typed(account, "SetKeyring", set_keyring_message(...), ...)``."""
+    message = set_keyring_message(patient_id, keyring, nonce, deadline)
+    return sign_typed(account, "SetKeyring", message, **domain_args)
