@@ -5,22 +5,38 @@ The node fixtures live in tests/fixtures/chains.py and are registered once by te
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from medledger import errors as mle
 from medledger.chain import Chain, Deployment, connect, deploy_suite
 from medledger.chain.artifacts import Artifact
+from medledger.chain.errors import ERROR_CLASSES
 
 # The node fixtures (anvil_url, hardhat_url, embedded_chain) come from tests/conftest.py.
 
 DATA = Path(__file__).resolve().parent / "data"
 
 
+#: The probe's own errors, mapped the way an app maps a third-party contract's errors (by adding
+#: to ERROR_CLASSES); ``Boom`` stays generic.
+PROBE_ERROR_CLASSES: dict[str, type[mle.MedledgerError]] = {
+    "PatientNotRegistered": mle.NotRegistered,
+    "NotController": mle.NotAuthorized,
+    "InvalidSignature": mle.SignatureError,
+    "DeadlineExpired": mle.SignatureError,
+}
+
+
 @pytest.fixture(scope="session")
-def probe_artifact() -> Artifact:
+def probe_artifact() -> Iterator[Artifact]:
     """A small test contract with custom errors, Error(string), Panic, events and EIP-712."""
-    return Artifact.from_file(DATA / "Probe.json")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, cls in PROBE_ERROR_CLASSES.items():
+            patch.setitem(ERROR_CLASSES, name, cls)
+        yield Artifact.from_file(DATA / "Probe.json")
 
 
 @pytest.fixture(scope="session")

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from helpers import deploy_probe, fresh_sender
 from web3.exceptions import ContractCustomError, Web3RPCError
 
+import medledger
 from medledger import errors as mle
 from medledger.chain import BoundContract, Chain, TxSender
 from medledger.chain.artifacts import Artifact
 from medledger.chain.codec import AbiRegistry
-from medledger.chain.errors import decode_revert, error_class_for, revert_data
+from medledger.chain.errors import (
+    ERROR_CLASSES,
+    GENERIC_ERRORS,
+    decode_revert,
+    error_class_for,
+    revert_data,
+)
 
 NOT_CONTROLLER_DATA = bytes.fromhex(
     "66719b7a000000000000000000000000f39fd6e51aad88f6f4ce6ab8827279cfffb92266"
@@ -177,3 +187,34 @@ def test_error_class_mapping_of_suite_error_names() -> None:
     assert error_class_for("RecordAlreadyExists") is mle.ContractError
     # one class per pair, reused
     assert error_class_for("ProviderNotRegistered") is error_class_for("MedLedgerUnknownPatient")
+
+
+def _abi_error_names() -> dict[str, set[str]]:
+    """``{error name: artifacts declaring it}`` over every shipped ABI."""
+    folder = Path(medledger.__file__).parent / "artifacts"
+    names: dict[str, set[str]] = {}
+    for path in sorted(folder.glob("*.json")):
+        doc = json.loads(path.read_text())
+        abi = doc["abi"] if isinstance(doc, dict) else doc
+        for entry in abi:
+            if entry.get("type") == "error":
+                names.setdefault(entry["name"], set()).add(path.name)
+    return names
+
+
+def test_every_abi_error_is_mapped_or_explicitly_generic() -> None:
+    names = _abi_error_names()
+    assert names, "no error in the shipped ABIs: the artifacts did not load"
+    unclassified = {n: sorted(files) for n, files in names.items()
+                    if n not in ERROR_CLASSES and n not in GENERIC_ERRORS}  # fmt: skip
+    assert not unclassified, (
+        f"add these to ERROR_CLASSES or GENERIC_ERRORS in medledger/chain/errors.py: {unclassified}"
+    )
+    assert not set(ERROR_CLASSES) & GENERIC_ERRORS
+    for name in names:
+        cls = error_class_for(name)
+        assert issubclass(cls, mle.ContractError)
+        if name in ERROR_CLASSES:
+            assert issubclass(cls, ERROR_CLASSES[name])
+        else:
+            assert cls is mle.ContractError
