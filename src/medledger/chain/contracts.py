@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
+from eth_typing import HexStr
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3.contract import Contract
@@ -93,6 +94,13 @@ class BoundContract:
         except (Web3ValidationError, TypeError, ValueError) as exc:
             raise InvalidInput(f"bad arguments for {name}: {exc}") from exc
 
+    def _calldata(self, name: str, *args: Any) -> HexStr:
+        """ABI-encoded call of ``name`` (web3's public ``Contract.encode_abi``)."""
+        try:
+            return HexStr(self.contract.encode_abi(name, args=list(args)))
+        except (Web3ValidationError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"bad arguments for {name}: {exc}") from exc
+
     def call(self, name: str, *args: Any, block: BlockIdentifier = "latest") -> Any:
         """Call the view function ``name`` (ABI name) and return its decoded result.
 
@@ -104,8 +112,8 @@ class BoundContract:
     def _view(self, name: str, *args: Any, block: BlockIdentifier = "latest") -> Any:
         # A single raw eth_call: web3's ContractFunction.call() adds ~8 ms of formatting and
         # middleware per call, 3-4x the node's own time on Anvil.
-        fn = self._fn(name, *args)
-        data = fn._encode_transaction_data()
+        fn = self._fn(name, *args)  # the resolved ABI entry (for the outputs)
+        data = self._calldata(name, *args)
         try:
             if self.chain.kind == "embedded":
                 # in-process: the provider needs web3's request formatting; py-evm dominates
@@ -137,7 +145,7 @@ class BoundContract:
                 f"{name} sends a transaction: bind a signer first",
                 hint="contract.connect_as(TxSender(chain, account))",
             )
-        return self.sender.send(self._fn(name, *args), gas=gas)
+        return self.sender.send_raw(self.address, self._calldata(name, *args), gas=gas)
 
     # --- events ------------------------------------------------------------------------------
 

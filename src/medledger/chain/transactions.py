@@ -76,9 +76,10 @@ class TxSender:
     ) -> TxResult:
         """Send a contract call built by web3 (``contract.functions.f(args)``)."""
         to = to_checksum_address(call.address)
-        return self.send_raw(
-            to, call._encode_transaction_data(), value=value, gas=gas, simulate=simulate
-        )
+        # web3's public encoder lives on the contract class, not on the bound function.
+        factory = call.w3.eth.contract(abi=call.contract_abi)
+        data = factory.encode_abi(call.abi_element_identifier, args=call.args, kwargs=call.kwargs)
+        return self.send_raw(to, data, value=value, gas=gas, simulate=simulate)
 
     def deploy(
         self, constructor: ContractConstructor, *, value: int = 0, gas: int | None = None
