@@ -19,7 +19,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypedDict, Unpack
 
 from medledger.errors import NotARegularFile
 
@@ -112,66 +112,46 @@ def atomic_fd(
         raise
 
 
+class WriteOptions(TypedDict, total=False):
+    """Keyword options of :func:`atomic_open`, :func:`atomic_write`, :func:`atomic_write_stream`
+    (meanings as in :func:`atomic_fd`)."""
+
+    mode: int
+    overwrite: bool
+    durable: bool
+    sync_dir: bool | None
+    tmp_prefix: str | None
+    make_parents: bool
+
+
 @contextmanager
 def atomic_open(
-    path: str | os.PathLike[str],
-    *,
-    mode: int = 0o600,
-    overwrite: bool = True,
-    durable: bool = True,
-    make_parents: bool = False,
+    path: str | os.PathLike[str], **options: Unpack[WriteOptions]
 ) -> Iterator[BinaryIO]:
     """Like :func:`atomic_fd`, as a binary file object (for code that writes to streams)."""
-    with (
-        atomic_fd(
-            path, mode=mode, overwrite=overwrite, durable=durable, make_parents=make_parents
-        ) as fd,
-        os.fdopen(os.dup(fd), "wb") as fh,
-    ):
+    with atomic_fd(path, **options) as fd, os.fdopen(os.dup(fd), "wb") as fh:
         yield fh
 
 
 def atomic_write(
-    path: str | os.PathLike[str],
-    data: Buffer | str,
-    *,
-    mode: int = 0o600,
-    overwrite: bool = True,
-    durable: bool = True,
-    make_parents: bool = False,
-    tmp_prefix: str | None = None,
+    path: str | os.PathLike[str], data: Buffer | str, **options: Unpack[WriteOptions]
 ) -> Path:
     """Replace ``path`` with ``data`` (str is written as UTF-8) atomically; returns the path."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    with atomic_fd(
-        path,
-        mode=mode,
-        overwrite=overwrite,
-        durable=durable,
-        make_parents=make_parents,
-        tmp_prefix=tmp_prefix,
-    ) as fd:
+    with atomic_fd(path, **options) as fd:
         write_all(fd, payload)
     return Path(path)
 
 
 def atomic_write_stream(
-    path: str | os.PathLike[str],
-    chunks: Iterable[Buffer],
-    *,
-    mode: int = 0o600,
-    overwrite: bool = True,
-    durable: bool = True,
-    make_parents: bool = False,
+    path: str | os.PathLike[str], chunks: Iterable[Buffer], **options: Unpack[WriteOptions]
 ) -> int:
     """Replace ``path`` with the concatenated ``chunks`` atomically; returns the bytes written.
 
     If the iterator raises, ``path`` is left as it was (nothing partial becomes visible).
     """
     size = 0
-    with atomic_fd(
-        path, mode=mode, overwrite=overwrite, durable=durable, make_parents=make_parents
-    ) as fd:
+    with atomic_fd(path, **options) as fd:
         for chunk in chunks:
             write_all(fd, chunk)
             size += len(memoryview(chunk).cast("B"))
