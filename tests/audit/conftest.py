@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from audit_testlib import Scenario, build_scenario
 from web3 import Web3
 
+from helpers.audit import Scenario, build_scenario
+from medledger.audit.archive import Archive
+from medledger.audit.indexer import AuditIndexer
 from medledger.nodes import start_anvil
 
 
@@ -30,3 +32,12 @@ def w3(anvil_url: str) -> Web3:
 @pytest.fixture(scope="module")
 def scenario(w3: Web3) -> Scenario:
     return build_scenario(w3)
+
+
+@pytest.fixture(scope="module")
+def archive(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Archive:
+    """An archive of the module's scenario (both contracts), synced once."""
+    a = Archive.open(tmp_path_factory.mktemp("archive") / "a.sqlite")
+    AuditIndexer(scenario.w3, a, scenario.medledger.address, scenario.anchors.address,
+                 start_block=scenario.start_block).sync()  # fmt: skip
+    return a

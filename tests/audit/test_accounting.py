@@ -11,11 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from audit_testlib import Scenario
 
+from helpers.audit import Scenario
 from medledger.audit import (
     Archive,
-    AuditIndexer,
     accounting_of_disclosures,
     table_rows,
     to_csv,
@@ -27,14 +26,6 @@ from medledger.audit.accounting import CSV_COLUMNS, six_years_before
 from medledger.errors import InvalidInput
 
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-@pytest.fixture(scope="module")
-def archive(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Archive:
-    a = Archive.open(tmp_path_factory.mktemp("acc") / "a.sqlite")
-    AuditIndexer(scenario.w3, a, scenario.medledger.address, scenario.anchors.address,
-                 start_block=scenario.start_block).sync()  # fmt: skip
-    return a
 
 
 def test_rows_name_who_what_why_and_flag_emergencies_and_denials(

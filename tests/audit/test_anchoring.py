@@ -7,11 +7,11 @@ import random
 from typing import Any
 
 import pytest
-from audit_testlib import DEV_KEY_0, Scenario, deploy
 from eth_account import Account
 from web3 import Web3
 from web3.contract import Contract
 
+from helpers.audit import DEV_KEY_0, Scenario, deploy
 from medledger.anchoring import (
     Batch,
     anchor_batch,

@@ -5,21 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import pytest
-from audit_testlib import Scenario
-
-from medledger.audit import Archive, AuditIndexer, ErasureReport, past_grantees
+from helpers.audit import Scenario
+from medledger.audit import Archive, ErasureReport, past_grantees
 from medledger.audit.erasure import CANNOT_UNDO, NotifiedGrantee, render_json, render_text
 from medledger.codes import Category
-
-
-@pytest.fixture(scope="module")
-def archive(scenario: Scenario) -> Archive:
-    a = Archive.open(":memory:")
-    AuditIndexer(
-        scenario.w3, a, scenario.medledger.address, start_block=scenario.start_block
-    ).sync()
-    return a
 
 
 def test_past_grantees_include_revoked_and_superseded(scenario: Scenario, archive: Archive) -> None:

@@ -7,24 +7,15 @@ import json
 from typing import Any
 
 import pytest
-from audit_testlib import Scenario
 from fhir.resources.R4B.auditevent import AuditEvent
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.consent import Consent
 from fhir.resources.R4B.provenance import Provenance
 
-from medledger.audit import Archive, AuditIndexer, export_fhir_bundle
+from helpers.audit import Scenario
+from medledger.audit import Archive, export_fhir_bundle
 from medledger.audit.fhir import CATEGORY_SYSTEM, V3_ACT_REASON, validate_bundle
 from medledger.errors import IntegrityError, InvalidInput
-
-
-@pytest.fixture(scope="module")
-def archive(scenario: Scenario) -> Archive:
-    a = Archive.open(":memory:")
-    AuditIndexer(
-        scenario.w3, a, scenario.medledger.address, start_block=scenario.start_block
-    ).sync()
-    return a
 
 
 @pytest.fixture(scope="module")

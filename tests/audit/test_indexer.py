@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_testlib import Scenario, build_scenario, send
 from web3 import Web3
 
+from helpers.audit import Scenario, build_scenario, send
 from medledger.audit import Archive, AuditIndexer
 from medledger.audit.db import SQLiteDatabase
 from medledger.audit.events import EVENT_SPECS

@@ -8,10 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from audit_testlib import Scenario
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers.audit import Scenario
 from medledger.audit import Archive, AuditIndexer, verify_entries, verify_patient
 from medledger.audit.archive import AccessEntry
 from medledger.audit.hashchain import (

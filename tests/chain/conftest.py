@@ -1,6 +1,6 @@
 """Fixtures for the chain-layer tests.
 
-The node fixtures live in tests/fixtures/chains.py and are registered once by tests/conftest.py.
+The node fixtures live in tests/helpers/chains.py and are registered once by tests/conftest.py.
 """
 
 from __future__ import annotations

@@ -295,7 +295,7 @@ def test_anchor_registry(suite: Deployment) -> None:
 @pytest.mark.anvil
 def test_grant_by_sig_on_anvil(anvil_chain: Chain) -> None:
     """EIP-712 with chain id 31337 on a real node, different submitter and signer."""
-    from helpers import fresh_sender
+    from helpers.chain import fresh_sender
 
     admin = fresh_sender(anvil_chain)
     d = deploy_suite(anvil_chain, admin.account)

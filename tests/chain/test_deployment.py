@@ -7,8 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers import fresh_sender
 
+from helpers.chain import fresh_sender
 from medledger import errors as mle
 from medledger.chain import Chain, Deployment, Manifest, connect, deploy_suite, load_deployment
 from medledger.chain.artifacts import artifacts_hash

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import deploy_probe, fresh_sender
 from web3.exceptions import ContractCustomError, Web3RPCError
 
 import medledger
+from helpers.chain import deploy_probe, fresh_sender
 from medledger import errors as mle
 from medledger.chain import BoundContract, Chain, TxSender
 from medledger.chain.artifacts import Artifact

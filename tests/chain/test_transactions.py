@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from eth_account import Account
-from helpers import ETHER, deploy_probe, fresh_sender
 
+from helpers.chain import ETHER, deploy_probe, fresh_sender
 from medledger import errors as mle
 from medledger.chain import Chain, TxResult, TxSender
 from medledger.chain.artifacts import Artifact

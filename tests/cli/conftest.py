@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_testlib import PASSWORD
+
+from helpers.cli import PASSWORD
 
 ENV_VARS = (
     "MEDLEDGER_PROFILE",

@@ -14,16 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_testlib import create_key, invoke
+
+from helpers.cli import create_key, invoke, ok
 
 pytestmark = pytest.mark.anvil
-
-
-def ok(args: list[str], input: str | None = None) -> Any:
-    """Run with --json, assert success, return the parsed output."""
-    run = invoke([*args, "--json"], input=input)
-    assert run.exit_code == 0, f"{args}: {run.stderr}"
-    return run.json()
 
 
 def new_actor(name: str, *, patient: bool = False, provider: str | None = None) -> dict[str, Any]:

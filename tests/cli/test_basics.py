@@ -10,8 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cli_testlib import PASSWORD, SRC, create_key, invoke, run_subprocess
 
+from helpers.cli import PASSWORD, SRC, create_key, invoke, run_subprocess
 from medledger.cli import exitcodes
 from medledger.cli.parsing import format_duration, parse_amount, parse_duration
 from medledger.cli.profiles import Profile

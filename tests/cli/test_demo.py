@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cli_testlib import invoke, run_subprocess
+from helpers.cli import invoke, run_subprocess
 
 
 def test_demo_json_summary(home: Path) -> None:

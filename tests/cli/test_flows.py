@@ -16,16 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_testlib import PASSWORD, create_key, invoke
+
+from helpers.cli import PASSWORD, create_key, invoke, ok
 
 pytestmark = pytest.mark.anvil
-
-
-def ok(args: list[str], input: str | None = None) -> Any:
-    """Run with --json, assert success, return the parsed output."""
-    run = invoke([*args, "--json"], input=input)
-    assert run.exit_code == 0, f"{args}: {run.stderr}"
-    return run.json()
 
 
 def new_actor(

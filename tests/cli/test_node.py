@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_testlib import Run, create_key, invoke, run_subprocess
+
+from helpers.cli import Run, create_key, invoke, ok, run_subprocess
 
 pytestmark = pytest.mark.anvil
 
@@ -32,12 +33,6 @@ def node_home(home: Path) -> Iterator[Path]:
 
 def cli(home: Path, *args: str) -> Run:
     return run_subprocess(list(args), {"MEDLEDGER_HOME": str(home)})
-
-
-def ok(args: list[str], input: str | None = None) -> object:
-    run = invoke([*args, "--json"], input=input)
-    assert run.exit_code == 0, f"{args}: {run.stderr}"
-    return run.json()
 
 
 def test_stop_and_start_keeps_consents_records_and_log(node_home: Path, tmp_path: Path) -> None:

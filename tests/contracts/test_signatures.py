@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import ape
@@ -63,7 +64,36 @@ def test_grant_by_sig_relayed(
         world.grantBySig(1, g.as_tuple(), deadline, sig, sender=stranger)
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """One way a grantBySig can be wrong; every field not named is the valid choice."""
+
+    signer: str = "patient"
+    chain_offset: int = 0  # sign for chainId + offset
+    other_contract: bool = False  # sign for another MedLedger deployment
+    signed_patient: int = 1
+    sent_patient: int = 1
+    nonce: int = 0
+    tampered: bool = False  # submit other grant fields than were signed
+    expired: bool = False
+    error: str = "MedLedgerInvalidSignature"
+
+
+REJECTIONS = {
+    "wrong chain": Rejection(chain_offset=1),
+    "wrong contract": Rejection(other_contract=True),
+    "wrong signer": Rejection(signer="doctor"),
+    "signed for patient 2": Rejection(signed_patient=2),
+    "tampered grant": Rejection(tampered=True),
+    "future nonce": Rejection(nonce=1),
+    "expired": Rejection(expired=True, error="MedLedgerSignatureExpired"),
+    "unknown patient": Rejection(signed_patient=9, sent_patient=9, error="MedLedgerUnknownPatient"),
+}
+
+
+@pytest.mark.parametrize("case", REJECTIONS.values(), ids=REJECTIONS.keys())
 def test_grant_by_sig_rejections(
+    case: Rejection,
     world: Any,
     dom: dict[str, Any],
     patient: Any,
@@ -74,86 +104,27 @@ def test_grant_by_sig_rejections(
     project: Any,
 ) -> None:
     g = _grant(doctor, chain)
-    deadline = chain.pending_timestamp + 3600
-
-    wrong_chain = dict(dom, chainId=dom["chainId"] + 1)
-    with ape.reverts(world.MedLedgerInvalidSignature):
-        world.grantBySig(
-            1,
-            g.as_tuple(),
-            deadline,
-            sign(patient, wrong_chain, GRANT_TYPES, g.message(1, 0, deadline)),
-            sender=stranger,
+    deadline = chain.pending_timestamp - 1 if case.expired else chain.pending_timestamp + 3600
+    signed_dom = dict(dom, chainId=dom["chainId"] + case.chain_offset)
+    if case.other_contract:
+        other = owner.deploy(project.MedLedger, owner)
+        signed_dom["verifyingContract"] = str(other.address)
+    signer = {"patient": patient, "doctor": doctor}[case.signer]
+    sent = g
+    if case.tampered:
+        sent = GrantArgs(
+            g.grantee, 0x3FF, g.actions, g.purposes, g.valid_from, g.valid_until, g.key_bundle
         )
-
-    other = owner.deploy(project.MedLedger, owner)
-    wrong_contract = dict(dom, verifyingContract=str(other.address))
-    with ape.reverts(world.MedLedgerInvalidSignature):
-        world.grantBySig(
-            1,
-            g.as_tuple(),
-            deadline,
-            sign(patient, wrong_contract, GRANT_TYPES, g.message(1, 0, deadline)),
-            sender=stranger,
-        )
-
-    with ape.reverts(world.MedLedgerInvalidSignature):  # wrong signer
-        world.grantBySig(
-            1,
-            g.as_tuple(),
-            deadline,
-            sign(doctor, dom, GRANT_TYPES, g.message(1, 0, deadline)),
-            sender=stranger,
-        )
-
-    with ape.reverts(world.MedLedgerInvalidSignature):  # signed for patient 2
-        world.grantBySig(
-            1,
-            g.as_tuple(),
-            deadline,
-            sign(patient, dom, GRANT_TYPES, g.message(2, 0, deadline)),
-            sender=stranger,
-        )
-
-    tampered = GrantArgs(
-        g.grantee, 0x3FF, g.actions, g.purposes, g.valid_from, g.valid_until, g.key_bundle
+    sig = sign(
+        signer, signed_dom, GRANT_TYPES, g.message(case.signed_patient, case.nonce, deadline)
     )
-    with ape.reverts(world.MedLedgerInvalidSignature):
-        world.grantBySig(
-            1,
-            tampered.as_tuple(),
-            deadline,
-            sign(patient, dom, GRANT_TYPES, g.message(1, 0, deadline)),
-            sender=stranger,
-        )
+    error_args = {
+        "MedLedgerSignatureExpired": {"deadline": deadline},
+        "MedLedgerUnknownPatient": {"patientId": case.sent_patient},
+    }.get(case.error, {})
 
-    with ape.reverts(world.MedLedgerInvalidSignature):  # future nonce
-        world.grantBySig(
-            1,
-            g.as_tuple(),
-            deadline,
-            sign(patient, dom, GRANT_TYPES, g.message(1, 1, deadline)),
-            sender=stranger,
-        )
-
-    past = chain.pending_timestamp - 1
-    with ape.reverts(world.MedLedgerSignatureExpired, deadline=past):
-        world.grantBySig(
-            1,
-            g.as_tuple(),
-            past,
-            sign(patient, dom, GRANT_TYPES, g.message(1, 0, past)),
-            sender=stranger,
-        )
-
-    with ape.reverts(world.MedLedgerUnknownPatient, patientId=9):
-        world.grantBySig(
-            9,
-            g.as_tuple(),
-            deadline,
-            sign(patient, dom, GRANT_TYPES, g.message(9, 0, deadline)),
-            sender=stranger,
-        )
+    with ape.reverts(getattr(world, case.error), **error_args):
+        world.grantBySig(case.sent_patient, sent.as_tuple(), deadline, sig, sender=stranger)
 
     assert world.nonces(patient) == 0
     assert world.getConsent(1, doctor).validUntil == 0

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from crypto_testlib import PATIENT
 
+from helpers.crypto import PATIENT
 from medledger.crypto import IdentityKey, Keyring, Suite
 
 

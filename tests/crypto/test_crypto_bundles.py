@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from crypto_testlib import AUTHOR, GRANTEE, IMAGING, LABS, NOTES, OTHER, PATIENT
 
+from helpers.crypto import AUTHOR, GRANTEE, IMAGING, LABS, NOTES, OTHER, PATIENT
 from medledger.codes import DEFAULT_EMERGENCY_CATEGORIES, Category
 from medledger.crypto import (
     IdentityKey,

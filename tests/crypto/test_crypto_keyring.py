@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from crypto_testlib import AUTHOR, IMAGING, LABS, NOTES, PATIENT
 
+from helpers.crypto import AUTHOR, IMAGING, LABS, NOTES, PATIENT
 from medledger.codes import Category
 from medledger.crypto import (
     IdentityKey,

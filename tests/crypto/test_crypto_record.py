@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from crypto_testlib import AUTHOR, LABS, NOTES, OTHER, PATIENT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers.crypto import AUTHOR, LABS, NOTES, OTHER, PATIENT
 from medledger.crypto import (
     Keyring,
     PrivateKey,

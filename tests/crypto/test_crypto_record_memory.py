@@ -9,8 +9,7 @@ import hashlib
 import tracemalloc
 from collections.abc import Callable
 
-from crypto_testlib import AUTHOR, LABS
-
+from helpers.crypto import AUTHOR, LABS
 from medledger.crypto import Keyring, open_record, open_stream, seal_record, seal_stream
 
 MIB = 1 << 20

@@ -10,10 +10,10 @@ from every one of those bundles on the record -- fails authentication (Decryptio
 from __future__ import annotations
 
 import pytest
-from crypto_testlib import AUTHOR, GRANTEE, IMAGING, LABS, NOTES, OTHER, PATIENT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers.crypto import AUTHOR, GRANTEE, IMAGING, LABS, NOTES, OTHER, PATIENT
 from medledger.crypto import (
     IdentityKey,
     Keyring,

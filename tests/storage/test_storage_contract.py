@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from storage_testlib import payload
 
+from helpers.storage import payload
 from medledger.errors import BlockNotFound, InvalidInput
 from medledger.storage import CHUNK_SIZE, BlockStore, EmbeddedStore, cid_of_bytes
 

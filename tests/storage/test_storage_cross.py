@@ -6,8 +6,8 @@ import io
 from pathlib import Path
 
 import pytest
-from storage_testlib import payload
 
+from helpers.storage import payload
 from medledger.storage import CHUNK_SIZE, MAX_LINKS, EmbeddedStore, cid_of_bytes
 from medledger.storage.ipfs_node import IpfsNodeStore
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import aleph_cid
 import pytest
-from storage_testlib import payload
 
 import medledger.storage.embedded as embedded_module
+from helpers.storage import payload
 from medledger.errors import BlockNotFound, IntegrityError, InvalidInput, StorageError
 from medledger.storage import (
     CHUNK_SIZE,

@@ -15,8 +15,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from storage_testlib import payload
 
+from helpers.storage import payload
 from medledger.errors import (
     BlockNotFound,
     IntegrityError,

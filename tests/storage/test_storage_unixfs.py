@@ -10,8 +10,8 @@ from pathlib import Path
 
 import aleph_cid
 import pytest
-from storage_testlib import payload
 
+from helpers.storage import payload
 from medledger.errors import InvalidInput
 from medledger.storage import CHUNK_SIZE, MAX_LINKS, cid_of_bytes, cid_of_file, cid_of_stream
 from medledger.storage.cid import CID

@@ -19,6 +19,18 @@ from medledger.errors import StorageError
 #: Bumped when the schema changes incompatibly; stored in ``archive_meta``.
 SCHEMA_VERSION = 1
 
+
+def _event_table(name: str, *columns: str) -> str:
+    """``CREATE TABLE`` of one decoded-event table: the event's own columns between its location
+    (block, log index: the key) and its block time and transaction."""
+    cols = ",\n        ".join(
+        ("block_number BIGINT NOT NULL", "log_index INTEGER NOT NULL", *columns,
+         "block_time BIGINT NOT NULL", "tx_hash VARCHAR(66) NOT NULL",
+         "PRIMARY KEY (block_number, log_index)")
+    )  # fmt: skip
+    return f"CREATE TABLE IF NOT EXISTS {name} (\n        {cols}\n    )"
+
+
 #: The archive schema (also documented in docs/audit.md). Every event table carries
 #: ``block_number`` so a chain reorganisation rolls back with one
 #: ``DELETE ... WHERE block_number > ?`` per table.
@@ -60,104 +72,72 @@ SCHEMA: tuple[str, ...] = (
         PRIMARY KEY (patient_id, seq)
     )""",
     "CREATE INDEX IF NOT EXISTS access_log_by_block ON access_log (block_number)",
-    """CREATE TABLE IF NOT EXISTS consent_events (
-        block_number BIGINT NOT NULL,
-        log_index INTEGER NOT NULL,
-        patient_id BIGINT NOT NULL,
-        grantee VARCHAR(42) NOT NULL,
-        kind VARCHAR(8) NOT NULL,
-        categories INTEGER,
-        actions SMALLINT,
-        purposes INTEGER,
-        valid_from BIGINT,
-        valid_until BIGINT,
-        key_bundle VARCHAR(66),
-        block_time BIGINT NOT NULL,
-        tx_hash VARCHAR(66) NOT NULL,
-        PRIMARY KEY (block_number, log_index)
-    )""",
+    _event_table(
+        "consent_events",
+        "patient_id BIGINT NOT NULL",
+        "grantee VARCHAR(42) NOT NULL",
+        "kind VARCHAR(8) NOT NULL",
+        "categories INTEGER",
+        "actions SMALLINT",
+        "purposes INTEGER",
+        "valid_from BIGINT",
+        "valid_until BIGINT",
+        "key_bundle VARCHAR(66)",
+    ),
     "CREATE INDEX IF NOT EXISTS consent_events_by_patient ON consent_events (patient_id)",
-    """CREATE TABLE IF NOT EXISTS break_glass (
-        block_number BIGINT NOT NULL,
-        log_index INTEGER NOT NULL,
-        patient_id BIGINT NOT NULL,
-        responder VARCHAR(42) NOT NULL,
-        reason SMALLINT NOT NULL,
-        expires_at BIGINT NOT NULL,
-        justification VARCHAR(66) NOT NULL,
-        block_time BIGINT NOT NULL,
-        tx_hash VARCHAR(66) NOT NULL,
-        PRIMARY KEY (block_number, log_index)
-    )""",
-    """CREATE TABLE IF NOT EXISTS records (
-        block_number BIGINT NOT NULL,
-        log_index INTEGER NOT NULL,
-        record_id VARCHAR(66) NOT NULL,
-        patient_id BIGINT NOT NULL,
-        author VARCHAR(42) NOT NULL,
-        category SMALLINT NOT NULL,
-        cid_codec SMALLINT NOT NULL,
-        block_time BIGINT NOT NULL,
-        tx_hash VARCHAR(66) NOT NULL,
-        PRIMARY KEY (block_number, log_index)
-    )""",
+    _event_table(
+        "break_glass",
+        "patient_id BIGINT NOT NULL",
+        "responder VARCHAR(42) NOT NULL",
+        "reason SMALLINT NOT NULL",
+        "expires_at BIGINT NOT NULL",
+        "justification VARCHAR(66) NOT NULL",
+    ),
+    _event_table(
+        "records",
+        "record_id VARCHAR(66) NOT NULL",
+        "patient_id BIGINT NOT NULL",
+        "author VARCHAR(42) NOT NULL",
+        "category SMALLINT NOT NULL",
+        "cid_codec SMALLINT NOT NULL",
+    ),
     "CREATE INDEX IF NOT EXISTS records_by_id ON records (record_id)",
     "CREATE INDEX IF NOT EXISTS records_by_patient ON records (patient_id)",
-    """CREATE TABLE IF NOT EXISTS record_erasures (
-        block_number BIGINT NOT NULL,
-        log_index INTEGER NOT NULL,
-        record_id VARCHAR(66) NOT NULL,
-        patient_id BIGINT NOT NULL,
-        block_time BIGINT NOT NULL,
-        tx_hash VARCHAR(66) NOT NULL,
-        PRIMARY KEY (block_number, log_index)
-    )""",
-    """CREATE TABLE IF NOT EXISTS provider_events (
-        block_number BIGINT NOT NULL,
-        log_index INTEGER NOT NULL,
-        provider VARCHAR(42) NOT NULL,
-        kind VARCHAR(12) NOT NULL,
-        name TEXT,
-        emergency_responder SMALLINT,
-        encryption_key VARCHAR(66),
-        key_document VARCHAR(66),
-        block_time BIGINT NOT NULL,
-        tx_hash VARCHAR(66) NOT NULL,
-        PRIMARY KEY (block_number, log_index)
-    )""",
-    """CREATE TABLE IF NOT EXISTS patients (
-        block_number BIGINT NOT NULL,
-        log_index INTEGER NOT NULL,
-        patient_id BIGINT NOT NULL,
-        controller VARCHAR(42) NOT NULL,
-        encryption_key VARCHAR(66) NOT NULL,
-        key_document VARCHAR(66) NOT NULL,
-        keyring VARCHAR(66) NOT NULL,
-        block_time BIGINT NOT NULL,
-        tx_hash VARCHAR(66) NOT NULL,
-        PRIMARY KEY (block_number, log_index)
-    )""",
-    """CREATE TABLE IF NOT EXISTS controller_rotations (
-        block_number BIGINT NOT NULL,
-        log_index INTEGER NOT NULL,
-        patient_id BIGINT NOT NULL,
-        previous_controller VARCHAR(42) NOT NULL,
-        new_controller VARCHAR(42) NOT NULL,
-        block_time BIGINT NOT NULL,
-        tx_hash VARCHAR(66) NOT NULL,
-        PRIMARY KEY (block_number, log_index)
-    )""",
-    """CREATE TABLE IF NOT EXISTS anchors (
-        block_number BIGINT NOT NULL,
-        log_index INTEGER NOT NULL,
-        stream_id VARCHAR(66) NOT NULL,
-        root VARCHAR(66) NOT NULL,
-        submitter VARCHAR(42) NOT NULL,
-        item_count BIGINT NOT NULL,
-        block_time BIGINT NOT NULL,
-        tx_hash VARCHAR(66) NOT NULL,
-        PRIMARY KEY (block_number, log_index)
-    )""",
+    _event_table(
+        "record_erasures",
+        "record_id VARCHAR(66) NOT NULL",
+        "patient_id BIGINT NOT NULL",
+    ),
+    _event_table(
+        "provider_events",
+        "provider VARCHAR(42) NOT NULL",
+        "kind VARCHAR(12) NOT NULL",
+        "name TEXT",
+        "emergency_responder SMALLINT",
+        "encryption_key VARCHAR(66)",
+        "key_document VARCHAR(66)",
+    ),
+    _event_table(
+        "patients",
+        "patient_id BIGINT NOT NULL",
+        "controller VARCHAR(42) NOT NULL",
+        "encryption_key VARCHAR(66) NOT NULL",
+        "key_document VARCHAR(66) NOT NULL",
+        "keyring VARCHAR(66) NOT NULL",
+    ),
+    _event_table(
+        "controller_rotations",
+        "patient_id BIGINT NOT NULL",
+        "previous_controller VARCHAR(42) NOT NULL",
+        "new_controller VARCHAR(42) NOT NULL",
+    ),
+    _event_table(
+        "anchors",
+        "stream_id VARCHAR(66) NOT NULL",
+        "root VARCHAR(66) NOT NULL",
+        "submitter VARCHAR(42) NOT NULL",
+        "item_count BIGINT NOT NULL",
+    ),
 )
 
 #: Tables whose rows belong to a block (rolled back on a reorganisation).

@@ -44,33 +44,21 @@ def event_topic(entry: Mapping[str, Any]) -> bytes:
     return keccak(text=abi_signature(entry))
 
 
-def _normalize(abi_type: Mapping[str, Any], value: Any) -> Any:
-    """Checksum addresses and turn decoded tuples into dicts keyed by component name."""
+def _normalize(abi_type: Mapping[str, Any], value: Any, *, named: bool = True) -> Any:
+    """Checksum addresses; decoded tuples become dicts keyed by component name, or stay
+    positional tuples with ``named=False`` (for struct dataclasses)."""
     t = str(abi_type["type"])
     if t.endswith("]"):
         inner = dict(abi_type)
         inner["type"] = t[: t.rindex("[")]
-        return tuple(_normalize(inner, v) for v in value)
+        return tuple(_normalize(inner, v, named=named) for v in value)
     if t == "address":
         return to_checksum_address(value)
     if t == "tuple":
-        comps = abi_type.get("components", [])
-        return {c["name"]: _normalize(c, v) for c, v in zip(comps, value, strict=True)}
-    return value
-
-
-def _positional(abi_type: Mapping[str, Any], value: Any) -> Any:
-    """Like :func:`_normalize` but keeps tuples positional (for struct dataclasses)."""
-    t = str(abi_type["type"])
-    if t.endswith("]"):
-        inner = dict(abi_type)
-        inner["type"] = t[: t.rindex("[")]
-        return tuple(_positional(inner, v) for v in value)
-    if t == "address":
-        return to_checksum_address(value)
-    if t == "tuple":
-        comps = abi_type.get("components", [])
-        return tuple(_positional(c, v) for c, v in zip(comps, value, strict=True))
+        pairs = zip(abi_type.get("components", []), value, strict=True)
+        if named:
+            return {c["name"]: _normalize(c, v) for c, v in pairs}
+        return tuple(_normalize(c, v, named=False) for c, v in pairs)
     return value
 
 
@@ -81,7 +69,7 @@ def decode_outputs(outputs: Sequence[Mapping[str, Any]], data: bytes) -> Any:
     """
     types = [collapse_if_tuple(dict(o)) for o in outputs]
     values = abi_decode(types, data)
-    decoded = tuple(_positional(o, v) for o, v in zip(outputs, values, strict=True))
+    decoded = tuple(_normalize(o, v, named=False) for o, v in zip(outputs, values, strict=True))
     return decoded[0] if len(decoded) == 1 else decoded
 
 

@@ -10,7 +10,7 @@ decoded events. Bind a different signer with :meth:`BoundContract.connect_as`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
@@ -227,8 +227,11 @@ def _topics(entry: Mapping[str, Any], filters: Mapping[str, Any]) -> list[Any]:
     return topics
 
 
-class MedLedgerContract(BoundContract):
-    """The MedLedger core contract (identity, recovery, providers, consent, access log, records)."""
+class SuiteContract(BoundContract):
+    """A binding of one of the shipped suite's contracts: the artifact defaults to the shipped
+    one named by ``ARTIFACT``."""
+
+    ARTIFACT: ClassVar[str]
 
     def __init__(
         self,
@@ -242,10 +245,16 @@ class MedLedgerContract(BoundContract):
         super().__init__(
             chain,
             address,
-            artifact or load_artifact("MedLedger"),
+            artifact or load_artifact(self.ARTIFACT),
             sender=sender,
             deploy_block=deploy_block,
         )
+
+
+class MedLedgerContract(SuiteContract):
+    """The MedLedger core contract (identity, recovery, providers, consent, access log, records)."""
+
+    ARTIFACT = "MedLedger"
 
     # --- identity ---
 
@@ -555,25 +564,10 @@ def _grant_tuple(g: GrantRequest) -> tuple[Any, ...]:
     )
 
 
-class AnchorRegistryContract(BoundContract):
+class AnchorRegistryContract(SuiteContract):
     """Merkle roots of off-chain batches."""
 
-    def __init__(
-        self,
-        chain: Chain,
-        address: str,
-        *,
-        sender: TxSender | None = None,
-        deploy_block: int = 0,
-        artifact: Artifact | None = None,
-    ) -> None:
-        super().__init__(
-            chain,
-            address,
-            artifact or load_artifact("AnchorRegistry"),
-            sender=sender,
-            deploy_block=deploy_block,
-        )
+    ARTIFACT = "AnchorRegistry"
 
     def max_proof_length(self) -> int:
         """Longest Merkle proof :meth:`verify` accepts (``MAX_PROOF_LENGTH``)."""

@@ -42,6 +42,13 @@ def invoke(args: list[str], env: dict[str, str] | None = None, input: str | None
     return Run(result.exit_code, result.stdout, result.stderr)
 
 
+def ok(args: list[str], input: str | None = None) -> Any:
+    """Run with --json, assert success, return the parsed output."""
+    run = invoke([*args, "--json"], input=input)
+    assert run.exit_code == 0, f"{args}: {run.stderr}"
+    return run.json()
+
+
 def run_subprocess(args: list[str], env: dict[str, str], timeout: float = 120) -> Run:
     """Run ``python -m medledger.cli`` in a real subprocess (entry point, exit status, streams)."""
     full_env = {**os.environ, **env}
