@@ -88,16 +88,11 @@ class BoundContract:
 
     # --- plumbing ----------------------------------------------------------------------------
 
-    def _fn(self, name: str, *args: Any) -> ContractFunction:
+    def _encode(self, name: str, *args: Any) -> tuple[ContractFunction, HexStr]:
+        """The resolved function (for its outputs) and its calldata (public ``encode_abi``)."""
         try:
-            return self.contract.functions[name](*args)
-        except (Web3ValidationError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"bad arguments for {name}: {exc}") from exc
-
-    def _calldata(self, name: str, *args: Any) -> HexStr:
-        """ABI-encoded call of ``name`` (web3's public ``Contract.encode_abi``)."""
-        try:
-            return HexStr(self.contract.encode_abi(name, args=list(args)))
+            fn = self.contract.functions[name](*args)
+            return fn, HexStr(self.contract.encode_abi(name, args=list(args)))
         except (Web3ValidationError, TypeError, ValueError) as exc:
             raise InvalidInput(f"bad arguments for {name}: {exc}") from exc
 
@@ -112,8 +107,7 @@ class BoundContract:
     def _view(self, name: str, *args: Any, block: BlockIdentifier = "latest") -> Any:
         # A single raw eth_call: web3's ContractFunction.call() adds ~8 ms of formatting and
         # middleware per call, 3-4x the node's own time on Anvil.
-        fn = self._fn(name, *args)  # the resolved ABI entry (for the outputs)
-        data = self._calldata(name, *args)
+        fn, data = self._encode(name, *args)
         try:
             if self.chain.kind == "embedded":
                 # in-process: the provider needs web3's request formatting; py-evm dominates
@@ -145,7 +139,7 @@ class BoundContract:
                 f"{name} sends a transaction: bind a signer first",
                 hint="contract.connect_as(TxSender(chain, account))",
             )
-        return self.sender.send_raw(self.address, self._calldata(name, *args), gas=gas)
+        return self.sender.send_raw(self.address, self._encode(name, *args)[1], gas=gas)
 
     # --- events ------------------------------------------------------------------------------
 
@@ -225,6 +219,19 @@ def _topics(entry: Mapping[str, Any], filters: Mapping[str, Any]) -> list[Any]:
     while topics and topics[-1] is None:
         topics.pop()
     return topics
+
+
+def _provider_args(
+    provider: str, encryption_key: bytes, key_document: bytes, responder: bool, name: str
+) -> tuple[Any, ...]:
+    """Arguments of registerProvider / updateProvider, checked and normalised."""
+    return (
+        to_checksum_address(provider),
+        bytes32(encryption_key, "encryption_key"),
+        bytes32(key_document, "key_document"),
+        responder,
+        name,
+    )
 
 
 class SuiteContract(BoundContract):
@@ -359,11 +366,7 @@ class MedLedgerContract(SuiteContract):
         """Register a provider (consortium owner only)."""
         return self._tx(
             "registerProvider",
-            to_checksum_address(provider),
-            bytes32(encryption_key, "encryption_key"),
-            bytes32(key_document, "key_document"),
-            emergency_responder,
-            name,
+            *_provider_args(provider, encryption_key, key_document, emergency_responder, name),
         )
 
     def update_provider(
@@ -377,11 +380,7 @@ class MedLedgerContract(SuiteContract):
         """Update a provider's keys, responder flag and name (owner only)."""
         return self._tx(
             "updateProvider",
-            to_checksum_address(provider),
-            bytes32(encryption_key, "encryption_key"),
-            bytes32(key_document, "key_document"),
-            emergency_responder,
-            name,
+            *_provider_args(provider, encryption_key, key_document, emergency_responder, name),
         )
 
     def suspend_provider(self, provider: str) -> TxResult:

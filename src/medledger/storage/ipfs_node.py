@@ -310,20 +310,27 @@ class IpfsNodeStore(BlockStore):
         return ContentStat(root, size, self._is_pinned(root))
 
     def _is_pinned(self, cid: CID) -> bool:
+        opts = {"timeout": _seconds(self._rpc_timeout)}
+        answer = self._unless_not_pinned(
+            "listing pins of",
+            cid,
+            lambda: self._client.pin.ls(str(cid), type="recursive", opts=opts),
+        )
+        return answer is not None and cid in _parse_pin_keys(answer)
+
+    def _unless_not_pinned(self, what: str, cid: CID, fn: Callable[[], T]) -> T | None:
+        """``fn()``, or None when the node answers that ``cid`` is not pinned."""
         try:
-            answer = self._client.pin.ls(
-                str(cid), type="recursive", opts={"timeout": _seconds(self._rpc_timeout)}
-            )
+            return fn()
         except ipfs_exc.ErrorResponse as exc:
             if "not pinned" in str(exc).lower():
-                return False
-            raise self._wrap(exc, "listing pins of", cid) from exc
+                return None
+            raise self._wrap(exc, what, cid) from exc
         except BaseException as exc:
-            wrapped = self._wrap(exc, "listing pins of", cid)
+            wrapped = self._wrap(exc, what, cid)
             if wrapped is exc:
                 raise
             raise wrapped from exc
-        return cid in _parse_pin_keys(answer)
 
     # --- pins and GC ---------------------------------------------------------------------
 
@@ -339,18 +346,11 @@ class IpfsNodeStore(BlockStore):
     def unpin(self, cid: CidLike) -> bool:
         """Remove the recursive pin; False if it was not pinned."""
         root = CID.parse(cid)
-        try:
-            self._client.pin.rm(str(root), opts={"timeout": _seconds(self._rpc_timeout)})
-        except ipfs_exc.ErrorResponse as exc:
-            if "not pinned" in str(exc).lower():
-                return False
-            raise self._wrap(exc, "unpinning", root) from exc
-        except BaseException as exc:
-            wrapped = self._wrap(exc, "unpinning", root)
-            if wrapped is exc:
-                raise
-            raise wrapped from exc
-        return True
+        opts = {"timeout": _seconds(self._rpc_timeout)}
+        removed = self._unless_not_pinned(
+            "unpinning", root, lambda: self._client.pin.rm(str(root), opts=opts) or True
+        )
+        return removed is not None
 
     def pins(self) -> frozenset[CID]:
         """The node's recursive pins (may include pins made by others on a shared node)."""
