@@ -207,40 +207,24 @@ def json_option(func: F) -> F:
     )(func)
 
 
+#: (flag, metavar, CliState attribute, help) of the connection options
+_CONNECTION_OPTIONS = (
+    ("--profile", "NAME", "profile",
+     "Connection profile (env MEDLEDGER_PROFILE; default 'local')."),
+    ("--rpc", "URL", "rpc", "Chain JSON-RPC URL (env MEDLEDGER_RPC); overrides the profile."),
+    ("--store", "PATH|URL", "store",
+     "Record store: directory or IPFS RPC URL (env MEDLEDGER_IPFS_API)."),
+    ("--manifest", "FILE", "manifest", "Deployment manifest (env MEDLEDGER_MANIFEST)."),
+)  # fmt: skip
+
+
 def connection_options(func: F) -> F:
     """``--profile``, ``--rpc``, ``--store``, ``--manifest``."""
-    opts = [
-        click.option(
-            "--profile",
-            metavar="NAME",
-            expose_value=False,
-            callback=_setter("profile"),
-            help="Connection profile (env MEDLEDGER_PROFILE; default 'local').",
-        ),
-        click.option(
-            "--rpc",
-            metavar="URL",
-            expose_value=False,
-            callback=_setter("rpc"),
-            help="Chain JSON-RPC URL (env MEDLEDGER_RPC); overrides the profile.",
-        ),
-        click.option(
-            "--store",
-            metavar="PATH|URL",
-            expose_value=False,
-            callback=_setter("store"),
-            help="Record store: directory or IPFS RPC URL (env MEDLEDGER_IPFS_API).",
-        ),
-        click.option(
-            "--manifest",
-            metavar="FILE",
-            expose_value=False,
-            callback=_setter("manifest"),
-            help="Deployment manifest (env MEDLEDGER_MANIFEST).",
-        ),
-    ]
-    for opt in reversed(opts):
-        func = opt(func)
+    for flag, metavar, attr, text in reversed(_CONNECTION_OPTIONS):
+        option = click.option(
+            flag, metavar=metavar, expose_value=False, callback=_setter(attr), help=text
+        )
+        func = option(func)
     return json_option(func)
 
 
