@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
-from types import ModuleType
 
+import export_artifacts  # tools/ (pytest pythonpath)
 import pytest
 
 from medledger import errors as mle
@@ -21,18 +19,6 @@ from medledger.chain.artifacts import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _export_tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "export_artifacts", ROOT / "tools/export_artifacts.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["export_artifacts"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_shipped_artifacts_match_the_solidity_sources() -> None:
@@ -77,7 +63,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_export_then_check_detects_every_kind_of_staleness(project: Path) -> None:
-    tool = _export_tool()
+    tool = export_artifacts
     out = project / "artifacts"
     try:
         tool.export(project, out)
@@ -104,7 +90,7 @@ def test_export_then_check_detects_every_kind_of_staleness(project: Path) -> Non
 
 
 def test_check_detects_edited_artifact_file(project: Path) -> None:
-    tool = _export_tool()
+    tool = export_artifacts
     out = project / "artifacts"
     try:
         tool.export(project, out)
