@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
+from typing import ClassVar, Generic, TypeVar
 
 from medledger.codes import Category
 from medledger.crypto._wire import Reader, Writer, check_uint
@@ -61,30 +62,37 @@ def _covering(epochs: Sequence[EpochPublicKey | EpochKey], category: int, t: int
     raise KeyNotAvailable(f"no epoch of category {category} covers time {t}")
 
 
-class PublicDirectory:
-    """The public half of a keyring: what any writer needs to seal records for a patient."""
+E = TypeVar("E", EpochPublicKey, EpochKey)
 
-    __slots__ = ("_by_category", "_encoded", "_patient_id", "_suite")
 
-    def __init__(self, patient_id: int, suite: Suite, entries: Iterable[EpochPublicKey]) -> None:
+class _EpochTable(Generic[E]):
+    """One patient's epochs per category, in time order: what the public directory and the
+    private keyring share."""
+
+    __slots__ = ("_epochs", "_patient_id", "_suite")
+    #: KeyNotAvailable message for an unknown category
+    _MISSING: ClassVar[str]
+    _epochs: dict[int, list[E]]
+    _patient_id: int
+    _suite: Suite
+
+    def __init__(self, patient_id: int, suite: Suite, entries: Iterable[E]) -> None:
         check_uint("patient id", patient_id, 64)
         self._patient_id = patient_id
-        self._suite = suite
-        by_cat: dict[int, list[EpochPublicKey]] = {}
+        self._suite = Suite.parse(suite)
+        by_cat: dict[int, list[E]] = {}
         for e in entries:
-            if e.public_key.suite is not suite:
+            if self._suite_of(e) is not self._suite:
                 raise InvalidInput("all category keys of a patient must use the patient's suite")
             by_cat.setdefault(e.category, []).append(e)
         for cat, eps in by_cat.items():
             eps.sort(key=lambda e: e.valid_from)
             _check_partition(cat, eps)
-        self._by_category = dict(sorted(by_cat.items()))
-        w = Writer().raw(MAGIC).u8(FORMAT_VERSION).u8(suite).u64(patient_id)
-        flat = [e for eps in self._by_category.values() for e in eps]
-        w.u16(check_uint("epoch count", len(flat), 16))
-        for e in flat:
-            encode_epoch_public(w, e)
-        self._encoded = w.getvalue()
+        self._epochs = by_cat
+
+    @staticmethod
+    def _suite_of(entry: E) -> Suite:
+        raise NotImplementedError
 
     @property
     def patient_id(self) -> int:
@@ -96,19 +104,43 @@ class PublicDirectory:
 
     @property
     def categories(self) -> tuple[int, ...]:
-        return tuple(self._by_category)
+        return tuple(sorted(self._epochs))
 
-    def epochs(self, category: int) -> list[EpochPublicKey]:
+    def epochs(self, category: int) -> list[E]:
         """The category's epochs in time order (``KeyNotAvailable`` for an unknown category)."""
         try:
-            return list(self._by_category[category])
+            return list(self._epochs[category])
         except KeyError:
-            raise KeyNotAvailable(f"patient has no keys for category {category}") from None
+            raise KeyNotAvailable(self._MISSING.format(category=category)) from None
+
+    def _covering_epoch(self, category: int, at: int) -> E:
+        eps = self.epochs(category)
+        return eps[_covering(eps, category, at)]
+
+
+class PublicDirectory(_EpochTable[EpochPublicKey]):
+    """The public half of a keyring: what any writer needs to seal records for a patient."""
+
+    __slots__ = ("_encoded",)
+    _MISSING = "patient has no keys for category {category}"
+
+    def __init__(self, patient_id: int, suite: Suite, entries: Iterable[EpochPublicKey]) -> None:
+        super().__init__(patient_id, suite, entries)
+        self._epochs = dict(sorted(self._epochs.items()))
+        w = Writer().raw(MAGIC).u8(FORMAT_VERSION).u8(suite).u64(patient_id)
+        flat = [e for eps in self._epochs.values() for e in eps]
+        w.u16(check_uint("epoch count", len(flat), 16))
+        for e in flat:
+            encode_epoch_public(w, e)
+        self._encoded = w.getvalue()
+
+    @staticmethod
+    def _suite_of(entry: EpochPublicKey) -> Suite:
+        return entry.public_key.suite
 
     def recipient(self, category: int, at: int) -> EpochPublicKey:
         """The epoch public key a record of ``category`` created at ``at`` must be sealed to."""
-        eps = self.epochs(category)
-        return eps[_covering(eps, category, at)]
+        return self._covering_epoch(category, at)
 
     def encode(self) -> bytes:
         """The directory bytes (the first part of the keyring document)."""
@@ -145,32 +177,23 @@ class PublicDirectory:
         return hash(self._encoded)
 
     def __repr__(self) -> str:
-        n = sum(len(v) for v in self._by_category.values())
+        n = sum(len(v) for v in self._epochs.values())
         return f"PublicDirectory(patient={self._patient_id}, {self._suite.label}, epochs={n})"
 
 
-class Keyring:
+class Keyring(_EpochTable[EpochKey]):
     """All category epoch key pairs of one patient (private keys included).
 
     The keyring is also a :class:`~medledger.crypto.epochs.KeySource`, so the patient opens any
     of their records with it.
     """
 
-    __slots__ = ("_epochs", "_patient_id", "_suite")
+    __slots__ = ()
+    _MISSING = "keyring has no category {category}"
 
-    def __init__(self, patient_id: int, suite: Suite, epochs: Iterable[EpochKey]) -> None:
-        check_uint("patient id", patient_id, 64)
-        self._patient_id = patient_id
-        self._suite = Suite.parse(suite)
-        by_cat: dict[int, list[EpochKey]] = {}
-        for e in epochs:
-            if e.private_key.suite is not self._suite:
-                raise InvalidInput("all category keys of a patient must use the patient's suite")
-            by_cat.setdefault(e.category, []).append(e)
-        for cat, eps in by_cat.items():
-            eps.sort(key=lambda e: e.valid_from)
-            _check_partition(cat, eps)
-        self._epochs = by_cat
+    @staticmethod
+    def _suite_of(entry: EpochKey) -> Suite:
+        return entry.private_key.suite
 
     @classmethod
     def create(
@@ -196,29 +219,9 @@ class Keyring:
             [EpochKey(c, 0, start, None, PrivateKey.generate(suite)) for c in cats],
         )
 
-    @property
-    def patient_id(self) -> int:
-        return self._patient_id
-
-    @property
-    def suite(self) -> Suite:
-        return self._suite
-
-    @property
-    def categories(self) -> tuple[int, ...]:
-        return tuple(sorted(self._epochs))
-
-    def epochs(self, category: int) -> list[EpochKey]:
-        """The category's epochs in time order."""
-        try:
-            return list(self._epochs[category])
-        except KeyError:
-            raise KeyNotAvailable(f"keyring has no category {category}") from None
-
     def current_epoch(self, category: int, at: int) -> EpochKey:
         """The epoch covering unix time ``at`` for ``category``."""
-        eps = self.epochs(category)
-        return eps[_covering(eps, category, at)]
+        return self._covering_epoch(category, at)
 
     def split_at(self, categories: Iterable[int], t: int) -> list[EpochKey]:
         """Make sure an epoch boundary exists at ``t`` in each category; returns new epochs.
