@@ -74,7 +74,7 @@ def _daemon_api(workdir: Path) -> tuple[str | None, Any]:
     api = os.environ.get("MEDLEDGER_IPFS_API")
     if api:
         return api, None
-    path = ROOT / "tests" / "fixtures" / "ipfs_daemon.py"
+    path = ROOT / "tests" / "helpers" / "ipfs_daemon.py"
     spec = importlib.util.spec_from_file_location("medledger_bench_ipfs_daemon", path)
     if spec is None or spec.loader is None:
         return None, None
