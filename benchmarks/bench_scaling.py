@@ -89,7 +89,7 @@ def grant_vs_records(
     progress = Progress("records added (contract level)", sum(levels))
     for level in levels:
         patient = dep.session()
-        pid = patient.register_patient().patient_id
+        pid = patient.identity.register().patient_id
         contract = patient.contract
         calls = [
             bytes.fromhex(
@@ -104,7 +104,7 @@ def grant_vs_records(
         added = contract.get_events("RecordAdded", argument_filters={"patientId": pid})
         assert len(added) == level, (len(added), level)
         # Creates the key-epoch boundary at `until`, so every measured SDK grant sends one tx.
-        patient.grant(
+        patient.consent.grant(
             grantees.pop(), categories=["labs"], purposes=["treatment"], valid_until=until
         )
         patients.append(patient)
@@ -131,7 +131,7 @@ def grant_vs_records(
             patient = patients[i]
             grantee = grantees.pop()
             t = time.perf_counter()
-            g = patient.grant(
+            g = patient.consent.grant(
                 grantee, categories=["labs"], purposes=["treatment"], valid_until=until
             )
             s_times[i].append(time.perf_counter() - t)
@@ -188,18 +188,18 @@ def read_vs_grants(dep: BenchDeployment, levels: tuple[int, ...], reads: int) ->
     progress = Progress("grants held (SDK grants)", sum(levels))
     for level in levels:
         patient = dep.session()
-        pid = patient.register_patient().patient_id
-        patient.grant(
+        pid = patient.identity.register().patient_id
+        patient.consent.grant(
             reader.address, categories=["labs"], purposes=["treatment"], valid_until=until
         )
         progress.step()
         for _ in range(level - 1):
-            patient.grant(
+            patient.consent.grant(
                 others.pop(), categories=["labs"], purposes=["treatment"], valid_until=until
             )
             progress.step()
-        rid = patient.add_record(pid, os.urandom(1024), category="labs").record_id
-        reader.read(rid, purpose="treatment")  # warm-up: opens and caches this key bundle
+        rid = patient.records.add(pid, os.urandom(1024), category="labs").record_id
+        reader.access.read(rid, purpose="treatment")  # warm-up: opens and caches this key bundle
         records.append(rid)
     progress.close()
     times: list[list[float]] = [[] for _ in levels]
@@ -209,7 +209,7 @@ def read_vs_grants(dep: BenchDeployment, levels: tuple[int, ...], reads: int) ->
         for i in order.next():
             rid = records[i]
             t = time.perf_counter()
-            data = reader.read(rid, purpose="treatment")
+            data = reader.access.read(rid, purpose="treatment")
             times[i].append(time.perf_counter() - t)
             assert len(data) == 1024
             progress.step()
@@ -242,12 +242,14 @@ def read_vs_chain_history(
     """
     reader = dep.new_provider("History reader")
     patient = dep.session()
-    pid = patient.register_patient().patient_id
-    patient.grant(reader.address, categories=["labs"], purposes=["treatment"], duration=YEAR)
-    rid = patient.add_record(pid, os.urandom(1024), category="labs").record_id
-    reader.read(rid, purpose="treatment")  # warm-up
+    pid = patient.identity.register().patient_id
+    patient.consent.grant(
+        reader.address, categories=["labs"], purposes=["treatment"], duration=YEAR
+    )
+    rid = patient.records.add(pid, os.urandom(1024), category="labs").record_id
+    reader.access.read(rid, purpose="treatment")  # warm-up
     other = dep.session()
-    oid = other.register_patient().patient_id
+    oid = other.identity.register().patient_id
     added = 0
     rows = []
     for level in extra:
@@ -267,7 +269,7 @@ def read_vs_chain_history(
         read_times, log_times = [], []
         for _ in range(reads):
             t = time.perf_counter()
-            reader.read(rid, purpose="treatment")
+            reader.access.read(rid, purpose="treatment")
             read_times.append(time.perf_counter() - t)
             t = time.perf_counter()
             reader.contract.get_events(

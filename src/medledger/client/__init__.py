@@ -6,6 +6,7 @@ Modules: ``facade`` (Medledger), ``session`` (Session and its namespaces, one mo
 public dataclasses), ``documents`` / ``directory`` / ``keys`` (shared internals).
 """
 
+from medledger.client.anchors import prove_item
 from medledger.client.facade import Medledger
 from medledger.client.session import Session
 from medledger.client.types import (
@@ -51,5 +52,6 @@ __all__ = [
     "SignedConsent",
     "SignedStep",
     "TxReceipt",
+    "prove_item",
     "stream_id_of",
 ]

@@ -73,6 +73,19 @@ class FlatSessionMethods:
         )
         return int(getattr(self, "access").last_gas)  # noqa: B009
 
+    @staticmethod
+    def prove_item(batch: Any, item: bytes) -> Any:
+        """Deprecated: use ``session.anchors.prove_item`` (or ``client.anchors.prove_item``)."""
+        warnings.warn(
+            "Session.prove_item() is deprecated; use session.anchors.prove_item()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from medledger.client.anchors import prove_item
+
+        return prove_item(batch, item)
+
 
 for _name, (_ns, _attr) in MOVED.items():
-    setattr(FlatSessionMethods, _name, _moved(_name, _ns, _attr))
+    if _name != "prove_item":
+        setattr(FlatSessionMethods, _name, _moved(_name, _ns, _attr))

@@ -74,9 +74,7 @@ class AnchorsNamespace(Namespace):
     @staticmethod
     def prove_item(batch: Batch, item: bytes) -> InclusionProof:
         """The inclusion proof of ``item`` (raw bytes) in ``batch``."""
-        digest = item_digest(item)
-        index = batch.index_of(digest)
-        return InclusionProof(batch.stream_id, batch.root, digest, index, tuple(batch.proof(index)))
+        return prove_item(batch, item)
 
     def verify_item(self, proof: InclusionProof, *, onchain: bool = True) -> bool:
         """Check a proof in Python and (by default) with the contract's ``verifyItem``: true only
@@ -92,3 +90,10 @@ class AnchorsNamespace(Namespace):
     def get_anchor(self, stream: str | bytes, root: bytes) -> Anchor:
         """The on-chain anchor of ``root`` in ``stream`` (count 0 if never anchored)."""
         return self._anchor_registry.get_anchor(stream_id_of(stream), root)
+
+
+def prove_item(batch: Batch, item: bytes) -> InclusionProof:
+    """The inclusion proof of ``item`` (raw bytes) in ``batch`` (no chain needed)."""
+    digest = item_digest(item)
+    index = batch.index_of(digest)
+    return InclusionProof(batch.stream_id, batch.root, digest, index, tuple(batch.proof(index)))

@@ -128,7 +128,7 @@ def add(
     The items are the FILES (each file's bytes is one item) or the lines of --lines FILE. Two
     transactions whatever the batch size: the record, then the root.
     """
-    from medledger.client import Session, stream_id_of
+    from medledger.client import prove_item, stream_id_of
     from medledger.codes import category as parse_category
 
     # Everything that can be wrong with the input fails here, before a key is unlocked.
@@ -156,10 +156,10 @@ def add(
             raise InvalidInput(f"cannot create {proofs_dir}: {exc.strerror}") from None
 
     state = get_state()
-    anchored = state.session().anchor_batch(patient_id, stream, items, category=category)
+    anchored = state.session().anchors.anchor_batch(patient_id, stream, items, category=category)
     if targets:  # after the anchor is mined: a proof file always names an anchored root
         for item, target in zip(items, targets, strict=True):
-            _write_atomic(target, proof_text(Session.prove_item(anchored.batch, item)))
+            _write_atomic(target, proof_text(prove_item(anchored.batch, item)))
     rec = anchored.record
     data = {
         "stream": stream,
@@ -219,7 +219,7 @@ def prove(
     items against its root and proves the item. The proof JSON goes to stdout or --out.
     """
     from medledger.cli import resolve
-    from medledger.client import Session
+    from medledger.client import prove_item
     from medledger.codes import purpose as parse_purpose
 
     rid = resolve.record_id(record_id)
@@ -227,8 +227,8 @@ def prove(
     item = one_item(item_file, item_text)
     rid_hex = "0x" + rid.hex()
     state = get_state()
-    batch, _items = state.session().read_batch(rid, purpose=purpose)
-    proof = Session.prove_item(batch, item)
+    batch, _items = state.session().anchors.read_batch(rid, purpose=purpose)
+    proof = prove_item(batch, item)
     if out is None:
         print_json(proof.to_json())
         return

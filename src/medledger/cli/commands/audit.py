@@ -277,7 +277,7 @@ def audit(
         return
     state = get_state()
     session = state.session()
-    trail = session.audit_trail(patient_id)
+    trail = session.audit.trail(patient_id)
     view = trail_view(trail)
     if view["verified"] and (csv_file is not None or html_file is not None):
         from medledger.audit import accounting, report_html

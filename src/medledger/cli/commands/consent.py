@@ -137,10 +137,10 @@ def grant(
     address = resolve.address(grantee)
     session = state.session()
     if sign_only:
-        signed = session.sign_grant(address, **kwargs)
+        signed = session.consent.sign_grant(address, **kwargs)
         print_json(signed.to_json())
         return
-    info = session.grant(address, **kwargs)
+    info = session.consent.grant(address, **kwargs)
     data = grant_view(info)
 
     def human(con: Any) -> None:
@@ -177,10 +177,10 @@ def revoke(grantee: str, sign_only: bool) -> None:
     address = resolve.address(grantee)
     session = state.session()
     if sign_only:
-        signed = session.sign_revoke(address)
+        signed = session.consent.sign_revoke(address)
         print_json(signed.to_json())
         return
-    receipt = session.revoke(address)
+    receipt = session.consent.revoke(address)
     data = {"revoked": address, **_tx(receipt)}
     emit(state.json, data, lambda con: con.print(f"revoked consent of {address}"))
 
@@ -209,7 +209,7 @@ def relay(file: Any) -> None:
             hint="pass the output of `medledger grant ... --sign-only`",
         )
     signed = SignedConsent.from_json(raw)
-    receipts = state.session().relay(signed)
+    receipts = state.session().relay.submit(signed)
     steps = [st.op for st in signed.steps]
     data = {
         "relayed": signed.kind,
@@ -261,7 +261,7 @@ def emergency(
     from medledger.cli import resolve
 
     state = get_state()
-    receipt = state.session().configure_emergency(
+    receipt = state.session().emergency.configure(
         categories=split_names(categories) or None,
         max_duration=parse_duration(max_duration) if max_duration else None,
         opt_out=opt_out,
@@ -302,7 +302,7 @@ def break_glass(patient_id: int, reason: str, duration: str | None, justificatio
     Logged on-chain with the reason; expires by itself.
     """
     state = get_state()
-    info = state.session().break_glass(
+    info = state.session().emergency.break_glass(
         patient_id,
         reason=reason,
         duration=parse_duration(duration) if duration else None,

@@ -30,7 +30,7 @@ Example:
 def patient(pq: bool) -> None:
     """Register the --as account as a patient; publishes its encryption key and keyring."""
     state = get_state()
-    info = state.session().register_patient(suite="mlkem768-x25519" if pq else None)
+    info = state.session().identity.register(suite="mlkem768-x25519" if pq else None)
     data: dict[str, Any] = {
         "patient_id": info.patient_id,
         "controller": info.controller,
@@ -60,7 +60,7 @@ def provider(provider: str, name: str, emergency_responder: bool) -> None:
 
     state = get_state()
     address, public_key = public_keys(provider)
-    receipt = state.session().register_provider(
+    receipt = state.session().providers.register(
         address, name=name, emergency_responder=emergency_responder, encryption_key=public_key
     )
     data = {

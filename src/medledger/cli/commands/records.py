@@ -57,7 +57,7 @@ def add(file: str, patient_id: int, category: str) -> None:
     session = state.session()
     if file == "-":
         data: bytes | BinaryIO = sys.stdin.buffer.read()
-        rec = session.add_record(patient_id, data, category=category)
+        rec = session.records.add(patient_id, data, category=category)
     else:
         path = Path(file)
         if not path.is_file():
@@ -69,7 +69,7 @@ def add(file: str, patient_id: int, category: str) -> None:
             if size >= PROGRESS_THRESHOLD and not state.json and sys.stderr.isatty():
                 rec = _add_with_progress(session, patient_id, fh, category, size)
             else:
-                rec = session.add_record(patient_id, fh, category=category)
+                rec = session.records.add(patient_id, fh, category=category)
     data_out = record_view(rec)
     emit(
         state.json,
@@ -100,7 +100,7 @@ def _add_with_progress(
         def progress(done: int) -> None:
             bar.update(task, completed=done)
 
-        return session.add_record(patient_id, fh, category=category, progress=progress)
+        return session.records.add(patient_id, fh, category=category, progress=progress)
 
 
 @record.command("list")
@@ -115,7 +115,7 @@ def _add_with_progress(
 def list_(patient_id: int | None) -> None:
     """The patient's longitudinal timeline (metadata from the chain; nothing is decrypted)."""
     state = get_state()
-    records = state.session().list_records(patient_id)
+    records = state.session().records.timeline(patient_id)
     rows = [record_view(r) for r in records]
 
     def human(con: Any) -> None:
@@ -174,7 +174,7 @@ def get(record_id: str, purpose: str, out: Path | None) -> None:
     rid = resolve.record_id(record_id)
     parse_purpose(purpose)
     state = get_state()
-    data = state.session().read(rid, purpose=purpose)
+    data = state.session().access.read(rid, purpose=purpose)
     if out is not None:
         tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
         try:
@@ -220,5 +220,5 @@ def erase(record_id: str, yes: bool) -> None:
         )
     from medledger.audit.erasure import render_text, to_dict
 
-    report = state.session().erase(rid)
+    report = state.session().records.erase(rid)
     emit(state.json, to_dict(report), lambda con: con.print(render_text(report), markup=False))

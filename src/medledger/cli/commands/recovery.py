@@ -38,7 +38,7 @@ def set_guardians(guardians: tuple[str, ...], threshold: int, delay: str) -> Non
     addresses = [resolve.address(g) for g in split_names(guardians)]
     wait = parse_duration(delay)
     state = get_state()
-    receipt = state.session().set_guardians(addresses, threshold, wait)
+    receipt = state.session().recovery.set_guardians(addresses, threshold, wait)
     data = {
         "guardians": addresses,
         "threshold": threshold,
@@ -58,7 +58,7 @@ def approve(patient_id: int, new_controller: str) -> None:
 
     address = resolve.address(new_controller)
     state = get_state()
-    receipt = state.session().approve_recovery(patient_id, address)
+    receipt = state.session().recovery.approve(patient_id, address)
     data = {"patient_id": patient_id, "new_controller": address, **_tx(receipt)}
     emit(state.json, data, lambda con: con.print(f"approved {address} for patient {patient_id}"))
 
@@ -69,7 +69,7 @@ def approve(patient_id: int, new_controller: str) -> None:
 def execute(patient_id: int) -> None:
     """Complete a recovery whose threshold and delay are met (anyone may submit)."""
     state = get_state()
-    receipt = state.session().execute_recovery(patient_id)
+    receipt = state.session().recovery.execute(patient_id)
     data = {"patient_id": patient_id, **_tx(receipt)}
     emit(state.json, data, lambda con: con.print(f"recovery of patient {patient_id} executed"))
 
@@ -79,7 +79,7 @@ def execute(patient_id: int) -> None:
 def cancel() -> None:
     """As the current controller, cancel a pending recovery of your identity."""
     state = get_state()
-    receipt = state.session().cancel_recovery()
+    receipt = state.session().recovery.cancel()
     emit(state.json, _tx(receipt), lambda con: con.print("pending recovery cancelled"))
 
 
