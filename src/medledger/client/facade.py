@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
@@ -24,6 +25,11 @@ from medledger.client.types import Party
 from medledger.crypto import IdentityKey, PublicKey, Suite
 from medledger.errors import InvalidInput
 from medledger.storage import CID, BlockStore, EmbeddedStore, open_store
+
+if TYPE_CHECKING:
+    from medledger.audit.archive import Archive
+    from medledger.audit.indexer import SyncResult
+    from medledger.audit.verify import VerificationReport
 
 
 class Medledger:
@@ -157,6 +163,28 @@ class Medledger:
         """Give ``address`` ``wei`` on a dev chain; returns its new balance."""
         self.chain.fund(to_checksum_address(address), wei)
         return self.balance(address)
+
+    # --- the audit archive -------------------------------------------------------------------
+
+    def sync_archive(self, archive: Archive) -> SyncResult:
+        """Bring an audit ``archive`` up to the chain head (from the deploy block, or where it
+        stopped): every event of this deployment's contracts."""
+        from medledger.audit.indexer import AuditIndexer
+
+        anchors = self.manifest.contracts.get("AnchorRegistry")
+        return AuditIndexer(
+            self.chain.w3,
+            archive,
+            self.manifest.contracts["MedLedger"].address,
+            anchors.address if anchors else None,
+            start_block=self.manifest.deploy_block,
+        ).sync()
+
+    def verify_archive(self, archive: Archive, patient_id: int) -> VerificationReport:
+        """Check a patient's archived access log against the on-chain hash-chain head."""
+        from medledger.audit.verify import verify_patient
+
+        return verify_patient(self.chain.w3, archive, patient_id)
 
     # --- documents and providers -------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import click
 from medledger.cli.exitcodes import ERROR
 from medledger.cli.output import emit, note, table, to_jsonable, when
 from medledger.cli.state import connection_options, get_state, sdk_options
+from medledger.cli.views import entry_row
 from medledger.errors import IntegrityError, InvalidInput, StorageError
 
 if TYPE_CHECKING:
@@ -34,25 +35,6 @@ REBUILD_HINT = (
     "the local archive differs from the chain; keep a copy for investigation, then rebuild it "
     "with `medledger audit sync --rebuild`"
 )
-
-
-def entry_row(entry: Any) -> dict[str, Any]:
-    """One audit entry as plain data (names for codes, so scripts need no code table)."""
-    from medledger.codes import Outcome, Purpose
-
-    outcome = Outcome(int(entry.outcome))
-    rid = bytes(entry.record_id)
-    return {
-        "seq": int(entry.seq),
-        "time": int(entry.timestamp),
-        "accessor": str(entry.accessor),
-        "accessor_name": getattr(entry, "accessor_name", None),
-        "record_id": None if not any(rid) else "0x" + rid.hex(),
-        "purpose": Purpose(int(entry.purpose)).name.lower(),
-        "outcome": outcome.name.lower(),
-        "allowed": outcome.allowed,
-        "tx_hash": str(entry.tx_hash),
-    }
 
 
 def trail_view(trail: Any) -> dict[str, Any]:
@@ -117,19 +99,9 @@ def remove_archive(path: Path) -> bool:
     return existed
 
 
-def sync_archive(ml: Any, archive: Archive) -> SyncResult:
+def sync_archive(ml: Medledger, archive: Archive) -> SyncResult:
     """Bring ``archive`` up to the chain head (from the deploy block, or where it stopped)."""
-    from medledger.audit.indexer import AuditIndexer
-
-    manifest = ml.manifest
-    anchors = manifest.contracts.get("AnchorRegistry")
-    return AuditIndexer(
-        ml.chain.w3,
-        archive,
-        manifest.contracts["MedLedger"].address,
-        anchors.address if anchors else None,
-        start_block=manifest.deploy_block,
-    ).sync()
+    return ml.sync_archive(archive)
 
 
 def sync_view(result: SyncResult, archive: Archive, path: Path) -> dict[str, Any]:
@@ -189,12 +161,11 @@ def verified_archive(
 ) -> Iterator[tuple[Archive, VerificationReport]]:
     """The synced persistent archive, once the patient's log in it verified against the chain
     (reports built from the archive are never built from one that disagrees with the chain)."""
-    from medledger.audit.verify import verify_patient
 
     path = archive_path(ml)
     with open_archive(path) as archive:
         sync_archive(ml, archive)
-        report = verify_patient(ml.chain.w3, archive, patient_id)
+        report = ml.verify_archive(archive, patient_id)
         if not report.ok:
             raise IntegrityError(
                 f"audit archive {path}: patient {patient_id}: {report.problem}", hint=REBUILD_HINT
@@ -395,7 +366,6 @@ def verify(patient_id: int | None, all_patients: bool, no_sync: bool) -> None:
     entries and compares it with logHead at the archive's last synced block. Exits 0 when it
     matches and 1 when it does not, naming the first missing, altered or extra entry.
     """
-    from medledger.audit.verify import verify_patient
 
     if all_patients and patient_id is not None:
         raise InvalidInput("give --patient ID or --all, not both")
@@ -422,7 +392,7 @@ def verify(patient_id: int | None, all_patients: bool, no_sync: bool) -> None:
                     hint="check the id with `medledger record list`, or sync the archive",
                 )
             wanted = [patient_id]
-        reports = [verify_patient(ml.chain.w3, archive, pid) for pid in wanted]
+        reports = [ml.verify_archive(archive, pid) for pid in wanted]
     bad = [r for r in reports if not r.ok]
     problem = f"patient {bad[0].patient_id}: {bad[0].problem}" if bad else None
     data = {

@@ -10,23 +10,8 @@ import click
 from medledger.cli.output import emit, kv_table, print_json, when
 from medledger.cli.parsing import parse_duration, parse_time, split_names
 from medledger.cli.state import get_state, sdk_options
+from medledger.cli.views import tx_facts
 from medledger.errors import InvalidInput
-
-
-def _tx(result: Any) -> dict[str, Any]:
-    """Transaction facts of a TxResult, or of a result object carrying ``tx`` (+ extra_txs)."""
-    if result is None:
-        return {}
-    tx = getattr(result, "tx", result)
-    extra = tuple(getattr(result, "extra_txs", ()))
-    out: dict[str, Any] = {
-        "tx_hash": str(tx.tx_hash),
-        "block": int(tx.block_number),
-        "gas_used": int(tx.gas_used) + sum(int(t.gas_used) for t in extra),
-    }
-    if extra:
-        out["transactions"] = 1 + len(extra)
-    return out
 
 
 def grant_view(info: Any) -> dict[str, Any]:
@@ -43,7 +28,7 @@ def grant_view(info: Any) -> dict[str, Any]:
         "valid_until": info.valid_until,
         "key_bundle_cid": str(info.key_bundle_cid),
         "refreshed_bundles": list(info.refreshed),
-        **_tx(info),
+        **tx_facts(info),
     }
 
 
@@ -181,7 +166,7 @@ def revoke(grantee: str, sign_only: bool) -> None:
         print_json(signed.to_json())
         return
     receipt = session.consent.revoke(address)
-    data = {"revoked": address, **_tx(receipt)}
+    data = {"revoked": address, **tx_facts(receipt)}
     emit(state.json, data, lambda con: con.print(f"revoked consent of {address}"))
 
 
@@ -267,7 +252,7 @@ def emergency(
         opt_out=opt_out,
         responders=[resolve.address(r) for r in split_names(responders)],
     )
-    data = {"opt_out": opt_out, **_tx(receipt)}
+    data = {"opt_out": opt_out, **tx_facts(receipt)}
     emit(state.json, data, lambda con: con.print("emergency access configured"))
 
 
@@ -313,7 +298,7 @@ def break_glass(patient_id: int, reason: str, duration: str | None, justificatio
         "responder": info.responder,
         "reason": info.reason.name.lower(),
         "expires_at": info.expires_at,
-        **_tx(info),
+        **tx_facts(info),
     }
     emit(
         state.json,

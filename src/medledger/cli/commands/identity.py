@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from medledger.cli.commands.consent import _tx
 from medledger.cli.output import emit, kv_table
 from medledger.cli.state import get_state, sdk_options
+from medledger.cli.views import tx_facts
 
 
 @click.group()
@@ -35,7 +35,7 @@ def patient(pq: bool) -> None:
         "patient_id": info.patient_id,
         "controller": info.controller,
         "keyring_cid": str(info.keyring_cid),
-        **_tx(info.tx),
+        **tx_facts(info.tx),
     }
     emit(state.json, data, lambda con: con.print(kv_table(data, title="patient registered")))
 
@@ -56,7 +56,7 @@ def provider(provider: str, name: str, emergency_responder: bool) -> None:
     Signed by the --as account, which must own the registry. The provider's public encryption
     key is read from its keystore file (no password needed).
     """
-    from medledger.cli.commands.keys import public_keys
+    from medledger.cli.views import public_keys
 
     state = get_state()
     address, public_key = public_keys(provider)
@@ -67,6 +67,6 @@ def provider(provider: str, name: str, emergency_responder: bool) -> None:
         "provider": address,
         "name": name,
         "emergency_responder": emergency_responder,
-        **_tx(receipt),
+        **tx_facts(receipt),
     }
     emit(state.json, data, lambda con: con.print(kv_table(data, title="provider registered")))

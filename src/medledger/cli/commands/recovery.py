@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from medledger.cli.commands.consent import _tx
 from medledger.cli.output import emit, kv_table, to_jsonable, when
 from medledger.cli.parsing import parse_duration, split_names
 from medledger.cli.state import connection_options, get_state, sdk_options
+from medledger.cli.views import tx_facts
 
 
 @click.group()
@@ -43,7 +43,7 @@ def set_guardians(guardians: tuple[str, ...], threshold: int, delay: str) -> Non
         "guardians": addresses,
         "threshold": threshold,
         "delay": int(wait.total_seconds()),
-        **_tx(receipt),
+        **tx_facts(receipt),
     }
     emit(state.json, data, lambda con: con.print(kv_table(data, title="guardians set")))
 
@@ -59,7 +59,7 @@ def approve(patient_id: int, new_controller: str) -> None:
     address = resolve.address(new_controller)
     state = get_state()
     receipt = state.session().recovery.approve(patient_id, address)
-    data = {"patient_id": patient_id, "new_controller": address, **_tx(receipt)}
+    data = {"patient_id": patient_id, "new_controller": address, **tx_facts(receipt)}
     emit(state.json, data, lambda con: con.print(f"approved {address} for patient {patient_id}"))
 
 
@@ -70,7 +70,7 @@ def execute(patient_id: int) -> None:
     """Complete a recovery whose threshold and delay are met (anyone may submit)."""
     state = get_state()
     receipt = state.session().recovery.execute(patient_id)
-    data = {"patient_id": patient_id, **_tx(receipt)}
+    data = {"patient_id": patient_id, **tx_facts(receipt)}
     emit(state.json, data, lambda con: con.print(f"recovery of patient {patient_id} executed"))
 
 
@@ -80,7 +80,7 @@ def cancel() -> None:
     """As the current controller, cancel a pending recovery of your identity."""
     state = get_state()
     receipt = state.session().recovery.cancel()
-    emit(state.json, _tx(receipt), lambda con: con.print("pending recovery cancelled"))
+    emit(state.json, tx_facts(receipt), lambda con: con.print("pending recovery cancelled"))
 
 
 @recovery.command()
