@@ -3,12 +3,12 @@ storing, and (through bench_storage) CID computation beside aleph-cid and sha256
 
     python benchmarks/bench_throughput.py [--quick] [--json]
 
-- logged reads/s: ``Session.read`` of 1 KiB records by one client, sequentially (log on-chain,
+- logged reads/s: ``session.access.read`` of 1 KiB records by one client, sequentially (log on-chain,
   wait for the receipt, fetch, verify the CID, decrypt); also ``log_access`` alone (the chain
   part) and ``read_many`` (one logging transaction for many reads);
 - batched access logging/s: ``recordAccessBatch`` of distinct records through the bindings,
   one transaction at a time (sign, estimate, send, wait);
-- sealing + storing MB/s (plaintext bytes): ``Session.add_record`` of 1 MiB and 100 MiB (bytes in
+- sealing + storing MB/s (plaintext bytes): ``session.records.add`` of 1 MiB and 100 MiB (bytes in
   memory, and a file object, which the SDK seals through a temp file), with the seal-only and
   store-only parts for attribution;
 - CID/hash MB/s: ``bench_storage.run`` (not ours; called as is).
