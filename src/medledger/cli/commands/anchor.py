@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from medledger.cli.exitcodes import ERROR
+from medledger.cli.options import path_option, purpose_option
 from medledger.cli.output import emit, kv_table, print_json, when
 from medledger.cli.state import connection_options, get_state, sdk_options
 from medledger.errors import InvalidInput
@@ -195,20 +196,8 @@ Examples:
     help="The item: this file's bytes (- for stdin).",
 )
 @click.option("--item", "item_text", default=None, help="The item as text (a line of --lines).")
-@click.option(
-    "-p",
-    "--purpose",
-    default="treatment",
-    show_default=True,
-    help="Why you read the batch (logged on-chain).",
-)
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the proof here (default: stdout).",
-)
+@purpose_option("Why you read the batch (logged on-chain).")
+@path_option("-o", "--out", help="Write the proof here (default: stdout).")
 @sdk_options
 def prove(
     record_id: str, item_file: str | None, item_text: str | None, purpose: str, out: Path | None

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from medledger.cli.exitcodes import ERROR
+from medledger.cli.options import path_option
 from medledger.cli.output import emit, note, table, to_jsonable, when
 from medledger.cli.state import connection_options, get_state, sdk_options
 from medledger.cli.views import entry_row
@@ -210,19 +211,9 @@ Examples:
     default=None,
     help="Patient id (default: the --as account's own).",
 )
-@click.option(
-    "--csv",
-    "csv_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the accounting of disclosures (HIPAA) as CSV.",
-)
-@click.option(
-    "--html",
-    "html_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the accounting as an HTML report (with timeline).",
+@path_option("--csv", "csv_file", help="Also write the accounting of disclosures (HIPAA) as CSV.")
+@path_option(
+    "--html", "html_file", help="Also write the accounting as an HTML report (with timeline)."
 )
 @sdk_options
 @click.pass_context
@@ -449,13 +440,7 @@ Example:
   medledger export fhir --patient 1 --out bundle.json"""
 )
 @click.option("--patient", "patient_id", type=int, required=True, help="Patient id.")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Where to write the FHIR R4B Bundle (JSON).",
-)
+@path_option("-o", "--out", required=True, help="Where to write the FHIR R4B Bundle (JSON).")
 @connection_options
 def fhir(patient_id: int, out: Path) -> None:
     """Export a patient's consents, access log and record provenance as a FHIR Bundle.

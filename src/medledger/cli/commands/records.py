@@ -9,6 +9,7 @@ from typing import Any, BinaryIO
 
 import click
 
+from medledger.cli.options import path_option, purpose_option
 from medledger.cli.output import emit, kv_table, table, to_jsonable, when
 from medledger.cli.state import get_state, sdk_options
 
@@ -148,20 +149,8 @@ Examples:
   medledger record get 0x5c1f...e2 --as alice | jq .""",
 )
 @click.argument("record_id")
-@click.option(
-    "-p",
-    "--purpose",
-    default="treatment",
-    show_default=True,
-    help="Why you read it (logged on-chain).",
-)
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the record here (default: stdout).",
-)
+@purpose_option("Why you read it (logged on-chain).")
+@path_option("-o", "--out", help="Write the record here (default: stdout).")
 @sdk_options
 def get(record_id: str, purpose: str, out: Path | None) -> None:
     """Read a record: the access is logged on-chain first, then fetched, verified, decrypted.
