@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from medledger.chain.types import TxResult
-from medledger.client import AuditTrail, Medledger, RecordInfo
+from medledger.client import AuditTrail, Medledger, RecordInfo, Session
 from medledger.codes import Outcome
 from medledger.errors import AccessDenied, KeyNotAvailable, MedledgerError
 
@@ -110,6 +110,12 @@ def run_reference_scenario(
     def note(op: str, used: int) -> None:
         gas.setdefault(op, []).append(used)
 
+    def read(who: Session, record: RecordInfo, purpose: str) -> bytes:
+        """A logged read, its ``recordAccess`` gas noted."""
+        data = who.access.read(record.record_id, purpose=purpose)
+        note("recordAccess", who.access.last_gas)
+        return data
+
     def step(title: str, narrative: str, ok: bool = True, **details: Any) -> None:
         s = Step(title, narrative, ok, details)
         steps.append(s)
@@ -198,8 +204,7 @@ def run_reference_scenario(
         valid_until=g.valid_until,
     )
 
-    data = specialist.access.read(lab1.record_id, purpose="treatment")
-    note("recordAccess", specialist.access.last_gas)
+    data = read(specialist, lab1, "treatment")
     step(
         "Specialist reads the lab result",
         "The read is logged on-chain first (consent checked by the contract), then the record is "
@@ -215,8 +220,7 @@ def run_reference_scenario(
         justification="Unresponsive on arrival; medication history needed",
     )
     note("openBreakGlass", bg.tx.gas_used)
-    data = er.access.read(allergy.record_id, purpose="emergency")
-    note("recordAccess", er.access.last_gas)
+    data = read(er, allergy, "emergency")
     step(
         "ER opens break-glass and reads the allergies",
         "The emergency department opens 24 h emergency access (logged with its reason, the "
