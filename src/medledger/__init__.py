@@ -11,38 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_ERRORS = (
-    "AccessDenied",
-    "BlockNotFound",
-    "ChainError",
-    "ChainUnavailable",
-    "ConsentExpired",
-    "ContractError",
-    "CryptoError",
-    "DecryptionFailed",
-    "DeploymentNotFound",
-    "IntegrityError",
-    "InvalidInput",
-    "KeyNotAvailable",
-    "KeystoreError",
-    "MedledgerError",
-    "NotAuthorized",
-    "NotRegistered",
-    "SignatureError",
-    "StorageError",
-    "StoreTimeout",
-    "StoreUnavailable",
-    "TransactionFailed",
-)
-
-#: public name -> module that defines it
-_LAZY: dict[str, str] = {
-    "Medledger": "medledger.client",
-    "Session": "medledger.client",
-    "Party": "medledger.client",
-    **{name: "medledger.errors" for name in _ERRORS},
-}
-
 if TYPE_CHECKING:
     from medledger.client import Medledger, Party, Session
     from medledger.errors import (
@@ -68,6 +36,9 @@ if TYPE_CHECKING:
         StoreUnavailable,
         TransactionFailed,
     )
+
+
+_CLIENT = ("Medledger", "Party", "Session")
 
 
 def __getattr__(name: str) -> Any:
@@ -110,3 +81,10 @@ __all__ = [
     "TransactionFailed",
     "__version__",
 ]
+
+#: public name -> module that defines it
+_LAZY: dict[str, str] = {
+    name: "medledger.client" if name in _CLIENT else "medledger.errors"
+    for name in __all__
+    if name != "__version__"
+}

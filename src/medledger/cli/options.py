@@ -25,3 +25,14 @@ def path_option(*decls: str, help: str, required: bool = False) -> Decorator:
         required=required,
         help=help,
     )
+
+
+def patient_option() -> Decorator:
+    """``--patient ID``, defaulting to the ``--as`` account's own patient."""
+    return click.option(
+        "--patient",
+        "patient_id",
+        type=int,
+        default=None,
+        help="Patient id (default: the --as account's own).",
+    )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from medledger.cli.exitcodes import ERROR
-from medledger.cli.options import path_option
+from medledger.cli.options import path_option, patient_option
 from medledger.cli.output import emit, note, table, to_jsonable, when
 from medledger.cli.state import connection_options, get_state, sdk_options
 from medledger.cli.views import entry_row
@@ -204,13 +204,7 @@ Examples:
   medledger audit sync                           # index the chain's events into the archive
   medledger audit verify --patient 1             # archived log vs the on-chain head""",
 )
-@click.option(
-    "--patient",
-    "patient_id",
-    type=int,
-    default=None,
-    help="Patient id (default: the --as account's own).",
-)
+@patient_option()
 @path_option("--csv", "csv_file", help="Also write the accounting of disclosures (HIPAA) as CSV.")
 @path_option(
     "--html", "html_file", help="Also write the accounting as an HTML report (with timeline)."
@@ -336,13 +330,7 @@ Examples:
   medledger audit verify --patient 3 --json
   medledger audit verify --all --no-sync         # every patient, against the archive as is""",
 )
-@click.option(
-    "--patient",
-    "patient_id",
-    type=int,
-    default=None,
-    help="Patient id (default: the --as account's own).",
-)
+@patient_option()
 @click.option("--all", "all_patients", is_flag=True, help="Verify every patient the archive knows.")
 @click.option(
     "--no-sync",
