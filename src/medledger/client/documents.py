@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from medledger.chain.types import ZERO32
 from medledger.errors import InvalidInput, MedledgerError, StorageError
-from medledger.storage import CID, BlockStore, cid_from_digest
+from medledger.storage import CID, BlockStore, cid_from_digest, cid_of_bytes
 from medledger.storage.cid import DAG_PB, RAW
 
 
@@ -49,8 +49,13 @@ class Pins:
         return cid
 
     def put(self, data: bytes) -> CID:
-        """Store and pin ``data``, to be unpinned if the flow fails."""
-        return self.add(self._store.put(data))
+        """Store and pin ``data``, to be unpinned if the flow fails, unless it was pinned
+        already: content addressing makes an identical document (a re-sent key document) the
+        same CID, and that one may be referenced on-chain."""
+        cid = cid_of_bytes(data)
+        pinned_before = self._store.has(cid) and cid in self._store.pins()
+        stored = self._store.put(data)
+        return stored if pinned_before else self.add(stored)
 
     def referenced(self, *cids: CID) -> None:
         """The chain references ``cids`` now: never unpin them."""
