@@ -6,13 +6,13 @@ latency vs grants a patient holds.
 - grant gas and latency vs records the patient already has (1 .. 10,000). Records are added at
   the contract level (``addRecord`` with random digests, as the patient, many per block through
   Anvil's account impersonation) since a grant never touches records. At each level: contract
-  ``grant`` through the bindings to fresh grantees (gas = one operation) and ``session.consent.grant``
-  (the SDK call; the grants end on an existing key-epoch boundary so each sends just the grant).
-  The design promises *flat*.
+  ``grant`` through the bindings to fresh grantees (gas = one operation) and
+  ``session.consent.grant`` (the SDK call; the grants end on an existing key-epoch boundary so
+  each sends just the grant). The design promises *flat*.
 - audit verification time vs entries (100 .. 100,000): ``bench_audit.run`` (not ours). The design
   promises *linear* (one hash per entry).
-- read latency vs grants the patient holds (1 .. 100 grantees): ``session.access.read`` of a 1 KiB record
-  by one grantee while the patient holds N active grants. The design promises *flat*.
+- read latency vs grants the patient holds (1 .. 100 grantees): ``session.access.read`` of a
+  1 KiB record by one grantee while the patient holds N active grants. The design promises *flat*.
 - read latency vs chain history (0 .. 10,000 unrelated transactions): not a promise, but it
   explains absolute read latencies (node latency grows with the chain; a session's first read
   also scans the chain for its key bundle).

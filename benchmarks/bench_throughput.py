@@ -3,9 +3,9 @@ storing, and (through bench_storage) CID computation beside aleph-cid and sha256
 
     python benchmarks/bench_throughput.py [--quick] [--json]
 
-- logged reads/s: ``session.access.read`` of 1 KiB records by one client, sequentially (log on-chain,
-  wait for the receipt, fetch, verify the CID, decrypt); also ``log_access`` alone (the chain
-  part) and ``read_many`` (one logging transaction for many reads);
+- logged reads/s: ``session.access.read`` of 1 KiB records by one client, sequentially (log
+  on-chain, wait for the receipt, fetch, verify the CID, decrypt); also ``access.log`` alone (the
+  chain part) and ``read_many`` (one logging transaction for many reads);
 - batched access logging/s: ``recordAccessBatch`` of distinct records through the bindings,
   one transaction at a time (sign, estimate, send, wait);
 - sealing + storing MB/s (plaintext bytes): ``session.records.add`` of 1 MiB and 100 MiB (bytes in
