@@ -1,40 +1,15 @@
-"""A small world on the embedded chain for the SDK namespace tests (one per test module)."""
+"""Fixtures of the SDK namespace tests (the world itself is in client_testlib)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-
-from medledger import Medledger, Session
-
-
-@dataclass
-class World:
-    ml: Medledger
-    consortium: Session
-    patient: Session
-    clinic: Session
-    specialist: Session
-    er: Session
-    pid: int
-
-    def session(self, index: int) -> Session:
-        return self.ml.session(self.ml.dev_party(index))
+from client_testlib import World, make_world
 
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    ml = Medledger.embedded()
-    consortium, patient, clinic, specialist, er = (ml.session(ml.dev_party(i)) for i in range(5))
-    consortium.providers.register(clinic.party, name="Riverside Clinic")
-    consortium.providers.register(specialist.party, name="Dr. Lee, endocrinology")
-    consortium.providers.register(er.party, name="City ER", emergency_responder=True)
-    pid = patient.identity.register().patient_id
-    patient.consent.grant(
-        clinic.address, ["allergies", "labs", "vitals"], ["treatment"], ["read", "write"],
-        duration=365 * 86400,
-    )  # fmt: skip
-    yield World(ml, consortium, patient, clinic, specialist, er, pid)
-    ml.close()
+    w = make_world()
+    yield w
+    w.ml.close()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from client_testlib import World
 
-from conftest import World
 from medledger import InvalidInput
 from medledger.client import InclusionProof, prove_item
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from client_testlib import World
 
-from conftest import World
 from medledger import Session
 from medledger.anchoring import Batch
 from medledger.client._deprecated import MOVED

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from client_testlib import World
 
-from conftest import World
 from medledger import InvalidInput, Party, TransactionFailed
 from medledger.client.documents import DocumentStore, pinned
 from medledger.storage import CID, EmbeddedStore, cid_of_bytes

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from client_testlib import World
 
-from conftest import World
 from medledger import InvalidInput, NotAuthorized, Party
 
 

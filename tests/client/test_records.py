@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from client_testlib import World
 
-from conftest import World
 from medledger import AccessDenied, InvalidInput, NotAuthorized
 from medledger.codes import Category
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from client_testlib import World
 
-from conftest import World
 from medledger import AccessDenied, ConsentExpired
 from medledger.client import SignedConsent
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from medledger.client.types import InclusionProof
+
 
 def _moved(name: str, namespace: str, attr: str) -> Any:
     def delegate(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -81,9 +83,7 @@ class FlatSessionMethods:
             DeprecationWarning,
             stacklevel=2,
         )
-        from medledger.client.anchors import prove_item
-
-        return prove_item(batch, item)
+        return InclusionProof.of(batch, item)
 
 
 for _name, (_ns, _attr) in MOVED.items():

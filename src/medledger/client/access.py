@@ -31,7 +31,7 @@ class AccessNamespace(Namespace):
         """Record an access attempt on-chain (consent checked by the contract); no fetch."""
         rid = record_id(record)
         purp = codes.purpose(purpose)
-        rec = self._session.records.get(rid)
+        rec = self._record(rid)
         tx = self._contract.record_access(rec.patient_id, rid, int(purp))
         self.last_gas = tx.gas_used
         ev = tx.events_named("AccessRecorded")[-1].args
@@ -45,7 +45,7 @@ class AccessNamespace(Namespace):
         """
         result = self.log(record, purpose)
         raise_if_denied(result)
-        rec = self._session.records.get(result.record_id)
+        rec = self._record(result.record_id)
         return self._open(rec, result.record_id, result.outcome)
 
     def read_many(
@@ -56,7 +56,7 @@ class AccessNamespace(Namespace):
             raise InvalidInput("no record ids given")
         purp = codes.purpose(purpose)
         rids = [record_id(r) for r in records]
-        recs = [self._session.records.get(r) for r in rids]
+        recs = [self._record(r) for r in rids]
         tx = self._contract.record_access_batch(
             [
                 AccessRequest(rec.patient_id, rid, int(purp))
@@ -76,10 +76,10 @@ class AccessNamespace(Namespace):
         return out
 
     def _open(self, rec: Record, rid: bytes, outcome: Outcome) -> bytes:
-        blob = self._session.records.fetch_sealed(rid)
+        blob = self._sealed(rid)
         keys: Any
         if outcome is Outcome.ALLOWED_PATIENT:
-            keys = self._session.identity.keyring()
+            keys = self._keys.keyring(self._patient_id())
         elif outcome is Outcome.ALLOWED_EMERGENCY:
             keys = self._keys.emergency_keys(rec.patient_id)
         else:
@@ -96,8 +96,8 @@ class AccessNamespace(Namespace):
         raises :class:`KeyNotAvailable` when no held key fits.
         """
         rid = record_id(record)
-        rec = self._session.records.get(rid)
-        blob = self._session.records.fetch_sealed(rid)
+        rec = self._record(rid)
+        blob = self._sealed(rid)
         header = read_header(blob)
         held: list[KeySet] = []
         for e in self._contract.get_events(

@@ -7,10 +7,12 @@ import base64
 import json
 from collections.abc import Sequence
 
-from medledger.anchoring import Batch, item_digest, verify_proof
+from medledger.anchoring import Batch, verify_proof
 from medledger.chain.types import Anchor
-from medledger.client._base import Namespace
+from medledger.client._base import Context, Namespace
 from medledger.client._inputs import record_id
+from medledger.client.access import AccessNamespace
+from medledger.client.records import RecordsNamespace
 from medledger.client.types import BATCH_FORMAT, AnchoredBatch, InclusionProof, stream_id_of
 from medledger.codes import Category, Purpose
 from medledger.errors import IntegrityError, InvalidInput
@@ -18,6 +20,13 @@ from medledger.storage import CID
 
 
 class AnchorsNamespace(Namespace):
+    """Builds on the session's records (a batch is stored as one) and access (reads are logged)."""
+
+    def __init__(self, ctx: Context, records: RecordsNamespace, access: AccessNamespace) -> None:
+        super().__init__(ctx)
+        self._records = records
+        self._access = access
+
     def anchor_batch(
         self,
         patient_id: int,
@@ -42,7 +51,7 @@ class AnchorsNamespace(Namespace):
             sort_keys=True,
             separators=(",", ":"),
         ).encode()
-        record = self._session.records.add(patient_id, payload, category)
+        record = self._records.add(patient_id, payload, category)
         tx = self._anchor_registry.anchor(sid, batch.root, len(batch))
         return AnchoredBatch(batch, record, tx)
 
@@ -54,7 +63,7 @@ class AnchorsNamespace(Namespace):
         rid = record_id(record)
         not_batch = f"record 0x{rid.hex()} is not an anchored batch"
         try:
-            doc = json.loads(self._session.access.read(rid, purpose))
+            doc = json.loads(self._access.read(rid, purpose))
             if not isinstance(doc, dict) or doc.get("format") != BATCH_FORMAT:
                 raise InvalidInput(not_batch, hint="batches are stored with anchor_batch()")
             items = [base64.b64decode(i, validate=True) for i in doc["items"]]
@@ -74,7 +83,7 @@ class AnchorsNamespace(Namespace):
     @staticmethod
     def prove_item(batch: Batch, item: bytes) -> InclusionProof:
         """The inclusion proof of ``item`` (raw bytes) in ``batch``."""
-        return prove_item(batch, item)
+        return InclusionProof.of(batch, item)
 
     def verify_item(self, proof: InclusionProof, *, onchain: bool = True) -> bool:
         """Check a proof in Python and (by default) with the contract's ``verifyItem``: true only
@@ -94,6 +103,4 @@ class AnchorsNamespace(Namespace):
 
 def prove_item(batch: Batch, item: bytes) -> InclusionProof:
     """The inclusion proof of ``item`` (raw bytes) in ``batch`` (no chain needed)."""
-    digest = item_digest(item)
-    index = batch.index_of(digest)
-    return InclusionProof(batch.stream_id, batch.root, digest, index, tuple(batch.proof(index)))
+    return InclusionProof.of(batch, item)

@@ -18,7 +18,7 @@ class AuditNamespace(Namespace):
         recomputed and compared with the on-chain head."""
         pid = self._patient_id() if patient_id is None else patient_id
         self._require_patient(pid)
-        block = self._ml.chain.block_number()
+        block = self._chain.block_number()
         events = self._contract.get_events(
             "AccessRecorded", to_block=block, argument_filters={"patientId": pid}
         )

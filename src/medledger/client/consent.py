@@ -117,7 +117,7 @@ class ConsentNamespace(Namespace):
         key bundle with every key epoch of those categories that starts before the end; an epoch
         boundary is created at the end so that records added afterwards are unreadable to it.
         """
-        now = self._ml.chain.now()
+        now = self._chain.now()
         spec = self._spec(
             grantee, categories, purposes, actions, duration, valid_from, valid_until, now
         )
@@ -127,7 +127,7 @@ class ConsentNamespace(Namespace):
         """Several grants in one transaction (``grantBatch``, at most 64 including refreshed
         bundles); each item takes the keyword arguments of :meth:`grant`. New key epochs for
         all of them are published in one keyring update."""
-        now = self._ml.chain.now()
+        now = self._chain.now()
         return self._grant_all(self._specs(grants, now), now)
 
     def _grant_all(self, specs: Sequence[GrantSpec], now: int) -> list[GrantInfo]:
@@ -164,7 +164,7 @@ class ConsentNamespace(Namespace):
         addr, consent = self._consent_of(pid, grantee)
         with pinned(self._store) as pins:
             plan = self.last_plan = self.planner.plan_revoke(
-                pid, addr, consent, self._ml.chain.now(), pins
+                pid, addr, consent, self._chain.now(), pins
             )
             extra, tx = self._execute(plan, pins)
         return RevokeInfo(pid, addr, tx, tuple(extra), tuple(r.grantee for r in plan.refreshed))
@@ -222,7 +222,7 @@ class ConsentNamespace(Namespace):
         and when the grant's end needs a new key epoch the updated keyring, refreshed bundles for
         other grantees and a resealed emergency kit, each transaction as a signed step.
         """
-        now = self._ml.chain.now()
+        now = self._chain.now()
         spec = self._spec(
             grantee, categories, purposes, actions, duration, valid_from, valid_until, now
         )
@@ -232,7 +232,7 @@ class ConsentNamespace(Namespace):
         self, grants: Sequence[dict[str, Any]], *, deadline: int | None = None
     ) -> SignedConsent:
         """:meth:`grant_many` signed for a relayer: one signed ``grant`` step per grant."""
-        now = self._ml.chain.now()
+        now = self._chain.now()
         return self._sign_grants(self._specs(grants, now), now, deadline)
 
     def _sign_grants(
@@ -250,7 +250,7 @@ class ConsentNamespace(Namespace):
         addr, consent = self._consent_of(pid, grantee)
         with pinned(self._store) as pins:
             plan = self.last_plan = self.planner.plan_revoke(
-                pid, addr, consent, self._ml.chain.now(), pins
+                pid, addr, consent, self._chain.now(), pins
             )
             return self._sign(plan, deadline)
 
@@ -262,10 +262,10 @@ class ConsentNamespace(Namespace):
 
         def sign(primary_type: str, message: dict[str, Any]) -> bytes:
             return eip712.sign_typed(
-                self._session.party.account,
+                self._party.account,
                 primary_type,
                 message,
-                chain_id=self._ml.chain.chain_id,
+                chain_id=self._chain.chain_id,
                 verifying_contract=self._contract.address,
             )
 

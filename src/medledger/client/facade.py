@@ -18,6 +18,7 @@ from eth_utils.address import to_checksum_address
 from medledger.chain.connection import Chain, connect
 from medledger.chain.deployment import Deployment, Manifest, deploy_suite, load_deployment
 from medledger.chain.types import Provider
+from medledger.client._base import block_time
 from medledger.client.directory import ProviderDirectory
 from medledger.client.documents import DocumentStore
 from medledger.client.session import Session
@@ -153,7 +154,7 @@ class Medledger:
 
     def block_time(self, block_number: int) -> int:
         """The timestamp of block ``block_number``."""
-        return int(self.chain.w3.eth.get_block(block_number)["timestamp"])
+        return block_time(self.chain, block_number)
 
     def balance(self, address: str) -> int:
         """The ETH balance of ``address``, in wei."""

@@ -21,7 +21,7 @@ class IdentityNamespace(Namespace):
         ``suite`` must match the identity key's suite (the default); the post-quantum hybrid is
         chosen by generating the party with ``Party.generate("mlkem768-x25519")``.
         """
-        identity = self._session.party.identity
+        identity = self._party.identity
         if suite is not None and Suite.parse(suite) is not identity.suite:
             raise InvalidInput(
                 f"the identity key is {identity.suite.label}, not {Suite.parse(suite).label}",

@@ -12,20 +12,15 @@ from eth_utils.address import to_checksum_address
 from medledger import codes
 from medledger.audit.erasure import CANNOT_UNDO, ErasureReport, NotifiedGrantee
 from medledger.chain.types import ZERO32, Record
-from medledger.client._base import Namespace
+from medledger.client._base import Namespace, block_time, record_cid
 from medledger.client._inputs import record_id
 from medledger.client.documents import pinned
 from medledger.client.types import RecordInfo
 from medledger.codes import Action, Category
 from medledger.crypto import PublicDirectory, seal_record, seal_stream
 from medledger.errors import AccessDenied, InvalidInput, NotAuthorized, NotRegistered, StorageError
-from medledger.storage import CID, cid_from_digest
-from medledger.storage.cid import DAG_PB, RAW
-
-
-def record_cid(rid: bytes, rec: Record) -> CID:
-    """The full CID of a registered record (its codec is on-chain)."""
-    return cid_from_digest(rid, DAG_PB if rec.cid_codec == 0x70 else RAW)
+from medledger.storage import CID
+from medledger.storage.cid import DAG_PB
 
 
 class RecordsNamespace(Namespace):
@@ -55,7 +50,7 @@ class RecordsNamespace(Namespace):
         if patient.keyring == ZERO32:
             raise NotRegistered(f"patient {patient_id} has not published a keyring")
         directory = PublicDirectory.from_document(self._documents.get(patient.keyring))
-        created_at = self._ml.chain.now()
+        created_at = self._chain.now()
         if isinstance(data, (bytes, bytearray, memoryview)):
             sealed = seal_record(
                 data, directory, category=int(cat), author=self._address, created_at=created_at
@@ -117,19 +112,14 @@ class RecordsNamespace(Namespace):
 
     def get(self, record: bytes | str | CID) -> Record:
         """The on-chain index entry of a record (``InvalidInput`` if unknown)."""
-        rid = record_id(record)
-        rec = self._contract.get_record(rid)
-        if rec.patient_id == 0:
-            raise InvalidInput(f"unknown record 0x{rid.hex()}")
-        return rec
+        return self._record(record)
 
     def fetch_sealed(self, record: bytes | str | CID) -> bytes:
         """The sealed (encrypted) record from the store, CID-verified, without logging.
 
         Ciphertext is public by design; this is what anyone can fetch.
         """
-        rid = record_id(record)
-        return self._store.get(record_cid(rid, self.get(rid)))
+        return self._sealed(record)
 
     def erase(self, record: bytes | str | CID) -> ErasureReport:
         """Tombstone a record, unpin its blocks, and report what can and cannot be undone."""
@@ -156,7 +146,7 @@ class RecordsNamespace(Namespace):
             record_id="0x" + rid.hex(),
             category=Category(rec.category),
             tombstone_tx=tx.tx_hash,
-            erased_at=datetime.fromtimestamp(self._ml.block_time(tx.block_number), UTC),
+            erased_at=datetime.fromtimestamp(block_time(self._chain, tx.block_number), UTC),
             keys_destroyed=(),
             blocks_unpinned=tuple(unpinned),
             unpin_failures=tuple(failures),
@@ -170,7 +160,7 @@ class RecordsNamespace(Namespace):
             if int(e.args["categories"]) & (1 << category.value):
                 latest[to_checksum_address(e.args["grantee"])] = e.block_number
         return [
-            NotifiedGrantee(addr, self._directory.name(addr), self._ml.block_time(block))
+            NotifiedGrantee(addr, self._directory.name(addr), block_time(self._chain, block))
             for addr, block in sorted(latest.items())
         ]
 

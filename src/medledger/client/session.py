@@ -14,14 +14,20 @@ Keys never appear in ``repr``, logs or errors.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import timedelta
+from typing import Protocol
 
+from medledger.chain.connection import Chain
+from medledger.chain.deployment import Deployment as ChainDeployment
 from medledger.chain.transactions import TxSender
+from medledger.client._base import Context
 from medledger.client._deprecated import FlatSessionMethods
 from medledger.client.access import AccessNamespace
 from medledger.client.anchors import AnchorsNamespace
 from medledger.client.audit import AuditNamespace
 from medledger.client.consent import ConsentNamespace
+from medledger.client.directory import ProviderDirectory
+from medledger.client.documents import DocumentStore
 from medledger.client.emergency import EmergencyNamespace
 from medledger.client.identity import IdentityNamespace
 from medledger.client.keys import KeyManager
@@ -31,9 +37,25 @@ from medledger.client.recovery import RecoveryNamespace
 from medledger.client.relay import RelayNamespace
 from medledger.client.types import Party
 from medledger.errors import NotRegistered
+from medledger.storage import BlockStore
 
-if TYPE_CHECKING:
-    from medledger.client.facade import Medledger
+
+class Deployment(Protocol):
+    """What a session needs of its :class:`~medledger.client.facade.Medledger` (typed here so
+    that the session does not import the facade that creates it)."""
+
+    @property
+    def chain(self) -> Chain: ...
+    @property
+    def deployment(self) -> ChainDeployment: ...
+    @property
+    def store(self) -> BlockStore: ...
+    @property
+    def documents(self) -> DocumentStore: ...
+    @property
+    def providers(self) -> ProviderDirectory: ...
+    def now(self) -> int: ...
+    def increase_time(self, seconds: int | timedelta) -> int: ...
 
 
 class Session(FlatSessionMethods):
@@ -44,7 +66,7 @@ class Session(FlatSessionMethods):
     ``access``, ``audit``, ``anchors``, ``recovery``).
     """
 
-    def __init__(self, ml: Medledger, party: Party) -> None:
+    def __init__(self, ml: Deployment, party: Party) -> None:
         self.ml = ml
         self.party = party
         self.sender = TxSender(ml.chain, party.account)
@@ -53,16 +75,27 @@ class Session(FlatSessionMethods):
         self.contract = bound.medledger
         self.anchor_registry = bound.anchors
         self.keys = KeyManager(ml.chain, self.contract, ml.documents, party.identity, self.address)
-        self.identity = IdentityNamespace(self)
-        self.providers = ProvidersNamespace(self)
-        self.records = RecordsNamespace(self)
-        self.consent = ConsentNamespace(self)
-        self.relay = RelayNamespace(self)
-        self.emergency = EmergencyNamespace(self)
-        self.access = AccessNamespace(self)
-        self.audit = AuditNamespace(self)
-        self.anchors = AnchorsNamespace(self)
-        self.recovery = RecoveryNamespace(self)
+        ctx = Context(
+            ml.chain,
+            ml.store,
+            ml.documents,
+            ml.providers,
+            self.contract,
+            self.anchor_registry,
+            self.keys,
+            party,
+            self.patient_id,
+        )
+        self.identity = IdentityNamespace(ctx)
+        self.providers = ProvidersNamespace(ctx)
+        self.records = RecordsNamespace(ctx)
+        self.consent = ConsentNamespace(ctx)
+        self.relay = RelayNamespace(ctx)
+        self.emergency = EmergencyNamespace(ctx)
+        self.access = AccessNamespace(ctx)
+        self.audit = AuditNamespace(ctx)
+        self.anchors = AnchorsNamespace(ctx, self.records, self.access)
+        self.recovery = RecoveryNamespace(ctx)
 
     def __repr__(self) -> str:
         return f"Session({self.address})"

@@ -16,7 +16,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
 from medledger import codes
-from medledger.anchoring import Batch
+from medledger.anchoring import Batch, item_digest
 from medledger.audit.verify import VerificationReport
 from medledger.chain.types import GrantRequest, TxResult, bytes32
 from medledger.codes import Category, Outcome, Purpose
@@ -186,6 +186,13 @@ class InclusionProof:
             "index": self.index,
             "proof": ["0x" + p.hex() for p in self.proof],
         }
+
+    @classmethod
+    def of(cls, batch: Batch, item: bytes) -> InclusionProof:
+        """The inclusion proof of ``item`` (raw bytes) in ``batch``."""
+        digest = item_digest(item)
+        index = batch.index_of(digest)
+        return cls(batch.stream_id, batch.root, digest, index, tuple(batch.proof(index)))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> InclusionProof:
