@@ -231,7 +231,7 @@ def measure_contract_ops(dep: BenchDeployment, quick: bool = False) -> list[GasR
 
     note(
         "anchor (Merkle root of a batch)",
-        patient.anchors.anchor(_rand32(), _rand32(), 10_000),
+        patient.anchor_registry.anchor(_rand32(), _rand32(), 10_000),
         refs=_ENTRY,
     )
     return rows
