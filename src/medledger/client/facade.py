@@ -17,12 +17,12 @@ from eth_utils.address import to_checksum_address
 
 from medledger.chain.connection import Chain, connect
 from medledger.chain.deployment import Deployment, Manifest, deploy_suite, load_deployment
-from medledger.chain.types import Provider
+from medledger.chain.types import Anchor, Guardians, Patient, Provider, Recovery
 from medledger.client._base import block_time
 from medledger.client.directory import ProviderDirectory
 from medledger.client.documents import DocumentStore
 from medledger.client.session import Session
-from medledger.client.types import Party
+from medledger.client.types import InclusionProof, Party
 from medledger.crypto import IdentityKey, PublicKey, Suite
 from medledger.errors import InvalidInput
 from medledger.storage import CID, BlockStore, EmbeddedStore, open_store
@@ -164,6 +164,30 @@ class Medledger:
         """Give ``address`` ``wei`` on a dev chain; returns its new balance."""
         self.chain.fund(to_checksum_address(address), wei)
         return self.balance(address)
+
+    # --- public reads (no party needed) -------------------------------------------------------
+
+    def patient(self, patient_id: int) -> Patient:
+        """The on-chain identity entry of a patient (controller zero = not registered)."""
+        return self.deployment.medledger.get_patient(patient_id)
+
+    def guardians(self, patient_id: int) -> Guardians:
+        """A patient's guardians, threshold and recovery delay."""
+        return self.deployment.medledger.get_guardians(patient_id)
+
+    def pending_recovery(self, patient_id: int) -> Recovery:
+        """A patient's pending guardian recovery (new controller zero = none)."""
+        return self.deployment.medledger.get_recovery(patient_id)
+
+    def anchor_of(self, stream_id: bytes, root: bytes) -> Anchor:
+        """Who anchored ``root`` in ``stream_id``, with how many items, when (0 = never)."""
+        return self.deployment.anchors.get_anchor(stream_id, root)
+
+    def verify_item_onchain(self, proof: InclusionProof) -> bool:
+        """``AnchorRegistry.verifyItem`` for an inclusion proof."""
+        return self.deployment.anchors.verify_item(
+            proof.stream_id, proof.root, proof.item_digest, list(proof.proof)
+        )
 
     # --- the audit archive -------------------------------------------------------------------
 

@@ -335,8 +335,7 @@ def run_checks(proof: InclusionProof, item: bytes | None, ml: Any | None) -> lis
     )
     if ml is None:
         return checks
-    anchors = ml.contracts.anchors
-    found = anchors.get_anchor(proof.stream_id, proof.root)
+    found = ml.anchor_of(proof.stream_id, proof.root)
     checks.append(
         check(
             "anchored",
@@ -347,9 +346,7 @@ def run_checks(proof: InclusionProof, item: bytes | None, ml: Any | None) -> lis
         )
     )
     try:
-        onchain = anchors.verify_item(
-            proof.stream_id, proof.root, proof.item_digest, list(proof.proof)
-        )
+        onchain = ml.verify_item_onchain(proof)
         why = "AnchorRegistry.verifyItem returned false"
     except ContractError as exc:  # e.g. a proof longer than the contract accepts
         onchain, why = False, f"AnchorRegistry.verifyItem reverted: {exc}"

@@ -90,13 +90,12 @@ def status(patient_id: int) -> None:
     """Guardians, threshold, delay and any pending recovery of PATIENT_ID (read-only)."""
     state = get_state()
     ml = state.medledger()
-    contract = ml.deployment.medledger
-    guardians = contract.get_guardians(patient_id)
-    pending = contract.get_recovery(patient_id)
+    guardians = ml.guardians(patient_id)
+    pending = ml.pending_recovery(patient_id)
     is_pending = int(pending.new_controller, 16) != 0
     data: dict[str, Any] = {
         "patient_id": patient_id,
-        "controller": contract.get_patient(patient_id).controller,
+        "controller": ml.patient(patient_id).controller,
         "guardians": list(guardians.guardians),
         "threshold": guardians.threshold,
         "delay": guardians.delay,
