@@ -111,7 +111,7 @@ def measure_contract_ops(dep: BenchDeployment, quick: bool = False) -> list[GasR
         rows.append(row)
 
     patient = dep.session()
-    pid = patient.register_patient().patient_id
+    pid = patient.identity.register().patient_id
     doctor = dep.new_provider("Doctor")
     other = dep.new_provider("Other clinic")
     responder = dep.new_provider("ER", emergency=True)
@@ -233,7 +233,7 @@ def measure_contract_ops(dep: BenchDeployment, quick: bool = False) -> list[GasR
 
     note(
         "anchor (Merkle root of a batch)",
-        patient.anchors.anchor(_rand32(), _rand32(), 10_000),
+        patient.anchor_registry.anchor(_rand32(), _rand32(), 10_000),
         refs=_ENTRY,
     )
     return rows
@@ -285,13 +285,13 @@ def _sent_by(
 def measure_sdk_ops(dep: BenchDeployment) -> list[SdkRow]:
     """SDK-level totals of the consent and read flows (keyring updates, refreshed bundles)."""
     patient = dep.session()
-    pid = patient.register_patient().patient_id
+    pid = patient.identity.register().patient_id
     a, b, c = (dep.new_provider(n) for n in ("Clinic A", "Specialist B", "Lab C"))
     rows: list[SdkRow] = []
     holder: dict[str, Any] = {}
 
     def grant(**kw: Any) -> None:
-        holder["g"] = patient.grant(categories=["labs"], purposes=["treatment"], **kw)
+        holder["g"] = patient.consent.grant(categories=["labs"], purposes=["treatment"], **kw)
 
     txs = _sent_by(
         dep, patient.address, lambda: grant(grantee=a.address, duration=timedelta(days=365))
@@ -306,9 +306,9 @@ def measure_sdk_ops(dep: BenchDeployment) -> list[SdkRow]:
     until = holder["g"].valid_until
     txs = _sent_by(dep, patient.address, lambda: grant(grantee=c.address, valid_until=until))
     rows.append(SdkRow("grant() — ends on an existing epoch boundary", tuple(txs)))
-    txs = _sent_by(dep, patient.address, lambda: patient.revoke(b.address))
+    txs = _sent_by(dep, patient.address, lambda: patient.consent.revoke(b.address))
     rows.append(SdkRow("revoke() — rotates the category, refreshes other bundles", tuple(txs)))
-    patient.grant(
+    patient.consent.grant(
         a.address, categories=["labs"], actions=["read", "write"], duration=timedelta(days=365)
     )
     holder["rec"] = None

@@ -6,13 +6,13 @@ latency vs grants a patient holds.
 - grant gas and latency vs records the patient already has (1 .. 10,000). Records are added at
   the contract level (``addRecord`` with random digests, as the patient, many per block through
   Anvil's account impersonation) since a grant never touches records. At each level: contract
-  ``grant`` through the bindings to fresh grantees (gas = one operation) and ``Session.grant``
-  (the SDK call; the grants end on an existing key-epoch boundary so each sends just the grant).
-  The design promises *flat*.
+  ``grant`` through the bindings to fresh grantees (gas = one operation) and
+  ``session.consent.grant`` (the SDK call; the grants end on an existing key-epoch boundary so
+  each sends just the grant). The design promises *flat*.
 - audit verification time vs entries (100 .. 100,000): ``bench_audit.run`` (not ours). The design
   promises *linear* (one hash per entry).
-- read latency vs grants the patient holds (1 .. 100 grantees): ``Session.read`` of a 1 KiB record
-  by one grantee while the patient holds N active grants. The design promises *flat*.
+- read latency vs grants the patient holds (1 .. 100 grantees): ``session.access.read`` of a
+  1 KiB record by one grantee while the patient holds N active grants. The design promises *flat*.
 - read latency vs chain history (0 .. 10,000 unrelated transactions): not a promise, but it
   explains absolute read latencies (node latency grows with the chain; a session's first read
   also scans the chain for its key bundle).
@@ -89,7 +89,7 @@ def grant_vs_records(
     progress = Progress("records added (contract level)", sum(levels))
     for level in levels:
         patient = dep.session()
-        pid = patient.register_patient().patient_id
+        pid = patient.identity.register().patient_id
         contract = patient.contract
         calls = [
             bytes.fromhex(
@@ -104,7 +104,7 @@ def grant_vs_records(
         added = contract.get_events("RecordAdded", argument_filters={"patientId": pid})
         assert len(added) == level, (len(added), level)
         # Creates the key-epoch boundary at `until`, so every measured SDK grant sends one tx.
-        patient.grant(
+        patient.consent.grant(
             grantees.pop(), categories=["labs"], purposes=["treatment"], valid_until=until
         )
         patients.append(patient)
@@ -131,7 +131,7 @@ def grant_vs_records(
             patient = patients[i]
             grantee = grantees.pop()
             t = time.perf_counter()
-            g = patient.grant(
+            g = patient.consent.grant(
                 grantee, categories=["labs"], purposes=["treatment"], valid_until=until
             )
             s_times[i].append(time.perf_counter() - t)
@@ -188,18 +188,18 @@ def read_vs_grants(dep: BenchDeployment, levels: tuple[int, ...], reads: int) ->
     progress = Progress("grants held (SDK grants)", sum(levels))
     for level in levels:
         patient = dep.session()
-        pid = patient.register_patient().patient_id
-        patient.grant(
+        pid = patient.identity.register().patient_id
+        patient.consent.grant(
             reader.address, categories=["labs"], purposes=["treatment"], valid_until=until
         )
         progress.step()
         for _ in range(level - 1):
-            patient.grant(
+            patient.consent.grant(
                 others.pop(), categories=["labs"], purposes=["treatment"], valid_until=until
             )
             progress.step()
-        rid = patient.add_record(pid, os.urandom(1024), category="labs").record_id
-        reader.read(rid, purpose="treatment")  # warm-up: opens and caches this key bundle
+        rid = patient.records.add(pid, os.urandom(1024), category="labs").record_id
+        reader.access.read(rid, purpose="treatment")  # warm-up: opens and caches this key bundle
         records.append(rid)
     progress.close()
     times: list[list[float]] = [[] for _ in levels]
@@ -209,7 +209,7 @@ def read_vs_grants(dep: BenchDeployment, levels: tuple[int, ...], reads: int) ->
         for i in order.next():
             rid = records[i]
             t = time.perf_counter()
-            data = reader.read(rid, purpose="treatment")
+            data = reader.access.read(rid, purpose="treatment")
             times[i].append(time.perf_counter() - t)
             assert len(data) == 1024
             progress.step()
@@ -242,12 +242,14 @@ def read_vs_chain_history(
     """
     reader = dep.new_provider("History reader")
     patient = dep.session()
-    pid = patient.register_patient().patient_id
-    patient.grant(reader.address, categories=["labs"], purposes=["treatment"], duration=YEAR)
-    rid = patient.add_record(pid, os.urandom(1024), category="labs").record_id
-    reader.read(rid, purpose="treatment")  # warm-up
+    pid = patient.identity.register().patient_id
+    patient.consent.grant(
+        reader.address, categories=["labs"], purposes=["treatment"], duration=YEAR
+    )
+    rid = patient.records.add(pid, os.urandom(1024), category="labs").record_id
+    reader.access.read(rid, purpose="treatment")  # warm-up
     other = dep.session()
-    oid = other.register_patient().patient_id
+    oid = other.identity.register().patient_id
     added = 0
     rows = []
     for level in extra:
@@ -267,7 +269,7 @@ def read_vs_chain_history(
         read_times, log_times = [], []
         for _ in range(reads):
             t = time.perf_counter()
-            reader.read(rid, purpose="treatment")
+            reader.access.read(rid, purpose="treatment")
             read_times.append(time.perf_counter() - t)
             t = time.perf_counter()
             reader.contract.get_events(

@@ -3,12 +3,12 @@ storing, and (through bench_storage) CID computation beside aleph-cid and sha256
 
     python benchmarks/bench_throughput.py [--quick] [--json]
 
-- logged reads/s: ``Session.read`` of 1 KiB records by one client, sequentially (log on-chain,
-  wait for the receipt, fetch, verify the CID, decrypt); also ``log_access`` alone (the chain
-  part) and ``read_many`` (one logging transaction for many reads);
+- logged reads/s: ``session.access.read`` of 1 KiB records by one client, sequentially (log
+  on-chain, wait for the receipt, fetch, verify the CID, decrypt); also ``access.log`` alone (the
+  chain part) and ``read_many`` (one logging transaction for many reads);
 - batched access logging/s: ``recordAccessBatch`` of distinct records through the bindings,
   one transaction at a time (sign, estimate, send, wait);
-- sealing + storing MB/s (plaintext bytes): ``Session.add_record`` of 1 MiB and 100 MiB (bytes in
+- sealing + storing MB/s (plaintext bytes): ``session.records.add`` of 1 MiB and 100 MiB (bytes in
   memory, and a file object, which the SDK seals through a temp file), with the seal-only and
   store-only parts for attribution;
 - CID/hash MB/s: ``bench_storage.run`` (not ours; called as is).
@@ -55,9 +55,9 @@ MAX_BATCH = 256
 
 def _setup_reader(dep: BenchDeployment, records: int) -> tuple[Session, Session, int, list[bytes]]:
     patient = dep.session()
-    pid = patient.register_patient().patient_id
+    pid = patient.identity.register().patient_id
     clinic = dep.new_provider("Clinic")
-    patient.grant(
+    patient.consent.grant(
         clinic.address,
         categories=["labs"],
         purposes=["treatment"],
@@ -65,7 +65,7 @@ def _setup_reader(dep: BenchDeployment, records: int) -> tuple[Session, Session,
         duration=365 * 86_400,
     )
     rids = [
-        clinic.add_record(pid, os.urandom(KIB), category="labs").record_id for _ in range(records)
+        clinic.records.add(pid, os.urandom(KIB), category="labs").record_id for _ in range(records)
     ]
     return patient, clinic, pid, rids
 
@@ -73,24 +73,24 @@ def _setup_reader(dep: BenchDeployment, records: int) -> tuple[Session, Session,
 def measure_reads(dep: BenchDeployment, records: int, reads: int) -> dict[str, Any]:
     """Sequential logged reads of 1 KiB records by one client."""
     _, clinic, _, rids = _setup_reader(dep, records)
-    clinic.read(rids[0], purpose="treatment")  # warm-up: opens and caches the key bundle
+    clinic.access.read(rids[0], purpose="treatment")  # warm-up: opens and caches the key bundle
     progress = Progress("logged reads", reads * 2)
     read_times, log_times = [], []
     # read() and log_access() alternate so that both see the same machine load
     for i in range(reads):
         rid = rids[i % len(rids)]
         t = time.perf_counter()
-        data = clinic.read(rid, purpose="treatment")
+        data = clinic.access.read(rid, purpose="treatment")
         read_times.append(time.perf_counter() - t)
         assert len(data) == KIB  # the benchmark's own data must round-trip
         t = time.perf_counter()
-        result = clinic.log_access(rid, purpose="treatment")
+        result = clinic.access.log(rid, purpose="treatment")
         log_times.append(time.perf_counter() - t)
         assert result.allowed
         progress.step(2)
     progress.close()
     t = time.perf_counter()
-    many = clinic.read_many(rids, purpose="treatment")
+    many = clinic.access.read_many(rids, purpose="treatment")
     many_s = time.perf_counter() - t
     assert all(isinstance(m, bytes) for m in many)
     read = Sample(tuple(read_times))
@@ -114,9 +114,9 @@ def measure_batch_logging(
 ) -> dict[str, Any]:
     """``recordAccessBatch`` throughput for each batch size (distinct records per batch)."""
     patient = dep.session()
-    pid = patient.register_patient().patient_id
+    pid = patient.identity.register().patient_id
     clinic = dep.new_provider("Clinic")
-    patient.grant(
+    patient.consent.grant(
         clinic.address, categories=["labs"], purposes=["treatment"], duration=365 * 86_400
     )
     largest = max(sizes)
@@ -168,7 +168,7 @@ def _unpin_all(dep: BenchDeployment, cids: list[Any]) -> None:
 def measure_seal_store(dep: BenchDeployment, sizes: tuple[tuple[int, int], ...]) -> dict[str, Any]:
     """``add_record`` MB/s (plaintext) in memory and streamed, plus seal-only / put-only."""
     patient = dep.session()
-    pid = patient.register_patient().patient_id
+    pid = patient.identity.register().patient_id
     directory = PublicDirectory.from_document(
         dep.ml.get_document(patient.contract.get_patient(pid).keyring)
     )
@@ -185,7 +185,7 @@ def measure_seal_store(dep: BenchDeployment, sizes: tuple[tuple[int, int], ...])
         }
         for _ in range(repeats):
             t = time.perf_counter()
-            rec = patient.add_record(pid, data, category="labs")
+            rec = patient.records.add(pid, data, category="labs")
             timings["add_record (bytes)"].append(time.perf_counter() - t)
             pinned.append(rec.cid)
             progress.step()
@@ -193,7 +193,7 @@ def measure_seal_store(dep: BenchDeployment, sizes: tuple[tuple[int, int], ...])
                 fh.write(data)
                 fh.seek(0)
                 t = time.perf_counter()
-                rec = patient.add_record(pid, fh, category="labs")
+                rec = patient.records.add(pid, fh, category="labs")
                 timings["add_record (file)"].append(time.perf_counter() - t)
             pinned.append(rec.cid)
             progress.step()

@@ -331,7 +331,7 @@ class BenchDeployment:
     def new_provider(self, name: str, *, emergency: bool = False) -> Session:
         """A funded, registered provider with a real identity key."""
         s = self.session()
-        self.consortium.register_provider(s.party, name=name, emergency_responder=emergency)
+        self.consortium.providers.register(s.party, name=name, emergency_responder=emergency)
         return s
 
     def register_bare_providers(self, count: int, label: str = "grantee") -> list[str]:
@@ -343,7 +343,7 @@ class BenchDeployment:
         for i in range(count):
             address = Account.create().address
             key = IdentityKey.generate().public_key
-            self.consortium.register_provider(address, name=f"{label} {i}", encryption_key=key)
+            self.consortium.providers.register(address, name=f"{label} {i}", encryption_key=key)
             addrs.append(str(address))
         return addrs
 

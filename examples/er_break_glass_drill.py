@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 def try_read(session: Session, record_id: bytes, purpose: str) -> AccessDenied | None:
     """The denial if the read is refused, None if it succeeds."""
     try:
-        session.read(record_id, purpose=purpose)
+        session.access.read(record_id, purpose=purpose)
     except AccessDenied as exc:
         return exc
     return None
@@ -39,23 +39,23 @@ def main() -> None:
         clinic = ml.session(ml.dev_party(1))
         er = ml.session(ml.dev_party(2))
         patient = ml.session(ml.dev_party(3))
-        consortium.register_provider(clinic.party, name="Drill Family Clinic")
-        consortium.register_provider(er.party, name="Drill ER", emergency_responder=True)
-        pid = patient.register_patient().patient_id
-        patient.configure_emergency(responders=[er.address])
-        patient.grant(
+        consortium.providers.register(clinic.party, name="Drill Family Clinic")
+        consortium.providers.register(er.party, name="Drill ER", emergency_responder=True)
+        pid = patient.identity.register().patient_id
+        patient.emergency.configure(responders=[er.address])
+        patient.consent.grant(
             clinic.address,
             categories=["allergies", "genomics"],
             purposes=["treatment"],
             actions=["read", "write"],
             duration=timedelta(days=365),
         )
-        allergy = clinic.add_record(
+        allergy = clinic.records.add(
             pid,
             b'{"resourceType":"AllergyIntolerance","code":{"text":"Latex"}}',
             category="allergies",
         )
-        genome = clinic.add_record(
+        genome = clinic.records.add(
             pid, b'{"resourceType":"MolecularSequence"}', category="genomics"
         )
         print(f"patient #{pid}: an allergy and a genomics record; emergency kit sealed to the ER")
@@ -65,7 +65,7 @@ def main() -> None:
         expect.check(denied is not None, "ER read without break-glass is denied")
 
         print("2. the ER opens break-glass for 2 hours")
-        bg = er.break_glass(
+        bg = er.emergency.break_glass(
             pid,
             reason="unconscious_patient",
             duration=timedelta(hours=2),
@@ -89,7 +89,7 @@ def main() -> None:
         )
 
         print("4. the patient's audit trail")
-        trail = patient.audit_trail()
+        trail = patient.audit.trail()
         outcomes = [Outcome(e.outcome) for e in trail.entries]
         for e, o in zip(trail.entries, outcomes, strict=True):
             print(f"   #{e.seq} {o.name.lower()}")

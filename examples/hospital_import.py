@@ -78,14 +78,14 @@ def main() -> None:
         consortium = ml.session(ml.dev_party(0))
         hospital = ml.session(ml.dev_party(1))
         print(f"registering the hospital {hospital.address} as a provider")
-        consortium.register_provider(hospital.party, name="St. Example Hospital")
+        consortium.providers.register(hospital.party, name="St. Example Hospital")
 
         patients = {}
         for i, label in enumerate(BATCH, start=2):
             session = ml.session(ml.dev_party(i))
-            pid = session.register_patient().patient_id
+            pid = session.identity.register().patient_id
             categories = sorted({c for c, _ in BATCH[label]})
-            session.grant(
+            session.consent.grant(
                 hospital.address,
                 categories=categories,
                 purposes=["treatment"],
@@ -101,7 +101,7 @@ def main() -> None:
             _, pid = patients[label]
             for category, resource in items:
                 payload = json.dumps(resource, sort_keys=True).encode()
-                rec = hospital.add_record(pid, payload, category=category)
+                rec = hospital.records.add(pid, payload, category=category)
                 imported.setdefault(label, []).append((rec.record_id, category, payload))
                 gas = rec.tx.gas_used if rec.tx else 0
                 print(f"  {label} #{pid}: {category:<13} {rec.cid}  gas {gas:,}")
@@ -109,14 +109,14 @@ def main() -> None:
         print("\nchecking every timeline")
         for label, done in imported.items():
             session, pid = patients[label]
-            timeline = session.list_records()
+            timeline = session.records.timeline()
             got = sorted((r.record_id, r.category) for r in timeline)
             want = sorted((rid, Category[c.upper()]) for rid, c, _ in done)
             expect.check(got == want, f"{label}: timeline has the {len(done)} imported records")
             rid, _, payload = done[0]
-            data = hospital.read(rid, purpose="treatment")
+            data = hospital.access.read(rid, purpose="treatment")
             expect.check(data == payload, f"{label}: first record reads back byte for byte")
-            trail = session.audit_trail()
+            trail = session.audit.trail()
             expect.check(
                 trail.verified and len(trail.entries) == 1,
                 f"{label}: the read is the one entry in the verified audit trail",

@@ -25,22 +25,22 @@ def main() -> None:
         consortium = ml.session(ml.dev_party(0))
         study = ml.session(ml.dev_party(1))
         patient = ml.session(ml.dev_party(2))
-        consortium.register_provider(study.party, name="Example Cardiology Study")
-        pid = patient.register_patient().patient_id
-        lab = patient.add_record(
+        consortium.providers.register(study.party, name="Example Cardiology Study")
+        pid = patient.identity.register().patient_id
+        lab = patient.records.add(
             pid, b'{"resourceType":"Observation","code":{"text":"Troponin"}}', category="labs"
         )
         print(f"patient #{pid} has a lab record {lab.cid}")
 
-        patient.grant(
+        patient.consent.grant(
             study.address, categories=["labs"], purposes=["research"], duration=timedelta(days=14)
         )
         print("the patient granted the study 14 days of labs, for research only")
 
-        data = study.read(lab.record_id, purpose="research")
+        data = study.access.read(lab.record_id, purpose="research")
         expect.check(b"Troponin" in data, "the study reads the lab for research")
         try:
-            study.read(lab.record_id, purpose="treatment")
+            study.access.read(lab.record_id, purpose="treatment")
             expect.check(False, "reading for treatment is refused")
         except AccessDenied as exc:
             expect.check(
@@ -51,23 +51,23 @@ def main() -> None:
         ml.increase_time(int(timedelta(days=14, minutes=1).total_seconds()))
         print("14 days later ...")
         try:
-            study.read(lab.record_id, purpose="research")
+            study.access.read(lab.record_id, purpose="research")
             expect.check(False, "the expired consent is refused")
         except ConsentExpired:
             expect.check(True, "the expired consent is refused (ConsentExpired)")
         except AccessDenied as exc:
             expect.check(False, f"refused, but not as expired (outcome {exc.outcome})")
 
-        later = patient.add_record(
+        later = patient.records.add(
             pid, b'{"resourceType":"Observation","code":{"text":"BNP"}}', category="labs"
         )
         try:
-            study.open_record_offline(later.record_id)
+            study.access.open_offline(later.record_id)
             expect.check(False, "a lab added after expiry cannot be decrypted by the study")
         except KeyNotAvailable:
             expect.check(True, "a lab added after expiry: the study holds no key for it")
 
-        trail = patient.audit_trail()
+        trail = patient.audit.trail()
         outcomes = [Outcome(e.outcome) for e in trail.entries]
         print("audit trail: " + ", ".join(o.name.lower() for o in outcomes))
         expect.check(trail.verified, "the audit trail's hash chain verifies")

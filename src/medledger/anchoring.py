@@ -3,6 +3,8 @@
 A day of vitals readings would cost a transaction each; instead the SDK batches them: the items'
 32-byte digests become the leaves of a Merkle tree, one ``anchor(streamId, root, count)``
 transaction commits the whole batch, and any single item is later proven with ``log2(n)`` hashes.
+This module is the Merkle math only; storing and anchoring a batch is ``session.anchors``
+(:mod:`medledger.client.anchors`).
 
 The tree is exactly OpenZeppelin's (``MerkleProof`` and ``@openzeppelin/merkle-tree``'s array
 layout, leaves kept in the caller's order):
@@ -18,70 +20,16 @@ layout, leaves kept in the caller's order):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
-from eth_utils.address import is_address, to_checksum_address
-from hexbytes import HexBytes
-from web3 import Web3
-
 from medledger.chain.types import bytes32
-from medledger.errors import ChainError, IntegrityError, InvalidInput, TransactionFailed
+from medledger.errors import IntegrityError, InvalidInput
 from medledger.hashing import keccak
 
 MANIFEST_VERSION = 1
 LEAF_ENCODING = "keccak256(keccak256(abi.encode(bytes32)))"
-
-#: The AnchorRegistry functions and event used here (docs/architecture.md).
-ANCHOR_REGISTRY_ABI: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "name": "anchor",
-        "stateMutability": "nonpayable",
-        "inputs": [
-            {"name": "streamId", "type": "bytes32"},
-            {"name": "root", "type": "bytes32"},
-            {"name": "count", "type": "uint64"},
-        ],
-        "outputs": [],
-    },
-    {
-        "type": "function",
-        "name": "getAnchor",
-        "stateMutability": "view",
-        "inputs": [{"name": "streamId", "type": "bytes32"}, {"name": "root", "type": "bytes32"}],
-        "outputs": [
-            {"name": "submitter", "type": "address"},
-            {"name": "count", "type": "uint64"},
-            {"name": "anchoredAt", "type": "uint32"},
-        ],
-    },
-    {
-        "type": "function",
-        "name": "verify",
-        "stateMutability": "view",
-        "inputs": [
-            {"name": "streamId", "type": "bytes32"},
-            {"name": "root", "type": "bytes32"},
-            {"name": "leaf", "type": "bytes32"},
-            {"name": "proof", "type": "bytes32[]"},
-        ],
-        "outputs": [{"name": "", "type": "bool"}],
-    },
-    {
-        "type": "event",
-        "name": "BatchAnchored",
-        "anonymous": False,
-        "inputs": [
-            {"name": "streamId", "type": "bytes32", "indexed": True},
-            {"name": "root", "type": "bytes32", "indexed": True},
-            {"name": "submitter", "type": "address", "indexed": True},
-            {"name": "count", "type": "uint64", "indexed": False},
-        ],
-    },
-]
 
 
 def item_digest(data: bytes) -> bytes:
@@ -214,136 +162,3 @@ class Batch:
         if batch.root != root or len(batch) != count:
             raise IntegrityError("batch manifest items do not match its root/count")
         return batch
-
-
-@dataclass(frozen=True)
-class AnchorReceipt:
-    """The on-chain anchoring of a batch."""
-
-    stream_id: bytes
-    root: bytes
-    count: int
-    tx_hash: str
-    block_number: int
-    submitter: str
-
-
-@dataclass(frozen=True)
-class AnchorInfo:
-    """``getAnchor`` result for an anchored root."""
-
-    submitter: str
-    count: int
-    anchored_at: int
-
-
-#: Sends a transaction ``{"to": address, "data": calldata}`` and returns its hash. The SDK plugs
-#: in its own sender (nonce manager, fee policy); :func:`local_account_sender` is a plain one.
-SendTransaction = Callable[[dict[str, Any]], bytes]
-
-
-def local_account_sender(w3: Web3, account: LocalAccount) -> SendTransaction:
-    """A :data:`SendTransaction` signing with ``account`` and sending through ``w3``."""
-
-    def send(tx: dict[str, Any]) -> bytes:
-        full: dict[str, Any] = {
-            **tx,
-            "from": account.address,
-            "chainId": w3.eth.chain_id,
-            "nonce": w3.eth.get_transaction_count(account.address, "pending"),
-        }
-        full["gas"] = w3.eth.estimate_gas(full)  # type: ignore[arg-type]
-        base = w3.eth.get_block("latest").get("baseFeePerGas")
-        if base is not None:
-            tip = w3.eth.max_priority_fee
-            full["maxPriorityFeePerGas"] = tip
-            full["maxFeePerGas"] = 2 * int(base) + tip
-        else:
-            full["gasPrice"] = w3.eth.gas_price
-        signed = account.sign_transaction(full)
-        return bytes(w3.eth.send_raw_transaction(signed.raw_transaction))
-
-    return send
-
-
-def _registry(w3: Web3, address: str) -> Any:
-    if not is_address(address):
-        raise InvalidInput(f"not an address: {address!r}")
-    return w3.eth.contract(address=to_checksum_address(address), abi=ANCHOR_REGISTRY_ABI)
-
-
-def anchor_batch(
-    w3: Web3,
-    registry: str,
-    batch: Batch,
-    send: SendTransaction,
-    *,
-    timeout: float = 120.0,
-) -> AnchorReceipt:
-    """Anchor ``batch``'s root with one ``AnchorRegistry.anchor`` transaction sent by ``send``;
-    waits for the receipt and checks the ``BatchAnchored`` event."""
-    contract = _registry(w3, registry)
-    data = contract.encode_abi("anchor", args=[batch.stream_id, batch.root, len(batch)])
-    try:
-        tx_hash = send({"to": contract.address, "data": data})
-        receipt = w3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=timeout)
-    except (ConnectionError, OSError) as exc:
-        raise ChainError(f"anchoring failed: {exc}") from exc
-    except ChainError:
-        raise
-    except Exception as exc:  # web3 raises ContractLogicError, TimeExhausted, RPC errors, ...
-        raise TransactionFailed(f"anchor transaction failed: {exc}") from exc
-    txh = "0x" + bytes(receipt["transactionHash"]).hex()
-    if receipt["status"] != 1:
-        raise TransactionFailed("anchor transaction reverted", tx_hash=txh)
-    for ev in contract.events.BatchAnchored().process_receipt(receipt):
-        a = ev["args"]
-        if bytes(a["root"]) == batch.root and bytes(a["streamId"]) == batch.stream_id:
-            return AnchorReceipt(
-                batch.stream_id, batch.root, int(a["count"]), txh,
-                int(receipt["blockNumber"]), str(a["submitter"]),
-            )  # fmt: skip
-    raise IntegrityError(
-        "anchor transaction succeeded but emitted no matching BatchAnchored", hint=txh
-    )
-
-
-def verify_onchain(
-    w3: Web3,
-    registry: str,
-    stream_id: bytes | str,
-    root: bytes | str,
-    item: bytes | str,
-    proof: Sequence[bytes | str],
-) -> bool:
-    """``AnchorRegistry.verify`` for the item with digest ``item``: true iff the root is anchored
-    in the stream and the proof is valid. The leaf is double-hashed here, as ``verify`` expects."""
-    contract = _registry(w3, registry)
-    args = (
-        bytes32(stream_id, "stream id"),
-        bytes32(root, "root"),
-        leaf_hash(bytes32(item, "item digest")),
-        [bytes32(p, "proof element") for p in proof],
-    )
-    try:
-        return bool(contract.functions.verify(*args).call())
-    except (ConnectionError, OSError) as exc:
-        raise ChainError(f"cannot reach the chain: {exc}") from exc
-    except Exception as exc:
-        raise ChainError(f"AnchorRegistry.verify failed: {exc}") from exc
-
-
-def get_anchor(
-    w3: Web3, registry: str, stream_id: bytes | str, root: bytes | str
-) -> AnchorInfo | None:
-    """The anchor of (stream, root), or ``None`` if it was never anchored."""
-    contract = _registry(w3, registry)
-    try:
-        submitter, count, at = contract.functions.getAnchor(
-            bytes32(stream_id, "stream id"), bytes32(root, "root")
-        ).call()
-    except (ConnectionError, OSError) as exc:
-        raise ChainError(f"cannot reach the chain: {exc}") from exc
-    if int(count) == 0:
-        return None
-    return AnchorInfo(str(submitter), int(count), int(at))

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from medledger.chain.types import TxResult
-from medledger.client import AuditTrail, Medledger, RecordInfo
+from medledger.client import AuditTrail, Medledger, RecordInfo, Session
 from medledger.codes import Outcome
 from medledger.errors import AccessDenied, KeyNotAvailable, MedledgerError
 
@@ -110,6 +110,12 @@ def run_reference_scenario(
     def note(op: str, used: int) -> None:
         gas.setdefault(op, []).append(used)
 
+    def read(who: Session, record: RecordInfo, purpose: str) -> bytes:
+        """A logged read, its ``recordAccess`` gas noted."""
+        data = who.access.read(record.record_id, purpose=purpose)
+        note("recordAccess", who.access.last_gas)
+        return data
+
     def step(title: str, narrative: str, ok: bool = True, **details: Any) -> None:
         s = Step(title, narrative, ok, details)
         steps.append(s)
@@ -136,7 +142,7 @@ def run_reference_scenario(
         (specialist, "Dr. Ada Okafor, Endocrinology", False),
         (er, "City General Emergency Dept.", True),
     ):
-        tx = consortium.register_provider(who.party, name=name, emergency_responder=emergency)
+        tx = consortium.providers.register(who.party, name=name, emergency_responder=emergency)
         note("registerProvider", tx.gas_used)
     step(
         "Consortium registers providers",
@@ -145,10 +151,10 @@ def run_reference_scenario(
         providers={"clinic": clinic.address, "specialist": specialist.address, "er": er.address},
     )
 
-    info = patient.register_patient()
+    info = patient.identity.register()
     pid = info.patient_id
     note("registerPatient", info.tx.gas_used)
-    tx = patient.configure_emergency(responders=[er.address])
+    tx = patient.emergency.configure(responders=[er.address])
     note("setEmergencyAccess", tx.gas_used)
     step(
         "Patient registers",
@@ -158,7 +164,7 @@ def run_reference_scenario(
         patient_id=pid,
     )
 
-    g = patient.grant(
+    g = patient.consent.grant(
         clinic.address,
         categories=["allergies", "labs"],
         purposes=["treatment"],
@@ -168,8 +174,8 @@ def run_reference_scenario(
     note("grant", g.tx.gas_used)
     for extra in g.extra_txs:
         note("setKeyring", extra.gas_used)
-    allergy = clinic.add_record(pid, _fhir(ALLERGY), category="allergies")
-    lab1 = clinic.add_record(pid, _fhir(LAB_A1C), category="labs")
+    allergy = clinic.records.add(pid, _fhir(ALLERGY), category="allergies")
+    lab1 = clinic.records.add(pid, _fhir(LAB_A1C), category="labs")
     note("addRecord", _gas(allergy.tx))
     note("addRecord", _gas(lab1.tx))
     step(
@@ -179,7 +185,7 @@ def run_reference_scenario(
         records=[_rec(allergy), _rec(lab1)],
     )
 
-    g = patient.grant(
+    g = patient.consent.grant(
         specialist.address,
         categories=["labs"],
         purposes=["treatment"],
@@ -198,8 +204,7 @@ def run_reference_scenario(
         valid_until=g.valid_until,
     )
 
-    data = specialist.read(lab1.record_id, purpose="treatment")
-    note("recordAccess", specialist.last_access_gas)
+    data = read(specialist, lab1, "treatment")
     step(
         "Specialist reads the lab result",
         "The read is logged on-chain first (consent checked by the contract), then the record is "
@@ -208,15 +213,14 @@ def run_reference_scenario(
         bytes=len(data),
     )
 
-    bg = er.break_glass(
+    bg = er.emergency.break_glass(
         pid,
         reason="unconscious_patient",
         duration=timedelta(hours=24),
         justification="Unresponsive on arrival; medication history needed",
     )
     note("openBreakGlass", bg.tx.gas_used)
-    data = er.read(allergy.record_id, purpose="emergency")
-    note("recordAccess", er.last_access_gas)
+    data = read(er, allergy, "emergency")
     step(
         "ER opens break-glass and reads the allergies",
         "The emergency department opens 24 h emergency access (logged with its reason, the "
@@ -228,10 +232,10 @@ def run_reference_scenario(
     ml.increase_time(25 * 3600)
     denied: AccessDenied | None = None
     try:
-        er.read(allergy.record_id, purpose="emergency")
+        er.access.read(allergy.record_id, purpose="emergency")
     except AccessDenied as exc:
         denied = exc
-    note("recordAccess (denied)", er.last_access_gas)
+    note("recordAccess (denied)", er.access.last_gas)
     step(
         "25 hours later the ER read is denied",
         "Break-glass expired by itself; the attempt is still logged on-chain, as a denial.",
@@ -239,23 +243,23 @@ def run_reference_scenario(
         outcome=None if denied is None or denied.outcome is None else Outcome(denied.outcome).name,
     )
 
-    revoked = patient.revoke(specialist.address)
+    revoked = patient.consent.revoke(specialist.address)
     note("revoke", revoked.gas_used)
     for extra in revoked.extra_txs:  # keyring rotation (+ refreshed bundles for others)
         note(
             "setKeyring" if extra is revoked.extra_txs[0] else "grantBatch (key refresh)",
             extra.gas_used,
         )
-    lab2 = clinic.add_record(pid, _fhir(LAB_LIPIDS), category="labs")
+    lab2 = clinic.records.add(pid, _fhir(LAB_LIPIDS), category="labs")
     note("addRecord", _gas(lab2.tx))
     onchain_denied = False
     try:
-        specialist.read(lab2.record_id, purpose="treatment")
+        specialist.access.read(lab2.record_id, purpose="treatment")
     except AccessDenied:
         onchain_denied = True
     no_key = False
     try:
-        specialist.open_record_offline(lab2.record_id)
+        specialist.access.open_offline(lab2.record_id)
     except KeyNotAvailable:
         no_key = True
     step(
@@ -268,7 +272,7 @@ def run_reference_scenario(
         no_key=no_key,
     )
 
-    trail = patient.audit_trail()
+    trail = patient.audit.trail()
     step(
         "The patient's audit trail",
         f"{len(trail.entries)} entries (accesses, denials, break-glass) in order; the archive's "

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
-from eth_account import Account
 from web3 import Web3
-from web3.contract import Contract
 
-from helpers.audit import DEV_KEY_0, Scenario, deploy
-from medledger.anchoring import (
-    Batch,
-    anchor_batch,
-    get_anchor,
-    hash_pair,
-    item_digest,
-    leaf_hash,
-    local_account_sender,
-    verify_onchain,
-    verify_proof,
-)
+from medledger import Medledger, Session
+from medledger.anchoring import Batch, hash_pair, item_digest, leaf_hash, verify_proof
 from medledger.errors import IntegrityError, InvalidInput, TransactionFailed
 
 STREAM = Web3.keccak(text="vitals:patient-1")
@@ -30,13 +18,10 @@ SIZES = (1, 2, 3, 7, 8, 1000)
 
 
 @pytest.fixture(scope="module")
-def registry(w3: Web3) -> Contract:
-    return deploy(w3, "AnchorRegistry")
-
-
-@pytest.fixture(scope="module")
-def sender(w3: Web3) -> Any:
-    return local_account_sender(w3, Account.from_key(DEV_KEY_0))
+def anchorer() -> Iterator[Session]:
+    """A party on a fresh embedded deployment: the SDK's own AnchorRegistry binding."""
+    with Medledger.embedded() as ml:
+        yield ml.session(ml.dev_party(1))
 
 
 def batch_of(n: int, seed: int) -> Batch:
@@ -74,16 +59,16 @@ def test_python_proofs(n: int) -> None:
 
 
 @pytest.mark.parametrize("n", SIZES)
-def test_onchain_verification_equals_python(
-    w3: Web3, registry: Contract, sender: Any, n: int
-) -> None:
+def test_onchain_verification_equals_python(anchorer: Session, n: int) -> None:
+    registry = anchorer.anchor_registry
     batch = batch_of(n, 10 + n)
-    receipt = anchor_batch(w3, registry.address, batch, sender)
-    assert (receipt.root, receipt.count) == (batch.root, n)
-    info = get_anchor(w3, registry.address, STREAM, batch.root)
-    assert info is not None
+    tx = registry.anchor(batch.stream_id, batch.root, len(batch))
+    event = tx.events_named("BatchAnchored")[0].args
+    assert (bytes(event["root"]), int(event["count"])) == (batch.root, n)
+    info = registry.get_anchor(STREAM, batch.root)
+    assert info.anchored_at != 0
     assert info.count == n
-    assert info.submitter == receipt.submitter
+    assert info.submitter == event["submitter"] == anchorer.address
     rng = random.Random(n)
     indexes = range(n) if n <= 8 else rng.sample(range(n), 16)
     wrong_root = batch_of(n, 99 + n).root
@@ -97,35 +82,29 @@ def test_onchain_verification_equals_python(
         ]
         for root, it, pr in cases:
             py = verify_proof(root, it, pr)
-            assert verify_onchain(w3, registry.address, STREAM, root, it, pr) == py
+            assert registry.verify(STREAM, root, leaf_hash(it), pr) == py
             # the contract's own leaf hashing (verifyItem) agrees too
-            via_item = registry.functions.verifyItem(STREAM, root, it, pr).call()
-            assert via_item == py
+            assert registry.verify_item(STREAM, root, it, pr) == py
         assert verify_proof(batch.root, item, proof)
 
 
-def test_custom_sender_plugs_in(w3: Web3, registry: Contract, scenario: Scenario) -> None:
-    sent: list[dict[str, Any]] = []
-
-    def sdk_sender(tx: dict[str, Any]) -> bytes:
-        sent.append(tx)
-        return bytes(w3.eth.send_transaction({**tx, "from": scenario.labs}))  # type: ignore[typeddict-item]
-
-    batch = Batch.from_items(STREAM, [b"hr=61", b"hr=64", b"spo2=97"])
-    receipt = anchor_batch(w3, registry.address, batch, sdk_sender)
-    assert len(sent) == 1
-    assert sent[0]["to"] == registry.address
-    assert receipt.submitter == scenario.labs
+def test_sdk_anchors_a_batch_once(anchorer: Session) -> None:
+    pid = anchorer.identity.register().patient_id
+    items = [b"hr=61", b"hr=64", b"spo2=97"]
+    anchored = anchorer.anchors.anchor_batch(pid, STREAM, items)
+    assert anchored.root == Batch.from_items(STREAM, items).root
+    info = anchorer.anchors.get_anchor(STREAM, anchored.root)
+    assert info.submitter == anchorer.address
     with pytest.raises(TransactionFailed):  # already anchored: the contract reverts
-        anchor_batch(w3, registry.address, batch, sdk_sender)
+        anchorer.anchor_registry.anchor(STREAM, anchored.root, len(items))
 
 
-def test_unanchored_root_fails_onchain_even_with_valid_proof(w3: Web3, registry: Contract) -> None:
+def test_unanchored_root_fails_onchain_even_with_valid_proof(anchorer: Session) -> None:
+    registry = anchorer.anchor_registry
     batch = batch_of(5, 777)
     assert verify_proof(batch.root, batch.digests[2], batch.proof(2))
-    assert not verify_onchain(w3, registry.address, STREAM, batch.root, batch.digests[2],
-                              batch.proof(2))  # fmt: skip
-    assert get_anchor(w3, registry.address, STREAM, batch.root) is None
+    assert not registry.verify(STREAM, batch.root, leaf_hash(batch.digests[2]), batch.proof(2))
+    assert registry.get_anchor(STREAM, batch.root).anchored_at == 0
 
 
 def test_manifest_round_trip_and_tamper() -> None:

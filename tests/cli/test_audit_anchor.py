@@ -362,10 +362,10 @@ def test_an_edited_proof_fails_and_says_which_check(
 
 def test_a_valid_tree_that_was_never_anchored_fails_online_only(tmp_path: Path) -> None:
     from medledger.anchoring import Batch
-    from medledger.client import Session, stream_id_of
+    from medledger.client import prove_item, stream_id_of
 
     items = [b"forged-1", b"forged-2", b"forged-3"]
-    forged = Session.prove_item(Batch.from_items(stream_id_of("hr-watch-7"), items), items[1])
+    forged = prove_item(Batch.from_items(stream_id_of("hr-watch-7"), items), items[1])
     path = tmp_path / "forged.json"
     path.write_text(json.dumps(forged.to_json()))
     assert invoke(["anchor", "verify", str(path), "--offline"]).exit_code == 0

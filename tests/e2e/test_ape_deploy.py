@@ -53,9 +53,9 @@ def test_ape_deploy_script_manifest_is_loaded_by_the_sdk(anvil_url: str, tmp_pat
     consortium = ml.session(ml.dev_party(0))
     patient = ml.session(ml.dev_party(1))
     clinic = ml.session(ml.dev_party(2))
-    consortium.register_provider(clinic.party, name="Clinic")
-    pid = patient.register_patient().patient_id
-    patient.grant(clinic.address, ["labs"], ["treatment"], ["read", "write"], duration=3600)
-    rec = clinic.add_record(pid, b"lab result", "labs")
-    assert clinic.read(rec.record_id, "treatment") == b"lab result"
-    assert patient.audit_trail().verified
+    consortium.providers.register(clinic.party, name="Clinic")
+    pid = patient.identity.register().patient_id
+    patient.consent.grant(clinic.address, ["labs"], ["treatment"], ["read", "write"], duration=3600)
+    rec = clinic.records.add(pid, b"lab result", "labs")
+    assert clinic.access.read(rec.record_id, "treatment") == b"lab result"
+    assert patient.audit.trail().verified

@@ -1,8 +1,9 @@
 """What an erasure did, and what it could not undo, stated plainly.
 
-The SDK erases a record by tombstoning it on-chain, destroying the record's keys it controls and
-unpinning the ciphertext blocks; it fills an :class:`ErasureReport` and shows it with
-:func:`render_text` or :func:`render_json`. :func:`past_grantees` lists who held access to the
+The SDK erases a record by tombstoning it on-chain and unpinning the ciphertext blocks; no key is
+destroyed (the record's data key is wrapped to its category's epoch key, which other records
+share). It fills an :class:`ErasureReport` and shows it with :func:`render_text` or
+:func:`render_json`. :func:`past_grantees` lists who held access to the
 record's category and so is notified.
 """
 

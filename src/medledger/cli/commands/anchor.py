@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from medledger.cli.exitcodes import ERROR
+from medledger.cli.options import path_option, purpose_option
 from medledger.cli.output import emit, error_payload, kv_table, print_json, when
 from medledger.cli.state import connection_options, get_state, sdk_options
 from medledger.errors import InvalidInput
@@ -119,7 +120,7 @@ def add(
     The items are the FILES (each file's bytes is one item) or the lines of --lines FILE. Two
     transactions whatever the batch size: the record, then the root.
     """
-    from medledger.client import Session, stream_id_of
+    from medledger.client import prove_item, stream_id_of
     from medledger.codes import category as parse_category
 
     # Everything that can be wrong with the input fails here, before a key is unlocked.
@@ -147,10 +148,10 @@ def add(
             raise InvalidInput(f"cannot create {proofs_dir}: {exc.strerror}") from None
 
     state = get_state()
-    anchored = state.session().anchor_batch(patient_id, stream, items, category=category)
+    anchored = state.session().anchors.anchor_batch(patient_id, stream, items, category=category)
     if targets:  # after the anchor is mined: a proof file always names an anchored root
         for item, target in zip(items, targets, strict=True):
-            atomic_write(target, proof_text(Session.prove_item(anchored.batch, item)))
+            atomic_write(target, proof_text(prove_item(anchored.batch, item)))
     rec = anchored.record
     data = {
         "stream": stream,
@@ -186,20 +187,8 @@ Examples:
     help="The item: this file's bytes (- for stdin).",
 )
 @click.option("--item", "item_text", default=None, help="The item as text (a line of --lines).")
-@click.option(
-    "-p",
-    "--purpose",
-    default="treatment",
-    show_default=True,
-    help="Why you read the batch (logged on-chain).",
-)
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the proof here (default: stdout).",
-)
+@purpose_option("Why you read the batch (logged on-chain).")
+@path_option("-o", "--out", help="Write the proof here (default: stdout).")
 @sdk_options
 def prove(
     record_id: str, item_file: str | None, item_text: str | None, purpose: str, out: Path | None
@@ -210,7 +199,7 @@ def prove(
     items against its root and proves the item. The proof JSON goes to stdout or --out.
     """
     from medledger.cli import resolve
-    from medledger.client import Session
+    from medledger.client import prove_item
     from medledger.codes import purpose as parse_purpose
 
     rid = resolve.record_id(record_id)
@@ -218,8 +207,8 @@ def prove(
     item = one_item(item_file, item_text)
     rid_hex = "0x" + rid.hex()
     state = get_state()
-    batch, _items = state.session().read_batch(rid, purpose=purpose)
-    proof = Session.prove_item(batch, item)
+    batch, _items = state.session().anchors.read_batch(rid, purpose=purpose)
+    proof = prove_item(batch, item)
     if out is None:
         print_json(proof.to_json())
         return
@@ -332,8 +321,7 @@ def run_checks(proof: InclusionProof, item: bytes | None, ml: Any | None) -> lis
     )
     if ml is None:
         return checks
-    anchors = ml.contracts.anchors
-    found = anchors.get_anchor(proof.stream_id, proof.root)
+    found = ml.anchor_of(proof.stream_id, proof.root)
     checks.append(
         check(
             "anchored",
@@ -344,9 +332,7 @@ def run_checks(proof: InclusionProof, item: bytes | None, ml: Any | None) -> lis
         )
     )
     try:
-        onchain = anchors.verify_item(
-            proof.stream_id, proof.root, proof.item_digest, list(proof.proof)
-        )
+        onchain = ml.verify_item_onchain(proof)
         why = "AnchorRegistry.verifyItem returned false"
     except ContractError as exc:  # e.g. a proof longer than the contract accepts
         onchain, why = False, f"AnchorRegistry.verifyItem reverted: {exc}"

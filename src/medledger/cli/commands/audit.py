@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from medledger.cli.exitcodes import ERROR
+from medledger.cli.options import path_option, patient_option
 from medledger.cli.output import emit, error_payload, note, table, to_jsonable, when
 from medledger.cli.state import connection_options, get_state, sdk_options
+from medledger.cli.views import entry_row
 from medledger.errors import IntegrityError, InvalidInput, StorageError
 from medledger.fsutil import atomic_write
 
@@ -34,25 +36,6 @@ REBUILD_HINT = (
     "the local archive differs from the chain; keep a copy for investigation, then rebuild it "
     "with `medledger audit sync --rebuild`"
 )
-
-
-def entry_row(entry: Any) -> dict[str, Any]:
-    """One audit entry as plain data (names for codes, so scripts need no code table)."""
-    from medledger.codes import Outcome, Purpose
-
-    outcome = Outcome(int(entry.outcome))
-    rid = bytes(entry.record_id)
-    return {
-        "seq": int(entry.seq),
-        "time": int(entry.timestamp),
-        "accessor": str(entry.accessor),
-        "accessor_name": getattr(entry, "accessor_name", None),
-        "record_id": None if not any(rid) else "0x" + rid.hex(),
-        "purpose": Purpose(int(entry.purpose)).name.lower(),
-        "outcome": outcome.name.lower(),
-        "allowed": outcome.allowed,
-        "tx_hash": str(entry.tx_hash),
-    }
 
 
 def trail_view(trail: Any) -> dict[str, Any]:
@@ -117,19 +100,9 @@ def remove_archive(path: Path) -> bool:
     return existed
 
 
-def sync_archive(ml: Any, archive: Archive) -> SyncResult:
+def sync_archive(ml: Medledger, archive: Archive) -> SyncResult:
     """Bring ``archive`` up to the chain head (from the deploy block, or where it stopped)."""
-    from medledger.audit.indexer import AuditIndexer
-
-    manifest = ml.manifest
-    anchors = manifest.contracts.get("AnchorRegistry")
-    return AuditIndexer(
-        ml.chain.w3,
-        archive,
-        manifest.contracts["MedLedger"].address,
-        anchors.address if anchors else None,
-        start_block=manifest.deploy_block,
-    ).sync()
+    return ml.sync_archive(archive)
 
 
 def sync_view(result: SyncResult, archive: Archive, path: Path) -> dict[str, Any]:
@@ -189,12 +162,11 @@ def verified_archive(
 ) -> Iterator[tuple[Archive, VerificationReport]]:
     """The synced persistent archive, once the patient's log in it verified against the chain
     (reports built from the archive are never built from one that disagrees with the chain)."""
-    from medledger.audit.verify import verify_patient
 
     path = archive_path(ml)
     with open_archive(path) as archive:
         sync_archive(ml, archive)
-        report = verify_patient(ml.chain.w3, archive, patient_id)
+        report = ml.verify_archive(archive, patient_id)
         if not report.ok:
             raise IntegrityError(
                 f"audit archive {path}: patient {patient_id}: {report.problem}", hint=REBUILD_HINT
@@ -223,26 +195,10 @@ Examples:
   medledger audit sync                           # index the chain's events into the archive
   medledger audit verify --patient 1             # archived log vs the on-chain head""",
 )
-@click.option(
-    "--patient",
-    "patient_id",
-    type=int,
-    default=None,
-    help="Patient id (default: the --as account's own).",
-)
-@click.option(
-    "--csv",
-    "csv_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the accounting of disclosures (HIPAA) as CSV.",
-)
-@click.option(
-    "--html",
-    "html_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the accounting as an HTML report (with timeline).",
+@patient_option()
+@path_option("--csv", "csv_file", help="Also write the accounting of disclosures (HIPAA) as CSV.")
+@path_option(
+    "--html", "html_file", help="Also write the accounting as an HTML report (with timeline)."
 )
 @sdk_options
 @click.pass_context
@@ -268,7 +224,7 @@ def audit(
         return
     state = get_state()
     session = state.session()
-    trail = session.audit_trail(patient_id)
+    trail = session.audit.trail(patient_id)
     view = trail_view(trail)
     if view["verified"] and (csv_file is not None or html_file is not None):
         from medledger.audit import accounting, report_html
@@ -365,13 +321,7 @@ Examples:
   medledger audit verify --patient 3 --json
   medledger audit verify --all --no-sync         # every patient, against the archive as is""",
 )
-@click.option(
-    "--patient",
-    "patient_id",
-    type=int,
-    default=None,
-    help="Patient id (default: the --as account's own).",
-)
+@patient_option()
 @click.option("--all", "all_patients", is_flag=True, help="Verify every patient the archive knows.")
 @click.option(
     "--no-sync",
@@ -386,7 +336,6 @@ def verify(patient_id: int | None, all_patients: bool, no_sync: bool) -> None:
     entries and compares it with logHead at the archive's last synced block. Exits 0 when it
     matches and 1 when it does not, naming the first missing, altered or extra entry.
     """
-    from medledger.audit.verify import verify_patient
 
     if all_patients and patient_id is not None:
         raise InvalidInput("give --patient ID or --all, not both")
@@ -413,7 +362,7 @@ def verify(patient_id: int | None, all_patients: bool, no_sync: bool) -> None:
                     hint="check the id with `medledger record list`, or sync the archive",
                 )
             wanted = [patient_id]
-        reports = [verify_patient(ml.chain.w3, archive, pid) for pid in wanted]
+        reports = [ml.verify_archive(archive, pid) for pid in wanted]
     bad = [r for r in reports if not r.ok]
     problem = f"patient {bad[0].patient_id}: {bad[0].problem}" if bad else None
     data = {
@@ -464,13 +413,7 @@ Example:
   medledger export fhir --patient 1 --out bundle.json"""
 )
 @click.option("--patient", "patient_id", type=int, required=True, help="Patient id.")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Where to write the FHIR R4B Bundle (JSON).",
-)
+@path_option("-o", "--out", required=True, help="Where to write the FHIR R4B Bundle (JSON).")
 @connection_options
 def fhir(patient_id: int, out: Path) -> None:
     """Export a patient's consents, access log and record provenance as a FHIR Bundle.

@@ -10,23 +10,8 @@ import click
 from medledger.cli.output import emit, kv_table, print_json, when
 from medledger.cli.parsing import parse_duration, parse_time, split_names
 from medledger.cli.state import get_state, sdk_options
+from medledger.cli.views import tx_facts
 from medledger.errors import InvalidInput
-
-
-def _tx(result: Any) -> dict[str, Any]:
-    """Transaction facts of a TxResult, or of a result object carrying ``tx`` (+ extra_txs)."""
-    if result is None:
-        return {}
-    tx = getattr(result, "tx", result)
-    extra = tuple(getattr(result, "extra_txs", ()))
-    out: dict[str, Any] = {
-        "tx_hash": str(tx.tx_hash),
-        "block": int(tx.block_number),
-        "gas_used": int(tx.gas_used) + sum(int(t.gas_used) for t in extra),
-    }
-    if extra:
-        out["transactions"] = 1 + len(extra)
-    return out
 
 
 def grant_view(info: Any) -> dict[str, Any]:
@@ -43,7 +28,7 @@ def grant_view(info: Any) -> dict[str, Any]:
         "valid_until": info.valid_until,
         "key_bundle_cid": str(info.key_bundle_cid),
         "refreshed_bundles": list(info.refreshed),
-        **_tx(info),
+        **tx_facts(info),
     }
 
 
@@ -137,10 +122,10 @@ def grant(
     address = resolve.address(grantee)
     session = state.session()
     if sign_only:
-        signed = session.sign_grant(address, **kwargs)
+        signed = session.consent.sign_grant(address, **kwargs)
         print_json(signed.to_json())
         return
-    info = session.grant(address, **kwargs)
+    info = session.consent.grant(address, **kwargs)
     data = grant_view(info)
 
     def human(con: Any) -> None:
@@ -177,11 +162,11 @@ def revoke(grantee: str, sign_only: bool) -> None:
     address = resolve.address(grantee)
     session = state.session()
     if sign_only:
-        signed = session.sign_revoke(address)
+        signed = session.consent.sign_revoke(address)
         print_json(signed.to_json())
         return
-    receipt = session.revoke(address)
-    data = {"revoked": address, **_tx(receipt)}
+    receipt = session.consent.revoke(address)
+    data = {"revoked": address, **tx_facts(receipt)}
     emit(state.json, data, lambda con: con.print(f"revoked consent of {address}"))
 
 
@@ -209,7 +194,7 @@ def relay(file: Any) -> None:
             hint="pass the output of `medledger grant ... --sign-only`",
         )
     signed = SignedConsent.from_json(raw)
-    receipts = state.session().relay(signed)
+    receipts = state.session().relay.submit(signed)
     steps = [st.op for st in signed.steps]
     data = {
         "relayed": signed.kind,
@@ -261,13 +246,13 @@ def emergency(
     from medledger.cli import resolve
 
     state = get_state()
-    receipt = state.session().configure_emergency(
+    receipt = state.session().emergency.configure(
         categories=split_names(categories) or None,
         max_duration=parse_duration(max_duration) if max_duration else None,
         opt_out=opt_out,
         responders=[resolve.address(r) for r in split_names(responders)],
     )
-    data = {"opt_out": opt_out, **_tx(receipt)}
+    data = {"opt_out": opt_out, **tx_facts(receipt)}
     emit(state.json, data, lambda con: con.print("emergency access configured"))
 
 
@@ -302,7 +287,7 @@ def break_glass(patient_id: int, reason: str, duration: str | None, justificatio
     Logged on-chain with the reason; expires by itself.
     """
     state = get_state()
-    info = state.session().break_glass(
+    info = state.session().emergency.break_glass(
         patient_id,
         reason=reason,
         duration=parse_duration(duration) if duration else None,
@@ -313,7 +298,7 @@ def break_glass(patient_id: int, reason: str, duration: str | None, justificatio
         "responder": info.responder,
         "reason": info.reason.name.lower(),
         "expires_at": info.expires_at,
-        **_tx(info),
+        **tx_facts(info),
     }
     emit(
         state.json,

@@ -109,7 +109,7 @@ def _details_for_humans(details: dict[str, Any]) -> dict[str, Any]:
 
 
 def _summary(result: Any, names: dict[str, str], elapsed: float, deploy_s: float) -> dict[str, Any]:
-    from medledger.cli.commands.audit import entry_row
+    from medledger.cli.views import entry_row
 
     entries = []
     for entry in result.audit.entries:

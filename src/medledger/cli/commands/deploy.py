@@ -25,8 +25,8 @@ def deploy() -> None:
     names the contracts on this chain, nothing is sent. The deployer (dev account 0 on dev
     chains) becomes the consortium owner of the provider registry.
     """
-    from medledger.cli.commands.node import _contracts
     from medledger.cli.nodeproc import rpc_call
+    from medledger.cli.views import contract_addresses
     from medledger.errors import ChainUnavailable
 
     state = get_state()
@@ -48,6 +48,6 @@ def deploy() -> None:
         "manifest": manifest,
         "deployed": not existed,
         "owner": ml.manifest.owner,
-        "contracts": _contracts(ml),
+        "contracts": contract_addresses(ml),
     }
     emit(state.json, data, lambda con: con.print(kv_table(data, title="deployment")))

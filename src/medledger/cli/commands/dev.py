@@ -20,16 +20,12 @@ Examples:
 @connection_options
 def fund(account: str, amount: str) -> None:
     """Give ACCOUNT (address or key name) ETH on a dev chain, to pay for transactions."""
-    from eth_typing import ChecksumAddress, HexAddress, HexStr
-
     from medledger.cli import resolve
 
     wei = parse_amount(amount)
     address = resolve.address(account)
     state = get_state()
-    chain = state.medledger().chain
-    chain.fund(address, wei)
-    balance = int(chain.w3.eth.get_balance(ChecksumAddress(HexAddress(HexStr(address)))))
+    balance = state.medledger().fund(address, wei)
     data = {"address": address, "funded_wei": wei, "balance_wei": balance}
     emit(
         state.json,

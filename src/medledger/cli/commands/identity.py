@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from medledger.cli.commands.consent import _tx
 from medledger.cli.output import emit, kv_table
 from medledger.cli.state import get_state, sdk_options
+from medledger.cli.views import tx_facts
 
 
 @click.group()
@@ -30,12 +30,12 @@ Example:
 def patient(pq: bool) -> None:
     """Register the --as account as a patient; publishes its encryption key and keyring."""
     state = get_state()
-    info = state.session().register_patient(suite="mlkem768-x25519" if pq else None)
+    info = state.session().identity.register(suite="mlkem768-x25519" if pq else None)
     data: dict[str, Any] = {
         "patient_id": info.patient_id,
         "controller": info.controller,
         "keyring_cid": str(info.keyring_cid),
-        **_tx(info.tx),
+        **tx_facts(info.tx),
     }
     emit(state.json, data, lambda con: con.print(kv_table(data, title="patient registered")))
 
@@ -56,17 +56,17 @@ def provider(provider: str, name: str, emergency_responder: bool) -> None:
     Signed by the --as account, which must own the registry. The provider's public encryption
     key is read from its keystore file (no password needed).
     """
-    from medledger.cli.commands.keys import public_keys
+    from medledger.cli.views import public_keys
 
     state = get_state()
     address, public_key = public_keys(provider)
-    receipt = state.session().register_provider(
+    receipt = state.session().providers.register(
         address, name=name, emergency_responder=emergency_responder, encryption_key=public_key
     )
     data = {
         "provider": address,
         "name": name,
         "emergency_responder": emergency_responder,
-        **_tx(receipt),
+        **tx_facts(receipt),
     }
     emit(state.json, data, lambda con: con.print(kv_table(data, title="provider registered")))

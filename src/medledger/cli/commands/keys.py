@@ -17,24 +17,13 @@ import click
 from medledger.cli.output import emit, kv_table, table
 from medledger.cli.profiles import check_name, home
 from medledger.cli.state import get_state, json_option, key_path, read_password
+from medledger.cli.views import open_keystore
 from medledger.errors import InvalidInput, KeystoreError
 
 if TYPE_CHECKING:
-    from medledger.crypto import Keystore, PublicKey
-
-_LIGHT_KDF_HELP = "Testing only: cheap scrypt parameters (unsafe for real keys)."
-
-
-def _open(name: str) -> Keystore:
     from medledger.crypto import Keystore
 
-    path = key_path(name)
-    if not path.exists():
-        raise KeystoreError(
-            f"no key named {name!r}",
-            hint=f"see `medledger keys list`, or create it with `medledger keys create {name}`",
-        )
-    return Keystore.from_json(path)
+_LIGHT_KDF_HELP = "Testing only: cheap scrypt parameters (unsafe for real keys)."
 
 
 def key_view(name: str, ks: Keystore) -> dict[str, Any]:
@@ -47,21 +36,6 @@ def key_view(name: str, ks: Keystore) -> dict[str, Any]:
         "fingerprint": ks.public_key.fingerprint(),
         "file": str(key_path(name)),
     }
-
-
-def public_keys(name_or_file: str) -> tuple[str, PublicKey]:
-    """Address and identity public key from a key name or a keystore file (no password).
-
-    Enough to register someone as a provider: the public parts are stored in clear.
-    """
-    from medledger.crypto import Keystore
-
-    path = Path(name_or_file)
-    if path.suffix == ".json" and path.is_file():
-        ks = Keystore.from_json(path)
-    else:
-        ks = _open(check_name("key", name_or_file))
-    return ks.address, ks.public_key
 
 
 def _save(name: str, password: str, light: bool, **kwargs: Any) -> dict[str, Any]:
@@ -179,7 +153,7 @@ def list_() -> None:
     rows = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            rows.append(key_view(path.stem, _open(path.stem)))
+            rows.append(key_view(path.stem, open_keystore(path.stem)))
         except (KeystoreError, InvalidInput) as exc:
             rows.append(
                 {
@@ -213,5 +187,5 @@ def list_() -> None:
 @json_option
 def show(name: str) -> None:
     """Show key NAME's address and public encryption key (no password, nothing secret)."""
-    data = key_view(name, _open(check_name("key", name)))
+    data = key_view(name, open_keystore(check_name("key", name)))
     emit(get_state().json, data, lambda con: con.print(kv_table(data, title=f"key {name}")))

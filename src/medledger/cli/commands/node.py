@@ -9,6 +9,7 @@ import click
 from medledger.cli.output import emit, kv_table, note
 from medledger.cli.profiles import Profile, home
 from medledger.cli.state import connection_options, get_state
+from medledger.cli.views import contract_addresses
 
 
 @click.group()
@@ -73,7 +74,7 @@ def start(port: int | None, host: str, attach: str | None) -> None:
         "chain_id": ml.chain.chain_id,
         "store": store,
         "manifest": manifest,
-        "contracts": _contracts(ml),
+        "contracts": contract_addresses(ml),
     }
     if attach is None:
         data["state_file"] = str(paths.state)
@@ -87,11 +88,6 @@ def start(port: int | None, host: str, attach: str | None) -> None:
         )
 
     emit(state.json, data, human)
-
-
-def _contracts(ml: Any) -> dict[str, str]:
-    """Contract name -> address, from the deployment manifest."""
-    return {name: c.address for name, c in ml.manifest.contracts.items()}
 
 
 @node.command()

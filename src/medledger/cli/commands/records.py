@@ -8,6 +8,7 @@ from typing import Any, BinaryIO
 
 import click
 
+from medledger.cli.options import path_option, purpose_option
 from medledger.cli.output import emit, kv_table, table, to_jsonable, when
 from medledger.cli.state import get_state, sdk_options
 
@@ -56,7 +57,7 @@ def add(file: str, patient_id: int, category: str) -> None:
     session = state.session()
     if file == "-":
         data: bytes | BinaryIO = sys.stdin.buffer.read()
-        rec = session.add_record(patient_id, data, category=category)
+        rec = session.records.add(patient_id, data, category=category)
     else:
         path = Path(file)
         if not path.is_file():
@@ -68,7 +69,7 @@ def add(file: str, patient_id: int, category: str) -> None:
             if size >= PROGRESS_THRESHOLD and not state.json and sys.stderr.isatty():
                 rec = _add_with_progress(session, patient_id, fh, category, size)
             else:
-                rec = session.add_record(patient_id, fh, category=category)
+                rec = session.records.add(patient_id, fh, category=category)
     data_out = record_view(rec)
     emit(
         state.json,
@@ -99,7 +100,7 @@ def _add_with_progress(
         def progress(done: int) -> None:
             bar.update(task, completed=done)
 
-        return session.add_record(patient_id, fh, category=category, progress=progress)
+        return session.records.add(patient_id, fh, category=category, progress=progress)
 
 
 @record.command("list")
@@ -114,7 +115,7 @@ def _add_with_progress(
 def list_(patient_id: int | None) -> None:
     """The patient's longitudinal timeline (metadata from the chain; nothing is decrypted)."""
     state = get_state()
-    records = state.session().list_records(patient_id)
+    records = state.session().records.timeline(patient_id)
     rows = [record_view(r) for r in records]
 
     def human(con: Any) -> None:
@@ -147,20 +148,8 @@ Examples:
   medledger record get 0x5c1f...e2 --as alice | jq .""",
 )
 @click.argument("record_id")
-@click.option(
-    "-p",
-    "--purpose",
-    default="treatment",
-    show_default=True,
-    help="Why you read it (logged on-chain).",
-)
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the record here (default: stdout).",
-)
+@purpose_option("Why you read it (logged on-chain).")
+@path_option("-o", "--out", help="Write the record here (default: stdout).")
 @sdk_options
 def get(record_id: str, purpose: str, out: Path | None) -> None:
     """Read a record: the access is logged on-chain first, then fetched, verified, decrypted.
@@ -173,7 +162,7 @@ def get(record_id: str, purpose: str, out: Path | None) -> None:
     rid = resolve.record_id(record_id)
     parse_purpose(purpose)
     state = get_state()
-    data = state.session().read(rid, purpose=purpose)
+    data = state.session().access.read(rid, purpose=purpose)
     if out is not None:
         from medledger.fsutil import atomic_write
 
@@ -216,5 +205,5 @@ def erase(record_id: str, yes: bool) -> None:
         )
     from medledger.audit.erasure import render_text, to_dict
 
-    report = state.session().erase(rid)
+    report = state.session().records.erase(rid)
     emit(state.json, to_dict(report), lambda con: con.print(render_text(report), markup=False))

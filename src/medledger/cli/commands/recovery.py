@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from medledger.cli.commands.consent import _tx
 from medledger.cli.output import emit, kv_table, to_jsonable, when
 from medledger.cli.parsing import parse_duration, split_names
 from medledger.cli.state import connection_options, get_state, sdk_options
+from medledger.cli.views import tx_facts
 
 
 @click.group()
@@ -38,12 +38,12 @@ def set_guardians(guardians: tuple[str, ...], threshold: int, delay: str) -> Non
     addresses = [resolve.address(g) for g in split_names(guardians)]
     wait = parse_duration(delay)
     state = get_state()
-    receipt = state.session().set_guardians(addresses, threshold, wait)
+    receipt = state.session().recovery.set_guardians(addresses, threshold, wait)
     data = {
         "guardians": addresses,
         "threshold": threshold,
         "delay": int(wait.total_seconds()),
-        **_tx(receipt),
+        **tx_facts(receipt),
     }
     emit(state.json, data, lambda con: con.print(kv_table(data, title="guardians set")))
 
@@ -58,8 +58,8 @@ def approve(patient_id: int, new_controller: str) -> None:
 
     address = resolve.address(new_controller)
     state = get_state()
-    receipt = state.session().approve_recovery(patient_id, address)
-    data = {"patient_id": patient_id, "new_controller": address, **_tx(receipt)}
+    receipt = state.session().recovery.approve(patient_id, address)
+    data = {"patient_id": patient_id, "new_controller": address, **tx_facts(receipt)}
     emit(state.json, data, lambda con: con.print(f"approved {address} for patient {patient_id}"))
 
 
@@ -69,8 +69,8 @@ def approve(patient_id: int, new_controller: str) -> None:
 def execute(patient_id: int) -> None:
     """Complete a recovery whose threshold and delay are met (anyone may submit)."""
     state = get_state()
-    receipt = state.session().execute_recovery(patient_id)
-    data = {"patient_id": patient_id, **_tx(receipt)}
+    receipt = state.session().recovery.execute(patient_id)
+    data = {"patient_id": patient_id, **tx_facts(receipt)}
     emit(state.json, data, lambda con: con.print(f"recovery of patient {patient_id} executed"))
 
 
@@ -79,8 +79,8 @@ def execute(patient_id: int) -> None:
 def cancel() -> None:
     """As the current controller, cancel a pending recovery of your identity."""
     state = get_state()
-    receipt = state.session().cancel_recovery()
-    emit(state.json, _tx(receipt), lambda con: con.print("pending recovery cancelled"))
+    receipt = state.session().recovery.cancel()
+    emit(state.json, tx_facts(receipt), lambda con: con.print("pending recovery cancelled"))
 
 
 @recovery.command()
@@ -90,13 +90,12 @@ def status(patient_id: int) -> None:
     """Guardians, threshold, delay and any pending recovery of PATIENT_ID (read-only)."""
     state = get_state()
     ml = state.medledger()
-    contract = ml.deployment.medledger
-    guardians = contract.get_guardians(patient_id)
-    pending = contract.get_recovery(patient_id)
+    guardians = ml.guardians(patient_id)
+    pending = ml.pending_recovery(patient_id)
     is_pending = int(pending.new_controller, 16) != 0
     data: dict[str, Any] = {
         "patient_id": patient_id,
-        "controller": contract.get_patient(patient_id).controller,
+        "controller": ml.patient(patient_id).controller,
         "guardians": list(guardians.guardians),
         "threshold": guardians.threshold,
         "delay": guardians.delay,

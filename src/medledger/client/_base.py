@@ -1,0 +1,93 @@
+"""What every namespace of a :class:`~medledger.client.session.Session` shares: its
+:class:`Context` (the party, the bound contracts and the shared internals) and a few reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from medledger.chain.connection import Chain
+from medledger.chain.contracts import AnchorRegistryContract, MedLedgerContract
+from medledger.chain.types import Record
+from medledger.client._inputs import record_id
+from medledger.client.directory import ProviderDirectory
+from medledger.client.documents import DocumentStore
+from medledger.client.keys import KeyManager
+from medledger.client.types import Party
+from medledger.errors import InvalidInput, NotRegistered
+from medledger.storage import CID, BlockStore, cid_from_digest
+from medledger.storage.cid import DAG_PB, RAW
+
+
+@dataclass(frozen=True)
+class Context:
+    """One party's view of a deployment, shared by its session's namespaces."""
+
+    chain: Chain
+    store: BlockStore
+    documents: DocumentStore
+    directory: ProviderDirectory
+    contract: MedLedgerContract
+    anchor_registry: AnchorRegistryContract
+    keys: KeyManager
+    party: Party
+    #: the id of the patient this party controls (``NotRegistered`` if none)
+    patient_id: Callable[[], int]
+
+    @property
+    def address(self) -> str:
+        return self.party.address
+
+
+def block_time(chain: Chain, block_number: int) -> int:
+    """The timestamp of block ``block_number``."""
+    return int(chain.w3.eth.get_block(block_number)["timestamp"])
+
+
+def record_cid(rid: bytes, rec: Record) -> CID:
+    """The full CID of a registered record (its codec is on-chain)."""
+    return cid_from_digest(rid, DAG_PB if rec.cid_codec == 0x70 else RAW)
+
+
+class Namespace:
+    """One concern of a session (``session.consent``, ``session.records``, ...)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._chain = ctx.chain
+        self._store = ctx.store
+        self._documents = ctx.documents
+        self._directory = ctx.directory
+        self._contract = ctx.contract
+        self._anchor_registry = ctx.anchor_registry
+        self._keys = ctx.keys
+        self._party = ctx.party
+        self._address = ctx.address
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._address})"
+
+    def _patient_id(self) -> int:
+        return self._ctx.patient_id()
+
+    def _require_patient(self, patient_id: int) -> Any:
+        if patient_id < 1:
+            raise InvalidInput(f"patient ids start at 1, got {patient_id}")
+        patient = self._contract.get_patient(patient_id)
+        if int(patient.controller, 16) == 0:
+            raise NotRegistered(f"patient {patient_id} is not registered")
+        return patient
+
+    def _record(self, record: bytes | str | CID) -> Record:
+        """The on-chain index entry of a record (``InvalidInput`` if unknown)."""
+        rid = record_id(record)
+        rec = self._contract.get_record(rid)
+        if rec.patient_id == 0:
+            raise InvalidInput(f"unknown record 0x{rid.hex()}")
+        return rec
+
+    def _sealed(self, record: bytes | str | CID) -> bytes:
+        """The sealed record from the store, CID-verified, without logging."""
+        rid = record_id(record)
+        return self._store.get(record_cid(rid, self._record(rid)))

@@ -1,0 +1,289 @@
+"""``session.consent``: grant, grant many, revoke, directly or signed for a relayer.
+
+Both paths turn the request into one :class:`~medledger.client.planner.ConsentPlan`; the direct
+path sends it as transactions, the relayed path signs it as EIP-712 steps with consecutive nonces
+(:mod:`medledger.client.relay` submits them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+
+from medledger.chain import eip712
+from medledger.chain.types import Consent, GrantRequest, TxResult
+from medledger.client._base import Namespace
+from medledger.client._inputs import as_actions, as_categories, as_purposes, as_timestamp, grant_end
+from medledger.client.documents import Pins, pinned
+from medledger.client.planner import ConsentPlan, ConsentPlanner, GrantSpec
+from medledger.client.types import (
+    DEFAULT_SIGNATURE_TTL,
+    GrantInfo,
+    RevokeInfo,
+    SignedConsent,
+    SignedStep,
+)
+from medledger.codes import Category, Purpose
+from medledger.errors import InvalidInput
+
+Categories = Iterable[str | int | Category] | str | int
+Purposes = Iterable[str | int | Purpose] | str | int
+Actions = Iterable[str | int] | str | int
+
+
+class ConsentNamespace(Namespace):
+    #: the plan of the last consent change this session made or signed (for inspection and tests)
+    last_plan: ConsentPlan | None = None
+
+    @property
+    def planner(self) -> ConsentPlanner:
+        return ConsentPlanner(self._contract, self._keys, self._directory, self._documents)
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def _spec(
+        self,
+        grantee: str,
+        categories: Categories,
+        purposes: Purposes,
+        actions: Actions,
+        duration: timedelta | int | None,
+        valid_from: int | datetime | None,
+        valid_until: int | datetime | None,
+        now: int,
+    ) -> GrantSpec:
+        addr, provider = self._directory.active(grantee)
+        if addr == self._address:
+            raise InvalidInput("a patient cannot grant consent to themself")
+        cats = as_categories(categories)
+        purps = as_purposes(purposes)
+        acts = as_actions(actions)
+        start = as_timestamp(valid_from) if valid_from is not None else 0
+        until = grant_end(now, duration, valid_until)
+        if until <= max(start, now):
+            raise InvalidInput("the grant must end after it starts and after now")
+        return GrantSpec(addr, provider, cats, purps, acts, start, until)
+
+    def _specs(self, grants: Sequence[dict[str, Any]], now: int) -> list[GrantSpec]:
+        if not grants:
+            raise InvalidInput("no grants given")
+        specs = []
+        for g in grants:
+            try:
+                specs.append(
+                    self._spec(
+                        g["grantee"],
+                        g["categories"],
+                        g.get("purposes", ("treatment",)),
+                        g.get("actions", ("read",)),
+                        g.get("duration"),
+                        g.get("valid_from"),
+                        g.get("valid_until"),
+                        now,
+                    )
+                )
+            except (KeyError, TypeError) as exc:
+                raise InvalidInput(f"malformed grant request {g!r}: {exc}") from None
+        if len({sp.grantee for sp in specs}) != len(specs):
+            raise InvalidInput("a grantee appears twice in one batch")
+        return specs
+
+    def _consent_of(self, pid: int, grantee: str) -> tuple[str, Consent]:
+        addr = to_checksum_address(grantee)
+        consent = self._contract.get_consent(pid, addr)
+        if not consent.exists:
+            raise InvalidInput(f"{addr} holds no consent from patient {pid}")
+        return addr, consent
+
+    # --- direct ------------------------------------------------------------------------------
+
+    def grant(
+        self,
+        grantee: str,
+        categories: Categories,
+        purposes: Purposes = ("treatment",),
+        actions: Actions = ("read",),
+        *,
+        duration: timedelta | int | None = None,
+        valid_from: int | datetime | None = None,
+        valid_until: int | datetime | None = None,
+    ) -> GrantInfo:
+        """Grant ``grantee`` time-limited, purpose-bound access to ``categories``.
+
+        Exactly one of ``duration`` (from now) or ``valid_until`` sets the end. The grantee gets a
+        key bundle with every key epoch of those categories that starts before the end; an epoch
+        boundary is created at the end so that records added afterwards are unreadable to it.
+        """
+        now = self._chain.now()
+        spec = self._spec(
+            grantee, categories, purposes, actions, duration, valid_from, valid_until, now
+        )
+        return self._grant_all([spec], now)[0]
+
+    def grant_many(self, grants: Sequence[dict[str, Any]]) -> list[GrantInfo]:
+        """Several grants in one transaction (``grantBatch``, at most 64 including refreshed
+        bundles); each item takes the keyword arguments of :meth:`grant`. New key epochs for
+        all of them are published in one keyring update."""
+        now = self._chain.now()
+        return self._grant_all(self._specs(grants, now), now)
+
+    def _grant_all(self, specs: Sequence[GrantSpec], now: int) -> list[GrantInfo]:
+        pid = self._patient_id()
+        with pinned(self._store) as pins:
+            plan = self.last_plan = self.planner.plan_grants(pid, specs, now, pins)
+            extra, tx = self._execute(plan, pins)
+        refreshed_to = tuple(r.grantee for r in plan.refreshed)
+        return [
+            GrantInfo(
+                pid,
+                sp.grantee,
+                sp.categories,
+                sp.purposes,
+                sp.actions,
+                sp.valid_from or now,
+                sp.until,
+                cid,
+                tx,
+                tuple(extra),
+                refreshed_to,
+            )
+            for sp, cid in zip(specs, plan.bundles, strict=True)
+        ]
+
+    def revoke(self, grantee: str) -> RevokeInfo:
+        """Withdraw ``grantee``'s consent and rotate its categories to new key epochs.
+
+        After the ``revoke`` transaction the patient's keyring gets new epochs for the revoked
+        categories (one ``setKeyring``), other grantees still active on them get refreshed key
+        bundles (one ``grantBatch``) and the emergency kit is resealed if it is affected.
+        """
+        pid = self._patient_id()
+        addr, consent = self._consent_of(pid, grantee)
+        with pinned(self._store) as pins:
+            plan = self.last_plan = self.planner.plan_revoke(
+                pid, addr, consent, self._chain.now(), pins
+            )
+            extra, tx = self._execute(plan, pins)
+        return RevokeInfo(pid, addr, tx, tuple(extra), tuple(r.grantee for r in plan.refreshed))
+
+    def _execute(self, plan: ConsentPlan, pins: Pins) -> tuple[list[TxResult], TxResult]:
+        """Send ``plan``: the revocation, the keyring (before any grant: from then on writers
+        seal to the new epochs), the grants, the kit. Returns (other txs, main tx)."""
+        c = self._contract
+        extra: list[TxResult] = []
+        main: TxResult | None = None
+        if plan.revoked is not None:
+            main = c.revoke(plan.revoked)
+        if plan.keyring is not None and plan.keyring_cid is not None:
+            extra.append(c.set_keyring(plan.keyring_cid.digest))
+            pins.referenced(plan.keyring_cid)
+            self._keys.keyring_published(plan.keyring_cid.digest, plan.keyring)
+        grants = plan.grants
+        if grants:
+            if len(grants) == 1 and plan.kind == "grant":
+                tx = _send_grant(c.grant, grants[0])
+            else:
+                tx = c.grant_batch(list(grants))
+            pins.referenced(
+                *(cid for cid in pins.cids if cid.digest in {g.key_bundle for g in grants})
+            )
+            if main is None:
+                main = tx
+            else:
+                extra.append(tx)
+        if plan.kit is not None:
+            k = plan.kit
+            extra.append(
+                c.set_emergency_access(k.categories, k.max_duration, k.opt_out, k.emergency_kit)
+            )
+        assert main is not None
+        return extra, main
+
+    # --- relayed -----------------------------------------------------------------------------
+
+    def sign_grant(
+        self,
+        grantee: str,
+        categories: Categories,
+        purposes: Purposes = ("treatment",),
+        actions: Actions = ("read",),
+        *,
+        duration: timedelta | int | None = None,
+        valid_from: int | datetime | None = None,
+        valid_until: int | datetime | None = None,
+        deadline: int | None = None,
+    ) -> SignedConsent:
+        """Sign a grant for a relayer (EIP-712); the patient sends no transaction.
+
+        Everything off-chain is prepared now (the same plan as :meth:`grant`): the key bundle,
+        and when the grant's end needs a new key epoch the updated keyring, refreshed bundles for
+        other grantees and a resealed emergency kit, each transaction as a signed step.
+        """
+        now = self._chain.now()
+        spec = self._spec(
+            grantee, categories, purposes, actions, duration, valid_from, valid_until, now
+        )
+        return self._sign_grants([spec], now, deadline)
+
+    def sign_grant_many(
+        self, grants: Sequence[dict[str, Any]], *, deadline: int | None = None
+    ) -> SignedConsent:
+        """:meth:`grant_many` signed for a relayer: one signed ``grant`` step per grant."""
+        now = self._chain.now()
+        return self._sign_grants(self._specs(grants, now), now, deadline)
+
+    def _sign_grants(
+        self, specs: Sequence[GrantSpec], now: int, deadline: int | None
+    ) -> SignedConsent:
+        pid = self._patient_id()
+        with pinned(self._store) as pins:
+            plan = self.last_plan = self.planner.plan_grants(pid, specs, now, pins)
+            return self._sign(plan, deadline)
+
+    def sign_revoke(self, grantee: str, *, deadline: int | None = None) -> SignedConsent:
+        """Sign a revocation for a relayer (EIP-712), with the key rotation that must follow it
+        (signed keyring update, refreshed bundles for the other grantees)."""
+        pid = self._patient_id()
+        addr, consent = self._consent_of(pid, grantee)
+        with pinned(self._store) as pins:
+            plan = self.last_plan = self.planner.plan_revoke(
+                pid, addr, consent, self._chain.now(), pins
+            )
+            return self._sign(plan, deadline)
+
+    def _sign(self, plan: ConsentPlan, deadline: int | None) -> SignedConsent:
+        """The plan as steps with consecutive nonces, in the order :meth:`_execute` sends."""
+        dl = deadline if deadline is not None else plan.now + DEFAULT_SIGNATURE_TTL
+        pid, nonce = plan.patient_id, self._contract.nonces(self._address)
+        steps: list[SignedStep] = []
+
+        def sign(primary_type: str, message: dict[str, Any]) -> bytes:
+            return eip712.sign_typed(
+                self._party.account,
+                primary_type,
+                message,
+                chain_id=self._chain.chain_id,
+                verifying_contract=self._contract.address,
+            )
+
+        if plan.revoked is not None:
+            msg = eip712.revoke_message(pid, plan.revoked, nonce + len(steps), dl)
+            steps.append(SignedStep("revoke", sign("Revoke", msg), grantee=plan.revoked))
+        if plan.keyring_cid is not None:
+            digest = plan.keyring_cid.digest
+            msg = eip712.set_keyring_message(pid, digest, nonce + len(steps), dl)
+            steps.append(SignedStep("setKeyring", sign("SetKeyring", msg), keyring=digest))
+        for g in plan.grants:
+            msg = eip712.grant_message(pid, g, nonce + len(steps), dl)
+            steps.append(SignedStep("grant", sign("Grant", msg), grant=g))
+        grantee = plan.revoked if plan.revoked is not None else plan.requests[0].grantee
+        return SignedConsent(plan.kind, pid, grantee, dl, tuple(steps), plan.kit)
+
+
+def _send_grant(send: Callable[..., TxResult], g: GrantRequest) -> TxResult:
+    return send(
+        g.grantee, g.categories, g.actions, g.purposes, g.valid_from, g.valid_until, g.key_bundle
+    )

@@ -1,0 +1,96 @@
+"""The document store (small documents by CID digest) and :func:`pinned`, the pin rollback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from medledger.chain.types import ZERO32
+from medledger.errors import InvalidInput, MedledgerError, StorageError
+from medledger.storage import CID, BlockStore, cid_from_digest, cid_of_bytes
+from medledger.storage.cid import DAG_PB, RAW
+
+
+class DocumentStore:
+    """Keyrings, key bundles, emergency kits and key documents, referenced on-chain by digest."""
+
+    def __init__(self, store: BlockStore) -> None:
+        self.store = store
+        self._cache: dict[bytes, bytes] = {}
+
+    def put(self, data: bytes) -> CID:
+        """Store and pin a small reference document."""
+        return self.store.put(data)
+
+    def get(self, digest: bytes) -> bytes:
+        """Fetch a document referenced on-chain by its 32-byte CID digest (verified, cached)."""
+        if digest == ZERO32:
+            raise InvalidInput("no document is referenced (zero digest)")
+        cached = self._cache.get(digest)
+        if cached is not None:
+            return cached
+        raw = cid_from_digest(digest, RAW)
+        cid = raw if self.store.has(raw) else cid_from_digest(digest, DAG_PB)
+        data = self.store.get(cid)
+        self._cache[digest] = data
+        return data
+
+
+class Pins:
+    """What a flow pinned, and which of it the chain references by now."""
+
+    def __init__(self, store: BlockStore) -> None:
+        self._store = store
+        self._pinned: list[CID] = []
+        self._referenced: set[CID] = set()
+
+    def add(self, cid: CID) -> CID:
+        self._pinned.append(cid)
+        return cid
+
+    def put(self, data: bytes) -> CID:
+        """Store and pin ``data``, to be unpinned if the flow fails, unless it was pinned
+        already: content addressing makes an identical document (a re-sent key document) the
+        same CID, and that one may be referenced on-chain."""
+        cid = cid_of_bytes(data)
+        pinned_before = self._store.has(cid) and cid in self._store.pins()
+        stored = self._store.put(data)
+        return stored if pinned_before else self.add(stored)
+
+    def referenced(self, *cids: CID) -> None:
+        """The chain references ``cids`` now: never unpin them."""
+        self._referenced.update(cids)
+
+    @property
+    def cids(self) -> tuple[CID, ...]:
+        return tuple(self._pinned)
+
+    def rollback(self, exc: MedledgerError) -> None:
+        failures = []
+        for cid in self._pinned:
+            if cid in self._referenced:
+                continue
+            try:
+                self._store.unpin(cid)
+            except StorageError as unpin_exc:
+                failures.append(f"{cid}: {unpin_exc}")
+        note = (
+            "; stored documents were unpinned"
+            if not failures
+            else f"; could not unpin: {', '.join(failures)}"
+        )
+        exc.args = ((str(exc.args[0]) if exc.args else str(exc)) + note, *exc.args[1:])
+
+
+@contextmanager
+def pinned(store: BlockStore, *cids: CID) -> Iterator[Pins]:
+    """Track pins; if the block raises a :class:`MedledgerError`, unpin what the chain does not
+    reference (marked with :meth:`Pins.referenced`) and say so in the error."""
+    pins = Pins(store)
+    for cid in cids:
+        pins.add(cid)
+    try:
+        yield pins
+    except MedledgerError as exc:
+        pins.rollback(exc)
+        raise

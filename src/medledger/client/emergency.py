@@ -1,0 +1,92 @@
+"""``session.emergency``: break-glass settings and kit (patient), break-glass (responder)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+
+from medledger import codes
+from medledger.chain.types import ZERO32, TxResult
+from medledger.client._base import Namespace
+from medledger.client._inputs import as_categories, seconds
+from medledger.client.documents import pinned
+from medledger.client.planner import ConsentPlanner
+from medledger.client.types import BreakGlassInfo, SignedConsent
+from medledger.codes import Category
+from medledger.errors import InvalidInput
+
+
+class EmergencyNamespace(Namespace):
+    def configure(
+        self,
+        categories: Iterable[str | int | Category] | None = None,
+        max_duration: timedelta | int | None = None,
+        opt_out: bool = False,
+        responders: Sequence[str] = (),
+    ) -> TxResult:
+        """Set break-glass: emergency categories (default allergies, medications, conditions),
+        the longest emergency access (≤ 24 h), opt-out, and the responder organisations the
+        emergency kit (those categories' keys) is sealed to."""
+        pid = self._patient_id()
+        patient = self._contract.get_patient(pid)
+        cats = codes.mask(
+            as_categories(categories)
+            if categories is not None
+            else codes.DEFAULT_EMERGENCY_CATEGORIES
+        )
+        max_d = codes.MAX_BREAK_GLASS_SECONDS if max_duration is None else seconds(max_duration)
+        if not 0 < max_d <= codes.MAX_BREAK_GLASS_SECONDS:
+            raise InvalidInput("break-glass lasts at most 24 hours")
+        if opt_out or not responders:
+            return self._contract.set_emergency_access(cats, max_d, opt_out, ZERO32)
+        planner = ConsentPlanner(self._contract, self._keys, self._directory, self._documents)
+        with pinned(self._store) as pins:
+            kit = planner.kit(
+                self._keys.keyring(pid), patient, list(responders), pins, cats, max_d, opt_out
+            )
+            return self._contract.set_emergency_access(
+                kit.categories, kit.max_duration, kit.opt_out, kit.emergency_kit
+            )
+
+    def apply_kit(self, signed: SignedConsent) -> TxResult | None:
+        """Publish the emergency kit a relayed consent change resealed (the patient's own
+        transaction: the contract has no signed variant); ``None`` if it needed none."""
+        kit = signed.kit
+        if kit is None:
+            return None
+        self._patient_id()
+        return self._contract.set_emergency_access(
+            kit.categories, kit.max_duration, kit.opt_out, kit.emergency_kit
+        )
+
+    def break_glass(
+        self,
+        patient_id: int,
+        reason: str | int | codes.BreakGlassReason = codes.BreakGlassReason.OTHER,
+        duration: timedelta | int | None = None,
+        justification: str = "",
+    ) -> BreakGlassInfo:
+        """Open emergency read access as a registered emergency responder (logged, expires).
+
+        The justification text stays with the responder; only its SHA-256 goes on-chain.
+        """
+        self._require_patient(patient_id)
+        try:
+            why = (
+                reason
+                if isinstance(reason, codes.BreakGlassReason)
+                else codes.BreakGlassReason(reason)
+                if isinstance(reason, int)
+                else codes.BreakGlassReason[reason.strip().upper().replace("-", "_")]
+            )
+        except (KeyError, ValueError):
+            names = ", ".join(r.name.lower() for r in codes.BreakGlassReason)
+            raise InvalidInput(f"unknown break-glass reason {reason!r}", hint=names) from None
+        secs = 0 if duration is None else seconds(duration)
+        if not 0 <= secs <= codes.MAX_BREAK_GLASS_SECONDS:
+            raise InvalidInput("break-glass lasts at most 24 hours")
+        digest = hashlib.sha256(justification.encode()).digest() if justification else ZERO32
+        tx = self._contract.open_break_glass(patient_id, int(why), secs, digest)
+        expires = int(tx.events_named("BreakGlassOpened")[0].args["expiresAt"])
+        return BreakGlassInfo(patient_id, self._address, why, expires, tx)

@@ -1,0 +1,254 @@
+"""The consent planner: one plan for a grant, a batch of grants or a revocation.
+
+A plan is everything a consent change needs, prepared off-chain and pinned: the grant requests
+with their key bundles, the new key epochs, the updated keyring document, the refreshed bundles of
+the other grantees whose grants span a new epoch, and the resealed emergency kit when an
+emergency category changed. The direct path (:mod:`medledger.client.consent`) executes a plan as
+transactions; the relayed path executes the same plan as EIP-712 signed steps. Both paths build
+their plan here, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+
+from medledger import codes
+from medledger.chain.contracts import MedLedgerContract
+from medledger.chain.types import ZERO32, Consent, GrantRequest, Patient, Provider
+from medledger.client.directory import ProviderDirectory
+from medledger.client.documents import DocumentStore, Pins
+from medledger.client.keys import KeyManager
+from medledger.client.types import MAX_GRANT_BATCH, KitUpdate
+from medledger.codes import Category, Purpose
+from medledger.crypto import (
+    Keyring,
+    PublicKey,
+    emergency_kit_responders,
+    seal_emergency_kit,
+    seal_key_bundle,
+)
+from medledger.crypto.epochs import EpochKey
+from medledger.errors import InvalidInput
+from medledger.storage import CID
+
+
+@dataclass(frozen=True)
+class GrantSpec:
+    """A validated grant request, before keys and transactions."""
+
+    grantee: str
+    provider: Provider
+    categories: tuple[Category, ...]
+    purposes: tuple[Purpose, ...]
+    actions: int
+    valid_from: int
+    until: int
+
+
+@dataclass
+class ConsentPlan:
+    """What a consent change sends, in order: revoke (if any), keyring, grants, kit."""
+
+    kind: str  # "grant" or "revoke"
+    patient_id: int
+    now: int
+    specs: tuple[GrantSpec, ...] = ()
+    requests: tuple[GrantRequest, ...] = ()
+    revoked: str | None = None
+    new_epochs: tuple[EpochKey, ...] = ()
+    keyring: Keyring | None = None
+    keyring_cid: CID | None = None
+    refreshed: tuple[GrantRequest, ...] = ()
+    kit: KitUpdate | None = None
+    bundles: tuple[CID, ...] = field(default_factory=tuple)
+
+    @property
+    def grants(self) -> tuple[GrantRequest, ...]:
+        """The grants to send: the requested ones, then the refreshed bundles."""
+        return (*self.requests, *self.refreshed)
+
+    def shape(self) -> dict[str, Any]:
+        """The plan without its random key material (bundle and keyring digests, epoch keys),
+        times relative to ``now``: equal shapes mean the same consent change."""
+
+        def grant(g: GrantRequest) -> tuple[Any, ...]:
+            start = g.valid_from - self.now if g.valid_from else 0
+            return (g.grantee, g.categories, g.actions, g.purposes, start, g.valid_until - self.now)
+
+        return {
+            "kind": self.kind,
+            "patient": self.patient_id,
+            "requests": [grant(g) for g in self.requests],
+            "revoked": self.revoked,
+            "new_epochs": sorted((e.category, e.valid_from - self.now) for e in self.new_epochs),
+            "keyring": self.keyring_cid is not None,
+            "refreshed": [grant(g) for g in self.refreshed],
+            "kit": None
+            if self.kit is None
+            else (self.kit.categories, self.kit.max_duration, self.kit.opt_out),
+        }
+
+
+class ConsentPlanner:
+    """Builds :class:`ConsentPlan` s for one patient's controller."""
+
+    def __init__(
+        self,
+        contract: MedLedgerContract,
+        keys: KeyManager,
+        directory: ProviderDirectory,
+        documents: DocumentStore,
+    ) -> None:
+        self._contract = contract
+        self._keys = keys
+        self._directory = directory
+        self._documents = documents
+
+    def plan_grants(
+        self, pid: int, specs: Sequence[GrantSpec], now: int, pins: Pins
+    ) -> ConsentPlan:
+        # Plan on a copy: the cached keyring changes only once the new one is on-chain.
+        keyring = self._keys.keyring_copy(pid)
+        new_epochs: list[EpochKey] = []
+        for sp in specs:
+            new_epochs += keyring.split_at([c.value for c in sp.categories], sp.until)
+        bundles: list[CID] = []
+        requests: list[GrantRequest] = []
+        for sp in specs:
+            cats = [c.value for c in sp.categories]
+            bundle = pins.put(self._bundle(keyring, sp.grantee, sp.provider, cats, sp.until))
+            bundles.append(bundle)
+            requests.append(
+                GrantRequest(
+                    sp.grantee,
+                    codes.mask(sp.categories),
+                    sp.actions,
+                    codes.mask(sp.purposes),
+                    sp.valid_from,
+                    sp.until,
+                    bundle.digest,
+                )
+            )
+        plan = ConsentPlan("grant", pid, now, tuple(specs), tuple(requests), bundles=tuple(bundles))
+        self._rekey(plan, keyring, new_epochs, [sp.grantee for sp in specs], pins)
+        if len(plan.grants) > MAX_GRANT_BATCH:
+            raise InvalidInput(
+                f"{len(plan.grants)} grants (with {len(plan.refreshed)} refreshed bundles) "
+                f"exceed the batch limit of {MAX_GRANT_BATCH}",
+                hint="grant in smaller groups",
+            )
+        return plan
+
+    def plan_revoke(
+        self, pid: int, grantee: str, consent: Consent, now: int, pins: Pins
+    ) -> ConsentPlan:
+        keyring = self._keys.keyring_copy(pid)
+        cats = [c.value for c in codes.unmask_categories(consent.categories)]
+        new_epochs = keyring.rotate(cats, now)
+        plan = ConsentPlan("revoke", pid, now, revoked=grantee)
+        self._rekey(plan, keyring, new_epochs, [grantee], pins)
+        return plan
+
+    def kit(
+        self,
+        keyring: Keyring,
+        patient: Patient,
+        responders: Sequence[str] | None,
+        pins: Pins,
+        categories: int | None = None,
+        max_duration: int | None = None,
+        opt_out: bool | None = None,
+    ) -> KitUpdate:
+        """Seal (and pin) an emergency kit; ``None`` settings keep the patient's current ones,
+        ``responders=None`` keeps the kit's current responders."""
+        if responders is None:
+            _, responders = emergency_kit_responders(self._documents.get(patient.emergency_kit))
+        cats = patient.emergency_categories if categories is None else categories
+        keys: dict[str, PublicKey] = {
+            to_checksum_address(r): self._directory.responder_key(r) for r in responders
+        }
+        kit = seal_emergency_kit(
+            keyring, categories=[c.value for c in codes.unmask_categories(cats)], responders=keys
+        )
+        return KitUpdate(
+            pins.put(kit).digest,
+            cats,
+            patient.break_glass_max_duration if max_duration is None else max_duration,
+            patient.break_glass_opt_out if opt_out is None else opt_out,
+        )
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _bundle(
+        self, keyring: Keyring, grantee: str, provider: Provider, cats: Sequence[int], until: int
+    ) -> bytes:
+        return seal_key_bundle(
+            keyring,
+            categories=cats,
+            valid_until=until,
+            grantee=grantee,
+            grantee_key=self._directory.public_key(provider),
+        )
+
+    def _active_grants(self, pid: int, now: int) -> dict[str, Consent]:
+        grantees = {
+            to_checksum_address(e.args["grantee"])
+            for e in self._contract.get_events(
+                "ConsentGranted", argument_filters={"patientId": pid}
+            )
+        }
+        active: dict[str, Consent] = {}
+        for g in sorted(grantees):
+            c = self._contract.get_consent(pid, g)
+            if c.exists and c.valid_until > now:
+                active[g] = c
+        return active
+
+    def _rekey(
+        self,
+        plan: ConsentPlan,
+        keyring: Keyring,
+        new_epochs: Sequence[EpochKey],
+        skip: Iterable[str],
+        pins: Pins,
+    ) -> None:
+        """After new epochs: the keyring to publish, refreshed bundles for the other active
+        grantees whose grant spans a new epoch, and a resealed emergency kit when an emergency
+        category changed."""
+        if not new_epochs:
+            return
+        pid, skipped = plan.patient_id, set(skip)
+        refreshed: list[GrantRequest] = []
+        for grantee, consent in self._active_grants(pid, plan.now).items():
+            cats = [c.value for c in codes.unmask_categories(consent.categories)]
+            starts = [e.valid_from for e in new_epochs if e.category in cats]
+            if grantee in skipped or not starts or min(starts) >= consent.valid_until:
+                continue
+            provider = self._contract.get_provider(grantee)
+            if provider.status == 0:
+                continue
+            bundle = pins.put(self._bundle(keyring, grantee, provider, cats, consent.valid_until))
+            refreshed.append(
+                GrantRequest(
+                    grantee,
+                    consent.categories,
+                    consent.actions,
+                    consent.purposes,
+                    consent.valid_from,
+                    consent.valid_until,
+                    bundle.digest,
+                )
+            )
+        patient = self._contract.get_patient(pid)
+        changed = {e.category for e in new_epochs}
+        emergency = {c.value for c in codes.unmask_categories(patient.emergency_categories)}
+        if patient.emergency_kit != ZERO32 and changed & emergency:
+            plan.kit = self.kit(keyring, patient, None, pins)
+        plan.new_epochs = tuple(new_epochs)
+        plan.keyring = keyring
+        plan.keyring_cid = pins.put(self._keys.keyring_document(keyring))
+        plan.refreshed = tuple(refreshed)

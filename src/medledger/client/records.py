@@ -1,0 +1,201 @@
+"""``session.records``: add a record (sealed, stored, registered), the timeline, erasure."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import IO
+
+from eth_utils.address import to_checksum_address
+
+from medledger import codes
+from medledger.audit.erasure import CANNOT_UNDO, ErasureReport, NotifiedGrantee
+from medledger.chain.types import ZERO32, Record
+from medledger.client._base import Namespace, block_time, record_cid
+from medledger.client._inputs import record_id
+from medledger.client.documents import pinned
+from medledger.client.types import RecordInfo
+from medledger.codes import Action, Category
+from medledger.crypto import PublicDirectory, seal_record, seal_stream
+from medledger.errors import AccessDenied, InvalidInput, NotAuthorized, NotRegistered, StorageError
+from medledger.storage import CID
+from medledger.storage.cid import DAG_PB
+
+
+class RecordsNamespace(Namespace):
+    def add(
+        self,
+        patient_id: int,
+        data: bytes | bytearray | memoryview | IO[bytes],
+        category: str | int | Category,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> RecordInfo:
+        """Encrypt ``data`` for the patient, store and pin it, and register it on-chain.
+
+        The author is this party: the patient's controller, or a provider holding write consent
+        for ``category``. If the transaction fails the stored record is unpinned.
+        """
+        cat = codes.category(category)
+        patient = self._require_patient(patient_id)
+        if patient.controller != self._address and not self._contract.has_access(
+            patient_id, self._address, int(cat), int(Action.WRITE)
+        ):
+            raise AccessDenied(
+                f"{self._address} has no write consent for {cat.name.lower()} of patient "
+                f"{patient_id}",
+                hint="the patient must grant actions=['write'] for this category",
+            )
+        if patient.keyring == ZERO32:
+            raise NotRegistered(f"patient {patient_id} has not published a keyring")
+        directory = PublicDirectory.from_document(self._documents.get(patient.keyring))
+        created_at = self._chain.now()
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            sealed = seal_record(
+                data, directory, category=int(cat), author=self._address, created_at=created_at
+            )
+            size = len(data)
+            cid = self._store.put(sealed)
+        else:
+            cid, size = self._seal_stream(data, directory, cat, created_at, progress)
+        codec = 0x70 if cid.codec == DAG_PB else 0x55
+        with pinned(self._store, cid):
+            tx = self._contract.add_record(patient_id, cid.digest, int(cat), codec)
+        return RecordInfo(
+            cid.digest, cid, patient_id, cat, self._address, created_at, False, size, tx
+        )
+
+    def _seal_stream(
+        self,
+        src: IO[bytes],
+        directory: PublicDirectory,
+        cat: Category,
+        created_at: int,
+        progress: Callable[[int], None] | None,
+    ) -> tuple[CID, int]:
+        counted = _CountingReader(src, progress)
+        with tempfile.TemporaryFile(prefix="medledger-seal-") as tmp:
+            seal_stream(
+                counted, tmp, directory, category=int(cat), author=self._address,
+                created_at=created_at,
+            )  # fmt: skip
+            tmp.seek(0)
+            cid = self._store.put_stream(tmp)
+        return cid, counted.total
+
+    def timeline(self, patient_id: int | None = None) -> list[RecordInfo]:
+        """The patient's longitudinal timeline (oldest first), from the record events."""
+        pid = self._patient_id() if patient_id is None else patient_id
+        self._require_patient(pid)
+        added = self._contract.get_events("RecordAdded", argument_filters={"patientId": pid})
+        erased = {
+            bytes(e.args["recordId"])
+            for e in self._contract.get_events("RecordErased", argument_filters={"patientId": pid})
+        }
+        out = []
+        for e in added:
+            rid = bytes(e.args["recordId"])
+            rec = self._contract.get_record(rid)
+            out.append(
+                RecordInfo(
+                    rid,
+                    record_cid(rid, rec),
+                    pid,
+                    Category(rec.category),
+                    rec.author,
+                    rec.created_at,
+                    rid in erased or rec.erased,
+                )
+            )
+        return out
+
+    def get(self, record: bytes | str | CID) -> Record:
+        """The on-chain index entry of a record (``InvalidInput`` if unknown)."""
+        return self._record(record)
+
+    def fetch_sealed(self, record: bytes | str | CID) -> bytes:
+        """The sealed (encrypted) record from the store, CID-verified, without logging.
+
+        Ciphertext is public by design; this is what anyone can fetch.
+        """
+        return self._sealed(record)
+
+    def erase(self, record: bytes | str | CID) -> ErasureReport:
+        """Tombstone a record, unpin its blocks, and report what can and cannot be undone."""
+        rid = record_id(record)
+        pid = self._contract.patient_of(self._address)
+        rec = self.get(rid)
+        if pid == 0 or rec.patient_id != pid:
+            raise NotAuthorized(f"record 0x{rid.hex()} belongs to another patient")
+        if rec.erased:
+            raise InvalidInput(f"record 0x{rid.hex()} is already erased")
+        tx = self._contract.erase_record(rid)
+        cid = record_cid(rid, rec)
+        unpinned: list[str] = []
+        failures: list[str] = []
+        try:
+            if self._store.unpin(cid):
+                unpinned.append(str(cid))
+            self._store.gc()
+        except StorageError as exc:
+            failures.append(f"{cid}: {exc}")
+        notified = self._past_grantees(pid, Category(rec.category))
+        return ErasureReport(
+            patient_id=pid,
+            record_id="0x" + rid.hex(),
+            category=Category(rec.category),
+            tombstone_tx=tx.tx_hash,
+            erased_at=datetime.fromtimestamp(block_time(self._chain, tx.block_number), UTC),
+            keys_destroyed=(),
+            blocks_unpinned=tuple(unpinned),
+            unpin_failures=tuple(failures),
+            grantees_notified=tuple(notified),
+            cannot_undo=_ERASURE_LIMITS,
+        )
+
+    def _past_grantees(self, pid: int, category: Category) -> list[NotifiedGrantee]:
+        latest: dict[str, int] = {}
+        for e in self._contract.get_events("ConsentGranted", argument_filters={"patientId": pid}):
+            if int(e.args["categories"]) & (1 << category.value):
+                latest[to_checksum_address(e.args["grantee"])] = e.block_number
+        return [
+            NotifiedGrantee(addr, self._directory.name(addr), block_time(self._chain, block))
+            for addr, block in sorted(latest.items())
+        ]
+
+
+class _CountingReader:
+    """Wraps a binary stream, counting bytes and reporting progress."""
+
+    def __init__(self, src: IO[bytes], progress: Callable[[int], None] | None) -> None:
+        self._src = src
+        self._progress = progress
+        self.total = 0
+
+    def readinto(self, buffer: memoryview, /) -> int | None:
+        readinto = getattr(self._src, "readinto", None)
+        if readinto is not None:
+            n: int | None = readinto(buffer)
+        else:
+            chunk = self._src.read(len(buffer))
+            n = len(chunk)
+            buffer[:n] = chunk
+        if n:
+            self.total += n
+            if self._progress is not None:
+                self._progress(n)
+        return n
+
+
+#: What erasure cannot undo, stated for medledger's key design (see docs/crypto.md).
+_ERASURE_LIMITS: tuple[str, ...] = (
+    CANNOT_UNDO[0],
+    CANNOT_UNDO[1],
+    "No key is destroyed: the record's data key is wrapped, inside the sealed record, to its "
+    "category's key epoch, which also protects the patient's other records of that category and "
+    "epoch. Whoever kept the ciphertext and holds that epoch key (the patient, grantees of the "
+    "category in that epoch, responders holding the emergency kit) can still decrypt it.",
+    "Unpinning and garbage collection delete the ciphertext from the stores this SDK controls; "
+    "other IPFS nodes that fetched it may keep the encrypted blocks.",
+)

@@ -1,0 +1,43 @@
+"""``session.relay``: submit someone's signed consent steps, paying the gas."""
+
+from __future__ import annotations
+
+import warnings
+
+from medledger.chain.types import TxResult
+from medledger.client._base import Namespace
+from medledger.client.types import SignedConsent
+
+
+class RelayNamespace(Namespace):
+    def submit(self, signed: SignedConsent) -> list[TxResult]:
+        """Submit a signed grant or revocation (all its steps, in order), paying the gas.
+
+        A resealed emergency kit (``signed.kit``) is not submitted: only the patient can publish
+        it (``session.emergency.apply_kit(signed)``).
+        """
+        results = []
+        c = self._contract
+        for st in signed.steps:
+            if st.op == "setKeyring":
+                assert st.keyring is not None
+                tx = c.set_keyring_by_sig(
+                    signed.patient_id, st.keyring, signed.deadline, st.signature
+                )
+            elif st.op == "grant":
+                assert st.grant is not None
+                tx = c.grant_by_sig(signed.patient_id, st.grant, signed.deadline, st.signature)
+            else:
+                assert st.grantee is not None
+                tx = c.revoke_by_sig(signed.patient_id, st.grantee, signed.deadline, st.signature)
+            results.append(tx)
+        return results
+
+    def __call__(self, signed: SignedConsent) -> list[TxResult]:
+        """Deprecated: ``session.relay(signed)`` is ``session.relay.submit(signed)``."""
+        warnings.warn(
+            "Session.relay(signed) is deprecated; use session.relay.submit(signed)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.submit(signed)
