@@ -7,6 +7,7 @@ from typing import Any
 import ape
 
 from conftest import (
+    keyring_of,
     BG_OPENED,
     CAT_ALLERGIES,
     CAT_CONDITIONS,
@@ -31,9 +32,9 @@ from conftest import (
 
 
 def _records(world: Any, patient: Any) -> None:
-    world.addRecord(1, b32("allergy"), CAT_ALLERGIES, RAW, sender=patient)
-    world.addRecord(1, b32("meds"), CAT_MEDICATIONS, RAW, sender=patient)
-    world.addRecord(1, b32("labs"), CAT_LABS, RAW, sender=patient)
+    world.addRecord(1, b32("allergy"), CAT_ALLERGIES, RAW, keyring_of(1), sender=patient)
+    world.addRecord(1, b32("meds"), CAT_MEDICATIONS, RAW, keyring_of(1), sender=patient)
+    world.addRecord(1, b32("labs"), CAT_LABS, RAW, keyring_of(1), sender=patient)
 
 
 def test_open_is_logged_and_chained(world: Any, patient: Any, responder: Any) -> None:
@@ -93,8 +94,8 @@ def test_patient_settings_bound_the_window(world: Any, patient: Any, responder: 
         world.openBreakGlass(1, 0, 601, ZERO32, sender=responder)
     receipt = world.openBreakGlass(1, 0, 0, ZERO32, sender=responder)
     assert world.breakGlassUntil(1, responder) == receipt.timestamp + 600
-    world.addRecord(1, b32("labs"), CAT_LABS, RAW, sender=patient)
-    world.addRecord(1, b32("allergy"), CAT_ALLERGIES, RAW, sender=patient)
+    world.addRecord(1, b32("labs"), CAT_LABS, RAW, keyring_of(1), sender=patient)
+    world.addRecord(1, b32("allergy"), CAT_ALLERGIES, RAW, keyring_of(1), sender=patient)
     assert outcomes(world.recordAccess(1, b32("labs"), P_EMERGENCY, sender=responder), world) == [
         OK_EMERGENCY
     ]

@@ -7,6 +7,7 @@ from typing import Any
 import ape
 
 from conftest import (
+    keyring_of,
     CAT_ALLERGIES,
     CAT_GENOMICS,
     CAT_LABS,
@@ -100,7 +101,7 @@ def test_grant_validation(world: Any, patient: Any, doctor: Any, stranger: Any, 
 
 def test_window_boundaries_are_exact(world: Any, patient: Any, doctor: Any, chain: Any) -> None:
     """Valid iff validFrom <= block.timestamp < validUntil, checked at the exact seconds."""
-    world.addRecord(1, b32("r"), CAT_LABS, RAW, sender=patient)
+    world.addRecord(1, b32("r"), CAT_LABS, RAW, keyring_of(1), sender=patient)
     start = chain.pending_timestamp + 1000
     end = start + DAY
     world.grant(doctor, mask(CAT_LABS), READ, mask(P_TREATMENT), start, end, ZERO32, sender=patient)
@@ -145,7 +146,7 @@ def test_concurrent_grants_and_regrant_updates(
 
 
 def test_revoke(world: Any, patient: Any, doctor: Any, lab: Any, chain: Any, stranger: Any) -> None:
-    world.addRecord(1, b32("r"), CAT_LABS, RAW, sender=patient)
+    world.addRecord(1, b32("r"), CAT_LABS, RAW, keyring_of(1), sender=patient)
     until = chain.pending_timestamp + DAY
     world.grant(doctor, mask(CAT_LABS), READ, 1, 0, until, ZERO32, sender=patient)
     world.grant(lab, mask(CAT_LABS), READ, 1, 0, until, ZERO32, sender=patient)

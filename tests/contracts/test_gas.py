@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from conftest import (
+    keyring_of,
     ADD_RECORD_TYPES,
     CAT_ALLERGIES,
     CAT_LABS,
@@ -119,10 +120,10 @@ def test_access_gas(
         b32("kb"),
         sender=patient,
     )
-    _bounded("addRecord (patient)", world.addRecord(1, b32("r1"), CAT_LABS, RAW, sender=patient))
+    _bounded("addRecord (patient)", world.addRecord(1, b32("r1"), CAT_LABS, RAW, keyring_of(1), sender=patient))
     _bounded(
         "addRecord (provider, write consent)",
-        world.addRecord(1, b32("r2"), CAT_LABS, RAW, sender=doctor),
+        world.addRecord(1, b32("r2"), CAT_LABS, RAW, keyring_of(1), sender=doctor),
     )
     _bounded(
         "recordAccess (patient's first entry)",
@@ -143,7 +144,7 @@ def test_access_gas(
         world.recordAccess(1, b32("r1"), P_TREATMENT, sender=lab),
     )
     _note("openBreakGlass", world.openBreakGlass(1, 1, 0, b32("why"), sender=responder))
-    world.addRecord(1, b32("allergy"), CAT_ALLERGIES, RAW, sender=patient)
+    world.addRecord(1, b32("allergy"), CAT_ALLERGIES, RAW, keyring_of(1), sender=patient)
     _note(
         "recordAccess via break-glass", world.recordAccess(1, b32("allergy"), 1, sender=responder)
     )

@@ -7,6 +7,7 @@ from typing import Any
 import ape
 
 from conftest import (
+    keyring_of,
     CAT_LABS,
     DAY,
     OK_CONSENT,
@@ -128,7 +129,7 @@ def test_rotation_keeps_data_and_strips_old_key(
     world: Any, patient: Any, doctor: Any, lab: Any, fresh_key: Any, chain: Any
 ) -> None:
     grant_now(world, patient, doctor, chain, purposes=mask(P_TREATMENT))
-    world.addRecord(1, b32("rec"), CAT_LABS, RAW, sender=patient)
+    world.addRecord(1, b32("rec"), CAT_LABS, RAW, keyring_of(1), sender=patient)
     world.recordAccess(1, b32("rec"), P_TREATMENT, sender=doctor)
 
     receipt = world.rotateController(fresh_key, sender=patient)
@@ -144,7 +145,7 @@ def test_rotation_keeps_data_and_strips_old_key(
 
     # Consents, records and the log stay attached to the patient id.
     assert world.hasAccess(1, doctor, CAT_LABS, READ)
-    assert world.getRecord(b32("rec")).patientId == 1
+    assert world.getRecord(1, b32("rec")).patientId == 1
     assert world.logHead(1).count == 1
     assert outcomes(world.recordAccess(1, b32("rec"), P_TREATMENT, sender=doctor), world) == [
         OK_CONSENT

@@ -7,6 +7,7 @@ from typing import Any
 import ape
 
 from conftest import (
+    keyring_of,
     CAT_LABS,
     NO_CONSENT,
     OK_CONSENT,
@@ -88,7 +89,7 @@ def test_suspension_stops_grants_and_reinstatement_restores(
     world: Any, owner: Any, patient: Any, doctor: Any, chain: Any, stranger: Any
 ) -> None:
     grant_now(world, patient, doctor, chain, purposes=1 << P_TREATMENT)
-    world.addRecord(1, b32("r"), CAT_LABS, RAW, sender=patient)
+    world.addRecord(1, b32("r"), CAT_LABS, RAW, keyring_of(1), sender=patient)
     assert world.hasAccess(1, doctor, CAT_LABS, READ)
 
     with ape.reverts(world.OwnableUnauthorizedAccount):
@@ -107,7 +108,7 @@ def test_suspension_stops_grants_and_reinstatement_restores(
         grant_now(world, patient, doctor, chain)
     # Suspended providers' write consent stops as well.
     with ape.reverts(world.RecordNotAuthorized, author=doctor.address, outcome=SUSPENDED):
-        world.addRecord(1, b32("r2"), CAT_LABS, RAW, sender=doctor)
+        world.addRecord(1, b32("r2"), CAT_LABS, RAW, keyring_of(1), sender=doctor)
 
     receipt = world.reinstateProvider(doctor, sender=owner)
     assert logs_of(receipt, world, "ProviderReinstated")[0]["provider"] == doctor.address
@@ -124,7 +125,7 @@ def test_suspension_stops_grants_and_reinstatement_restores(
 def test_suspended_provider_without_consent_is_no_consent(
     world: Any, owner: Any, patient: Any, lab: Any
 ) -> None:
-    world.addRecord(1, b32("r"), CAT_LABS, RAW, sender=patient)
+    world.addRecord(1, b32("r"), CAT_LABS, RAW, keyring_of(1), sender=patient)
     world.suspendProvider(lab, sender=owner)
     assert outcomes(world.recordAccess(1, b32("r"), P_TREATMENT, sender=lab), world) == [NO_CONSENT]
 

@@ -87,7 +87,7 @@ def base(project: Any, accounts: Any, owner: Any, fresh_key: Any) -> dict[str, A
     ledger.registerProvider(lab, b32("l"), ZERO32, False, "lab", sender=owner)
     ledger.registerPatient(b32("p"), ZERO32, ZERO32, sender=patient)
     for c in CATEGORIES:
-        ledger.addRecord(1, record_id(1, c), c, 0x55, sender=patient)
+        ledger.addRecord(1, record_id(1, c), c, 0x55, keyring_of(1), sender=patient)
     extra = accounts.generate_test_account()
     owner.transfer(extra, 10**18)
     return {
