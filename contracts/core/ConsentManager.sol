@@ -170,7 +170,7 @@ abstract contract ConsentManager is PatientIdentity {
             uint40 until = previousEnd + p.breakGlassCooldown;
             if (block.timestamp < until) revert BreakGlassCooldown(until);
         }
-        uint40 expiresAt = _now() + duration;
+        uint40 expiresAt = uint40(block.timestamp) + duration; // _appendLog checks the range
         w.expiresAt = expiresAt;
         w.categories = categories;
         (uint64 seq, bytes24 head) =
@@ -185,7 +185,7 @@ abstract contract ConsentManager is PatientIdentity {
         }
         BreakGlassWindow storage w = _breakGlass[patientId][responder];
         if (block.timestamp >= w.expiresAt) revert BreakGlassNotOpen(patientId, responder);
-        w.expiresAt = _now(); // the cooldown runs from now
+        w.expiresAt = uint40(block.timestamp); // the cooldown runs from now; range checked by _appendLog
         (uint64 seq, bytes24 head) = _appendLog(
             patientId,
             responder,
@@ -215,7 +215,7 @@ abstract contract ConsentManager is PatientIdentity {
         if (categories == 0 || categories & ~Codes.ALL_CATEGORIES != 0) revert ConsentInvalidCategories(categories);
         if (actions == 0 || actions & ~Codes.ALL_ACTIONS != 0) revert ConsentInvalidActions(actions);
         if (purposes == 0 || purposes & ~Codes.ALL_PURPOSES != 0) revert ConsentInvalidPurposes(purposes);
-        if (validFrom == 0) validFrom = _now();
+        if (validFrom == 0) validFrom = uint40(block.timestamp); // range checked by _appendLog
         if (validUntil <= validFrom || validUntil <= block.timestamp) revert ConsentInvalidWindow(validFrom, validUntil);
         uint8 status = Packed.accountStatus(_accounts[grantee]);
         if (status != Codes.PROVIDER_ACTIVE) {

@@ -94,9 +94,9 @@ abstract contract RecordRegistry is MedLedgerBase {
         if (_records[patientId][recordId] != 0) revert RecordAlreadyExists(patientId, recordId);
         bytes32 current = _patients[patientId].keyring;
         if (current != keyring) revert RecordStaleKeyring(keyring, current);
-        _records[patientId][recordId] = Packed.packRecord(author, _now(), category, dagPb);
+        _records[patientId][recordId] = Packed.packRecord(author, uint40(block.timestamp), category, dagPb); // range: _appendLog
         (uint64 seq, bytes24 head) = _appendLog(patientId, author, recordId, 0, Codes.OUTCOME_RECORD_ADDED, 0);
-        emit RecordAdded(patientId, recordId, author, category, cidCodec, keyring, seq, head);
+        emit RecordAdded(patientId, recordId, author, category, cidCodec, seq, head);
         return true;
     }
 }

@@ -15,14 +15,14 @@ interface IRecordRegistry is IMedLedgerErrors {
         bool erased;
     }
 
-    /// @notice A record was added. Chain entry: outcome 8, actor author, subject recordId, purpose 0.
+    /// @notice A record was added (sealed under the keyring current in this block). Chain entry:
+    ///         outcome 8, actor author, subject recordId, purpose 0.
     event RecordAdded(
         uint64 indexed patientId,
         bytes32 indexed recordId,
         address indexed author,
         uint8 category,
         uint8 cidCodec,
-        bytes32 keyring,
         uint64 seq,
         bytes24 head
     );
