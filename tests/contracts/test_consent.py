@@ -179,28 +179,32 @@ def test_grant_batch(
     world: Any, patient: Any, doctor: Any, lab: Any, stranger: Any, chain: Any
 ) -> None:
     until = chain.pending_timestamp + DAY
-    batch = [
-        GrantArgs(doctor.address, mask(CAT_LABS), READ, 1, 0, until).as_tuple(),
-        GrantArgs(lab.address, mask(CAT_GENOMICS), WRITE, 1, 0, until, b32("kb")).as_tuple(),
-    ]
+    # v2: grantees strictly ascending (no duplicates)
+    batch = sorted(
+        [
+            GrantArgs(doctor.address, mask(CAT_LABS), READ, 1, 0, until).as_tuple(),
+            GrantArgs(lab.address, mask(CAT_GENOMICS), WRITE, 1, 0, until, b32("kb")).as_tuple(),
+        ],
+        key=lambda t: int(t[0], 16),
+    )
     receipt = world.grantBatch(batch, sender=patient)
-    assert [e.grantee for e in logs_of(receipt, world, "ConsentGranted")] == [
-        doctor.address,
-        lab.address,
-    ]
+    assert [e.grantee for e in logs_of(receipt, world, "ConsentGranted")] == [t[0] for t in batch]
     assert world.hasAccess(1, doctor, CAT_LABS, READ)
     assert world.hasAccess(1, lab, CAT_GENOMICS, WRITE)
 
     # All or nothing: one bad entry reverts the batch.
-    bad = [
-        GrantArgs(doctor.address, mask(CAT_GENOMICS), READ, 1, 0, until).as_tuple(),
-        GrantArgs(stranger.address, 1, READ, 1, 0, until).as_tuple(),
-    ]
+    bad = sorted(
+        [
+            GrantArgs(doctor.address, mask(CAT_GENOMICS), READ, 1, 0, until).as_tuple(),
+            GrantArgs(stranger.address, 1, READ, 1, 0, until).as_tuple(),
+        ],
+        key=lambda t: int(t[0], 16),
+    )
     with ape.reverts(world.ConsentGranteeNotProvider):
         world.grantBatch(bad, sender=patient)
     assert world.getConsent(1, doctor).categories == mask(CAT_LABS)
 
-    too_many = [GrantArgs(doctor.address, 1, READ, 1, 0, until).as_tuple()] * 65
+    too_many = [GrantArgs(doctor.address, 1, READ, 1, 0, until).as_tuple()] * 65  # size first
     with ape.reverts(world.MedLedgerBatchTooLarge, length=65, max=64):
         world.grantBatch(too_many, sender=patient)
     with ape.reverts(world.MedLedgerNotController):
