@@ -8,7 +8,6 @@ import ape
 import pytest
 
 from conftest import (
-    keyring_of,
     CAT_GENOMICS,
     CAT_LABS,
     ERASED,
@@ -28,6 +27,7 @@ from conftest import (
     access_entries,
     b32,
     chain_head,
+    keyring_of,
     mask,
     outcomes,
 )

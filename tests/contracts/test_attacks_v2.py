@@ -59,9 +59,7 @@ EVENTS_WITH_HEAD = (
 
 def _grant_sig(w: Any, signer: Any, g: GrantArgs, nonce: int, epoch: int = 0) -> tuple[Any, ...]:
     deadline = deadline_of(w)
-    sig = sign(
-        signer, domain(w, chain_id_of(w)), GRANT_TYPES, g.message(1, nonce, deadline, epoch)
-    )
+    sig = sign(signer, domain(w, chain_id_of(w)), GRANT_TYPES, g.message(1, nonce, deadline, epoch))
     return (1, g.as_tuple(), epoch, nonce, deadline, sig)
 
 
@@ -86,7 +84,8 @@ def test_p1_strangers_cannot_write_into_a_patients_log(
     assert world.logHead(1).count == count
     world.suspendProvider(doctor, sender=owner)
     r = world.recordAccess(1, b32("r"), P_TREATMENT, sender=doctor)
-    assert r.return_value is False and world.logHead(1).count == count + 1
+    assert r.return_value is False
+    assert world.logHead(1).count == count + 1
 
 
 # --- 2 --------------------------------------------------------------------------------------------
@@ -152,7 +151,8 @@ def test_p3_no_one_becomes_controller_without_consent(
     r = world.acceptController(1, sender=fresh_key)
     e = logs_of(r, world, "ControllerChanged")[0]
     assert (e.previousController, e.newController) == (patient.address, fresh_key.address)
-    assert world.patientOf(fresh_key) == 1 and world.patientOf(patient) == 0
+    assert world.patientOf(fresh_key) == 1
+    assert world.patientOf(patient) == 0
 
 
 # --- 4 --------------------------------------------------------------------------------------------
@@ -220,9 +220,7 @@ def test_p5_record_ids_cannot_be_squatted(world: Any, patient: Any, patient2: An
 
 
 # --- 6 --------------------------------------------------------------------------------------------
-def test_p6_anchors_are_bound_to_their_submitter(
-    anchors: Any, owner: Any, stranger: Any
-) -> None:
+def test_p6_anchors_are_bound_to_their_submitter(anchors: Any, owner: Any, stranger: Any) -> None:
     """v1: a stranger anchored a forged root in the hospital's stream (verifyItem true) or
     front-ran the real root. v2: streams are per submitter; verification names the submitter."""
     from merkle import build, leaf_of
@@ -417,9 +415,7 @@ def test_p10_revoke_and_rekey_is_atomic(
 
 
 # --- 11 -------------------------------------------------------------------------------------------
-def test_p11_keyring_updates_are_compare_and_swap(
-    world: Any, patient: Any, stranger: Any
-) -> None:
+def test_p11_keyring_updates_are_compare_and_swap(world: Any, patient: Any, stranger: Any) -> None:
     """v1: setKeyring was last-writer-wins: two concurrent flows each set their keyring and one
     epoch was silently lost. v2: the second writer reverts IdentityStaleKeyring."""
     kr1 = keyring_of(1)
@@ -482,7 +478,9 @@ def test_p13_smaller_points(
     world.addRecord(1, b32("r"), CAT_LABS, RAW, b32("new"), sender=patient)
 
 
-def test_add_record_by_sig_names_keyring(world: Any, lab: Any, patient: Any, stranger: Any, chain: Any) -> None:
+def test_add_record_by_sig_names_keyring(
+    world: Any, lab: Any, patient: Any, stranger: Any, chain: Any
+) -> None:
     grant_now(world, patient, lab, chain, actions=WRITE)
     deadline = deadline_of(world)
     msg = {

@@ -7,7 +7,6 @@ from typing import Any
 import ape
 
 from conftest import (
-    keyring_of,
     BG_OPENED,
     CAT_ALLERGIES,
     CAT_CONDITIONS,
@@ -25,6 +24,7 @@ from conftest import (
     ZERO32,
     b32,
     chain_head,
+    keyring_of,
     logs_of,
     mask,
     outcomes,

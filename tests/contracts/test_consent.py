@@ -7,7 +7,6 @@ from typing import Any
 import ape
 
 from conftest import (
-    keyring_of,
     CAT_ALLERGIES,
     CAT_GENOMICS,
     CAT_LABS,
@@ -24,6 +23,7 @@ from conftest import (
     ZERO32,
     GrantArgs,
     b32,
+    keyring_of,
     logs_of,
     mask,
     outcomes,

@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 
 from conftest import (
-    nonce_key,
-    keyring_of,
     ADD_RECORD_TYPES,
     CAT_ALLERGIES,
     CAT_LABS,
@@ -29,7 +27,9 @@ from conftest import (
     GrantArgs,
     b32,
     domain,
+    keyring_of,
     mask,
+    nonce_key,
     sign,
 )
 
@@ -126,7 +126,9 @@ def test_consent_gas(
         ),
     )
     # atomic revoke + keyring CAS + one refreshed bundle
-    world.grant(doctor, mask(CAT_LABS), READ, mask(P_TREATMENT), 0, until, b32("kb"), sender=patient)
+    world.grant(
+        doctor, mask(CAT_LABS), READ, mask(P_TREATMENT), 0, until, b32("kb"), sender=patient
+    )
     world.grant(lab, mask(CAT_LABS), READ, mask(P_TREATMENT), 0, until, b32("kb"), sender=patient)
     rr = world.revokeAndRekey(
         doctor, keyring_of(1), b32("keyring-2"), [(lab.address, b32("kb2"))], sender=patient
@@ -148,7 +150,10 @@ def test_access_gas(
         b32("kb"),
         sender=patient,
     )
-    _bounded("addRecord (patient)", world.addRecord(1, b32("r1"), CAT_LABS, RAW, keyring_of(1), sender=patient))
+    _bounded(
+        "addRecord (patient)",
+        world.addRecord(1, b32("r1"), CAT_LABS, RAW, keyring_of(1), sender=patient),
+    )
     _bounded(
         "addRecord (provider, write consent)",
         world.addRecord(1, b32("r2"), CAT_LABS, RAW, keyring_of(1), sender=doctor),

@@ -7,7 +7,6 @@ from typing import Any
 import ape
 
 from conftest import (
-    keyring_of,
     CAT_LABS,
     DAY,
     OK_CONSENT,
@@ -18,6 +17,7 @@ from conftest import (
     ZERO_ADDRESS,
     b32,
     grant_now,
+    keyring_of,
     logs_of,
     mask,
     outcomes,
@@ -97,7 +97,9 @@ def test_set_keyring_and_encryption_key(world: Any, patient: Any, stranger: Any)
 
 
 def test_set_emergency_access(world: Any, patient: Any, stranger: Any) -> None:
-    receipt = world.setEmergencyAccess(mask(0, CAT_LABS), 3600, False, 7200, b32("kit"), sender=patient)
+    receipt = world.setEmergencyAccess(
+        mask(0, CAT_LABS), 3600, False, 7200, b32("kit"), sender=patient
+    )
     event = logs_of(receipt, world, "EmergencyAccessConfigured")[0]
     assert (event.categories, event.maxDuration, event.optOut, event.emergencyKit) == (
         mask(0, CAT_LABS),

@@ -7,26 +7,26 @@ from typing import Any
 import ape
 
 from conftest import (
-    PROVIDER_KEY_TYPES,
-    chain_id_of,
-    deadline_of,
-    domain,
-    register_provider,
-    sign,
-    keyring_of,
     CAT_LABS,
     NO_CONSENT,
     OK_CONSENT,
     P_TREATMENT,
+    PROVIDER_KEY_TYPES,
     RAW,
     READ,
     SUSPENDED,
     ZERO32,
     ZERO_ADDRESS,
     b32,
+    chain_id_of,
+    deadline_of,
+    domain,
     grant_now,
+    keyring_of,
     logs_of,
     outcomes,
+    register_provider,
+    sign,
 )
 
 

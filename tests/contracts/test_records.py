@@ -7,7 +7,6 @@ from typing import Any
 import ape
 
 from conftest import (
-    keyring_of,
     CAT_GENOMICS,
     CAT_LABS,
     DAG_PB,
@@ -22,6 +21,7 @@ from conftest import (
     ZERO32,
     ZERO_ADDRESS,
     b32,
+    keyring_of,
     logs_of,
     mask,
 )
@@ -60,7 +60,7 @@ def test_provider_needs_current_write_consent(
         r = world.addRecord(pid, rid, cat, RAW, keyring_of(pid), sender=who)
         assert r.return_value is False
         assert logs_of(r, world, "RecordAdded") == []
-        assert tuple(world.getRecord(pid, rid))[0] == ZERO_ADDRESS
+        assert next(iter(world.getRecord(pid, rid))) == ZERO_ADDRESS
         [e] = logs_of(r, world, "AccessRecorded")
         return int(e.outcome) - 8
 

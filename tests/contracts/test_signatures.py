@@ -68,7 +68,10 @@ def test_grant_by_sig_rejections(
 ) -> None:
     g = GrantArgs(doctor.address, mask(CAT_LABS), READ, 1, 0, chain.pending_timestamp + DAY)
     with ape.reverts(world.MedLedgerInvalidSignature):  # not the controller
-        world.grantBySig(*_grant(world, patient2, g, nonce=int(world.nonces(patient, nonce_key(doctor)))), sender=stranger)
+        world.grantBySig(
+            *_grant(world, patient2, g, nonce=int(world.nonces(patient, nonce_key(doctor)))),
+            sender=stranger,
+        )
     with ape.reverts(world.MedLedgerInvalidSignature):  # signed fields differ
         world.grantBySig(*_grant(world, patient, g, msg={"categories": 0x3FF}), sender=stranger)
     with ape.reverts(world.MedLedgerStaleEpoch):
@@ -90,7 +93,13 @@ def test_revoke_by_sig_keeps_other_signatures(
     pending_lab = _grant(world, patient, g_lab)  # an unrelated relayed grant, signed earlier
     deadline = deadline_of(world)
     nonce = int(world.nonces(patient, nonce_key(doctor)))
-    msg = {"patientId": 1, "grantee": doctor.address, "epoch": 0, "nonce": nonce, "deadline": deadline}
+    msg = {
+        "patientId": 1,
+        "grantee": doctor.address,
+        "epoch": 0,
+        "nonce": nonce,
+        "deadline": deadline,
+    }
     sig = sign(patient, domain(world, chain_id_of(world)), REVOKE_TYPES, msg)
     world.revokeBySig(1, doctor, 0, nonce, deadline, sig, sender=stranger)
     assert not world.hasAccess(1, doctor, CAT_LABS, READ)
@@ -114,7 +123,9 @@ def test_set_keyring_by_sig(world: Any, patient: Any, stranger: Any) -> None:
     sig = sign(patient, domain(world, chain_id_of(world)), SET_KEYRING_TYPES, msg)
     with ape.reverts(world.MedLedgerInvalidSignature):
         world.setKeyringBySig(1, keyring_of(1), b32("other"), nonce, deadline, sig, sender=stranger)
-    r = world.setKeyringBySig(1, keyring_of(1), b32("ring-2"), nonce, deadline, sig, sender=stranger)
+    r = world.setKeyringBySig(
+        1, keyring_of(1), b32("ring-2"), nonce, deadline, sig, sender=stranger
+    )
     assert logs_of(r, world, "KeyringUpdated")[0].keyring == b32("ring-2")
     assert world.nonces(patient, 0) == nonce + 1
 
@@ -154,7 +165,16 @@ def test_add_record_by_sig(
     sig = sign(doctor, domain(world, chain_id_of(world)), ADD_RECORD_TYPES, msg)
     with ape.reverts(world.MedLedgerInvalidSignature):
         world.addRecordBySig(
-            1, b32("r"), CAT_LABS, RAW, keyring_of(1), stranger, nonce, deadline, sig, sender=stranger
+            1,
+            b32("r"),
+            CAT_LABS,
+            RAW,
+            keyring_of(1),
+            stranger,
+            nonce,
+            deadline,
+            sig,
+            sender=stranger,
         )
     world.addRecordBySig(
         1, b32("r"), CAT_LABS, RAW, keyring_of(1), doctor, nonce, deadline, sig, sender=stranger
