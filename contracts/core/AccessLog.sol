@@ -46,6 +46,7 @@ abstract contract AccessLog is MedLedgerBase {
     function _recordAccess(uint64 patientId, bytes32 recordId, uint8 purpose) internal returns (bool) {
         if (purpose >= Codes.PURPOSE_COUNT) revert AccessLogInvalidPurpose(purpose);
         uint256 acct = _accounts[msg.sender];
+        // slither-disable-next-line incorrect-equality (zero/flag test on a packed word, not a time comparison)
         if (Packed.accountStatus(acct) == Codes.PROVIDER_NONE && Packed.accountPatient(acct) != patientId) {
             revert AccessLogNoStanding(patientId, msg.sender);
         }

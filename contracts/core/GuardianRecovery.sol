@@ -133,6 +133,7 @@ abstract contract GuardianRecovery is PatientIdentity {
         )
     {
         RecoveryRound memory r = _recoveries[patientId];
+        // slither-disable-next-line incorrect-equality (0 = no round started; not a time comparison)
         return (
             r.round,
             r.candidate,

@@ -52,7 +52,6 @@ abstract contract MedLedgerBase is EIP712, NoncesKeyed, IMedLedger {
     uint256 internal constant MAX_SIGNATURE_LIFETIME = 30 days;
     uint256 internal constant RECOVERY_LIFETIME = 30 days;
     uint256 internal constant LOG_COUNT_MASK = 0xFFFFFFFFFF; // bits 39..0
-    uint256 internal constant LOG_LOW_MASK = 0xFFFFFFFFFFFFFFFF; // epoch 63..40 | count 39..0
 
     bytes32 internal constant GRANT_TYPEHASH = keccak256(
         "Grant(uint64 patientId,address grantee,uint16 categories,uint8 actions,uint16 purposes,uint40 validFrom,uint40 validUntil,bytes32 keyBundle,uint32 epoch,uint256 nonce,uint256 deadline)"

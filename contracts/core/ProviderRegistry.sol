@@ -103,6 +103,7 @@ abstract contract ProviderRegistry is MedLedgerBase, Ownable2Step {
     }
 
     function _setProviderKey(address provider, bytes32 encryptionKey, bytes32 keyDocument) private {
+        // slither-disable-next-line incorrect-equality (zero/flag test on a packed word, not a time comparison)
         if (Packed.accountStatus(_accounts[provider]) == Codes.PROVIDER_NONE) revert ProviderNotRegistered(provider);
         if (encryptionKey == bytes32(0)) revert ProviderInvalidEncryptionKey();
         ProviderInfo storage info = _providerInfo[provider];

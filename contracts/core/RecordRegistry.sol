@@ -81,6 +81,7 @@ abstract contract RecordRegistry is MedLedgerBase {
         // slither-disable-next-line incorrect-equality (zero/flag test on a packed word, not a time comparison)
         if (own == 0 || own != patientId) {
             uint8 status = Packed.accountStatus(a);
+            // slither-disable-next-line incorrect-equality (zero/flag test on a packed word, not a time comparison)
             if (status == Codes.PROVIDER_NONE) revert RecordNoStanding(patientId, author);
             uint8 outcome = _grantOutcome(_consents[patientId][author], status, category, Codes.ACTION_WRITE, 0);
             if (outcome != Codes.OUTCOME_ALLOWED_CONSENT) {
