@@ -5,13 +5,27 @@ and `ape test tests/contracts/test_v1_attacks.py -s`: every attack of issue 12 b
 
 from typing import Any
 
-from conftest import CAT_LABS, DAY, GRANT_TYPES, RAW, READ, ZERO32, GrantArgs, b32, domain, mask, sign
+from conftest import (
+    CAT_LABS,
+    DAY,
+    GRANT_TYPES,
+    RAW,
+    READ,
+    ZERO32,
+    GrantArgs,
+    b32,
+    domain,
+    mask,
+    sign,
+)
 
 
 def test_v1_p1(world: Any, patient: Any, stranger: Any) -> None:
     world.addRecord(1, b32("r"), CAT_LABS, RAW, sender=patient)
     r = world.recordAccessBatch([(1, b32("r"), 0)] * 100, sender=stranger)
-    print("P1 v1: stranger appended", world.logHead(1).count, "entries, gas/entry", r.gas_used // 100)
+    print(
+        "P1 v1: stranger appended", world.logHead(1).count, "entries, gas/entry", r.gas_used // 100
+    )
     assert world.logHead(1).count == 100
 
 
