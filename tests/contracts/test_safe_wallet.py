@@ -1,6 +1,7 @@
 """ERC-1271: a real Safe 1.4.1 (npm @safe-global/safe-contracts, build artifacts) controls a
 patient and grants and revokes by EIP-712 signature (SignatureChecker -> Safe.isValidSignature
--> CompatibilityFallbackHandler -> checkSignatures of the owner's signature over the SafeMessage)."""
+-> CompatibilityFallbackHandler -> checkSignatures of the owner's signature over the
+SafeMessage)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Reference only (not collected: no test_ prefix). Run against v1 (commit 9574811), e.g.
-`git archive 9574811 | tar -x -C /tmp/v1`, copy this file to /tmp/v1/tests/contracts/test_v1_attacks.py
-and `ape test tests/contracts/test_v1_attacks.py -s`: every attack of issue 12 below SUCCEEDS on v1
-(observed 2026-12-02, see ATTACKS.md)."""
+"""Reference only (not collected: no test_ prefix). Run against v1 (commit 9574811):
+`git archive 9574811 | tar -x -C /tmp/v1`, copy this file to
+/tmp/v1/tests/contracts/test_v1_attacks.py, then `ape test tests/contracts/test_v1_attacks.py -s`.
+Every attack of issue 12 below SUCCEEDS on v1 (observed 2026-12-02, see ATTACKS.md)."""
 
 from typing import Any
 
