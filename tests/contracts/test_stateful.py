@@ -25,7 +25,20 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from conftest import DAY, ZERO32, b32, chain_head, logs_of, register_provider
+from conftest import (
+    DAY,
+    GRANT_TYPES,
+    ZERO32,
+    GrantArgs,
+    b32,
+    chain_head,
+    chain_id_of,
+    domain,
+    logs_of,
+    nonce_key,
+    register_provider,
+    sign,
+)
 
 CATEGORIES = (0, 3, 9)  # allergies, labs, genomics: one record of each per patient
 # 300 sequences on the in-process chain (issue 12); Anvil round trips make each ~3x slower on
@@ -56,6 +69,25 @@ class Model:
     responder: str = ""
     windows: dict[int, int] = field(default_factory=dict)  # patientId -> responder window end
     opt_out: set[int] = field(default_factory=set)
+    epochs: dict[int, int] = field(default_factory=dict)  # patientId -> signature epoch
+    writes: int = 0
+
+    def write_outcome(self, pid: int, author: str, category: int, now: int) -> int:
+        """addRecord by a provider: consent rules with the write action, no purpose."""
+        g = self.consents.get((pid, author))
+        if g is None:
+            return 16
+        if author in self.suspended:
+            return 22
+        if now < g.valid_from:
+            return 18
+        if now >= g.valid_until:
+            return 17
+        if not (g.categories >> category) & 1:
+            return 19
+        if not g.actions & 2:
+            return 21
+        return 0
 
     def outcome(self, pid: int, accessor: str, rid: bytes, purpose: int, now: int) -> int:
         if rid in self.erased:
@@ -119,6 +151,7 @@ def base(project: Any, accounts: Any, owner: Any, fresh_key: Any) -> dict[str, A
         "keys": [patient, accounts[2], fresh_key, extra],  # candidate controllers
         "stranger": accounts[9],
         "responder": accounts[5],
+        "guardians": [accounts[6], accounts[7]],
     }
 
 
@@ -128,6 +161,7 @@ def test_random_sequences_match_the_model(base: dict[str, Any], chain: Any, owne
     keys = base["keys"]
     stranger = base["stranger"]
     responder = base["responder"]
+    guardians = base["guardians"]
     snap = {"id": chain.snapshot()}
 
     class LedgerMachine(RuleBasedStateMachine):
@@ -152,12 +186,21 @@ def test_random_sequences_match_the_model(base: dict[str, Any], chain: Any, owne
             chain.pending_timestamp = self.now
             return self.now
 
-        def step(self, pid: int, actor: str, subject: bytes, purpose: int, outcome: int) -> None:
+        def step(
+            self,
+            pid: int,
+            actor: str,
+            subject: bytes,
+            purpose: int,
+            outcome: int,
+            check: bool = True,
+        ) -> None:
             """Advance the model chain of ``pid`` by one entry at the pinned time."""
             head, count = self.m.heads[pid]
             head = chain_head(head, pid, count, actor, subject, purpose, outcome, self.now)
             self.m.heads[pid] = (head, count + 1)
-            assert tuple(ledger.logHead(pid)) == (head, count + 1)
+            if check:  # off for all but the last entry of a multi-entry transaction
+                assert tuple(ledger.logHead(pid)) == (head, count + 1)
 
         def key(self, address: str) -> Any:
             return next(k for k in keys if k.address == address)
@@ -254,11 +297,12 @@ def test_random_sequences_match_the_model(base: dict[str, Any], chain: Any, owne
                     ledger.grantBatch(batch, sender=sender)
                 return
             ledger.grantBatch(batch, sender=sender)
-            for t in batch:
+            for i, t in enumerate(batch):
                 replaced = (pid, t[0]) in self.m.consents
                 self.m.consents[(pid, t[0])] = Grant(t[1], t[2], t[3], now, t[5])
                 word = t[1] | t[2] << 16 | t[3] << 24 | now << 40 | t[5] << 80
-                self.step(pid, t[0], word.to_bytes(32, "big"), 0, 6 if replaced else 5)
+                code = 6 if replaced else 5
+                self.step(pid, t[0], word.to_bytes(32, "big"), 0, code, i == len(batch) - 1)
 
         @rule(data=st.data())
         def open_break_glass(self, data: Any) -> None:
@@ -312,6 +356,7 @@ def test_random_sequences_match_the_model(base: dict[str, Any], chain: Any, owne
                 ledger.revoke(provider, sender=sender)
                 del self.m.consents[(pid, provider.address)]
                 self.step(pid, provider.address, ZERO32, 0, 7)
+                self.m.epochs[pid] = self.m.epochs.get(pid, 0) + 1
             else:
                 with ape.reverts(ledger.ConsentNotFound):
                     ledger.revoke(provider, sender=sender)
@@ -368,6 +413,7 @@ def test_random_sequences_match_the_model(base: dict[str, Any], chain: Any, owne
             ledger.acceptController(pid, sender=new)
             self.m.controllers[pid] = new.address
             self.step(pid, new.address, bytes(12) + bytes.fromhex(old.address[2:]), 0, 10)
+            self.m.epochs[pid] = self.m.epochs.get(pid, 0) + 1
             self.tick()
             with ape.reverts(ledger.MedLedgerNotController):
                 ledger.grant(providers[0], 1, 1, 1, 0, self.now + DAY, ZERO32, sender=old)
@@ -382,6 +428,104 @@ def test_random_sequences_match_the_model(base: dict[str, Any], chain: Any, owne
             else:
                 ledger.suspendProvider(provider, sender=owner)
                 self.m.suspended.add(provider.address)
+
+        @rule(data=st.data(), mode=st.sampled_from(["relay", "stale", "cancelled", "replay"]))
+        def relay_grant(self, data: Any, mode: str) -> None:
+            """A grant signed by the controller and submitted by a stranger."""
+            pid = data.draw(st.sampled_from(sorted(self.m.controllers)))
+            provider = data.draw(st.sampled_from(providers))
+            now = self.tick()
+            controller = self.key(self.m.controllers[pid])
+            epoch = self.m.epochs.get(pid, 0)
+            assert ledger.signatureEpoch(pid) == epoch
+            g = GrantArgs(provider.address, 1 << 3, 1, 1, 0, now + DAY)
+            nonce = int(ledger.nonces(controller, nonce_key(provider)))
+            signed_epoch = epoch + 1 if mode == "stale" else epoch
+            deadline = now + 3600
+            msg = dict(g.message(1, nonce, deadline, signed_epoch), patientId=pid)
+            sig = sign(controller, domain(ledger, chain_id_of(ledger)), GRANT_TYPES, msg)
+            args = (pid, g.as_tuple(), signed_epoch, nonce, deadline, sig)
+            if mode == "stale":
+                with ape.reverts(ledger.MedLedgerStaleEpoch):
+                    ledger.grantBySig(*args, sender=stranger)
+                return
+            if mode == "cancelled":
+                ledger.cancelNonce(nonce, sender=controller)
+                self.tick()
+                with ape.reverts(ledger.InvalidAccountNonce):
+                    ledger.grantBySig(*args, sender=stranger)
+                return
+            if provider.address in self.m.suspended:
+                with ape.reverts(ledger.ConsentGranteeSuspended):
+                    ledger.grantBySig(*args, sender=stranger)
+                return
+            ledger.grantBySig(*args, sender=stranger)
+            replaced = (pid, provider.address) in self.m.consents
+            self.m.consents[(pid, provider.address)] = Grant(1 << 3, 1, 1, now, now + DAY)
+            word = (1 << 3) | 1 << 16 | 1 << 24 | now << 40 | (now + DAY) << 80
+            self.step(pid, provider.address, word.to_bytes(32, "big"), 0, 6 if replaced else 5)
+            if mode == "replay":
+                self.tick()
+                with ape.reverts(ledger.InvalidAccountNonce):
+                    ledger.grantBySig(*args, sender=stranger)
+
+        @rule(data=st.data())
+        def provider_write(self, data: Any) -> None:
+            """A provider adds a record: stored if write consent allows, else a logged denial."""
+            pid = data.draw(st.sampled_from(sorted(self.m.controllers)))
+            provider = data.draw(st.sampled_from(providers))
+            c = data.draw(st.sampled_from(CATEGORIES))
+            self.m.writes += 1
+            rid = b32(f"write-{self.m.writes}")
+            now = self.tick()
+            receipt = ledger.addRecord(pid, rid, c, 0x55, ZERO32, sender=provider)
+            out = self.m.write_outcome(pid, provider.address, c, now)
+            if out == 0:
+                self.m.records[rid] = (pid, c)
+                self.step(pid, provider.address, rid, 0, 8)
+                assert ledger.getRecord(pid, rid).author == provider.address
+            else:
+                [e] = logs_of(receipt, ledger, "AccessRecorded")
+                assert e.outcome == out + 8
+                self.step(pid, provider.address, rid, 0, out + 8)
+                assert ledger.getRecord(pid, rid).author == "0x" + "0" * 40
+
+        @precondition(lambda self: bool(self.free_keys()))
+        @rule(data=st.data(), ending=st.sampled_from(["accept", "cancel", "guardians", "expire"]))
+        def recovery(self, data: Any, ending: str) -> None:
+            """Guardians recover a patient to a free key, or the round is cancelled / expires."""
+            pid = data.draw(st.sampled_from(sorted(self.m.controllers)))
+            candidate = data.draw(st.sampled_from(self.free_keys()))
+            old = self.key(self.m.controllers[pid])
+            self.tick()
+            ledger.setGuardians(guardians, 2, DAY, sender=old)
+            self.tick()
+            ledger.approveRecovery(pid, candidate, sender=guardians[0])
+            self.tick()
+            ledger.approveRecovery(pid, candidate, sender=guardians[1])
+            if ending == "cancel":
+                self.tick()
+                ledger.cancelRecovery(sender=old)
+            elif ending == "guardians":
+                self.tick()
+                ledger.voteCancelRecovery(pid, sender=guardians[0])
+                self.tick()
+                ledger.voteCancelRecovery(pid, sender=guardians[1])
+            self.now += DAY + (31 * DAY if ending == "expire" else 0)
+            self.tick()
+            if ending == "accept":
+                ledger.acceptRecovery(pid, sender=candidate)
+                self.m.controllers[pid] = candidate.address
+                pad = bytes(12) + bytes.fromhex(old.address[2:])
+                self.step(pid, candidate.address, pad, 0, 10)
+                self.m.epochs[pid] = self.m.epochs.get(pid, 0) + 1
+            elif ending == "expire":
+                with ape.reverts(ledger.RecoveryExpired):
+                    ledger.acceptRecovery(pid, sender=candidate)
+            else:
+                with ape.reverts(ledger.RecoveryNotScheduled):
+                    ledger.acceptRecovery(pid, sender=candidate)
+            assert ledger.patientOf(self.m.controllers[pid]) == pid
 
         @rule(data=st.data())
         def erase(self, data: Any) -> None:
