@@ -13,8 +13,8 @@ import {RecordRegistry} from "./core/RecordRegistry.sol";
 /// @title MedLedger
 /// @notice Patient-controlled consent, tamper-evident access log and record index. No protected
 ///         health information is stored: only public keys, CID digests, masks and timestamps.
-/// @dev EIP-712 domain: name "MedLedger", version "1".
+/// @dev EIP-712 domain: name "MedLedger", version "2".
 contract MedLedger is GuardianRecovery, ProviderRegistry, ConsentManager, AccessLog, RecordRegistry {
     /// @param consortium Initial owner of the provider registry (a multisig in production).
-    constructor(address consortium) EIP712("MedLedger", "1") Ownable(consortium) {}
+    constructor(address consortium) EIP712("MedLedger", "2") Ownable(consortium) {}
 }

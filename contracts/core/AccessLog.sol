@@ -7,7 +7,7 @@ import {Packed} from "../libraries/Packed.sol";
 import {MedLedgerBase} from "./MedLedgerBase.sol";
 
 /// @title AccessLog
-/// @notice Consent-checked access events, chained per patient (see MedLedgerBase._appendLog).
+/// @notice Consent-checked reads, chained per patient (see MedLedgerBase._appendLog).
 abstract contract AccessLog is MedLedgerBase {
     /// @inheritdoc IAccessLog
     function recordAccess(uint64 patientId, bytes32 recordId, uint8 purpose) external returns (bool allowed) {
@@ -32,26 +32,32 @@ abstract contract AccessLog is MedLedgerBase {
         returns (uint8 outcome)
     {
         if (purpose >= Codes.PURPOSE_COUNT) revert AccessLogInvalidPurpose(purpose);
-        return _evaluate(patientId, accessor, category, action, purpose);
+        return _evaluate(patientId, accessor, _accounts[accessor], category, action, purpose);
     }
 
     /// @inheritdoc IAccessLog
     function logHead(uint64 patientId) external view returns (bytes24 head, uint64 count) {
         uint256 state = _logs[patientId];
-        return (bytes24(bytes32(state)), uint64(state));
+        return (bytes24(bytes32(state)), uint64(state & LOG_COUNT_MASK));
     }
 
-    /// @dev Checks, logs and never reverts on denial; reverts only on malformed input.
+    /// @dev Checks, logs and never reverts on denial; reverts on malformed input and for callers
+    ///      without standing (neither a registered provider nor this patient's controller).
     function _recordAccess(uint64 patientId, bytes32 recordId, uint8 purpose) internal returns (bool) {
         if (purpose >= Codes.PURPOSE_COUNT) revert AccessLogInvalidPurpose(purpose);
-        uint256 r = _records[recordId];
-        uint64 owner = Packed.recordPatient(r);
+        uint256 acct = _accounts[msg.sender];
         // slither-disable-next-line incorrect-equality (zero/flag test on a packed word, not a time comparison)
-        if (owner == 0 || owner != patientId) revert AccessLogUnknownRecord(patientId, recordId);
+        if (Packed.accountStatus(acct) == Codes.PROVIDER_NONE && Packed.accountPatient(acct) != patientId) {
+            revert AccessLogNoStanding(patientId, msg.sender);
+        }
+        uint256 r = _records[patientId][recordId];
+        // slither-disable-next-line incorrect-equality (zero/flag test on a packed word, not a time comparison)
+        if (r == 0) revert AccessLogUnknownRecord(patientId, recordId);
         uint8 outcome = Packed.recordErased(r)
             ? Codes.OUTCOME_DENIED_ERASED
-            : _evaluate(patientId, msg.sender, Packed.recordCategory(r), Codes.ACTION_READ, purpose);
-        _appendLog(patientId, msg.sender, recordId, purpose, outcome);
+            : _evaluate(patientId, msg.sender, acct, Packed.recordCategory(r), Codes.ACTION_READ, purpose);
+        (uint64 seq, bytes24 head) = _appendLog(patientId, msg.sender, recordId, purpose, outcome, 0);
+        emit AccessRecorded(patientId, msg.sender, recordId, seq, purpose, outcome, uint40(block.timestamp), head);
         return outcome < Codes.OUTCOME_FIRST_DENIAL;
     }
 }

@@ -9,14 +9,11 @@ import {Packed} from "../libraries/Packed.sol";
 import {MedLedgerBase} from "./MedLedgerBase.sol";
 
 /// @title ProviderRegistry
-/// @notice Providers governed by the consortium owner (typically a multisig), with two-step
-///         ownership transfer.
+/// @notice Providers: identities and flags governed by the consortium owner (two-step ownership);
+///         encryption keys set only by the provider itself (transaction or EIP-712 signature).
 abstract contract ProviderRegistry is MedLedgerBase, Ownable2Step {
     /// @dev Longest provider name in bytes (bounds the event and storage cost).
     uint256 internal constant MAX_NAME_BYTES = 64;
-
-    /// @notice Renouncing would freeze the provider registry forever; it is disabled.
-    error ProviderRegistryRenounceDisabled();
 
     /// @inheritdoc IProviderRegistry
     function registerProvider(
@@ -24,33 +21,49 @@ abstract contract ProviderRegistry is MedLedgerBase, Ownable2Step {
         bytes32 encryptionKey,
         bytes32 keyDocument,
         bool emergencyResponder,
-        string calldata name
+        string calldata name,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
     ) external onlyOwner {
         if (provider == address(0)) revert ProviderInvalidAddress(provider);
         uint256 a = _accounts[provider];
         if (Packed.accountStatus(a) != Codes.PROVIDER_NONE) revert ProviderAlreadyRegistered(provider);
         if (a != 0) revert IdentityAddressInUse(provider); // controls a patient
-        _checkProviderData(encryptionKey, name);
-        _accounts[provider] = Packed.packProvider(Codes.PROVIDER_ACTIVE, emergencyResponder, uint32(block.timestamp));
+        _checkName(name);
+        _checkProviderKeySig(provider, encryptionKey, keyDocument, nonce, deadline, signature);
+        _accounts[provider] = Packed.packProvider(Codes.PROVIDER_ACTIVE, emergencyResponder, _now());
         _providerInfo[provider] = ProviderInfo(encryptionKey, keyDocument, name);
         emit ProviderRegistered(provider, encryptionKey, keyDocument, emergencyResponder, name);
     }
 
     /// @inheritdoc IProviderRegistry
-    function updateProvider(
+    function updateProvider(address provider, bool emergencyResponder, string calldata name) external onlyOwner {
+        uint256 a = _accounts[provider];
+        if (Packed.accountStatus(a) == Codes.PROVIDER_NONE) revert ProviderNotRegistered(provider);
+        _checkName(name);
+        _accounts[provider] =
+            Packed.packProvider(Packed.accountStatus(a), emergencyResponder, Packed.accountRegisteredAt(a));
+        _providerInfo[provider].name = name;
+        emit ProviderUpdated(provider, emergencyResponder, name);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function setProviderKey(bytes32 encryptionKey, bytes32 keyDocument) external {
+        _setProviderKey(msg.sender, encryptionKey, keyDocument);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function setProviderKeyBySig(
         address provider,
         bytes32 encryptionKey,
         bytes32 keyDocument,
-        bool emergencyResponder,
-        string calldata name
-    ) external onlyOwner {
-        uint256 a = _accounts[provider];
-        if (Packed.accountStatus(a) == Codes.PROVIDER_NONE) revert ProviderNotRegistered(provider);
-        _checkProviderData(encryptionKey, name);
-        _accounts[provider] =
-            Packed.packProvider(Packed.accountStatus(a), emergencyResponder, Packed.accountRegisteredAt(a));
-        _providerInfo[provider] = ProviderInfo(encryptionKey, keyDocument, name);
-        emit ProviderUpdated(provider, encryptionKey, keyDocument, emergencyResponder, name);
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _checkProviderKeySig(provider, encryptionKey, keyDocument, nonce, deadline, signature);
+        _setProviderKey(provider, encryptionKey, keyDocument);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -84,16 +97,40 @@ abstract contract ProviderRegistry is MedLedgerBase, Ownable2Step {
     }
 
     /// @notice Disabled: the consortium must always have an owner (use the two-step transfer).
-    function renounceOwnership() public view override onlyOwner {
+    /// @dev Non-view so that it overrides Ownable's state-changing function faithfully; always reverts.
+    function renounceOwnership() public override onlyOwner {
         revert ProviderRegistryRenounceDisabled();
+    }
+
+    function _setProviderKey(address provider, bytes32 encryptionKey, bytes32 keyDocument) private {
+        // slither-disable-next-line incorrect-equality (zero/flag test on a packed word, not a time comparison)
+        if (Packed.accountStatus(_accounts[provider]) == Codes.PROVIDER_NONE) revert ProviderNotRegistered(provider);
+        if (encryptionKey == bytes32(0)) revert ProviderInvalidEncryptionKey();
+        ProviderInfo storage info = _providerInfo[provider];
+        info.encryptionKey = encryptionKey;
+        info.keyDocument = keyDocument;
+        emit ProviderKeyUpdated(provider, encryptionKey, keyDocument);
+    }
+
+    function _checkProviderKeySig(
+        address provider,
+        bytes32 encryptionKey,
+        bytes32 keyDocument,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) private {
+        if (encryptionKey == bytes32(0)) revert ProviderInvalidEncryptionKey();
+        bytes32 structHash =
+            keccak256(abi.encode(PROVIDER_KEY_TYPEHASH, provider, encryptionKey, keyDocument, nonce, deadline));
+        _checkSignature(provider, structHash, nonce, deadline, signature);
     }
 
     function _setStatus(address provider, uint256 a, uint8 status) private {
         _accounts[provider] = Packed.packProvider(status, Packed.accountResponder(a), Packed.accountRegisteredAt(a));
     }
 
-    function _checkProviderData(bytes32 encryptionKey, string calldata name) private pure {
-        if (encryptionKey == bytes32(0)) revert ProviderInvalidEncryptionKey();
+    function _checkName(string calldata name) private pure {
         uint256 len = bytes(name).length;
         if (len == 0 || len > MAX_NAME_BYTES) revert ProviderInvalidName();
     }

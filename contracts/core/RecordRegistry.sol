@@ -7,11 +7,14 @@ import {Packed} from "../libraries/Packed.sol";
 import {MedLedgerBase} from "./MedLedgerBase.sol";
 
 /// @title RecordRegistry
-/// @notice The longitudinal, append-only record index with erasure tombstones.
+/// @notice The longitudinal, append-only record index (keyed by patient) with erasure tombstones.
 abstract contract RecordRegistry is MedLedgerBase {
     /// @inheritdoc IRecordRegistry
-    function addRecord(uint64 patientId, bytes32 recordId, uint8 category, uint8 cidCodec) external {
-        _addRecord(patientId, recordId, category, cidCodec, msg.sender);
+    function addRecord(uint64 patientId, bytes32 recordId, uint8 category, uint8 cidCodec, bytes32 keyring)
+        external
+        returns (bool added)
+    {
+        return _addRecord(patientId, recordId, category, cidCodec, keyring, msg.sender);
     }
 
     /// @inheritdoc IRecordRegistry
@@ -20,36 +23,39 @@ abstract contract RecordRegistry is MedLedgerBase {
         bytes32 recordId,
         uint8 category,
         uint8 cidCodec,
+        bytes32 keyring,
         address author,
+        uint256 nonce,
         uint256 deadline,
         bytes calldata signature
-    ) external {
+    ) external returns (bool added) {
         bytes32 structHash = keccak256(
-            abi.encode(ADD_RECORD_TYPEHASH, patientId, recordId, category, cidCodec, author, _useNonce(author), deadline)
+            abi.encode(
+                ADD_RECORD_TYPEHASH, patientId, recordId, category, cidCodec, keyring, author, nonce, deadline
+            )
         );
-        _checkSignature(author, structHash, deadline, signature);
-        _addRecord(patientId, recordId, category, cidCodec, author);
+        _checkSignature(author, structHash, nonce, deadline, signature);
+        return _addRecord(patientId, recordId, category, cidCodec, keyring, author);
     }
 
     /// @inheritdoc IRecordRegistry
     function eraseRecord(bytes32 recordId) external {
         uint64 patientId = _callerPatient();
-        uint256 r = _records[recordId];
-        uint64 owner = Packed.recordPatient(r);
-        if (owner == 0) revert RecordNotFound(recordId);
-        if (owner != patientId) revert MedLedgerNotController();
+        uint256 r = _records[patientId][recordId];
+        // slither-disable-next-line incorrect-equality (zero/flag test on a packed word, not a time comparison)
+        if (r == 0) revert RecordNotFound(patientId, recordId);
         if (Packed.recordErased(r)) revert RecordAlreadyErased(recordId);
-        _records[recordId] = r | Packed.RECORD_ERASED;
-        emit RecordErased(patientId, recordId);
+        _records[patientId][recordId] = r | Packed.RECORD_ERASED;
+        (uint64 seq, bytes24 head) = _appendLog(patientId, msg.sender, recordId, 0, Codes.OUTCOME_RECORD_ERASED, 0);
+        emit RecordErased(patientId, recordId, seq, head);
     }
 
     /// @inheritdoc IRecordRegistry
-    function getRecord(bytes32 recordId) external view returns (Record memory) {
-        uint256 r = _records[recordId];
+    function getRecord(uint64 patientId, bytes32 recordId) external view returns (Record memory) {
+        uint256 r = _records[patientId][recordId];
         // slither-disable-next-line incorrect-equality (zero/flag test on a packed word, not a time comparison)
-        if (r == 0) return Record(0, address(0), 0, 0, 0, false);
+        if (r == 0) return Record(address(0), 0, 0, 0, false);
         return Record({
-            patientId: Packed.recordPatient(r),
             author: Packed.recordAuthor(r),
             category: Packed.recordCategory(r),
             cidCodec: Packed.recordDagPb(r) ? Codes.CID_CODEC_DAG_PB : Codes.CID_CODEC_RAW,
@@ -58,25 +64,40 @@ abstract contract RecordRegistry is MedLedgerBase {
         });
     }
 
-    function _addRecord(uint64 patientId, bytes32 recordId, uint8 category, uint8 cidCodec, address author)
-        internal
-    {
+    function _addRecord(
+        uint64 patientId,
+        bytes32 recordId,
+        uint8 category,
+        uint8 cidCodec,
+        bytes32 keyring,
+        address author
+    ) internal returns (bool) {
         if (recordId == bytes32(0)) revert RecordInvalidId();
         if (category >= Codes.CATEGORY_COUNT) revert RecordInvalidCategory(category);
         bool dagPb = cidCodec == Codes.CID_CODEC_DAG_PB;
         if (!dagPb && cidCodec != Codes.CID_CODEC_RAW) revert RecordInvalidCodec(cidCodec);
-        if (_records[recordId] != 0) revert RecordAlreadyExists(recordId);
         uint256 a = _accounts[author];
         uint64 own = Packed.accountPatient(a);
         // slither-disable-next-line incorrect-equality (zero/flag test on a packed word, not a time comparison)
         if (own == 0 || own != patientId) {
-            uint8 outcome = _grantOutcome(
-                _consents[patientId][author], Packed.accountStatus(a), category, Codes.ACTION_WRITE, 0
-            );
-            if (outcome != Codes.OUTCOME_ALLOWED_CONSENT) revert RecordNotAuthorized(author, outcome);
+            uint8 status = Packed.accountStatus(a);
+            // slither-disable-next-line incorrect-equality (zero/flag test on a packed word, not a time comparison)
+            if (status == Codes.PROVIDER_NONE) revert RecordNoStanding(patientId, author);
+            uint8 outcome = _grantOutcome(_consents[patientId][author], status, category, Codes.ACTION_WRITE, 0);
+            if (outcome != Codes.OUTCOME_ALLOWED_CONSENT) {
+                // A registered provider's denied write is evidence: chain it instead of reverting.
+                outcome += Codes.OUTCOME_WRITE_DENIAL_OFFSET;
+                (uint64 dseq, bytes24 dhead) = _appendLog(patientId, author, recordId, 0, outcome, 0);
+                emit AccessRecorded(patientId, author, recordId, dseq, 0, outcome, uint40(block.timestamp), dhead);
+                return false;
+            }
         }
-        // patientId < 2**56: the author controls it or holds a consent for it, so it exists.
-        _records[recordId] = Packed.packRecord(author, patientId, uint32(block.timestamp), category, dagPb);
-        emit RecordAdded(patientId, recordId, author, category, cidCodec);
+        if (_records[patientId][recordId] != 0) revert RecordAlreadyExists(patientId, recordId);
+        bytes32 current = _patients[patientId].keyring;
+        if (current != keyring) revert RecordStaleKeyring(keyring, current);
+        _records[patientId][recordId] = Packed.packRecord(author, uint40(block.timestamp), category, dagPb); // range: _appendLog
+        (uint64 seq, bytes24 head) = _appendLog(patientId, author, recordId, 0, Codes.OUTCOME_RECORD_ADDED, 0);
+        emit RecordAdded(patientId, recordId, author, category, cidCodec, seq, head);
+        return true;
     }
 }

@@ -2,25 +2,30 @@
 pragma solidity 0.8.28;
 
 /// @title IProviderRegistry
-/// @notice Care providers (and emergency responders), governed by the consortium owner.
+/// @notice Providers: the consortium owner approves identities and flags; a provider's
+///         encryption key is set only by the provider (own transaction or EIP-712 signature).
 interface IProviderRegistry {
     /// @notice A provider as returned by `getProvider` (status 0 = not registered).
     struct Provider {
         uint8 status; // 0 none, 1 active, 2 suspended
         bool emergencyResponder;
-        uint32 registeredAt;
+        uint40 registeredAt;
         bytes32 encryptionKey;
         bytes32 keyDocument;
         string name;
     }
 
+    /// @notice A provider was registered with the key it signed.
     event ProviderRegistered(
         address indexed provider, bytes32 encryptionKey, bytes32 keyDocument, bool emergencyResponder, string name
     );
-    event ProviderUpdated(
-        address indexed provider, bytes32 encryptionKey, bytes32 keyDocument, bool emergencyResponder, string name
-    );
+    /// @notice The owner changed a provider's responder flag and name.
+    event ProviderUpdated(address indexed provider, bool emergencyResponder, string name);
+    /// @notice The provider (itself or by its signature) changed its encryption key.
+    event ProviderKeyUpdated(address indexed provider, bytes32 encryptionKey, bytes32 keyDocument);
+    /// @notice The provider was suspended.
     event ProviderSuspended(address indexed provider);
+    /// @notice The provider was reinstated.
     event ProviderReinstated(address indexed provider);
 
     /// @notice The provider address must be non-zero.
@@ -37,28 +42,43 @@ interface IProviderRegistry {
     error ProviderNotActive(address provider);
     /// @notice Only a suspended provider can be reinstated.
     error ProviderNotSuspended(address provider);
+    /// @notice Renouncing would freeze the provider registry forever; it is disabled.
+    error ProviderRegistryRenounceDisabled();
 
-    /// @notice Registers an active provider (owner only).
+    /// @notice Registers an active provider (owner only) with the key the provider signed.
     /// @param provider The provider's address; must not control a patient.
     /// @param encryptionKey X25519 public key (non-zero).
     /// @param keyDocument CID digest of an optional public key document.
     /// @param emergencyResponder True lets the provider open break-glass access.
     /// @param name Display name, 1 .. 64 bytes.
+    /// @param nonce The provider's keyed nonce, consumed.
+    /// @param deadline Last valid unix second of the signature (at most 30 days ahead).
+    /// @param signature The provider's EIP-712 `ProviderKey` signature (ECDSA or ERC-1271).
     function registerProvider(
         address provider,
         bytes32 encryptionKey,
         bytes32 keyDocument,
         bool emergencyResponder,
-        string calldata name
+        string calldata name,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
     ) external;
 
-    /// @notice Updates a registered provider's keys, responder flag and name (owner only).
-    function updateProvider(
+    /// @notice Updates a registered provider's responder flag and name (owner only; never its key).
+    function updateProvider(address provider, bool emergencyResponder, string calldata name) external;
+
+    /// @notice The calling provider replaces its own encryption key.
+    function setProviderKey(bytes32 encryptionKey, bytes32 keyDocument) external;
+
+    /// @notice `setProviderKey` authorised by the provider's EIP-712 `ProviderKey` signature.
+    function setProviderKeyBySig(
         address provider,
         bytes32 encryptionKey,
         bytes32 keyDocument,
-        bool emergencyResponder,
-        string calldata name
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
     ) external;
 
     /// @notice Suspends an active provider: its grants and break-glass windows stop working (owner only).

@@ -40,11 +40,22 @@ library Codes {
     uint8 internal constant ACTION_WRITE = 2;
     uint8 internal constant ALL_ACTIONS = 3;
 
-    // --- access outcomes (< 16 = allowed) ---
+    // --- hash-chain outcome codes (< 16 = allowed / not a denial) ---
+    // Reads (recordAccess):
     uint8 internal constant OUTCOME_ALLOWED_CONSENT = 0;
     uint8 internal constant OUTCOME_ALLOWED_PATIENT = 1;
     uint8 internal constant OUTCOME_ALLOWED_EMERGENCY = 2;
+    // Patient-touching operations, each one chain entry:
     uint8 internal constant OUTCOME_BREAK_GLASS_OPENED = 3;
+    uint8 internal constant OUTCOME_BREAK_GLASS_CLOSED = 4;
+    uint8 internal constant OUTCOME_CONSENT_GRANTED = 5;
+    uint8 internal constant OUTCOME_CONSENT_REPLACED = 6;
+    uint8 internal constant OUTCOME_CONSENT_REVOKED = 7;
+    uint8 internal constant OUTCOME_RECORD_ADDED = 8;
+    uint8 internal constant OUTCOME_RECORD_ERASED = 9;
+    uint8 internal constant OUTCOME_CONTROLLER_CHANGED = 10;
+    uint8 internal constant OUTCOME_PATIENT_REGISTERED = 11;
+    // Read denials:
     uint8 internal constant OUTCOME_DENIED_NO_CONSENT = 16;
     uint8 internal constant OUTCOME_DENIED_EXPIRED = 17;
     uint8 internal constant OUTCOME_DENIED_NOT_YET_VALID = 18;
@@ -53,7 +64,10 @@ library Codes {
     uint8 internal constant OUTCOME_DENIED_ACTION = 21;
     uint8 internal constant OUTCOME_DENIED_SUSPENDED = 22;
     uint8 internal constant OUTCOME_DENIED_ERASED = 23;
-    /// @dev Outcomes below this value mean "allowed".
+    /// @dev A denied write (addRecord) is logged as its denial reason + 8: 24 no consent, 25
+    ///      expired, 26 not yet valid, 27 category, 29 action, 30 suspended.
+    uint8 internal constant OUTCOME_WRITE_DENIAL_OFFSET = 8;
+    /// @dev Outcomes below this value mean "allowed" (or an operation entry).
     uint8 internal constant OUTCOME_FIRST_DENIAL = 16;
 
     // --- break-glass reasons ---
@@ -63,6 +77,10 @@ library Codes {
     uint8 internal constant REASON_OTHER = 3;
     /// @dev Longest break-glass window a patient may allow (24 h).
     uint32 internal constant MAX_BREAK_GLASS_SECONDS = 86_400;
+    /// @dev Default and minimum break-glass cooldown after a window ends (24 h, 1 h), and maximum (30 days).
+    uint32 internal constant DEFAULT_BREAK_GLASS_COOLDOWN = 86_400;
+    uint32 internal constant MIN_BREAK_GLASS_COOLDOWN = 3_600;
+    uint32 internal constant MAX_BREAK_GLASS_COOLDOWN = 2_592_000;
 
     // --- provider status ---
     uint8 internal constant PROVIDER_NONE = 0;

@@ -63,7 +63,7 @@ def chain_head(
     from eth_abi import encode
 
     data = encode(
-        ["bytes32", "uint64", "uint64", "address", "bytes32", "uint8", "uint8", "uint32"],
+        ["bytes32", "uint64", "uint64", "address", "bytes32", "uint8", "uint8", "uint40"],
         [
             head.ljust(32, b"\x00"),
             patient_id,
@@ -87,9 +87,10 @@ GRANT_TYPES = {
         {"name": "categories", "type": "uint16"},
         {"name": "actions", "type": "uint8"},
         {"name": "purposes", "type": "uint16"},
-        {"name": "validFrom", "type": "uint32"},
-        {"name": "validUntil", "type": "uint32"},
+        {"name": "validFrom", "type": "uint40"},
+        {"name": "validUntil", "type": "uint40"},
         {"name": "keyBundle", "type": "bytes32"},
+        {"name": "epoch", "type": "uint32"},
         {"name": "nonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ]
@@ -98,14 +99,34 @@ REVOKE_TYPES = {
     "Revoke": [
         {"name": "patientId", "type": "uint64"},
         {"name": "grantee", "type": "address"},
+        {"name": "epoch", "type": "uint32"},
         {"name": "nonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ]
 }
+BUNDLE_TYPE = [
+    {"name": "grantee", "type": "address"},
+    {"name": "keyBundle", "type": "bytes32"},
+]
+REVOKE_AND_REKEY_TYPES = {
+    "RevokeAndRekey": [
+        {"name": "patientId", "type": "uint64"},
+        {"name": "grantee", "type": "address"},
+        {"name": "expectedKeyring", "type": "bytes32"},
+        {"name": "newKeyring", "type": "bytes32"},
+        {"name": "bundles", "type": "Bundle[]"},
+        {"name": "epoch", "type": "uint32"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+    "Bundle": BUNDLE_TYPE,
+}
 SET_KEYRING_TYPES = {
     "SetKeyring": [
         {"name": "patientId", "type": "uint64"},
-        {"name": "keyring", "type": "bytes32"},
+        {"name": "expectedKeyring", "type": "bytes32"},
+        {"name": "newKeyring", "type": "bytes32"},
+        {"name": "epoch", "type": "uint32"},
         {"name": "nonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ]
@@ -116,17 +137,32 @@ ADD_RECORD_TYPES = {
         {"name": "recordId", "type": "bytes32"},
         {"name": "category", "type": "uint8"},
         {"name": "cidCodec", "type": "uint8"},
+        {"name": "keyring", "type": "bytes32"},
         {"name": "author", "type": "address"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ]
+}
+PROVIDER_KEY_TYPES = {
+    "ProviderKey": [
+        {"name": "provider", "type": "address"},
+        {"name": "encryptionKey", "type": "bytes32"},
+        {"name": "keyDocument", "type": "bytes32"},
         {"name": "nonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ]
 }
 
 
+def nonce_key(address: Any) -> int:
+    """The SDK's nonce key for consent operations on ``address``: the grantee address."""
+    return int(str(address), 16)
+
+
 def domain(ledger: Any, chain_id: int) -> dict[str, Any]:
     return {
         "name": "MedLedger",
-        "version": "1",
+        "version": "2",
         "chainId": chain_id,
         "verifyingContract": str(ledger.address),
     }
@@ -163,7 +199,7 @@ class GrantArgs:
             self.key_bundle,
         )
 
-    def message(self, patient_id: int, nonce: int, deadline: int) -> dict[str, Any]:
+    def message(self, patient_id: int, nonce: int, deadline: int, epoch: int = 0) -> dict[str, Any]:
         return {
             "patientId": patient_id,
             "grantee": self.grantee,
@@ -173,9 +209,44 @@ class GrantArgs:
             "validFrom": self.valid_from,
             "validUntil": self.valid_until,
             "keyBundle": self.key_bundle,
+            "epoch": epoch,
             "nonce": nonce,
             "deadline": deadline,
         }
+
+
+def chain_id_of(ledger: Any) -> int:
+    return int(ledger.provider.chain_id)
+
+
+def deadline_of(ledger: Any, seconds: int = 3_600) -> int:
+    return int(ledger.provider.web3.eth.get_block("latest")["timestamp"]) + seconds
+
+
+def register_provider(
+    ledger: Any,
+    owner: Any,
+    provider: Any,
+    key_label: str,
+    responder: bool = False,
+    name: str = "Provider",
+    key_doc: bytes = ZERO32,
+) -> Any:
+    """Registers ``provider`` (owner transaction) with the provider's own ProviderKey signature."""
+    key = b32(key_label)
+    nonce = int(ledger.nonces(provider, 0))
+    deadline = deadline_of(ledger)
+    msg = {
+        "provider": str(provider.address),
+        "encryptionKey": key,
+        "keyDocument": key_doc,
+        "nonce": nonce,
+        "deadline": deadline,
+    }
+    sig = sign(provider, domain(ledger, chain_id_of(ledger)), PROVIDER_KEY_TYPES, msg)
+    return ledger.registerProvider(
+        provider, key, key_doc, responder, name, nonce, deadline, sig, sender=owner
+    )
 
 
 # --- fixtures ------------------------------------------------------------------------------------
@@ -249,9 +320,9 @@ def world(
     ledger = owner.deploy(project.MedLedger, owner)
     ledger.registerPatient(b32("patient-x25519"), ZERO32, b32("keyring-1"), sender=patient)
     ledger.registerPatient(b32("patient2-x25519"), ZERO32, ZERO32, sender=patient2)
-    ledger.registerProvider(doctor, b32("doctor-key"), ZERO32, False, "Dr. Who", sender=owner)
-    ledger.registerProvider(lab, b32("lab-key"), ZERO32, False, "Lab", sender=owner)
-    ledger.registerProvider(responder, b32("ems-key"), ZERO32, True, "EMS", sender=owner)
+    register_provider(ledger, owner, doctor, "doctor-key", False, "Dr. Who")
+    register_provider(ledger, owner, lab, "lab-key", False, "Lab")
+    register_provider(ledger, owner, responder, "ems-key", True, "EMS")
     return ledger
 
 
@@ -282,3 +353,11 @@ def grant_now(
     return ledger.grant(
         grantee, categories, actions, purposes, 0, until, b32("bundle"), sender=patient
     )
+
+
+WORLD_KEYRINGS = {1: b32("keyring-1"), 2: ZERO32}
+
+
+def keyring_of(patient_id: int) -> bytes:
+    """The keyring digest registered for a ``world`` patient (what addRecord must name)."""
+    return WORLD_KEYRINGS[patient_id]

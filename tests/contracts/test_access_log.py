@@ -27,6 +27,7 @@ from conftest import (
     access_entries,
     b32,
     chain_head,
+    keyring_of,
     mask,
     outcomes,
 )
@@ -35,9 +36,9 @@ from conftest import (
 @pytest.fixture
 def setup(world: Any, patient: Any, patient2: Any, doctor: Any, lab: Any, chain: Any) -> Any:
     """Labs + genomics records of patient 1; doctor reads labs (treatment, payment); lab writes."""
-    world.addRecord(1, b32("labs"), CAT_LABS, RAW, sender=patient)
-    world.addRecord(1, b32("genome"), CAT_GENOMICS, RAW, sender=patient)
-    world.addRecord(2, b32("p2"), CAT_LABS, RAW, sender=patient2)
+    world.addRecord(1, b32("labs"), CAT_LABS, RAW, keyring_of(1), sender=patient)
+    world.addRecord(1, b32("genome"), CAT_GENOMICS, RAW, keyring_of(1), sender=patient)
+    world.addRecord(2, b32("p2"), CAT_LABS, RAW, keyring_of(2), sender=patient2)
     until = chain.pending_timestamp + 30 * 86400
     world.grant(
         doctor, mask(CAT_LABS), READ, mask(P_TREATMENT, P_PAYMENT), 0, until, ZERO32, sender=patient
@@ -46,8 +47,9 @@ def setup(world: Any, patient: Any, patient2: Any, doctor: Any, lab: Any, chain:
     return world
 
 
-def test_outcomes(setup: Any, patient: Any, doctor: Any, lab: Any, stranger: Any) -> None:
+def test_outcomes(setup: Any, patient: Any, doctor: Any, lab: Any, responder: Any) -> None:
     w = setup
+    base = w.logHead(1).count  # registration, records and grants are chain entries too
     cases = [
         (doctor, b32("labs"), P_TREATMENT, OK_CONSENT),
         (doctor, b32("labs"), P_PAYMENT, OK_CONSENT),
@@ -55,7 +57,7 @@ def test_outcomes(setup: Any, patient: Any, doctor: Any, lab: Any, stranger: Any
         (doctor, b32("genome"), P_TREATMENT, NO_CATEGORY),
         (doctor, b32("labs"), P_RESEARCH, NO_PURPOSE),
         (lab, b32("labs"), P_TREATMENT, NO_ACTION),
-        (stranger, b32("labs"), P_TREATMENT, NO_CONSENT),
+        (responder, b32("labs"), P_PAYMENT, NO_CONSENT),
     ]
     for accessor, rid, purpose, expected in cases:
         assert (
@@ -67,36 +69,42 @@ def test_outcomes(setup: Any, patient: Any, doctor: Any, lab: Any, stranger: Any
         receipt = w.recordAccess(1, rid, purpose, sender=accessor)
         assert outcomes(receipt, w) == [expected], (accessor, purpose)
         assert receipt.return_value is (expected < 16)
-    assert w.logHead(1).count == len(cases)
+    assert w.logHead(1).count == base + len(cases)
 
 
 def test_hash_chain_matches_offchain_recomputation(
-    setup: Any, patient: Any, doctor: Any, stranger: Any
+    setup: Any, patient: Any, doctor: Any, lab: Any
 ) -> None:
     w = setup
+    head, base = w.logHead(1)
+    head2, base2 = w.logHead(2)
     receipts = [
         w.recordAccess(1, b32("labs"), P_TREATMENT, sender=doctor),
-        w.recordAccess(1, b32("labs"), P_TREATMENT, sender=stranger),
+        w.recordAccess(1, b32("labs"), P_TREATMENT, sender=lab),
         w.recordAccess(1, b32("genome"), P_RESEARCH, sender=patient),
         w.recordAccess(2, b32("p2"), P_TREATMENT, sender=doctor),  # separate chain
     ]
-    head = b""
-    for seq, receipt in enumerate(receipts[:3]):
+    head = bytes(head)
+    for i, receipt in enumerate(receipts[:3]):
+        seq = base + i
         [e] = access_entries(receipt, w)
         assert (e.patientId, e.seq, e.timestamp) == (1, seq, receipt.timestamp)
         head = chain_head(head, 1, seq, e.accessor, e.recordId, e.purpose, e.outcome, e.timestamp)
         assert e.head == head
-    assert tuple(w.logHead(1)) == (head, 3)
+    assert tuple(w.logHead(1)) == (head, base + 3)
     [e2] = access_entries(receipts[3], w)
-    assert e2.seq == 0
+    assert e2.seq == base2
     assert tuple(w.logHead(2)) == (
-        chain_head(b"", 2, 0, doctor.address, b32("p2"), P_TREATMENT, NO_CONSENT, e2.timestamp),
-        1,
+        chain_head(
+            bytes(head2), 2, base2, doctor.address, b32("p2"), P_TREATMENT, NO_CONSENT, e2.timestamp
+        ),
+        base2 + 1,
     )
 
 
 def test_unknown_or_foreign_record_reverts(setup: Any, doctor: Any) -> None:
     w = setup
+    base = w.logHead(1).count
     with ape.reverts(w.AccessLogUnknownRecord, patientId=1, recordId=b32("nope")):
         w.recordAccess(1, b32("nope"), P_TREATMENT, sender=doctor)
     with ape.reverts(w.AccessLogUnknownRecord, patientId=1, recordId=b32("p2")):
@@ -107,7 +115,7 @@ def test_unknown_or_foreign_record_reverts(setup: Any, doctor: Any) -> None:
         w.recordAccess(1, b32("labs"), 8, sender=doctor)
     with ape.reverts(w.AccessLogInvalidPurpose, purpose=8):
         w.checkAccess(1, doctor, CAT_LABS, READ, 8)
-    assert w.logHead(1).count == 0
+    assert w.logHead(1).count == base
 
 
 def test_erased_record_is_denied_even_to_the_patient(setup: Any, patient: Any, doctor: Any) -> None:
@@ -119,6 +127,7 @@ def test_erased_record_is_denied_even_to_the_patient(setup: Any, patient: Any, d
 
 def test_batch(setup: Any, doctor: Any) -> None:
     w = setup
+    base, base2 = w.logHead(1).count, w.logHead(2).count
     requests = [
         (1, b32("labs"), P_TREATMENT),
         (1, b32("genome"), P_TREATMENT),
@@ -127,14 +136,14 @@ def test_batch(setup: Any, doctor: Any) -> None:
     receipt = w.recordAccessBatch(requests, sender=doctor)
     assert list(receipt.return_value) == [True, False, False]
     assert outcomes(receipt, w) == [OK_CONSENT, NO_CATEGORY, NO_CONSENT]
-    assert [e.seq for e in access_entries(receipt, w)] == [0, 1, 0]
-    assert w.logHead(1).count == 2
+    assert [e.seq for e in access_entries(receipt, w)] == [base, base + 1, base2]
+    assert w.logHead(1).count == base + 2
 
     with ape.reverts(w.AccessLogUnknownRecord):  # one bad id reverts the whole batch
         w.recordAccessBatch(
             [(1, b32("labs"), P_TREATMENT), (1, b32("x"), P_TREATMENT)], sender=doctor
         )
-    assert w.logHead(1).count == 2
+    assert w.logHead(1).count == base + 2
     with ape.reverts(w.MedLedgerBatchTooLarge, length=257, max=256):
         w.recordAccessBatch([(1, b32("labs"), P_TREATMENT)] * 257, sender=doctor)
     assert list(w.recordAccessBatch([], sender=doctor).return_value) == []

@@ -24,6 +24,7 @@ from conftest import (
     ZERO32,
     b32,
     chain_head,
+    keyring_of,
     logs_of,
     mask,
     outcomes,
@@ -31,12 +32,13 @@ from conftest import (
 
 
 def _records(world: Any, patient: Any) -> None:
-    world.addRecord(1, b32("allergy"), CAT_ALLERGIES, RAW, sender=patient)
-    world.addRecord(1, b32("meds"), CAT_MEDICATIONS, RAW, sender=patient)
-    world.addRecord(1, b32("labs"), CAT_LABS, RAW, sender=patient)
+    world.addRecord(1, b32("allergy"), CAT_ALLERGIES, RAW, keyring_of(1), sender=patient)
+    world.addRecord(1, b32("meds"), CAT_MEDICATIONS, RAW, keyring_of(1), sender=patient)
+    world.addRecord(1, b32("labs"), CAT_LABS, RAW, keyring_of(1), sender=patient)
 
 
 def test_open_is_logged_and_chained(world: Any, patient: Any, responder: Any) -> None:
+    opened_prev_head = world.logHead(1).head
     receipt = world.openBreakGlass(1, 1, 0, b32("justification"), sender=responder)
     opened = logs_of(receipt, world, "BreakGlassOpened")[0]
     expires = receipt.timestamp + DAY  # duration 0 = the patient's maximum (default 24 h)
@@ -44,19 +46,22 @@ def test_open_is_logged_and_chained(world: Any, patient: Any, responder: Any) ->
     assert (opened.expiresAt, opened.justification) == (expires, b32("justification"))
     assert world.breakGlassUntil(1, responder) == expires
 
-    [entry] = logs_of(receipt, world, "AccessRecorded")
-    assert (entry.accessor, entry.recordId, entry.purpose, entry.outcome, entry.seq) == (
+    # v2: one event per operation carries the chain step (seq, head); no extra AccessRecorded.
+    assert logs_of(receipt, world, "AccessRecorded") == []
+    assert opened.categories == 0x0007
+    prev_head = bytes(world.logHead(1).head)  # after: recomputed below from the previous head
+    head = chain_head(
+        bytes(opened_prev_head),
+        1,
+        opened.seq,
         responder.address,
-        ZERO32,
+        b32("justification"),
         P_EMERGENCY,
         BG_OPENED,
-        0,
+        receipt.timestamp,
     )
-    head = chain_head(
-        b"", 1, 0, responder.address, ZERO32, P_EMERGENCY, BG_OPENED, receipt.timestamp
-    )
-    assert entry.head == head
-    assert tuple(world.logHead(1)) == (head, 1)
+    assert opened.head == head == prev_head
+    assert world.logHead(1).count == opened.seq + 1
 
 
 def test_emergency_reads_cover_only_emergency_categories_until_expiry(
@@ -88,13 +93,13 @@ def test_emergency_reads_cover_only_emergency_categories_until_expiry(
 
 
 def test_patient_settings_bound_the_window(world: Any, patient: Any, responder: Any) -> None:
-    world.setEmergencyAccess(mask(CAT_LABS), 600, False, ZERO32, sender=patient)
+    world.setEmergencyAccess(mask(CAT_LABS), 600, False, DAY, ZERO32, sender=patient)
     with ape.reverts(world.BreakGlassDurationTooLong, duration=601, maxDuration=600):
         world.openBreakGlass(1, 0, 601, ZERO32, sender=responder)
     receipt = world.openBreakGlass(1, 0, 0, ZERO32, sender=responder)
     assert world.breakGlassUntil(1, responder) == receipt.timestamp + 600
-    world.addRecord(1, b32("labs"), CAT_LABS, RAW, sender=patient)
-    world.addRecord(1, b32("allergy"), CAT_ALLERGIES, RAW, sender=patient)
+    world.addRecord(1, b32("labs"), CAT_LABS, RAW, keyring_of(1), sender=patient)
+    world.addRecord(1, b32("allergy"), CAT_ALLERGIES, RAW, keyring_of(1), sender=patient)
     assert outcomes(world.recordAccess(1, b32("labs"), P_EMERGENCY, sender=responder), world) == [
         OK_EMERGENCY
     ]
@@ -107,13 +112,14 @@ def test_patient_settings_bound_the_window(world: Any, patient: Any, responder: 
 
 
 def test_opt_out_and_empty_categories(world: Any, patient: Any, responder: Any) -> None:
-    world.setEmergencyAccess(0x0007, DAY, True, ZERO32, sender=patient)
+    base = world.logHead(1).count
+    world.setEmergencyAccess(0x0007, DAY, True, DAY, ZERO32, sender=patient)
     with ape.reverts(world.BreakGlassOptedOut, patientId=1):
         world.openBreakGlass(1, 0, 0, ZERO32, sender=responder)
-    world.setEmergencyAccess(0, DAY, False, ZERO32, sender=patient)
+    world.setEmergencyAccess(0, DAY, False, DAY, ZERO32, sender=patient)
     with ape.reverts(world.BreakGlassOptedOut, patientId=1):
         world.openBreakGlass(1, 0, 0, ZERO32, sender=responder)
-    assert world.logHead(1).count == 0
+    assert world.logHead(1).count == base
 
 
 def test_only_active_responders(

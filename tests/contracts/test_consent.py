@@ -23,6 +23,7 @@ from conftest import (
     ZERO32,
     GrantArgs,
     b32,
+    keyring_of,
     logs_of,
     mask,
     outcomes,
@@ -100,7 +101,7 @@ def test_grant_validation(world: Any, patient: Any, doctor: Any, stranger: Any, 
 
 def test_window_boundaries_are_exact(world: Any, patient: Any, doctor: Any, chain: Any) -> None:
     """Valid iff validFrom <= block.timestamp < validUntil, checked at the exact seconds."""
-    world.addRecord(1, b32("r"), CAT_LABS, RAW, sender=patient)
+    world.addRecord(1, b32("r"), CAT_LABS, RAW, keyring_of(1), sender=patient)
     start = chain.pending_timestamp + 1000
     end = start + DAY
     world.grant(doctor, mask(CAT_LABS), READ, mask(P_TREATMENT), start, end, ZERO32, sender=patient)
@@ -145,7 +146,7 @@ def test_concurrent_grants_and_regrant_updates(
 
 
 def test_revoke(world: Any, patient: Any, doctor: Any, lab: Any, chain: Any, stranger: Any) -> None:
-    world.addRecord(1, b32("r"), CAT_LABS, RAW, sender=patient)
+    world.addRecord(1, b32("r"), CAT_LABS, RAW, keyring_of(1), sender=patient)
     until = chain.pending_timestamp + DAY
     world.grant(doctor, mask(CAT_LABS), READ, 1, 0, until, ZERO32, sender=patient)
     world.grant(lab, mask(CAT_LABS), READ, 1, 0, until, ZERO32, sender=patient)
@@ -178,28 +179,32 @@ def test_grant_batch(
     world: Any, patient: Any, doctor: Any, lab: Any, stranger: Any, chain: Any
 ) -> None:
     until = chain.pending_timestamp + DAY
-    batch = [
-        GrantArgs(doctor.address, mask(CAT_LABS), READ, 1, 0, until).as_tuple(),
-        GrantArgs(lab.address, mask(CAT_GENOMICS), WRITE, 1, 0, until, b32("kb")).as_tuple(),
-    ]
+    # v2: grantees strictly ascending (no duplicates)
+    batch = sorted(
+        [
+            GrantArgs(doctor.address, mask(CAT_LABS), READ, 1, 0, until).as_tuple(),
+            GrantArgs(lab.address, mask(CAT_GENOMICS), WRITE, 1, 0, until, b32("kb")).as_tuple(),
+        ],
+        key=lambda t: int(t[0], 16),
+    )
     receipt = world.grantBatch(batch, sender=patient)
-    assert [e.grantee for e in logs_of(receipt, world, "ConsentGranted")] == [
-        doctor.address,
-        lab.address,
-    ]
+    assert [e.grantee for e in logs_of(receipt, world, "ConsentGranted")] == [t[0] for t in batch]
     assert world.hasAccess(1, doctor, CAT_LABS, READ)
     assert world.hasAccess(1, lab, CAT_GENOMICS, WRITE)
 
     # All or nothing: one bad entry reverts the batch.
-    bad = [
-        GrantArgs(doctor.address, mask(CAT_GENOMICS), READ, 1, 0, until).as_tuple(),
-        GrantArgs(stranger.address, 1, READ, 1, 0, until).as_tuple(),
-    ]
+    bad = sorted(
+        [
+            GrantArgs(doctor.address, mask(CAT_GENOMICS), READ, 1, 0, until).as_tuple(),
+            GrantArgs(stranger.address, 1, READ, 1, 0, until).as_tuple(),
+        ],
+        key=lambda t: int(t[0], 16),
+    )
     with ape.reverts(world.ConsentGranteeNotProvider):
         world.grantBatch(bad, sender=patient)
     assert world.getConsent(1, doctor).categories == mask(CAT_LABS)
 
-    too_many = [GrantArgs(doctor.address, 1, READ, 1, 0, until).as_tuple()] * 65
+    too_many = [GrantArgs(doctor.address, 1, READ, 1, 0, until).as_tuple()] * 65  # size first
     with ape.reverts(world.MedLedgerBatchTooLarge, length=65, max=64):
         world.grantBatch(too_many, sender=patient)
     with ape.reverts(world.MedLedgerNotController):

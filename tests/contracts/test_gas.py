@@ -27,17 +27,23 @@ from conftest import (
     GrantArgs,
     b32,
     domain,
+    keyring_of,
     mask,
+    nonce_key,
     sign,
 )
 
 BOUNDS = {
-    "grant (new grantee)": 55_000,
-    "revoke": 30_000,
+    # issue 12 bounds (v2). Every patient-touching operation also appends to the hash chain; the
+    # chain slot exists from registration, so "first entry" no longer costs a fresh slot.
+    "grant (new grantee)": 62_000,
+    "revoke": 33_000,
     "recordAccess (log exists)": 40_000,
-    "recordAccess (patient's first entry)": 57_000,
-    "addRecord (patient)": 60_000,
-    "addRecord (provider, write consent)": 60_000,
+    "addRecord (patient)": 62_000,
+    "addRecord (provider, write consent)": 62_000,
+    "openBreakGlass": 66_000,
+    "closeBreakGlass": 38_000,
+    "revokeAndRekey (one refreshed bundle)": 75_000,
     "anchor (count 1)": 52_000,
     "anchor (count 2**40 - 1)": 52_000,
 }
@@ -93,16 +99,41 @@ def test_consent_gas(
     dom = domain(world, chain.chain_id)
     args = GrantArgs(lab.address, mask(CAT_LABS), READ, mask(P_TREATMENT), 0, until, b32("kb"))
     deadline = chain.pending_timestamp + 3600
-    sig = sign(patient, dom, GRANT_TYPES, args.message(1, 0, deadline))
+    epoch = world.signatureEpoch(1)
+    nonce = world.nonces(patient, nonce_key(lab))
+    sig = sign(patient, dom, GRANT_TYPES, args.message(1, nonce, deadline, epoch))
     _note(
-        "grantBySig (first nonce of the signer)",
-        world.grantBySig(1, args.as_tuple(), deadline, sig, sender=stranger),
+        "grantBySig (first nonce of the key)",
+        world.grantBySig(1, args.as_tuple(), epoch, nonce, deadline, sig, sender=stranger),
     )
-    msg = {"patientId": 1, "grantee": lab.address, "nonce": 1, "deadline": deadline}
+    msg = {
+        "patientId": 1,
+        "grantee": lab.address,
+        "epoch": epoch,
+        "nonce": nonce + 1,
+        "deadline": deadline,
+    }
     _note(
         "revokeBySig",
-        world.revokeBySig(1, lab, deadline, sign(patient, dom, REVOKE_TYPES, msg), sender=stranger),
+        world.revokeBySig(
+            1,
+            lab,
+            epoch,
+            nonce + 1,
+            deadline,
+            sign(patient, dom, REVOKE_TYPES, msg),
+            sender=stranger,
+        ),
     )
+    # atomic revoke + keyring CAS + one refreshed bundle
+    world.grant(
+        doctor, mask(CAT_LABS), READ, mask(P_TREATMENT), 0, until, b32("kb"), sender=patient
+    )
+    world.grant(lab, mask(CAT_LABS), READ, mask(P_TREATMENT), 0, until, b32("kb"), sender=patient)
+    rr = world.revokeAndRekey(
+        doctor, keyring_of(1), b32("keyring-2"), [(lab.address, b32("kb2"))], sender=patient
+    )
+    _bounded("revokeAndRekey (one refreshed bundle)", rr)
 
 
 def test_access_gas(
@@ -119,13 +150,16 @@ def test_access_gas(
         b32("kb"),
         sender=patient,
     )
-    _bounded("addRecord (patient)", world.addRecord(1, b32("r1"), CAT_LABS, RAW, sender=patient))
     _bounded(
-        "addRecord (provider, write consent)",
-        world.addRecord(1, b32("r2"), CAT_LABS, RAW, sender=doctor),
+        "addRecord (patient)",
+        world.addRecord(1, b32("r1"), CAT_LABS, RAW, keyring_of(1), sender=patient),
     )
     _bounded(
-        "recordAccess (patient's first entry)",
+        "addRecord (provider, write consent)",
+        world.addRecord(1, b32("r2"), CAT_LABS, RAW, keyring_of(1), sender=doctor),
+    )
+    _note(
+        "recordAccess (first read of the record by this reader)",
         world.recordAccess(1, b32("r1"), P_TREATMENT, sender=doctor),
     )
     _bounded(
@@ -142,11 +176,12 @@ def test_access_gas(
         "recordAccess denied (no consent)",
         world.recordAccess(1, b32("r1"), P_TREATMENT, sender=lab),
     )
-    _note("openBreakGlass", world.openBreakGlass(1, 1, 0, b32("why"), sender=responder))
-    world.addRecord(1, b32("allergy"), CAT_ALLERGIES, RAW, sender=patient)
+    _bounded("openBreakGlass", world.openBreakGlass(1, 1, 0, b32("why"), sender=responder))
+    world.addRecord(1, b32("allergy"), CAT_ALLERGIES, RAW, keyring_of(1), sender=patient)
     _note(
         "recordAccess via break-glass", world.recordAccess(1, b32("allergy"), 1, sender=responder)
     )
+    _bounded("closeBreakGlass", world.closeBreakGlass(1, responder, sender=patient))
 
     # Batches read the same record: the record, account and consent slots are warm after the
     # first element, which is the case batching is for (one reader, one patient's documents).
@@ -161,8 +196,9 @@ def test_access_gas(
         "recordId": b32("r3"),
         "category": CAT_LABS,
         "cidCodec": RAW,
+        "keyring": keyring_of(1),
         "author": doctor.address,
-        "nonce": 0,
+        "nonce": int(world.nonces(doctor, 1)),
         "deadline": deadline,
     }
     receipt = world.addRecordBySig(
@@ -170,7 +206,9 @@ def test_access_gas(
         b32("r3"),
         CAT_LABS,
         RAW,
+        keyring_of(1),
         doctor,
+        msg["nonce"],
         deadline,
         sign(doctor, dom, ADD_RECORD_TYPES, msg),
         sender=patient,

@@ -17,6 +17,7 @@ from conftest import (
     ZERO_ADDRESS,
     b32,
     grant_now,
+    keyring_of,
     logs_of,
     mask,
     outcomes,
@@ -72,8 +73,9 @@ def test_register_rejects_reused_address_and_zero_key(
 
 
 def test_set_keyring_and_encryption_key(world: Any, patient: Any, stranger: Any) -> None:
-    receipt = world.setKeyring(b32("keyring-2"), sender=patient)
-    assert logs_of(receipt, world, "KeyringUpdated")[0].keyring == b32("keyring-2")
+    receipt = world.setKeyring(b32("keyring-1"), b32("keyring-2"), sender=patient)
+    ev = logs_of(receipt, world, "KeyringUpdated")[0]
+    assert (ev.previousKeyring, ev.keyring) == (b32("keyring-1"), b32("keyring-2"))
     assert world.getPatient(1).keyring == b32("keyring-2")
 
     receipt = world.setEncryptionKey(b32("new-x25519"), b32("new-doc"), sender=patient)
@@ -89,13 +91,15 @@ def test_set_keyring_and_encryption_key(world: Any, patient: Any, stranger: Any)
     with ape.reverts(world.IdentityInvalidEncryptionKey):
         world.setEncryptionKey(ZERO32, ZERO32, sender=patient)
     with ape.reverts(world.MedLedgerNotController):
-        world.setKeyring(b32("x"), sender=stranger)
+        world.setKeyring(b32("keyring-2"), b32("x"), sender=stranger)
     with ape.reverts(world.MedLedgerNotController):
         world.setEncryptionKey(b32("x"), ZERO32, sender=stranger)
 
 
 def test_set_emergency_access(world: Any, patient: Any, stranger: Any) -> None:
-    receipt = world.setEmergencyAccess(mask(0, CAT_LABS), 3600, False, b32("kit"), sender=patient)
+    receipt = world.setEmergencyAccess(
+        mask(0, CAT_LABS), 3600, False, 7200, b32("kit"), sender=patient
+    )
     event = logs_of(receipt, world, "EmergencyAccessConfigured")[0]
     assert (event.categories, event.maxDuration, event.optOut, event.emergencyKit) == (
         mask(0, CAT_LABS),
@@ -109,30 +113,32 @@ def test_set_emergency_access(world: Any, patient: Any, stranger: Any) -> None:
         3600,
         False,
     )
-    assert p.emergencyKit == b32("kit")
+    assert (p.emergencyKit, p.breakGlassCooldown) == (b32("kit"), 7200)
 
-    world.setEmergencyAccess(0x0007, DAY, True, ZERO32, sender=patient)
+    world.setEmergencyAccess(0x0007, DAY, True, DAY, ZERO32, sender=patient)
     assert world.getPatient(1).breakGlassOptOut is True
 
     with ape.reverts(world.IdentityInvalidEmergencyCategories, categories=0x0400):
-        world.setEmergencyAccess(0x0400, 3600, False, ZERO32, sender=patient)
+        world.setEmergencyAccess(0x0400, 3600, False, DAY, ZERO32, sender=patient)
     with ape.reverts(world.IdentityInvalidBreakGlassDuration, maxDuration=0):
-        world.setEmergencyAccess(0x0007, 0, False, ZERO32, sender=patient)
+        world.setEmergencyAccess(0x0007, 0, False, DAY, ZERO32, sender=patient)
     with ape.reverts(world.IdentityInvalidBreakGlassDuration, maxDuration=DAY + 1):
-        world.setEmergencyAccess(0x0007, DAY + 1, False, ZERO32, sender=patient)
+        world.setEmergencyAccess(0x0007, DAY + 1, False, DAY, ZERO32, sender=patient)
     with ape.reverts(world.MedLedgerNotController):
-        world.setEmergencyAccess(0x0007, 3600, False, ZERO32, sender=stranger)
+        world.setEmergencyAccess(0x0007, 3600, False, DAY, ZERO32, sender=stranger)
 
 
 def test_rotation_keeps_data_and_strips_old_key(
     world: Any, patient: Any, doctor: Any, lab: Any, fresh_key: Any, chain: Any
 ) -> None:
     grant_now(world, patient, doctor, chain, purposes=mask(P_TREATMENT))
-    world.addRecord(1, b32("rec"), CAT_LABS, RAW, sender=patient)
+    world.addRecord(1, b32("rec"), CAT_LABS, RAW, keyring_of(1), sender=patient)
     world.recordAccess(1, b32("rec"), P_TREATMENT, sender=doctor)
 
-    receipt = world.rotateController(fresh_key, sender=patient)
-    event = logs_of(receipt, world, "ControllerRotated")[0]
+    base = world.logHead(1).count
+    world.proposeController(fresh_key, sender=patient)
+    receipt = world.acceptController(1, sender=fresh_key)
+    event = logs_of(receipt, world, "ControllerChanged")[0]
     assert (event.patientId, event.previousController, event.newController) == (
         1,
         patient.address,
@@ -144,8 +150,8 @@ def test_rotation_keeps_data_and_strips_old_key(
 
     # Consents, records and the log stay attached to the patient id.
     assert world.hasAccess(1, doctor, CAT_LABS, READ)
-    assert world.getRecord(b32("rec")).patientId == 1
-    assert world.logHead(1).count == 1
+    assert world.getRecord(1, b32("rec")).author == patient.address
+    assert world.logHead(1).count == base + 1  # the change itself is chained
     assert outcomes(world.recordAccess(1, b32("rec"), P_TREATMENT, sender=doctor), world) == [
         OK_CONSENT
     ]
@@ -159,9 +165,9 @@ def test_rotation_keeps_data_and_strips_old_key(
     with ape.reverts(world.MedLedgerNotController):
         world.eraseRecord(b32("rec"), sender=patient)
     with ape.reverts(world.MedLedgerNotController):
-        world.setKeyring(b32("x"), sender=patient)
+        world.setKeyring(b32("keyring-2"), b32("x"), sender=patient)
     with ape.reverts(world.MedLedgerNotController):
-        world.rotateController(patient, sender=patient)
+        world.proposeController(patient, sender=patient)
 
     # The new key has it.
     world.revoke(doctor, sender=fresh_key)
@@ -171,14 +177,16 @@ def test_rotation_keeps_data_and_strips_old_key(
     assert world.patientOf(patient) == 3
 
 
-def test_rotation_rejects_zero_and_used_addresses(
+def test_rotation_rejects_unproposed_and_used_addresses(
     world: Any, patient: Any, patient2: Any, doctor: Any
 ) -> None:
-    with ape.reverts(world.IdentityInvalidController):
-        world.rotateController(ZERO_ADDRESS, sender=patient)
+    with ape.reverts(world.IdentityNotProposed, patientId=1, caller=patient2.address):
+        world.acceptController(1, sender=patient2)
+    world.proposeController(patient2, sender=patient)
     with ape.reverts(world.IdentityAddressInUse, account=patient2.address):
-        world.rotateController(patient2, sender=patient)
+        world.acceptController(1, sender=patient2)
+    world.proposeController(doctor, sender=patient)
     with ape.reverts(world.IdentityAddressInUse, account=doctor.address):
-        world.rotateController(doctor, sender=patient)
-    with ape.reverts(world.IdentityAddressInUse, account=patient.address):
-        world.rotateController(patient, sender=patient)
+        world.acceptController(1, sender=doctor)
+    world.proposeController(ZERO_ADDRESS, sender=patient)  # withdrawn
+    assert world.getPatient(1).pendingController == ZERO_ADDRESS

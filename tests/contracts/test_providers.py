@@ -11,20 +11,45 @@ from conftest import (
     NO_CONSENT,
     OK_CONSENT,
     P_TREATMENT,
+    PROVIDER_KEY_TYPES,
     RAW,
     READ,
     SUSPENDED,
     ZERO32,
     ZERO_ADDRESS,
     b32,
+    chain_id_of,
+    deadline_of,
+    domain,
     grant_now,
+    keyring_of,
     logs_of,
     outcomes,
+    register_provider,
+    sign,
 )
 
 
+def _reg(ledger: Any, owner: Any, provider: Any, key: bytes, name: str, sender: Any) -> Any:
+    """registerProvider with ``provider``'s ProviderKey signature over ``key``."""
+    nonce = int(ledger.nonces(provider, 0))
+    deadline = deadline_of(ledger)
+    msg = {
+        "provider": str(provider if isinstance(provider, str) else provider.address),
+        "encryptionKey": key,
+        "keyDocument": ZERO32,
+        "nonce": nonce,
+        "deadline": deadline,
+    }
+    signer = owner if isinstance(provider, str) else provider
+    sig = sign(signer, domain(ledger, chain_id_of(ledger)), PROVIDER_KEY_TYPES, msg)
+    return ledger.registerProvider(
+        provider, key, ZERO32, False, name, nonce, deadline, sig, sender=sender
+    )
+
+
 def test_register_and_get(ledger: Any, owner: Any, doctor: Any) -> None:
-    receipt = ledger.registerProvider(doctor, b32("k"), b32("doc"), True, "St. Mary", sender=owner)
+    receipt = register_provider(ledger, owner, doctor, "k", True, "St. Mary", b32("doc"))
     event = logs_of(receipt, ledger, "ProviderRegistered")[0]
     assert (event["provider"], event.encryptionKey, event.keyDocument) == (
         doctor.address,
@@ -42,53 +67,48 @@ def test_register_validation(
     ledger: Any, owner: Any, doctor: Any, patient: Any, stranger: Any
 ) -> None:
     with ape.reverts(ledger.OwnableUnauthorizedAccount, account=stranger.address):
-        ledger.registerProvider(doctor, b32("k"), ZERO32, False, "x", sender=stranger)
+        _reg(ledger, owner, doctor, b32("k"), "x", stranger)
     with ape.reverts(ledger.ProviderInvalidAddress):
-        ledger.registerProvider(ZERO_ADDRESS, b32("k"), ZERO32, False, "x", sender=owner)
+        _reg(ledger, owner, ZERO_ADDRESS, b32("k"), "x", owner)
     with ape.reverts(ledger.ProviderInvalidEncryptionKey):
-        ledger.registerProvider(doctor, ZERO32, ZERO32, False, "x", sender=owner)
+        _reg(ledger, owner, doctor, ZERO32, "x", owner)
     with ape.reverts(ledger.ProviderInvalidName):
-        ledger.registerProvider(doctor, b32("k"), ZERO32, False, "", sender=owner)
+        _reg(ledger, owner, doctor, b32("k"), "", owner)
     with ape.reverts(ledger.ProviderInvalidName):
-        ledger.registerProvider(doctor, b32("k"), ZERO32, False, "n" * 65, sender=owner)
-    ledger.registerProvider(doctor, b32("k"), ZERO32, False, "n" * 64, sender=owner)
+        _reg(ledger, owner, doctor, b32("k"), "n" * 65, owner)
+    _reg(ledger, owner, doctor, b32("k"), "n" * 64, owner)
     with ape.reverts(ledger.ProviderAlreadyRegistered, provider=doctor.address):
-        ledger.registerProvider(doctor, b32("k"), ZERO32, False, "x", sender=owner)
+        _reg(ledger, owner, doctor, b32("k"), "x", owner)
     ledger.registerPatient(b32("p"), ZERO32, ZERO32, sender=patient)
     with ape.reverts(ledger.IdentityAddressInUse, account=patient.address):
-        ledger.registerProvider(patient, b32("k"), ZERO32, False, "x", sender=owner)
+        _reg(ledger, owner, patient, b32("k"), "x", owner)
 
 
-def test_update_keeps_status(world: Any, owner: Any, doctor: Any, stranger: Any) -> None:
+def test_update_keeps_status_and_key(world: Any, owner: Any, doctor: Any, stranger: Any) -> None:
     world.suspendProvider(doctor, sender=owner)
-    receipt = world.updateProvider(doctor, b32("k2"), b32("d2"), True, "Renamed", sender=owner)
+    receipt = world.updateProvider(doctor, True, "Renamed", sender=owner)
     event = logs_of(receipt, world, "ProviderUpdated")[0]
-    assert (event.encryptionKey, event.emergencyResponder, event.name) == (
-        b32("k2"),
-        True,
-        "Renamed",
-    )
+    assert (event.emergencyResponder, event.name) == (True, "Renamed")
     p = world.getProvider(doctor)
-    assert (p.status, p.emergencyResponder, p.encryptionKey, p.keyDocument, p.name) == (
+    assert (p.status, p.emergencyResponder, p.encryptionKey, p.name) == (
         2,
         True,
-        b32("k2"),
-        b32("d2"),
+        b32("doctor-key"),
         "Renamed",
     )
     with ape.reverts(world.ProviderNotRegistered, provider=stranger.address):
-        world.updateProvider(stranger, b32("k"), ZERO32, False, "x", sender=owner)
+        world.updateProvider(stranger, False, "x", sender=owner)
     with ape.reverts(world.ProviderInvalidEncryptionKey):
-        world.updateProvider(doctor, ZERO32, ZERO32, False, "x", sender=owner)
+        world.setProviderKey(ZERO32, ZERO32, sender=doctor)
     with ape.reverts(world.OwnableUnauthorizedAccount):
-        world.updateProvider(doctor, b32("k"), ZERO32, False, "x", sender=stranger)
+        world.updateProvider(doctor, False, "x", sender=stranger)
 
 
 def test_suspension_stops_grants_and_reinstatement_restores(
     world: Any, owner: Any, patient: Any, doctor: Any, chain: Any, stranger: Any
 ) -> None:
     grant_now(world, patient, doctor, chain, purposes=1 << P_TREATMENT)
-    world.addRecord(1, b32("r"), CAT_LABS, RAW, sender=patient)
+    world.addRecord(1, b32("r"), CAT_LABS, RAW, keyring_of(1), sender=patient)
     assert world.hasAccess(1, doctor, CAT_LABS, READ)
 
     with ape.reverts(world.OwnableUnauthorizedAccount):
@@ -106,8 +126,10 @@ def test_suspension_stops_grants_and_reinstatement_restores(
     with ape.reverts(world.ConsentGranteeSuspended, grantee=doctor.address):
         grant_now(world, patient, doctor, chain)
     # Suspended providers' write consent stops as well.
-    with ape.reverts(world.RecordNotAuthorized, author=doctor.address, outcome=SUSPENDED):
-        world.addRecord(1, b32("r2"), CAT_LABS, RAW, sender=doctor)
+    # (v2: chained as a denied write, outcome SUSPENDED + 8, nothing stored)
+    r = world.addRecord(1, b32("r2"), CAT_LABS, RAW, keyring_of(1), sender=doctor)
+    assert outcomes(r, world) == [SUSPENDED + 8]
+    assert world.getRecord(1, b32("r2")).author == ZERO_ADDRESS
 
     receipt = world.reinstateProvider(doctor, sender=owner)
     assert logs_of(receipt, world, "ProviderReinstated")[0]["provider"] == doctor.address
@@ -124,7 +146,7 @@ def test_suspension_stops_grants_and_reinstatement_restores(
 def test_suspended_provider_without_consent_is_no_consent(
     world: Any, owner: Any, patient: Any, lab: Any
 ) -> None:
-    world.addRecord(1, b32("r"), CAT_LABS, RAW, sender=patient)
+    world.addRecord(1, b32("r"), CAT_LABS, RAW, keyring_of(1), sender=patient)
     world.suspendProvider(lab, sender=owner)
     assert outcomes(world.recordAccess(1, b32("r"), P_TREATMENT, sender=lab), world) == [NO_CONSENT]
 

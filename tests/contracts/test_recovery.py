@@ -66,40 +66,56 @@ def test_recovery_runs_after_delay_from_threshold(
     grant_now(world, patient, doctor, chain, days=30)
     r1 = world.approveRecovery(1, fresh_key, sender=guardians[0])
     approved = logs_of(r1, world, "RecoveryApproved")[0]
-    assert (approved.guardian, approved.newController, approved.approvals) == (
+    assert (approved.guardian, approved.candidate, approved.approvals) == (
         guardians[0].address,
         fresh_key.address,
         1,
     )
     assert not logs_of(r1, world, "RecoveryScheduled")
-    assert tuple(world.getRecovery(1)) == (fresh_key.address, 1, 0)
+    rec = world.getRecovery(1)
+    assert (rec.candidate, rec.startedAt, rec.executableAt) == (ZERO_ADDRESS, r1.timestamp, 0)
+    assert rec.expiresAt == r1.timestamp + 30 * DAY
 
     # Waiting before the threshold does not count towards the delay.
     chain.pending_timestamp += 2 * DAY
     r2 = world.approveRecovery(1, fresh_key, sender=guardians[1])
     executable_at = r2.timestamp + DAY
     scheduled = logs_of(r2, world, "RecoveryScheduled")[0]
-    assert (scheduled.newController, scheduled.executableAt) == (fresh_key.address, executable_at)
-    assert tuple(world.getRecovery(1)) == (fresh_key.address, 2, executable_at)
+    assert (scheduled.candidate, scheduled.executableAt) == (fresh_key.address, executable_at)
+    assert scheduled.expiresAt == executable_at + 30 * DAY
 
     chain.pending_timestamp = executable_at - 1
     with ape.reverts(world.RecoveryDelayNotElapsed, executableAt=executable_at):
-        world.executeRecovery(1, sender=guardians[2])
+        world.acceptRecovery(1, sender=fresh_key)
 
     chain.pending_timestamp = executable_at
-    receipt = world.executeRecovery(1, sender=guardians[2])
-    rotated = logs_of(receipt, world, "ControllerRotated")[0]
+    with ape.reverts(world.RecoveryNotScheduled):  # only the candidate itself may accept
+        world.acceptRecovery(1, sender=guardians[2])
+    receipt = world.acceptRecovery(1, sender=fresh_key)
+    rotated = logs_of(receipt, world, "ControllerChanged")[0]
     assert (rotated.previousController, rotated.newController) == (
         patient.address,
         fresh_key.address,
     )
     assert world.patientOf(fresh_key) == 1
     assert world.patientOf(patient) == 0
-    assert tuple(world.getRecovery(1)) == (ZERO_ADDRESS, 0, 0)
+    assert world.getRecovery(1).candidate == ZERO_ADDRESS
     assert world.hasAccess(1, doctor, CAT_LABS, READ)  # consent survived
     with ape.reverts(world.MedLedgerNotController):
         world.revoke(doctor, sender=patient)
     world.revoke(doctor, sender=fresh_key)
+
+
+def test_scheduled_recovery_expires(
+    guarded: Any, guardians: list[Any], fresh_key: Any, chain: Any
+) -> None:
+    world = guarded
+    world.approveRecovery(1, fresh_key, sender=guardians[0])
+    r = world.approveRecovery(1, fresh_key, sender=guardians[1])
+    expires = r.timestamp + DAY + 30 * DAY
+    chain.pending_timestamp = expires
+    with ape.reverts(world.RecoveryExpired, expiresAt=expires):
+        world.acceptRecovery(1, sender=fresh_key)
 
 
 def test_approval_errors(
@@ -122,10 +138,12 @@ def test_approval_errors(
     world.approveRecovery(1, fresh_key, sender=guardians[0])
     with ape.reverts(world.RecoveryAlreadyApproved, guardian=guardians[0].address):
         world.approveRecovery(1, fresh_key, sender=guardians[0])
-    with ape.reverts(world.RecoveryCandidateMismatch, pending=fresh_key.address):
-        world.approveRecovery(1, stranger, sender=guardians[1])
-    with ape.reverts(world.RecoveryNotScheduled, patientId=1):
-        world.executeRecovery(1, sender=stranger)
+    # v2: another guardian may back another candidate (approvals are per candidate)
+    world.approveRecovery(1, stranger, sender=guardians[1])
+    assert world.recoveryApprovals(1, stranger) == 1
+    assert world.recoveryApprovals(1, fresh_key) == 1
+    with ape.reverts(world.RecoveryNotScheduled):
+        world.acceptRecovery(1, sender=stranger)
 
 
 def test_controller_cancels_during_delay(
@@ -137,35 +155,36 @@ def test_controller_cancels_during_delay(
     with ape.reverts(world.MedLedgerNotController):
         world.cancelRecovery(sender=stranger)
     receipt = world.cancelRecovery(sender=patient)
-    assert logs_of(receipt, world, "RecoveryCancelled")[0].newController == fresh_key.address
+    assert logs_of(receipt, world, "RecoveryCancelled")[0].by == patient.address
     chain.pending_timestamp += 2 * DAY
     with ape.reverts(world.RecoveryNotScheduled):
-        world.executeRecovery(1, sender=stranger)
+        world.acceptRecovery(1, sender=fresh_key)
     with ape.reverts(world.RecoveryNothingPending):
         world.cancelRecovery(sender=patient)
     assert world.patientOf(patient) == 1
-    # Guardians can start over (approvals were cleared).
+    # Guardians can start over (approvals were cleared with the round).
     world.approveRecovery(1, fresh_key, sender=guardians[0])
-    assert world.getRecovery(1).approvals == 1
+    assert world.recoveryApprovals(1, fresh_key) == 1
 
 
-def test_new_guardians_or_rotation_cancel_pending(
+def test_new_guardians_or_controller_change_cancel_pending(
     guarded: Any, patient: Any, guardians: list[Any], fresh_key: Any, stranger: Any
 ) -> None:
     world = guarded
     world.approveRecovery(1, fresh_key, sender=guardians[0])
-    receipt = world.setGuardians(guardians[:2], 1, HOUR, sender=patient)
-    assert logs_of(receipt, world, "RecoveryCancelled")[0].newController == fresh_key.address
-    assert world.getRecovery(1).newController == ZERO_ADDRESS
+    receipt = world.setGuardians(guardians[:2], 1, DAY, sender=patient)
+    assert logs_of(receipt, world, "RecoveryCancelled")
+    assert world.recoveryApprovals(1, fresh_key) == 0
 
     world.approveRecovery(1, fresh_key, sender=guardians[1])  # threshold 1: scheduled
-    receipt = world.rotateController(stranger, sender=patient)
-    assert logs_of(receipt, world, "RecoveryCancelled")[0].newController == fresh_key.address
+    world.proposeController(stranger, sender=patient)
+    receipt = world.acceptController(1, sender=stranger)
+    assert logs_of(receipt, world, "RecoveryCancelled")
     with ape.reverts(world.RecoveryNotScheduled):
-        world.executeRecovery(1, sender=guardians[0])
+        world.acceptRecovery(1, sender=fresh_key)
 
 
-def test_execute_rechecks_candidate_is_unused(
+def test_accept_rechecks_candidate_is_unused(
     guarded: Any, guardians: list[Any], fresh_key: Any, chain: Any
 ) -> None:
     world = guarded
@@ -175,4 +194,4 @@ def test_execute_rechecks_candidate_is_unused(
     world.registerPatient(b32("other"), ZERO32, ZERO32, sender=fresh_key)
     chain.pending_timestamp += DAY
     with ape.reverts(world.IdentityAddressInUse, account=fresh_key.address):
-        world.executeRecovery(1, sender=guardians[0])
+        world.acceptRecovery(1, sender=fresh_key)
