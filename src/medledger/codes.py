@@ -46,6 +46,15 @@ class Outcome(IntEnum):
     ALLOWED_PATIENT = 1
     ALLOWED_EMERGENCY = 2
     BREAK_GLASS_OPENED = 3
+    # v2: every patient-touching operation is a chain entry with its own code (< 16, not denials)
+    BREAK_GLASS_CLOSED = 4
+    CONSENT_GRANTED = 5
+    CONSENT_REPLACED = 6
+    CONSENT_REVOKED = 7
+    RECORD_ADDED = 8
+    RECORD_ERASED = 9
+    CONTROLLER_CHANGED = 10
+    PATIENT_REGISTERED = 11
     DENIED_NO_CONSENT = 16
     DENIED_EXPIRED = 17
     DENIED_NOT_YET_VALID = 18
@@ -54,10 +63,31 @@ class Outcome(IntEnum):
     DENIED_ACTION = 21
     DENIED_SUSPENDED = 22
     DENIED_ERASED = 23
+    # v2: a denied write is logged with the read-denial reason + 8 (28, purpose, never occurs)
+    WRITE_DENIED_NO_CONSENT = 24
+    WRITE_DENIED_EXPIRED = 25
+    WRITE_DENIED_NOT_YET_VALID = 26
+    WRITE_DENIED_CATEGORY = 27
+    WRITE_DENIED_ACTION = 29
+    WRITE_DENIED_SUSPENDED = 30
 
     @property
     def allowed(self) -> bool:
-        return self.value < 16
+        """Not a denial: an allowed access or a recorded operation."""
+        return self.value < OUTCOME_FIRST_DENIAL
+
+    @property
+    def is_access(self) -> bool:
+        """A read (allowed or denied), as opposed to an operation entry or a denied write."""
+        return self.value <= 2 or OUTCOME_FIRST_DENIAL <= self.value < 24
+
+    @property
+    def is_write_denial(self) -> bool:
+        return self.value >= OUTCOME_FIRST_DENIAL + OUTCOME_WRITE_DENIAL_OFFSET
+
+
+OUTCOME_FIRST_DENIAL = 16
+OUTCOME_WRITE_DENIAL_OFFSET = 8
 
 
 class BreakGlassReason(IntEnum):
