@@ -19,7 +19,7 @@ from medledger.audit.accounting import (
     to_csv,
     to_json,
 )
-from medledger.audit.archive import AccessEntry, Archive
+from medledger.audit.archive import AccessEntry, Archive, ChainEntry
 from medledger.audit.db import Database, SQLiteDatabase
 from medledger.audit.erasure import (
     ErasureReport,
@@ -38,6 +38,7 @@ __all__ = [
     "AccountingReport",
     "Archive",
     "AuditIndexer",
+    "ChainEntry",
     "Database",
     "Disclosure",
     "ErasureReport",

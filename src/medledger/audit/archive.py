@@ -16,20 +16,27 @@ from typing import Any
 from eth_utils.address import is_address, to_checksum_address
 
 from medledger.audit.db import BLOCK_TABLES, SCHEMA, SCHEMA_VERSION, Database, SQLiteDatabase
-from medledger.audit.events import DecodedEvent
+from medledger.audit.events import CHAINED_EVENT_NAMES, DecodedEvent, chain_fields
 from medledger.errors import IntegrityError, InvalidInput
 
 _MAX_SQL_INT = 2**63 - 1  # SQL BIGINT is signed; uint64 values above this cannot be stored
 
 
 @dataclass(frozen=True)
-class AccessEntry:
-    """One ``AccessRecorded`` event: an entry of a patient's hash-chained access log."""
+class ChainEntry:
+    """One entry of a patient's hash chain: a read or denied write (``AccessRecorded``) or an
+    operation (registration, grant, revocation, record added/erased, break-glass opened/closed,
+    controller change), as the contract hashed it.
+
+    ``actor`` and ``subject`` are the hashed address and 32-byte word (for a read: the reader and
+    the record id; see the guide's table); ``timestamp`` the block time; ``event`` the event name.
+    The positional order is that of the v1 ``AccessEntry`` (kept as an alias).
+    """
 
     patient_id: int
     seq: int
-    accessor: str
-    record_id: str
+    actor: str
+    subject: str
     purpose: int
     outcome: int
     timestamp: int
@@ -37,6 +44,26 @@ class AccessEntry:
     block_number: int
     log_index: int
     tx_hash: str
+    event: str = "AccessRecorded"
+
+    @property
+    def accessor(self) -> str:
+        """v1 name of :attr:`actor`."""
+        return self.actor
+
+    @property
+    def record_id(self) -> str:
+        """v1 name of :attr:`subject` (the record id for reads, writes and record operations)."""
+        return self.subject
+
+    @property
+    def is_access(self) -> bool:
+        """A read of a record, allowed or denied (a possible disclosure)."""
+        return self.outcome <= 2 or 16 <= self.outcome < 24
+
+
+#: v1 name, kept so callers constructing entries positionally keep working.
+AccessEntry = ChainEntry
 
 
 @dataclass(frozen=True)
@@ -56,6 +83,7 @@ class ConsentEvent:
     block_number: int
     log_index: int
     tx_hash: str
+    replaced: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +93,7 @@ class BreakGlassEvent:
     patient_id: int
     responder: str
     reason: int
+    categories: int
     expires_at: int
     justification: str
     block_time: int
@@ -142,6 +171,7 @@ class SyncedBlock:
 _PROVIDER_KINDS = {
     "ProviderRegistered": "registered",
     "ProviderUpdated": "updated",
+    "ProviderKeyUpdated": "key",
     "ProviderSuspended": "suspended",
     "ProviderReinstated": "reinstated",
 }
@@ -317,21 +347,16 @@ class Archive:
              json.dumps(dict(a), sort_keys=True)),
         )  # fmt: skip
         name = ev.name
-        if name == "AccessRecorded":
-            self.db.execute(
-                "INSERT INTO access_log (patient_id, seq, accessor, record_id, purpose, outcome, "
-                "access_time, head, block_number, log_index, tx_hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (pid, _int(a["seq"], "seq"), a["accessor"], a["recordId"], a["purpose"],
-                 a["outcome"], a["timestamp"], a["head"], *pos, ev.tx_hash),
-            )  # fmt: skip
-        elif name == "ConsentGranted":
+        if name in CHAINED_EVENT_NAMES and pid is not None:
+            self._insert_chain_entry(ev, pid, block_time)
+        if name == "ConsentGranted":
             self.db.execute(
                 "INSERT INTO consent_events (block_number, log_index, patient_id, grantee, kind, "
-                "categories, actions, purposes, valid_from, valid_until, key_bundle, block_time, "
-                "tx_hash) VALUES (?, ?, ?, ?, 'grant', ?, ?, ?, ?, ?, ?, ?, ?)",
+                "categories, actions, purposes, valid_from, valid_until, key_bundle, replaced, "
+                "block_time, tx_hash) VALUES (?, ?, ?, ?, 'grant', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*pos, pid, a["grantee"], a["categories"], a["actions"], a["purposes"],
-                 a["validFrom"], a["validUntil"], a["keyBundle"], block_time, ev.tx_hash),
+                 a["validFrom"], a["validUntil"], a["keyBundle"], int(a["replaced"]), block_time,
+                 ev.tx_hash),
             )  # fmt: skip
         elif name == "ConsentRevoked":
             self.db.execute(
@@ -342,10 +367,10 @@ class Archive:
         elif name == "BreakGlassOpened":
             self.db.execute(
                 "INSERT INTO break_glass (block_number, log_index, patient_id, responder, reason, "
-                "expires_at, justification, block_time, tx_hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*pos, pid, a["responder"], a["reason"], a["expiresAt"], a["justification"],
-                 block_time, ev.tx_hash),
+                "categories, expires_at, justification, block_time, tx_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*pos, pid, a["responder"], a["reason"], a["categories"], a["expiresAt"],
+                 a["justification"], block_time, ev.tx_hash),
             )  # fmt: skip
         elif name == "RecordAdded":
             self.db.execute(
@@ -378,9 +403,9 @@ class Archive:
                 (*pos, pid, a["controller"], a["encryptionKey"], a["keyDocument"], a["keyring"],
                  block_time, ev.tx_hash),
             )  # fmt: skip
-        elif name == "ControllerRotated":
+        elif name == "ControllerChanged":
             self.db.execute(
-                "INSERT INTO controller_rotations (block_number, log_index, patient_id, "
+                "INSERT INTO controller_changes (block_number, log_index, patient_id, "
                 "previous_controller, new_controller, block_time, tx_hash) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (*pos, pid, a["previousController"], a["newController"], block_time, ev.tx_hash),
@@ -393,37 +418,73 @@ class Archive:
                  block_time, ev.tx_hash),
             )  # fmt: skip
 
-    # --- reads ------------------------------------------------------------------------------
-
-    def access_entries(self, patient_id: int) -> list[AccessEntry]:
-        """The patient's archived access-log entries in ``seq`` order."""
+    def _controller(self, patient_id: int) -> str | None:
+        """The patient's controller after the entries archived so far (the actor of its
+        registration or of its latest controller change)."""
         rows = self.db.query(
-            "SELECT patient_id, seq, accessor, record_id, purpose, outcome, access_time, head, "
-            "block_number, log_index, tx_hash FROM access_log WHERE patient_id = ? ORDER BY seq",
+            "SELECT actor FROM chain_log WHERE patient_id = ? AND event_name IN "
+            "('PatientRegistered', 'ControllerChanged') ORDER BY seq DESC LIMIT 1",
             (patient_id,),
         )
-        return [AccessEntry(*r) for r in rows]
+        return str(rows[0][0]) if rows else None
+
+    def _insert_chain_entry(self, ev: DecodedEvent, pid: int, block_time: int) -> None:
+        # RecordErased does not name who erased: it is the controller (eraseRecord acts on the
+        # caller's own patient), known from the registration and controller changes before it.
+        controller = self._controller(pid) if ev.name == "RecordErased" else None
+        f = chain_fields(ev.name, ev.args, block_time, controller)
+        if not f.actor:
+            raise IntegrityError(
+                f"patient {pid}: {ev.name} seq {f.seq} needs the patient's controller, but the "
+                "archive has neither its registration nor a controller change",
+                hint="sync from the block the MedLedger contract was deployed in",
+            )
+        self.db.execute(
+            "INSERT INTO chain_log (patient_id, seq, event_name, actor, subject, purpose, "
+            "outcome, entry_time, head, block_number, log_index, tx_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (pid, _int(f.seq, "seq"), ev.name, f.actor, f.subject, f.purpose, f.outcome,
+             f.timestamp, ev.args["head"], ev.block_number, ev.log_index, ev.tx_hash),
+        )  # fmt: skip
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def chain_entries(self, patient_id: int) -> list[ChainEntry]:
+        """Every archived entry of the patient's hash chain (operations, reads, denied writes)
+        in ``seq`` order."""
+        rows = self.db.query(
+            "SELECT patient_id, seq, actor, subject, purpose, outcome, entry_time, head, "
+            "block_number, log_index, tx_hash, event_name FROM chain_log WHERE patient_id = ? "
+            "ORDER BY seq",
+            (patient_id,),
+        )
+        return [ChainEntry(*r) for r in rows]
+
+    def access_entries(self, patient_id: int) -> list[ChainEntry]:
+        """Only the ``AccessRecorded`` entries (reads and denied writes), in ``seq`` order."""
+        return [e for e in self.chain_entries(patient_id) if e.event == "AccessRecorded"]
 
     def consent_events(self, patient_id: int) -> list[ConsentEvent]:
         """Grants and revocations of the patient, in chain order."""
         rows = self.db.query(
             "SELECT patient_id, grantee, kind, categories, actions, purposes, valid_from, "
-            "valid_until, key_bundle, block_time, block_number, log_index, tx_hash "
+            "valid_until, key_bundle, block_time, block_number, log_index, tx_hash, replaced "
             "FROM consent_events WHERE patient_id = ? ORDER BY block_number, log_index",
             (patient_id,),
         )
         return [
             ConsentEvent(
                 pid, grantee, kind, cats or 0, acts or 0, purps or 0, vf or 0, vu or 0, kb,
-                *rest,
+                t, b, i, tx, bool(rep),
             )
-            for pid, grantee, kind, cats, acts, purps, vf, vu, kb, *rest in rows
+            for pid, grantee, kind, cats, acts, purps, vf, vu, kb, t, b, i, tx, rep in rows
         ]  # fmt: skip
 
     def break_glass_events(self, patient_id: int) -> list[BreakGlassEvent]:
         """Break-glass openings on the patient, in chain order."""
         rows = self.db.query(
-            "SELECT patient_id, responder, reason, expires_at, justification, block_time, "
+            "SELECT patient_id, responder, reason, categories, expires_at, justification, "
+            "block_time, "
             "block_number, log_index, tx_hash FROM break_glass WHERE patient_id = ? "
             "ORDER BY block_number, log_index",
             (patient_id,),
@@ -434,17 +495,25 @@ class Archive:
         """The patient's records, oldest first, with erasure information."""
         return self._records("r.patient_id = ?", (patient_id,))
 
-    def record(self, record_id: str) -> RecordInfo | None:
-        """One record by id (``0x`` hex), or ``None`` if the archive has not seen it."""
-        found = self._records("r.record_id = ?", (record_id.lower(),))
+    def record(self, record_id: str, patient_id: int | None = None) -> RecordInfo | None:
+        """One record by id (``0x`` hex), or ``None`` if the archive has not seen it. Record ids
+        are per patient in v2: pass ``patient_id`` (without it, the first patient's record with
+        that id)."""
+        if patient_id is None:
+            found = self._records("r.record_id = ?", (record_id.lower(),))
+        else:
+            found = self._records(
+                "r.record_id = ? AND r.patient_id = ?", (record_id.lower(), patient_id)
+            )
         return found[0] if found else None
 
     def _records(self, where: str, params: Sequence[Any]) -> list[RecordInfo]:
-        # ``where`` is one of two fixed clauses from this class; values go in as parameters.
+        # ``where`` is one of three fixed clauses from this class; values go in as parameters.
         rows = self.db.query(
             "SELECT r.record_id, r.patient_id, r.author, r.category, r.cid_codec, "  # noqa: S608
             "r.block_time, r.block_number, r.tx_hash, e.block_time, e.tx_hash FROM records r "
             "LEFT JOIN record_erasures e ON e.record_id = r.record_id "
+            "AND e.patient_id = r.patient_id "
             f"WHERE {where} ORDER BY r.block_number, r.log_index",
             params,
         )

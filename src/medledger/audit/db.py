@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from medledger.errors import StorageError
 
 #: Bumped when the schema changes incompatibly; stored in ``archive_meta``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _event_table(name: str, *columns: str) -> str:
@@ -57,21 +57,23 @@ SCHEMA: tuple[str, ...] = (
         PRIMARY KEY (block_number, log_index)
     )""",
     "CREATE INDEX IF NOT EXISTS events_by_patient ON events (patient_id, block_number)",
-    """CREATE TABLE IF NOT EXISTS access_log (
+    # One row per entry of a patient's hash chain (v2: every chained event, not only reads).
+    """CREATE TABLE IF NOT EXISTS chain_log (
         patient_id BIGINT NOT NULL,
         seq BIGINT NOT NULL,
-        accessor VARCHAR(42) NOT NULL,
-        record_id VARCHAR(66) NOT NULL,
+        event_name VARCHAR(32) NOT NULL,
+        actor VARCHAR(42) NOT NULL,
+        subject VARCHAR(66) NOT NULL,
         purpose SMALLINT NOT NULL,
         outcome SMALLINT NOT NULL,
-        access_time BIGINT NOT NULL,
+        entry_time BIGINT NOT NULL,
         head VARCHAR(50) NOT NULL,
         block_number BIGINT NOT NULL,
         log_index INTEGER NOT NULL,
         tx_hash VARCHAR(66) NOT NULL,
         PRIMARY KEY (patient_id, seq)
     )""",
-    "CREATE INDEX IF NOT EXISTS access_log_by_block ON access_log (block_number)",
+    "CREATE INDEX IF NOT EXISTS chain_log_by_block ON chain_log (block_number)",
     _event_table(
         "consent_events",
         "patient_id BIGINT NOT NULL",
@@ -83,6 +85,7 @@ SCHEMA: tuple[str, ...] = (
         "valid_from BIGINT",
         "valid_until BIGINT",
         "key_bundle VARCHAR(66)",
+        "replaced SMALLINT",
     ),
     "CREATE INDEX IF NOT EXISTS consent_events_by_patient ON consent_events (patient_id)",
     _event_table(
@@ -90,6 +93,7 @@ SCHEMA: tuple[str, ...] = (
         "patient_id BIGINT NOT NULL",
         "responder VARCHAR(42) NOT NULL",
         "reason SMALLINT NOT NULL",
+        "categories INTEGER NOT NULL",
         "expires_at BIGINT NOT NULL",
         "justification VARCHAR(66) NOT NULL",
     ),
@@ -126,7 +130,7 @@ SCHEMA: tuple[str, ...] = (
         "keyring VARCHAR(66) NOT NULL",
     ),
     _event_table(
-        "controller_rotations",
+        "controller_changes",
         "patient_id BIGINT NOT NULL",
         "previous_controller VARCHAR(42) NOT NULL",
         "new_controller VARCHAR(42) NOT NULL",
@@ -144,14 +148,14 @@ SCHEMA: tuple[str, ...] = (
 BLOCK_TABLES: tuple[str, ...] = (
     "synced_blocks",
     "events",
-    "access_log",
+    "chain_log",
     "consent_events",
     "break_glass",
     "records",
     "record_erasures",
     "provider_events",
     "patients",
-    "controller_rotations",
+    "controller_changes",
     "anchors",
 )
 

@@ -1,4 +1,4 @@
-"""The contracts' events, exactly as docs/architecture.md declares them, and their decoding.
+"""The contracts' events, exactly as the v2 interfaces declare them, and their decoding.
 
 The signatures below are copied from the spec (not from compiled artifacts) so that the archive can
 decode logs with nothing but web3 and this table; ``tests/audit`` checks them against the compiled
@@ -19,46 +19,70 @@ from eth_utils.address import to_checksum_address
 
 from medledger.errors import IntegrityError
 
-#: Event declarations of ``MedLedger`` (docs/architecture.md, "Events").
+#: Event declarations of ``MedLedger`` v2 (contracts/interfaces/*.sol, docs/v2 guide section 7).
 MEDLEDGER_EVENTS: tuple[str, ...] = (
     "PatientRegistered(uint64 indexed patientId, address indexed controller, "
-    "bytes32 encryptionKey, bytes32 keyDocument, bytes32 keyring)",
-    "KeyringUpdated(uint64 indexed patientId, bytes32 keyring)",
+    "bytes32 encryptionKey, bytes32 keyDocument, bytes32 keyring, bytes24 head)",
+    "KeyringUpdated(uint64 indexed patientId, bytes32 previousKeyring, bytes32 keyring)",
     "EncryptionKeyUpdated(uint64 indexed patientId, bytes32 encryptionKey, bytes32 keyDocument)",
     "EmergencyAccessConfigured(uint64 indexed patientId, uint16 categories, "
-    "uint32 maxDuration, bool optOut, bytes32 emergencyKit)",
-    "ControllerRotated(uint64 indexed patientId, address indexed previousController, "
-    "address indexed newController)",
+    "uint32 maxDuration, bool optOut, uint32 cooldown, bytes32 emergencyKit)",
+    "ControllerProposed(uint64 indexed patientId, address indexed controller, "
+    "address indexed candidate)",
+    "ControllerChanged(uint64 indexed patientId, address indexed previousController, "
+    "address indexed newController, uint64 seq, bytes24 head)",
     "GuardiansSet(uint64 indexed patientId, address[] guardians, uint8 threshold, uint32 delay)",
     "RecoveryApproved(uint64 indexed patientId, address indexed guardian, "
-    "address indexed newController, uint8 approvals)",
-    "RecoveryScheduled(uint64 indexed patientId, address indexed newController, "
-    "uint32 executableAt)",
-    "RecoveryCancelled(uint64 indexed patientId, address indexed newController)",
+    "address indexed candidate, uint32 round, uint8 approvals)",
+    "RecoveryScheduled(uint64 indexed patientId, address indexed candidate, "
+    "uint40 executableAt, uint40 expiresAt)",
+    "RecoveryCancelled(uint64 indexed patientId, uint32 round, address indexed by)",
+    "RecoveryCancelVoted(uint64 indexed patientId, address indexed guardian, uint32 round, "
+    "uint8 votes)",
+    "RecoveryExecuted(uint64 indexed patientId, address indexed newController, uint32 round)",
+    "NonceCancelled(address indexed signer, uint256 keyNonce)",
     "ProviderRegistered(address indexed provider, bytes32 encryptionKey, "
     "bytes32 keyDocument, bool emergencyResponder, string name)",
-    "ProviderUpdated(address indexed provider, bytes32 encryptionKey, "
-    "bytes32 keyDocument, bool emergencyResponder, string name)",
+    "ProviderUpdated(address indexed provider, bool emergencyResponder, string name)",
+    "ProviderKeyUpdated(address indexed provider, bytes32 encryptionKey, bytes32 keyDocument)",
     "ProviderSuspended(address indexed provider)",
     "ProviderReinstated(address indexed provider)",
     "ConsentGranted(uint64 indexed patientId, address indexed grantee, "
-    "uint16 categories, uint8 actions, uint16 purposes, uint32 validFrom, "
-    "uint32 validUntil, bytes32 keyBundle)",
-    "ConsentRevoked(uint64 indexed patientId, address indexed grantee)",
+    "uint16 categories, uint8 actions, uint16 purposes, uint40 validFrom, "
+    "uint40 validUntil, bytes32 keyBundle, bool replaced, uint64 seq, bytes24 head)",
+    "ConsentRevoked(uint64 indexed patientId, address indexed grantee, uint64 seq, bytes24 head)",
+    "KeyBundleRefreshed(uint64 indexed patientId, address indexed grantee, bytes32 keyBundle)",
     "BreakGlassOpened(uint64 indexed patientId, address indexed responder, "
-    "uint8 reason, uint32 expiresAt, bytes32 justification)",
+    "uint8 reason, uint16 categories, uint40 expiresAt, bytes32 justification, "
+    "uint64 seq, bytes24 head)",
+    "BreakGlassClosed(uint64 indexed patientId, address indexed responder, "
+    "address indexed closedBy, uint64 seq, bytes24 head)",
     "AccessRecorded(uint64 indexed patientId, address indexed accessor, "
     "bytes32 indexed recordId, uint64 seq, uint8 purpose, uint8 outcome, "
-    "uint32 timestamp, bytes24 head)",
+    "uint40 timestamp, bytes24 head)",
     "RecordAdded(uint64 indexed patientId, bytes32 indexed recordId, "
-    "address indexed author, uint8 category, uint8 cidCodec)",
-    "RecordErased(uint64 indexed patientId, bytes32 indexed recordId)",
+    "address indexed author, uint8 category, uint8 cidCodec, uint64 seq, bytes24 head)",
+    "RecordErased(uint64 indexed patientId, bytes32 indexed recordId, uint64 seq, bytes24 head)",
 )
 
 #: Event declarations of ``AnchorRegistry``.
 ANCHOR_EVENTS: tuple[str, ...] = (
-    "BatchAnchored(bytes32 indexed streamId, bytes32 indexed root, "
-    "address indexed submitter, uint64 count)",
+    "BatchAnchored(address indexed submitter, bytes32 indexed streamId, "
+    "bytes32 indexed root, uint64 count)",
+)
+
+#: The events that are entries of a patient's hash chain (each carries ``seq`` and ``head``;
+#: ``PatientRegistered`` is entry 0 and carries only ``head``).
+CHAINED_EVENT_NAMES: tuple[str, ...] = (
+    "PatientRegistered",
+    "ConsentGranted",
+    "ConsentRevoked",
+    "RecordAdded",
+    "RecordErased",
+    "BreakGlassOpened",
+    "BreakGlassClosed",
+    "ControllerChanged",
+    "AccessRecorded",
 )
 
 _DECL = re.compile(r"^(\w+)\((.*)\)$")
@@ -197,3 +221,84 @@ def decode_log(log: Mapping[str, Any]) -> DecodedEvent | None:
         log_index=int(_get(log, "logIndex")),
         args=args,
     )
+
+
+_ZERO32 = "0x" + "00" * 32
+#: Outcome code of each chained operation event (``AccessRecorded`` carries its own).
+_OPERATION_OUTCOME = {
+    "PatientRegistered": 11,
+    "ConsentRevoked": 7,
+    "RecordAdded": 8,
+    "RecordErased": 9,
+    "BreakGlassOpened": 3,
+    "BreakGlassClosed": 4,
+    "ControllerChanged": 10,
+}
+
+
+def _address_word(address: str) -> str:
+    """``bytes32(uint256(uint160(address)))`` as ``0x`` hex."""
+    return "0x" + "00" * 12 + address.removeprefix("0x").lower()
+
+
+def consent_word(args: Mapping[str, Any]) -> str:
+    """The stored consent (``categories | actions<<16 | purposes<<24 | validFrom<<40 |
+    validUntil<<80``) that a ``ConsentGranted`` entry chains as its subject, ``0x`` hex."""
+    word = (
+        int(args["categories"])
+        | int(args["actions"]) << 16
+        | int(args["purposes"]) << 24
+        | int(args["validFrom"]) << 40
+        | int(args["validUntil"]) << 80
+    )
+    return "0x" + word.to_bytes(32, "big").hex()
+
+
+@dataclass(frozen=True)
+class ChainFields:
+    """The hashed fields of one chain entry, derived from its event."""
+
+    seq: int
+    actor: str
+    subject: str
+    purpose: int
+    outcome: int
+    timestamp: int
+
+
+def chain_fields(
+    name: str, args: Mapping[str, Any], block_time: int, controller: str | None
+) -> ChainFields:
+    """What the contract hashed for a chained event (guide section 2's table).
+
+    ``block_time`` is the block's timestamp (only ``AccessRecorded`` carries its own).
+    ``controller`` is the patient's controller at that point, needed for ``RecordErased``, whose
+    actor (the controller who erased) is not in the event; ``""`` when unknown.
+    """
+    if name == "AccessRecorded":
+        return ChainFields(
+            int(args["seq"]), args["accessor"], args["recordId"], int(args["purpose"]),
+            int(args["outcome"]), int(args["timestamp"]),
+        )  # fmt: skip
+    if name == "PatientRegistered":
+        return ChainFields(0, args["controller"], args["keyring"], 0, 11, block_time)
+    seq = int(args["seq"])
+    if name == "ConsentGranted":
+        outcome = 6 if args["replaced"] else 5
+        return ChainFields(seq, args["grantee"], consent_word(args), 0, outcome, block_time)
+    outcome = _OPERATION_OUTCOME[name]
+    if name == "ConsentRevoked":
+        return ChainFields(seq, args["grantee"], _ZERO32, 0, outcome, block_time)
+    if name == "RecordAdded":
+        return ChainFields(seq, args["author"], args["recordId"], 0, outcome, block_time)
+    if name == "RecordErased":
+        return ChainFields(seq, controller or "", args["recordId"], 0, outcome, block_time)
+    if name == "BreakGlassOpened":
+        return ChainFields(seq, args["responder"], args["justification"], 1, outcome, block_time)
+    if name == "BreakGlassClosed":
+        subject = _address_word(args["closedBy"])
+        return ChainFields(seq, args["responder"], subject, 1, outcome, block_time)
+    if name == "ControllerChanged":
+        subject = _address_word(args["previousController"])
+        return ChainFields(seq, args["newController"], subject, 0, outcome, block_time)
+    raise ValueError(f"{name} is not a chained event")

@@ -1,7 +1,12 @@
-"""The per-patient access-log hash chain of docs/architecture.md, recomputed off-chain::
+"""The per-patient hash chain of the v2 contracts, recomputed off-chain::
 
-    head' = bytes24(keccak256(abi.encode(bytes32(head), patientId, seq, accessor, recordId,
-                                         purpose, outcome, timestamp)))
+    head' = bytes24(keccak256(abi.encode(bytes32(head), uint64 patientId, uint64 seq,
+                                         address actor, bytes32 subject, uint8 purpose,
+                                         uint8 outcome, uint40 timestamp)))
+
+Every patient-touching operation is an entry (registration is entry 0, then grants, revocations,
+records added and erased, break-glass opened and closed, controller changes, reads and denied
+writes); ``actor`` and ``subject`` depend on the operation (see ``audit.archive.chain_entry``).
 
 :func:`next_head_reference` is that formula written with ``eth_abi.encode``. Every argument is a
 static ABI type, so the encoding is just eight 32-byte words; :func:`next_head` builds those words
@@ -18,7 +23,7 @@ from medledger.hashing import keccak
 
 HEAD_BYTES = 24
 ZERO_HEAD = bytes(HEAD_BYTES)
-_TYPES = ("bytes32", "uint64", "uint64", "address", "bytes32", "uint8", "uint8", "uint32")
+_TYPES = ("bytes32", "uint64", "uint64", "address", "bytes32", "uint8", "uint8", "uint40")
 _PAD_HEAD = bytes(32 - HEAD_BYTES)
 _PAD_ADDR = bytes(12)
 
@@ -86,13 +91,13 @@ def check_entry_fields(
 ) -> None:
     """Raise :class:`InvalidInput` unless every field has its ABI type's size and range."""
     if len(head) != HEAD_BYTES or len(accessor) != 20 or len(record_id) != 32:
-        raise InvalidInput("head must be 24 bytes, accessor 20 bytes, record id 32 bytes")
+        raise InvalidInput("head must be 24 bytes, actor 20 bytes, subject 32 bytes")
     for value, bits, name in (
         (patient_id, 64, "patientId"),
         (seq, 64, "seq"),
         (purpose, 8, "purpose"),
         (outcome, 8, "outcome"),
-        (timestamp, 32, "timestamp"),
+        (timestamp, 40, "timestamp"),
     ):
         if not 0 <= value < 1 << bits:
             raise InvalidInput(f"{name} {value} does not fit uint{bits}")

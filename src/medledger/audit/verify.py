@@ -1,6 +1,8 @@
-"""Verify the archived access log of a patient against the on-chain hash-chain head.
+"""Verify the archived hash chain of a patient against the on-chain head.
 
-The chain keeps, per patient, only ``(head, count)``. The archive holds every entry with the head
+The chain keeps, per patient, only ``(head, count)``. Every patient-touching operation is an entry
+(registration = seq 0, grants, revocations, records added and erased, break-glass opened and
+closed, controller changes, reads and denied writes). The archive holds every entry with the head
 the contract emitted after it. Recomputing the chain from zero over the archived entries must end
 at the on-chain head after exactly ``count`` entries. When it does not, each entry's own recorded
 ``head`` localises the damage:
@@ -11,6 +13,8 @@ at the on-chain head after exactly ``count`` entries. When it does not, each ent
   altered; if it chains on from the *recomputed* head, the recorded head itself was;
 * the altered field is named by comparing with the original log when the node still serves it, or
   else by trying every value of the one-byte fields (purpose, outcome).
+
+A dropped ``ConsentRevoked`` (or any other entry) is a gap in ``seq``: ``missing entry seq N``.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from web3 import Web3
 from web3.exceptions import Web3RPCError
 from web3.types import BlockIdentifier
 
-from medledger.audit.archive import AccessEntry, Archive
-from medledger.audit.events import EVENT_SPECS, decode_log
+from medledger.audit.archive import ChainEntry, Archive
+from medledger.audit.events import CHAINED_EVENT_NAMES, EVENT_SPECS, chain_fields, decode_log
 from medledger.audit.hashchain import ZERO_HEAD, check_entry_fields, next_head
 from medledger.errors import ChainError, ChainUnavailable, InvalidInput
 
@@ -40,15 +44,18 @@ LOG_HEAD_ABI: list[dict[str, Any]] = [
     }
 ]
 
-#: Fetches the chain's own ``AccessRecorded`` entries of the patient between two blocks
-#: (inclusive), by seq; empty if the node no longer serves those logs.
-OriginalFetcher = Callable[[int, int], Mapping[int, AccessEntry]]
+#: Fetches the chain's own chained events of the patient between two blocks (inclusive) as
+#: entries, by seq; empty if the node no longer serves those logs.
+OriginalFetcher = Callable[[int, int], Mapping[int, ChainEntry]]
 
-_FIELDS = ("patient_id", "seq", "accessor", "record_id", "purpose", "outcome", "timestamp", "head")
+_FIELDS = (
+    "event", "patient_id", "seq", "actor", "subject", "purpose", "outcome", "timestamp", "head",
+)  # fmt: skip
 _FIELD_NAMES = {
+    "event": "event",
     "patient_id": "patientId",
-    "record_id": "recordId",
-    "accessor": "accessor",
+    "subject": "subject",
+    "actor": "actor",
     "seq": "seq",
     "purpose": "purpose",
     "outcome": "outcome",
@@ -69,7 +76,7 @@ class Problem:
 
 @dataclass(frozen=True)
 class VerificationReport:
-    """Result of verifying one patient's archived access log.
+    """Result of verifying one patient's archived hash chain (every entry kind).
 
     ``problem`` is the first problem in words (e.g. ``"missing entry seq 41"``,
     ``"entry seq 17 altered (outcome: archived 0, on chain 16)"``); ``problems`` lists all found.
@@ -89,10 +96,10 @@ class VerificationReport:
 
 @dataclass(frozen=True)
 class _Row:
-    entry: AccessEntry
+    entry: ChainEntry
     head: bytes
-    accessor: bytes
-    record_id: bytes
+    actor: bytes
+    subject: bytes
 
 
 def _hex(b: bytes) -> str:
@@ -102,34 +109,36 @@ def _hex(b: bytes) -> str:
 def _link(prev: bytes, r: _Row) -> bytes:
     e = r.entry
     return next_head(
-        prev, e.patient_id, e.seq, r.accessor, r.record_id, e.purpose, e.outcome, e.timestamp
+        prev, e.patient_id, e.seq, r.actor, r.subject, e.purpose, e.outcome, e.timestamp
     )
 
 
-def _parse(entry: AccessEntry) -> _Row | str:
+def _parse(entry: ChainEntry) -> _Row | str:
     try:
         head = bytes.fromhex(entry.head.removeprefix("0x"))
-        accessor = bytes.fromhex(entry.accessor.removeprefix("0x"))
-        record_id = bytes.fromhex(entry.record_id.removeprefix("0x"))
+        actor = bytes.fromhex(entry.actor.removeprefix("0x"))
+        subject = bytes.fromhex(entry.subject.removeprefix("0x"))
         check_entry_fields(
             head,
             int(entry.patient_id),
             int(entry.seq),
-            accessor,
-            record_id,
+            actor,
+            subject,
             int(entry.purpose),
             int(entry.outcome),
             int(entry.timestamp),
         )
     except (ValueError, TypeError, InvalidInput) as exc:
         return str(exc)
-    return _Row(entry, head, accessor, record_id)
+    return _Row(entry, head, actor, subject)
 
 
-def _name_fields(archived: AccessEntry, original: AccessEntry) -> str | None:
+def _name_fields(archived: ChainEntry, original: ChainEntry) -> str | None:
     diffs = []
     for f in _FIELDS:
         a, o = getattr(archived, f), getattr(original, f)
+        if o == "":  # not in the original log (the actor of RecordErased)
+            continue
         same = a.lower() == o.lower() if isinstance(a, str) and isinstance(o, str) else a == o
         if not same:
             diffs.append(f"{_FIELD_NAMES[f]}: archived {a}, on chain {o}")
@@ -144,7 +153,7 @@ def _guess_byte_field(prev: bytes, r: _Row) -> str | None:
             if v == getattr(e, f):
                 continue
             alt = replace(e, outcome=v) if f == "outcome" else replace(e, purpose=v)
-            if _link(prev, _Row(alt, r.head, r.accessor, r.record_id)) == r.head:
+            if _link(prev, _Row(alt, r.head, r.actor, r.subject)) == r.head:
                 return f"{f}: archived {getattr(e, f)}, original {v}"
     return None
 
@@ -169,7 +178,7 @@ class _Verifier:
         if len(self.problems) < self.max_problems:
             self.problems.append(Problem(kind, seq, detail))
 
-    def _original(self, entry: AccessEntry) -> AccessEntry | None:
+    def _original(self, entry: ChainEntry) -> ChainEntry | None:
         if self.original is None:
             return None
         try:
@@ -206,7 +215,7 @@ class _Verifier:
         self.add("altered", seq, f"entry seq {seq} altered ({what})")
         return r.head
 
-    def run(self, entries: Sequence[AccessEntry]) -> tuple[bytes, int]:
+    def run(self, entries: Sequence[ChainEntry]) -> tuple[bytes, int]:
         rows: list[_Row] = []
         for e in entries:
             parsed = _parse(e)
@@ -255,7 +264,7 @@ class _Verifier:
     def diverged(self, rows: Sequence[_Row]) -> None:
         """Every entry chains correctly but the result is not the on-chain head: the archive was
         rewritten consistently. Only the chain's own logs can localise that."""
-        originals: Mapping[int, AccessEntry] = {}
+        originals: Mapping[int, ChainEntry] = {}
         if self.original is not None and rows:
             try:
                 originals = self.original(rows[0].entry.block_number, rows[-1].entry.block_number)
@@ -277,7 +286,7 @@ class _Verifier:
 
 def verify_entries(
     patient_id: int,
-    entries: Sequence[AccessEntry],
+    entries: Sequence[ChainEntry],
     onchain_head: bytes,
     onchain_count: int,
     *,
@@ -306,33 +315,36 @@ def verify_entries(
 
 
 def chain_log_fetcher(w3: Web3, medledger: str, patient_id: int) -> OriginalFetcher:
-    """An :data:`OriginalFetcher` reading the patient's ``AccessRecorded`` logs from the node."""
-    spec = EVENT_SPECS["AccessRecorded"]
+    """An :data:`OriginalFetcher` reading the patient's chained events from the node."""
     topic_pid = "0x" + patient_id.to_bytes(32, "big").hex()
+    topics = ["0x" + EVENT_SPECS[n].topic0.hex() for n in CHAINED_EVENT_NAMES]
 
-    def fetch(from_block: int, to_block: int) -> Mapping[int, AccessEntry]:
+    def fetch(from_block: int, to_block: int) -> Mapping[int, ChainEntry]:
+        times: dict[int, int] = {}
         try:
             logs = w3.eth.get_logs(
                 {
                     "fromBlock": from_block,
                     "toBlock": to_block,
                     "address": to_checksum_address(medledger),
-                    "topics": ["0x" + spec.topic0.hex(), topic_pid],
+                    "topics": [topics, topic_pid],
                 }
             )
+            out: dict[int, ChainEntry] = {}
+            for log in logs:
+                ev = decode_log(log)
+                if ev is None or ev.name not in CHAINED_EVENT_NAMES:
+                    continue
+                if ev.name != "AccessRecorded" and ev.block_number not in times:
+                    times[ev.block_number] = int(w3.eth.get_block(ev.block_number)["timestamp"])
+                # The erasing controller is not in the log: "" leaves it out of the comparison.
+                f = chain_fields(ev.name, ev.args, times.get(ev.block_number, 0), "")
+                out[f.seq] = ChainEntry(
+                    patient_id, f.seq, f.actor, f.subject, f.purpose, f.outcome, f.timestamp,
+                    ev.args["head"], ev.block_number, ev.log_index, ev.tx_hash, ev.name,
+                )  # fmt: skip
         except (ConnectionError, OSError, Web3RPCError) as exc:
-            raise ChainError(f"cannot fetch access logs: {exc}") from exc
-        out: dict[int, AccessEntry] = {}
-        for log in logs:
-            ev = decode_log(log)
-            if ev is None:
-                continue
-            a = ev.args
-            out[int(a["seq"])] = AccessEntry(
-                a["patientId"], a["seq"], a["accessor"], a["recordId"], a["purpose"],
-                a["outcome"], a["timestamp"], a["head"], ev.block_number, ev.log_index,
-                ev.tx_hash,
-            )  # fmt: skip
+            raise ChainError(f"cannot fetch the chain's logs: {exc}") from exc
         return out
 
     return fetch
@@ -362,7 +374,7 @@ def verify_patient(
     block_identifier: BlockIdentifier | None = None,
     localise_with_chain_logs: bool = True,
 ) -> VerificationReport:
-    """Verify one patient's archived access log against ``logHead`` on chain.
+    """Verify one patient's archived hash chain (all entry kinds) against ``logHead`` on chain.
 
     By default the head is read at the archive's last synced block, so that an archive that is
     merely behind the chain still verifies; if the node has pruned that state, at ``latest``.
@@ -386,7 +398,7 @@ def verify_patient(
     fetcher = chain_log_fetcher(w3, medledger, patient_id) if localise_with_chain_logs else None
     return verify_entries(
         patient_id,
-        archive.access_entries(patient_id),
+        archive.chain_entries(patient_id),
         head,
         count,
         original=fetcher,
