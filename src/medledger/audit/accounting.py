@@ -5,6 +5,12 @@ records by someone else: when, by whom (the provider's registered name at the ti
 category and id) and why (purpose), with break-glass accesses and denied attempts flagged. The
 patient's own reads (outcome 1) are not disclosures and are left out unless asked for.
 
+Only reads are disclosures: allowed reads by others (outcomes 0 and 2) are counted; denied reads
+and denied writes (16..30) are listed and flagged, never counted. The operation entries of the v2
+hash chain (registration, grants, revocations, records added and erased, break-glass opened and
+closed, controller changes: outcomes 3..11) are not disclosures either: they are listed
+separately as "consent and record events" (:attr:`AccountingReport.events`).
+
 The rule itself exempts disclosures for treatment, payment and operations from the accounting; we
 list them anyway, because on this system they are recorded just as reliably and patients ask for
 them. Renderers: rows (dataclasses) for a CLI table, CSV, JSON; HTML lives in ``report_html``.
@@ -20,8 +26,17 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from medledger.audit.archive import Archive, ProviderEvent
-from medledger.codes import BreakGlassReason, Category, Outcome, Purpose
+from eth_utils.address import to_checksum_address
+
+from medledger.audit.archive import Archive, ChainEntry, ProviderEvent
+from medledger.codes import (
+    OUTCOME_FIRST_DENIAL,
+    OUTCOME_WRITE_DENIAL_OFFSET,
+    BreakGlassReason,
+    Category,
+    Outcome,
+    Purpose,
+)
 from medledger.errors import InvalidInput
 
 #: Retention the rule asks for: six years.
@@ -32,6 +47,14 @@ OUTCOME_TEXT: dict[int, str] = {
     1: "allowed: the patient",
     2: "allowed: break-glass emergency access",
     3: "break-glass emergency access opened",
+    4: "break-glass emergency access closed",
+    5: "consent granted",
+    6: "consent replaced",
+    7: "consent revoked",
+    8: "record added",
+    9: "record erased",
+    10: "controller changed",
+    11: "patient registered",
     16: "denied: no consent",
     17: "denied: consent expired",
     18: "denied: consent not yet valid",
@@ -40,8 +63,15 @@ OUTCOME_TEXT: dict[int, str] = {
     21: "denied: action not granted",
     22: "denied: provider suspended",
     23: "denied: record erased",
+    24: "write denied: no consent",
+    25: "write denied: consent expired",
+    26: "write denied: consent not yet valid",
+    27: "write denied: category not granted",
+    29: "write denied: action not granted",
+    30: "write denied: provider suspended",
 }
-_BREAK_GLASS = frozenset({Outcome.ALLOWED_EMERGENCY.value, Outcome.BREAK_GLASS_OPENED.value})
+#: Outcomes that are disclosures: reads allowed by consent or by break-glass.
+DISCLOSURE_OUTCOMES = frozenset({Outcome.ALLOWED_CONSENT.value, Outcome.ALLOWED_EMERGENCY.value})
 
 
 def outcome_text(code: int) -> str:
@@ -77,8 +107,28 @@ class Disclosure:
 
 
 @dataclass(frozen=True)
+class ChainEvent:
+    """A consent or record event of the patient's chain (an operation, not a disclosure)."""
+
+    seq: int
+    time: datetime
+    actor: str
+    actor_name: str
+    kind: str
+    outcome: int
+    outcome_text: str
+    description: str
+    tx_hash: str
+    block_number: int
+
+
+@dataclass(frozen=True)
 class AccountingReport:
-    """The accounting of disclosures for one patient and period."""
+    """The accounting of disclosures for one patient and period.
+
+    ``rows``: reads by others (allowed ones are disclosures; denied reads and denied writes are
+    flagged); ``events``: the consent and record events of the same period, not disclosures.
+    """
 
     patient_id: int
     period_start: datetime
@@ -87,6 +137,7 @@ class AccountingReport:
     chain_id: int | None
     contract: str | None
     rows: tuple[Disclosure, ...]
+    events: tuple[ChainEvent, ...] = ()
 
     @property
     def recipients(self) -> dict[str, str]:
@@ -101,11 +152,12 @@ class AccountingReport:
     def summary(self) -> dict[str, int]:
         """Counts for the report header."""
         return {
-            "disclosures": len(self.rows),
+            "disclosures": sum(r.outcome in DISCLOSURE_OUTCOMES for r in self.rows),
             "allowed": sum(not r.denied for r in self.rows),
             "denied": sum(r.denied for r in self.rows),
             "break_glass": sum(r.break_glass for r in self.rows),
-            "recipients": len({r.recipient for r in self.rows}),
+            "recipients": len({r.recipient for r in self.rows if not r.denied}),
+            "consent_and_record_events": len(self.events),
         }
 
 
@@ -177,40 +229,55 @@ def accounting_of_disclosures(
 
     names = _Names(archive.provider_events())
     categories = {r.record_id: r.category for r in archive.records(patient_id)}
-    reasons = {
-        (bg.responder, bg.block_number): bg.reason for bg in archive.break_glass_events(patient_id)
-    }
-    rows = []
-    for e in archive.access_entries(patient_id):
+    describe = _Describer(archive, patient_id, categories)
+    rows: list[Disclosure] = []
+    events: list[ChainEvent] = []
+    for e in archive.chain_entries(patient_id):
+        describe.track(e)
         if not lo <= e.timestamp <= hi:
+            continue
+        if e.event != "AccessRecorded":
+            name = names.at(e.actor, e.block_number) or describe.party(e.actor)
+            events.append(
+                ChainEvent(
+                    seq=e.seq,
+                    time=datetime.fromtimestamp(e.timestamp, UTC),
+                    actor=e.actor,
+                    actor_name=name,
+                    kind=e.event,
+                    outcome=e.outcome,
+                    outcome_text=outcome_text(e.outcome),
+                    description=describe.operation(e),
+                    tx_hash=e.tx_hash,
+                    block_number=e.block_number,
+                )
+            )
             continue
         if e.outcome == Outcome.ALLOWED_PATIENT and not include_patient_accesses:
             continue
-        cat_code = categories.get(e.record_id)
+        cat_code = categories.get(e.subject)
         category = _name(Category, cat_code) if cat_code is not None else None
-        recipient_name = names.at(e.accessor, e.block_number)
-        if e.outcome == Outcome.BREAK_GLASS_OPENED:
-            reason = reasons.get((e.accessor, e.block_number))
-            why = f" (reason: {_name(BreakGlassReason, reason)})" if reason is not None else ""
-            description = f"emergency access to the patient's emergency categories opened{why}"
-        elif e.outcome == Outcome.ALLOWED_PATIENT:
-            description = f"the patient read {category or 'a'} record {e.record_id}"
+        recipient_name = names.at(e.actor, e.block_number)
+        if e.outcome == Outcome.ALLOWED_PATIENT:
+            description = f"the patient read {category or 'a'} record {e.subject}"
             recipient_name = recipient_name or "the patient"
+        elif e.outcome >= OUTCOME_FIRST_DENIAL + OUTCOME_WRITE_DENIAL_OFFSET:
+            description = f"attempt to add record {e.subject}"
         else:
-            description = f"{category or 'unknown category'} record {e.record_id}"
+            description = f"{category or 'unknown category'} record {e.subject}"
         rows.append(
             Disclosure(
                 seq=e.seq,
                 time=datetime.fromtimestamp(e.timestamp, UTC),
-                recipient=e.accessor,
+                recipient=e.actor,
                 recipient_name=recipient_name,
-                record_id=e.record_id,
+                record_id=e.subject,
                 category=category,
                 purpose=_name(Purpose, e.purpose),
                 outcome=e.outcome,
                 outcome_text=outcome_text(e.outcome),
-                break_glass=e.outcome in _BREAK_GLASS,
-                denied=e.outcome >= 16,
+                break_glass=e.outcome == Outcome.ALLOWED_EMERGENCY,
+                denied=e.outcome >= OUTCOME_FIRST_DENIAL,
                 description=description,
                 tx_hash=e.tx_hash,
                 block_number=e.block_number,
@@ -224,7 +291,69 @@ def accounting_of_disclosures(
         chain_id=archive.chain_id,
         contract=archive.medledger_address,
         rows=tuple(rows),
+        events=tuple(events),
     )
+
+
+def _masked(bits: int, enum: type[Category] | type[Purpose]) -> str:
+    return ", ".join(m.name.lower() for m in enum if bits & (1 << m.value)) or "none"
+
+
+class _Describer:
+    """Words for operation entries; follows the controller through the chain (entry 0 and
+    controller changes) to tell the patient from others."""
+
+    def __init__(self, archive: Archive, patient_id: int, categories: dict[str, int]) -> None:
+        self.categories = categories
+        self.controllers: set[str] = set()
+        self.controller: str | None = None
+        self.reasons = {
+            (bg.responder, bg.block_number): bg for bg in archive.break_glass_events(patient_id)
+        }
+
+    def track(self, e: ChainEntry) -> None:
+        if e.event in ("PatientRegistered", "ControllerChanged"):
+            self.controller = e.actor
+            self.controllers.add(e.actor)
+
+    def party(self, address: str) -> str:
+        return "the patient" if address in self.controllers else ""
+
+    def operation(self, e: ChainEntry) -> str:
+        word = int(e.subject, 16)
+        other = to_checksum_address("0x" + e.subject[-40:])
+        if e.outcome == Outcome.BREAK_GLASS_OPENED:
+            bg = self.reasons.get((e.actor, e.block_number))
+            if bg is None:
+                return "emergency access to the patient's emergency categories opened"
+            return (
+                f"emergency access opened (reason: {_name(BreakGlassReason, bg.reason)}; "
+                f"categories: {_masked(bg.categories, Category)})"
+            )
+        if e.outcome == Outcome.BREAK_GLASS_CLOSED:
+            by = "the responder" if other == e.actor else (self.party(other) or other)
+            return f"emergency access closed by {by}"
+        if e.outcome in (Outcome.CONSENT_GRANTED, Outcome.CONSENT_REPLACED):
+            verb = "granted" if e.outcome == Outcome.CONSENT_GRANTED else "replaced"
+            actions = " and ".join(a for a, bit in (("read", 1), ("write", 2)) if word >> 16 & bit)
+            until = datetime.fromtimestamp((word >> 80) & (2**40 - 1), UTC)
+            return (
+                f"consent {verb}: {actions or 'no action'} of "
+                f"{_masked(word & 0xFFFF, Category)} for {_masked(word >> 24 & 0xFFFF, Purpose)}, "
+                f"until {until:%Y-%m-%d %H:%M} UTC"
+            )
+        if e.outcome == Outcome.CONSENT_REVOKED:
+            return "consent revoked"
+        if e.outcome == Outcome.RECORD_ADDED:
+            cat = self.categories.get(e.subject)
+            return f"{_name(Category, cat) if cat is not None else 'a'} record {e.subject} added"
+        if e.outcome == Outcome.RECORD_ERASED:
+            return f"record {e.subject} erased"
+        if e.outcome == Outcome.CONTROLLER_CHANGED:
+            return f"patient's key (controller) changed from {other}"
+        if e.outcome == Outcome.PATIENT_REGISTERED:
+            return "patient registered"
+        return outcome_text(e.outcome)
 
 
 CSV_COLUMNS: tuple[str, ...] = (
@@ -273,7 +402,7 @@ def to_csv(report: AccountingReport) -> str:
 def to_dict(report: AccountingReport) -> dict[str, Any]:
     """JSON-able form of the report."""
 
-    def row(r: Disclosure) -> dict[str, Any]:
+    def row(r: Disclosure | ChainEvent) -> dict[str, Any]:
         d = asdict(r)
         d["time"] = r.time.isoformat()
         return d
@@ -287,6 +416,7 @@ def to_dict(report: AccountingReport) -> dict[str, Any]:
         "generated_at": report.generated_at.isoformat(),
         "summary": report.summary(),
         "disclosures": [row(r) for r in report.rows],
+        "consent_and_record_events": [row(e) for e in report.events],
     }
 
 
@@ -306,7 +436,7 @@ def table_rows(report: AccountingReport) -> list[tuple[str, ...]]:
             (
                 r.time.strftime("%Y-%m-%d %H:%M:%S"),
                 r.recipient_name or r.recipient,
-                f"{r.category} {r.record_id[:10]}…" if r.category else "emergency categories",
+                f"{r.category} {r.record_id[:10]}…" if r.category else f"{r.record_id[:10]}…",
                 r.purpose,
                 r.outcome_text,
                 flags,

@@ -4,7 +4,9 @@ One ``Bundle`` (type ``collection``) per patient with:
 
 * a ``Consent`` per grant (status ``active``; ``inactive`` once expired or replaced by a later
   grant; ``rejected`` when revoked),
-* an ``AuditEvent`` per access-log entry (allowed, denied or break-glass),
+* an ``AuditEvent`` per entry of the patient's hash chain: reads (allowed or denied), denied
+  writes, and operations (registration, grants, replacements, revocations, records added and
+  erased, break-glass opened and closed, controller changes),
 * a ``Provenance`` per record (author) and per erasure tombstone.
 
 Every code comes from a standard code system (LOINC, HL7 v3 ActCode / ActReason /
@@ -24,8 +26,17 @@ from eth_utils.address import is_address, to_checksum_address
 from pydantic import ValidationError
 
 from medledger.audit.accounting import outcome_text
-from medledger.audit.archive import AccessEntry, Archive, ConsentEvent, RecordInfo
-from medledger.codes import Action, Category, Outcome, Purpose, unmask_categories, unmask_purposes
+from medledger.audit.archive import Archive, ChainEntry, ConsentEvent, RecordInfo
+from medledger.codes import (
+    OUTCOME_FIRST_DENIAL,
+    OUTCOME_WRITE_DENIAL_OFFSET,
+    Action,
+    Category,
+    Outcome,
+    Purpose,
+    unmask_categories,
+    unmask_purposes,
+)
 from medledger.errors import IntegrityError, InvalidInput
 
 #: Base of medledger's own FHIR identifiers. ``.example`` is reserved (RFC 2606) and never
@@ -47,6 +58,7 @@ CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 CONSENT_ACTION = "http://terminology.hl7.org/CodeSystem/consentaction"
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 RESTFUL_INTERACTION = "http://hl7.org/fhir/restful-interaction"
+AUDIT_EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
 AUDIT_ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 SECURITY_SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
@@ -101,10 +113,23 @@ class _Ctx:
         self.patient_id = patient_id
         self.chain_id = chain_id
         self.contract = contract
+        self.entries = archive.chain_entries(patient_id)
+        # the patient's controllers over time: entry 0 and every controller change
+        self._controllers = [
+            (e.seq, e.actor)
+            for e in self.entries
+            if e.event in ("PatientRegistered", "ControllerChanged")
+        ]
+        self.controllers = {a for _s, a in self._controllers}
         self.names: dict[str, str] = {}
         for ev in archive.provider_events():
             if ev.name is not None:
                 self.names[ev.provider] = ev.name  # latest name wins
+
+    def controller_at(self, seq: int) -> str:
+        """The patient's controller when entry ``seq`` was chained."""
+        found = [a for s, a in self._controllers if s <= seq]
+        return found[-1] if found else self.contract
 
     def uid(self, *parts: object) -> str:
         return str(uuid.uuid5(_NS, ":".join(map(str, (self.chain_id, self.contract, *parts)))))
@@ -188,57 +213,150 @@ def _consent(ctx: _Ctx, grant: ConsentEvent, status: str) -> dict[str, Any]:
     }
 
 
-def _audit_event(ctx: _Ctx, e: AccessEntry, category: int | None) -> dict[str, Any]:
-    opened = e.outcome == Outcome.BREAK_GLASS_OPENED
-    denied = e.outcome >= 16
-    if opened:
-        event_type = _coding(DCM, "110113", "Security Alert")
-        subtype = _coding(DCM, "110127", "Emergency Override Started")
-        action = "E"
-    else:
-        event_type = _coding(DCM, "110110", "Patient Record")
-        subtype = _coding(RESTFUL_INTERACTION, "read", "read")
-        action = "R"
-    is_patient = e.outcome == Outcome.ALLOWED_PATIENT
-    entities: list[dict[str, Any]] = [
-        {
-            "what": ctx.patient_ref(),
-            "type": _coding(AUDIT_ENTITY_TYPE, "1", "Person"),
-            "role": _coding(OBJECT_ROLE, "1", "Patient"),
-        }
+#: AuditEvent ``type``, ``subtype`` and ``action`` of each operation entry (outcomes 3..11).
+_OPERATION_CODES: dict[int, tuple[dict[str, str], dict[str, str] | None, str]] = {
+    Outcome.BREAK_GLASS_OPENED: (
+        _coding(DCM, "110113", "Security Alert"),
+        _coding(DCM, "110127", "Emergency Override Started"),
+        "E",
+    ),
+    Outcome.BREAK_GLASS_CLOSED: (
+        _coding(DCM, "110113", "Security Alert"),
+        _coding(DCM, "110138", "Emergency Override Stopped"),
+        "E",
+    ),
+    Outcome.CONSENT_GRANTED: (
+        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
+        _coding(RESTFUL_INTERACTION, "create", "create"),
+        "C",
+    ),
+    Outcome.CONSENT_REPLACED: (
+        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
+        _coding(RESTFUL_INTERACTION, "update", "update"),
+        "U",
+    ),
+    Outcome.CONSENT_REVOKED: (
+        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
+        _coding(RESTFUL_INTERACTION, "delete", "delete"),
+        "D",
+    ),
+    Outcome.RECORD_ADDED: (
+        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
+        _coding(RESTFUL_INTERACTION, "create", "create"),
+        "C",
+    ),
+    Outcome.RECORD_ERASED: (
+        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
+        _coding(RESTFUL_INTERACTION, "delete", "delete"),
+        "D",
+    ),
+    Outcome.CONTROLLER_CHANGED: (
+        _coding(DCM, "110137", "User Security Attributes Changed"),
+        None,
+        "U",
+    ),
+    Outcome.PATIENT_REGISTERED: (
+        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
+        _coding(RESTFUL_INTERACTION, "create", "create"),
+        "C",
+    ),
+}
+_RECORD_OPERATIONS = frozenset({Outcome.RECORD_ADDED.value, Outcome.RECORD_ERASED.value})
+_CONSENT_OPERATIONS = frozenset(
+    {Outcome.CONSENT_GRANTED.value, Outcome.CONSENT_REPLACED.value, Outcome.CONSENT_REVOKED.value}
+)
+_RECIPIENT = ("IRCP", "information recipient")
+_AUTHOR = ("AUT", "author (originator)")
+
+
+def _agent(ctx: _Ctx, address: str, role: tuple[str, str], requestor: bool) -> dict[str, Any]:
+    kind = "Patient" if address in ctx.controllers else "Organization"
+    return {
+        "type": _concept(V3_PARTICIPATION, *role),
+        "who": ctx.account_ref(address, kind),
+        "requestor": requestor,
+    }
+
+
+def _audit_event(
+    ctx: _Ctx, e: ChainEntry, category: int | None, consent: dict[str, str] | None
+) -> dict[str, Any]:
+    """One AuditEvent per chain entry: a read (allowed or denied), a denied write, or an
+    operation (with the entity it acted on: record, consent or the patient)."""
+    code = e.outcome
+    denied = code >= OUTCOME_FIRST_DENIAL
+    write_denied = code >= OUTCOME_FIRST_DENIAL + OUTCOME_WRITE_DENIAL_OFFSET
+    details = [
+        {"type": "medledger-log-seq", "valueString": str(e.seq)},
+        {"type": "medledger-log-head", "valueString": e.head},
+        {"type": "transaction", "valueString": e.tx_hash},
     ]
-    if not opened:
-        details = [
-            {"type": "medledger-log-seq", "valueString": str(e.seq)},
-            {"type": "medledger-log-head", "valueString": e.head},
-            {"type": "transaction", "valueString": e.tx_hash},
-        ]
+    patient: dict[str, Any] = {
+        "what": ctx.patient_ref(),
+        "type": _coding(AUDIT_ENTITY_TYPE, "1", "Person"),
+        "role": _coding(OBJECT_ROLE, "1", "Patient"),
+    }
+    entities: list[dict[str, Any]] = [patient]
+    other = to_checksum_address("0x" + e.subject[-40:])
+    if e.event == "AccessRecorded" or code in _RECORD_OPERATIONS:
         if category is not None:
             details.insert(0, {"type": "category", "valueString": Category(category).name.lower()})
         entities.append(
             {
-                "what": ctx.record_ref(e.record_id),
+                "what": ctx.record_ref(e.subject),
                 "type": _coding(AUDIT_ENTITY_TYPE, "2", "System Object"),
                 "role": _coding(OBJECT_ROLE, "3", "Report"),
                 "detail": details,
             }
         )
+    elif code in _CONSENT_OPERATIONS and consent is not None:
+        entities.append(
+            {
+                "what": {"type": "Consent", "identifier": consent},
+                "type": _coding(AUDIT_ENTITY_TYPE, "2", "System Object"),
+                "role": _coding(OBJECT_ROLE, "4", "Domain Resource"),
+                "detail": details,
+            }
+        )
+    else:
+        patient["detail"] = details
+
+    if e.event == "AccessRecorded":
+        if write_denied:
+            event_type = _coding(DCM, "110110", "Patient Record")
+            subtype: dict[str, str] | None = _coding(RESTFUL_INTERACTION, "create", "create")
+            action = "C"
+            agents = [_agent(ctx, e.actor, _AUTHOR, True)]
+        else:
+            event_type = _coding(DCM, "110110", "Patient Record")
+            subtype = _coding(RESTFUL_INTERACTION, "read", "read")
+            action = "R"
+            agents = [_agent(ctx, e.actor, _RECIPIENT, True)]
+    else:
+        event_type, subtype, action = _OPERATION_CODES[code]
+        if code in _CONSENT_OPERATIONS:
+            # the patient acted; the grantee (the chained actor) is the recipient concerned
+            agents = [
+                _agent(ctx, ctx.controller_at(e.seq), _AUTHOR, True),
+                _agent(ctx, e.actor, _RECIPIENT, False),
+            ]
+        elif code == Outcome.BREAK_GLASS_CLOSED:
+            agents = [_agent(ctx, other, _AUTHOR, True)]
+            if other != e.actor:
+                agents.append(_agent(ctx, e.actor, _RECIPIENT, False))
+        elif code == Outcome.BREAK_GLASS_OPENED:
+            agents = [_agent(ctx, e.actor, _RECIPIENT, True)]
+        else:
+            agents = [_agent(ctx, e.actor, _AUTHOR, True)]
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
-        "id": ctx.uid("access", ctx.patient_id, e.seq),
+        "id": ctx.uid("entry", ctx.patient_id, e.seq),
         "type": event_type,
-        "subtype": [subtype],
         "action": action,
         "recorded": _instant(e.timestamp),
         "outcome": "4" if denied else "0",
-        "outcomeDesc": outcome_text(e.outcome),
-        "agent": [
-            {
-                "type": _concept(V3_PARTICIPATION, "IRCP", "information recipient"),
-                "who": ctx.account_ref(e.accessor, "Patient" if is_patient else "Organization"),
-                "requestor": True,
-            }
-        ],
+        "outcomeDesc": outcome_text(code),
+        "agent": agents,
         "source": {
             "observer": {
                 "identifier": {
@@ -251,9 +369,13 @@ def _audit_event(ctx: _Ctx, e: AccessEntry, category: int | None) -> dict[str, A
         },
         "entity": entities,
     }
-    purpose = _purpose_coding(e.purpose)
-    if purpose is not None:
-        event["purposeOfEvent"] = [{"coding": [purpose]}]
+    if subtype is not None:
+        event["subtype"] = [subtype]
+    # A purpose only where the contract checked one: reads and break-glass (emergency).
+    if e.is_access or code in (Outcome.BREAK_GLASS_OPENED, Outcome.BREAK_GLASS_CLOSED):
+        purpose = _purpose_coding(e.purpose)
+        if purpose is not None:
+            event["purposeOfEvent"] = [{"coding": [purpose]}]
     return event
 
 
@@ -261,7 +383,7 @@ def _provenances(ctx: _Ctx, r: RecordInfo) -> list[dict[str, Any]]:
     out = [
         {
             "resourceType": "Provenance",
-            "id": ctx.uid("record", r.record_id),
+            "id": ctx.uid("record", ctx.patient_id, r.record_id),
             "target": [ctx.record_ref(r.record_id)],
             "recorded": _instant(r.created_time),
             "activity": _concept(V3_DATA_OPERATION, "CREATE", "create"),
@@ -277,7 +399,7 @@ def _provenances(ctx: _Ctx, r: RecordInfo) -> list[dict[str, Any]]:
         out.append(
             {
                 "resourceType": "Provenance",
-                "id": ctx.uid("erasure", r.record_id),
+                "id": ctx.uid("erasure", ctx.patient_id, r.record_id),
                 "target": [ctx.record_ref(r.record_id)],
                 "recorded": _instant(r.erased_time),
                 "activity": _concept(V3_DATA_OPERATION, "DELETE", "delete"),
@@ -337,8 +459,14 @@ def export_fhir_bundle(
             resources.append(_consent(ctx, ev, _consent_status(i, consents, now)))
     records = archive.records(patient_id)
     categories = {r.record_id: r.category for r in records}
-    for e in archive.access_entries(patient_id):
-        resources.append(_audit_event(ctx, e, categories.get(e.record_id)))
+    last_grant: dict[str, dict[str, str]] = {}  # grantee -> the Consent identifier in force
+    for e in ctx.entries:
+        consent = None
+        if e.outcome in (Outcome.CONSENT_GRANTED, Outcome.CONSENT_REPLACED):
+            consent = last_grant[e.actor] = ctx.event_id(e.tx_hash, e.log_index)
+        elif e.outcome == Outcome.CONSENT_REVOKED:
+            consent = last_grant.pop(e.actor, None)
+        resources.append(_audit_event(ctx, e, categories.get(e.subject), consent))
     for r in records:
         resources.extend(_provenances(ctx, r))
 

@@ -1,7 +1,8 @@
 """Self-contained HTML rendering of an accounting of disclosures.
 
 One file, no scripts, no external resources: inline CSS, and an inline SVG timeline with one lane
-per recipient and one mark per access (circle = allowed, diamond = break-glass, cross = denied).
+per recipient and one mark per access (circle = allowed, diamond = break-glass, cross = denied),
+the disclosures table, and a separate table of consent and record events (not disclosures).
 Each mark carries an SVG ``<title>``, which browsers show as a tooltip without any JavaScript.
 All text from the chain (provider names are free text set by the consortium) is HTML-escaped.
 """
@@ -149,8 +150,6 @@ def timeline_svg(report: AccountingReport) -> str:
 
 
 def _data_cell(r: Disclosure) -> str:
-    if r.break_glass and not r.category and int(r.record_id, 16) == 0:
-        return "emergency categories (break-glass opened)"
     return f"{escape(r.category or 'unknown')}<br><code>{escape(r.record_id)}</code>"
 
 
@@ -179,6 +178,7 @@ def to_html(report: AccountingReport, verification: VerificationReport | None = 
             ("recipients", "recipients"),
             ("break_glass", "break-glass"),
             ("denied", "denied attempts"),
+            ("consent_and_record_events", "consent and record events"),
         )
     )
     body_rows = []
@@ -201,6 +201,21 @@ def to_html(report: AccountingReport, verification: VerificationReport | None = 
         + ("".join(body_rows) or '<tr><td colspan="6">No disclosures in this period.</td></tr>')
         + "</tbody></table>"
     )
+    event_rows = "".join(
+        f'<tr class="event"><td>{escape(e.time.strftime("%Y-%m-%d %H:%M:%S"))} UTC</td>'
+        f"<td>{escape(e.actor_name or 'unregistered')}<br><code>{escape(e.actor)}</code></td>"
+        f"<td>{escape(e.outcome_text)}</td><td>{escape(e.description)}</td></tr>"
+        for e in report.events
+    )
+    events_table = (
+        "<table><thead><tr><th>Date</th><th>By / for</th><th>Event</th><th>Details</th></tr>"
+        "</thead><tbody>"
+        + (
+            event_rows
+            or '<tr><td colspan="4">No consent or record events in this period.</td></tr>'
+        )
+        + "</tbody></table>"
+    )
     where = ""
     if report.chain_id is not None and report.contract:
         where = f" · chain {report.chain_id}, contract <code>{escape(report.contract)}</code>"
@@ -219,5 +234,10 @@ def to_html(report: AccountingReport, verification: VerificationReport | None = 
         f"{timeline_svg(report)}"
         "<h2>All disclosures</h2>"
         f"{table}"
+        "<h2>Consent and record events</h2>"
+        '<p class="meta">Grants, revocations, records added and erased, break-glass openings '
+        "and closings, key changes: entries of the same verified hash chain, not disclosures."
+        "</p>"
+        f"{events_table}"
         "</body></html>\n"
     )

@@ -28,7 +28,7 @@ from web3 import Web3
 from web3.exceptions import Web3RPCError
 from web3.types import BlockIdentifier
 
-from medledger.audit.archive import ChainEntry, Archive
+from medledger.audit.archive import Archive, ChainEntry
 from medledger.audit.events import CHAINED_EVENT_NAMES, EVENT_SPECS, chain_fields, decode_log
 from medledger.audit.hashchain import ZERO_HEAD, check_entry_fields, next_head
 from medledger.errors import ChainError, ChainUnavailable, InvalidInput
