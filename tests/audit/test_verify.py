@@ -1,5 +1,12 @@
 """Archive verification against the on-chain hash-chain head: a real chain, then a tampered
-archive (rows deleted or altered directly in SQLite, as an attacker or a bad restore would)."""
+archive (rows deleted or altered directly in SQLite, as an attacker or a bad restore would).
+
+v2 chains every patient-touching operation; alice's chain in the scenario (helpers/audit.py):
+0 registered, 1-3 records added, 4-7 grants (7 replaces 6), 8 read allowed, 9 read denied
+(category), 10 her own read, 11 read denied (purpose), 12 read allowed, 13 break-glass opened,
+14 emergency read, 15 break-glass closed, 16 revoked, 17 read denied (no consent), 18 write
+denied, 19 record erased. Bob: 0 registered, 1 record added, 2 own read, 3 controller changed,
+4 record erased (by the new controller)."""
 
 from __future__ import annotations
 
@@ -13,7 +20,8 @@ from hypothesis import strategies as st
 
 from helpers.audit import Scenario
 from medledger.audit import Archive, AuditIndexer, verify_entries, verify_patient
-from medledger.audit.archive import AccessEntry
+from medledger.audit.archive import AccessEntry, ChainEntry
+from medledger.audit.events import CHAINED_EVENT_NAMES
 from medledger.audit.hashchain import (
     ZERO_HEAD,
     check_entry_fields,
@@ -46,14 +54,83 @@ def test_untouched_archive_matches_the_chain(scenario: Scenario, synced: tuple[A
     assert report.ok
     assert report.problem is None
     assert report.first_bad_seq is None
-    assert report.count_onchain == report.count_archived == count == len(scenario.access_outcomes)
+    assert report.count_onchain == report.count_archived == count
+    assert count == len(scenario.chain[scenario.alice_id]) == 20
     assert report.head_recomputed == report.head_onchain == "0x" + head.hex()
     assert verify_patient(scenario.w3, archive, scenario.bob_id).ok
+    # every entry kind is in the archived chains, with the actor and outcome the contract chained
+    for pid in (scenario.alice_id, scenario.bob_id):
+        assert [(e.event, e.actor, e.outcome) for e in archive.chain_entries(pid)] == (
+            scenario.chain[pid]
+        )
+    kinds = {e.event for pid in (1, 2) for e in archive.chain_entries(pid)}
+    assert kinds == set(CHAINED_EVENT_NAMES)
+
+
+def first_of_kind(scenario: Scenario, archive: Archive, kind: str) -> ChainEntry:
+    for pid in (scenario.alice_id, scenario.bob_id):
+        for e in archive.chain_entries(pid):
+            if e.event == kind:
+                return e
+    raise AssertionError(f"the scenario has no {kind}")
+
+
+@pytest.mark.parametrize("kind", CHAINED_EVENT_NAMES)
+def test_dropping_any_kind_of_entry_is_named(
+    scenario: Scenario, synced: tuple[Archive, Path], kind: str
+) -> None:
+    """Issue 12 point 8: an archive that drops a ConsentRevoked (or any entry) fails."""
+    archive, path = synced
+    e = first_of_kind(scenario, archive, kind)
+    tamper(path, "DELETE FROM chain_log WHERE patient_id = ? AND seq = ?", e.patient_id, e.seq)
+    report = verify_patient(scenario.w3, archive, e.patient_id)
+    assert not report.ok
+    assert (report.first_bad_seq, report.problem) == (e.seq, f"missing entry seq {e.seq}")
+
+
+@pytest.mark.parametrize("kind", CHAINED_EVENT_NAMES)
+def test_altering_any_kind_of_entry_is_named(
+    scenario: Scenario, synced: tuple[Archive, Path], kind: str
+) -> None:
+    archive, path = synced
+    e = first_of_kind(scenario, archive, kind)
+    tamper(path, "UPDATE chain_log SET entry_time = entry_time + 60 WHERE patient_id = ? "
+           "AND seq = ?", e.patient_id, e.seq)  # fmt: skip
+    report = verify_patient(scenario.w3, archive, e.patient_id)
+    assert report.first_bad_seq == e.seq
+    t = e.timestamp
+    assert report.problem == f"entry seq {e.seq} altered (timestamp: archived {t + 60}, on chain {t})"
+    # and without the chain's logs (pruned), still caught at that entry
+    blind = verify_patient(scenario.w3, archive, e.patient_id, localise_with_chain_logs=False)
+    assert blind.first_bad_seq == e.seq
+    assert blind.problem == f"entry seq {e.seq} altered (content does not match its recorded head)"
+
+
+def test_an_altered_grant_or_erasure_actor_is_caught(
+    scenario: Scenario, synced: tuple[Archive, Path]
+) -> None:
+    """Widening a grant (subject = the consent word) or blaming an erasure on someone else."""
+    archive, path = synced
+    grant = first_of_kind(scenario, archive, "ConsentGranted")
+    wider = "0x" + (int(grant.subject, 16) | 0x3FF).to_bytes(32, "big").hex()
+    tamper(path, "UPDATE chain_log SET subject = ? WHERE patient_id = ? AND seq = ?",
+           wider, grant.patient_id, grant.seq)  # fmt: skip
+    erased = [e for e in archive.chain_entries(scenario.bob_id) if e.event == "RecordErased"][0]
+    assert erased.actor == scenario.bob_new  # the controller at the time, not the registrant
+    tamper(path, "UPDATE chain_log SET actor = ? WHERE patient_id = ? AND seq = ?",
+           scenario.bob, erased.patient_id, erased.seq)  # fmt: skip
+    report = verify_patient(scenario.w3, archive, scenario.alice_id)
+    assert report.problem == (
+        f"entry seq {grant.seq} altered (subject: archived {wider}, on chain {grant.subject})"
+    )
+    bob = verify_patient(scenario.w3, archive, scenario.bob_id)
+    assert bob.first_bad_seq == erased.seq
+    assert bob.problem == f"entry seq {erased.seq} altered (content does not match its recorded head)"
 
 
 def test_deleted_entry_is_named(scenario: Scenario, synced: tuple[Archive, Path]) -> None:
     archive, path = synced
-    tamper(path, "DELETE FROM access_log WHERE patient_id = ? AND seq = 3", scenario.alice_id)
+    tamper(path, "DELETE FROM chain_log WHERE patient_id = ? AND seq = 3", scenario.alice_id)
     report = verify_patient(scenario.w3, archive, scenario.alice_id)
     assert not report.ok
     assert report.first_bad_seq == 3
@@ -63,8 +140,8 @@ def test_deleted_entry_is_named(scenario: Scenario, synced: tuple[Archive, Path]
 
 def test_deleted_last_entry_is_named(scenario: Scenario, synced: tuple[Archive, Path]) -> None:
     archive, path = synced
-    last = len(scenario.access_outcomes) - 1
-    tamper(path, "DELETE FROM access_log WHERE patient_id = ? AND seq = ?", scenario.alice_id, last)
+    last = len(scenario.chain[scenario.alice_id]) - 1
+    tamper(path, "DELETE FROM chain_log WHERE patient_id = ? AND seq = ?", scenario.alice_id, last)
     report = verify_patient(scenario.w3, archive, scenario.alice_id)
     assert (report.first_bad_seq, report.problem) == (last, f"missing entry seq {last}")
 
@@ -73,9 +150,9 @@ def test_altered_outcome_is_named_from_the_chain_logs(
     scenario: Scenario, synced: tuple[Archive, Path]
 ) -> None:
     archive, path = synced
-    seq = 1  # City Labs' denied read: pretend it was allowed
-    assert scenario.access_outcomes[seq][2] == 19
-    tamper(path, "UPDATE access_log SET outcome = 0 WHERE patient_id = ? AND seq = ?",
+    seq = 9  # City Labs' denied read: pretend it was allowed
+    assert scenario.chain[scenario.alice_id][seq] == ("AccessRecorded", scenario.labs, 19)
+    tamper(path, "UPDATE chain_log SET outcome = 0 WHERE patient_id = ? AND seq = ?",
            scenario.alice_id, seq)  # fmt: skip
     report = verify_patient(scenario.w3, archive, scenario.alice_id)
     assert report.first_bad_seq == seq
@@ -88,29 +165,29 @@ def test_altered_outcome_is_named_without_the_chain_logs(
 ) -> None:
     # EIP-4444: the node may have pruned the logs; the one-byte fields are found by search.
     archive, path = synced
-    tamper(path, "UPDATE access_log SET purpose = 2 WHERE patient_id = ? AND seq = 0",
+    tamper(path, "UPDATE chain_log SET purpose = 2 WHERE patient_id = ? AND seq = 8",
            scenario.alice_id)  # fmt: skip
     report = verify_patient(scenario.w3, archive, scenario.alice_id, localise_with_chain_logs=False)
-    assert report.problem == "entry seq 0 altered (purpose: archived 2, original 0)"
+    assert report.problem == "entry seq 8 altered (purpose: archived 2, original 0)"
 
 
 def test_altered_accessor_without_chain_logs(
     scenario: Scenario, synced: tuple[Archive, Path]
 ) -> None:
     archive, path = synced
-    tamper(path, "UPDATE access_log SET accessor = ? WHERE patient_id = ? AND seq = 4",
+    tamper(path, "UPDATE chain_log SET actor = ? WHERE patient_id = ? AND seq = 12",
            scenario.research, scenario.alice_id)  # fmt: skip
     report = verify_patient(scenario.w3, archive, scenario.alice_id, localise_with_chain_logs=False)
-    assert report.first_bad_seq == 4
-    assert report.problem == "entry seq 4 altered (content does not match its recorded head)"
+    assert report.first_bad_seq == 12
+    assert report.problem == "entry seq 12 altered (content does not match its recorded head)"
     with_logs = verify_patient(scenario.w3, archive, scenario.alice_id)
     assert with_logs.problem is not None
-    assert with_logs.problem.startswith("entry seq 4 altered (accessor: archived ")
+    assert with_logs.problem.startswith("entry seq 12 altered (actor: archived ")
 
 
 def test_altered_head_is_named(scenario: Scenario, synced: tuple[Archive, Path]) -> None:
     archive, path = synced
-    tamper(path, "UPDATE access_log SET head = ? WHERE patient_id = ? AND seq = 2",
+    tamper(path, "UPDATE chain_log SET head = ? WHERE patient_id = ? AND seq = 2",
            "0x" + "ab" * 24, scenario.alice_id)  # fmt: skip
     report = verify_patient(scenario.w3, archive, scenario.alice_id)
     assert report.first_bad_seq == 2
@@ -123,17 +200,17 @@ def test_consistent_rewrite_is_caught(scenario: Scenario, synced: tuple[Archive,
     """Alter an entry and re-hash every later head: each row chains, only the on-chain head
     disagrees; the chain's own logs localise it."""
     archive, path = synced
-    entries = archive.access_entries(scenario.alice_id)
+    entries = archive.chain_entries(scenario.alice_id)
     forged = [replace(entries[0], timestamp=entries[0].timestamp - 3600), *entries[1:]]
     prev = ZERO_HEAD
     with sqlite3.connect(path) as db:
         for e in forged:
-            accessor, record = bytes.fromhex(e.accessor[2:]), bytes.fromhex(e.record_id[2:])
+            accessor, record = bytes.fromhex(e.actor[2:]), bytes.fromhex(e.subject[2:])
             prev = next_head(
                 prev, e.patient_id, e.seq, accessor, record, e.purpose, e.outcome, e.timestamp
             )
             db.execute(
-                "UPDATE access_log SET head = ?, access_time = ? WHERE patient_id = ? AND seq = ?",
+                "UPDATE chain_log SET head = ?, entry_time = ? WHERE patient_id = ? AND seq = ?",
                 ("0x" + prev.hex(), e.timestamp, e.patient_id, e.seq),
             )
     report = verify_patient(scenario.w3, archive, scenario.alice_id)
@@ -150,7 +227,7 @@ def test_archive_behind_the_chain_reports_the_missing_tail(
     scenario: Scenario, synced: tuple[Archive, Path]
 ) -> None:
     archive, _ = synced
-    n = len(scenario.access_outcomes)
+    n = len(scenario.chain[scenario.alice_id])
     report = verify_patient(scenario.w3, archive, scenario.alice_id, block_identifier="latest")
     assert report.ok
     snap = scenario.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
@@ -163,7 +240,8 @@ def test_archive_behind_the_chain_reports_the_missing_tail(
         assert behind.problem == f"missing entry seqs {n}..{n + 1}"
     finally:
         scenario.w3.provider.make_request("evm_revert", [snap])  # type: ignore[arg-type]
-        del scenario.access_outcomes[n:]
+        del scenario.chain[scenario.alice_id][n:]
+        del scenario.access_outcomes[-2:]
         del scenario.receipts[-2:]
 
 
@@ -202,7 +280,7 @@ def test_verify_entries_flags_extra_and_malformed_rows() -> None:
     entries, head = chain_of(5)
     extra = verify_entries(7, entries, bytes.fromhex(entries[3].head[2:]), 4)
     assert extra.problems[0].kind == "extra"
-    bad = [*entries[:2], replace(entries[2], accessor="0x1234"), *entries[3:]]
+    bad = [*entries[:2], replace(entries[2], actor="0x1234"), *entries[3:]]
     report = verify_entries(7, bad, head, 5)
     assert report.problems[0].kind == "malformed"
     assert report.first_bad_seq == 2
@@ -222,7 +300,7 @@ _u = st.integers
     record=st.binary(min_size=32, max_size=32),
     purpose=_u(0, 255),
     outcome=_u(0, 255),
-    ts=_u(0, 2**32 - 1),
+    ts=_u(0, 2**40 - 1),
 )
 def test_fast_head_equals_eth_abi_encode_formula(
     head: bytes, pid: int, seq: int, accessor: bytes, record: bytes, purpose: int, outcome: int,
@@ -236,7 +314,7 @@ def test_fast_head_equals_eth_abi_encode_formula(
 def test_field_ranges_are_checked() -> None:
     ok = (ZERO_HEAD, 1, 0, b"\1" * 20, b"\2" * 32, 0, 0, 0)
     check_entry_fields(*ok)
-    for i, bad in ((0, b"\0" * 32), (3, b"\1" * 19), (5, 256), (7, 2**32), (1, -1)):
+    for i, bad in ((0, b"\0" * 32), (3, b"\1" * 19), (5, 256), (7, 2**40), (1, -1)):
         args = list(ok)
         args[i] = bad
         with pytest.raises(InvalidInput):

@@ -275,6 +275,8 @@ def chain_fields(
     ``controller`` is the patient's controller at that point, needed for ``RecordErased``, whose
     actor (the controller who erased) is not in the event; ``""`` when unknown.
     """
+    if name not in CHAINED_EVENT_NAMES:
+        raise ValueError(f"{name} is not a chained event")
     if name == "AccessRecorded":
         return ChainFields(
             int(args["seq"]), args["accessor"], args["recordId"], int(args["purpose"]),
@@ -298,7 +300,5 @@ def chain_fields(
     if name == "BreakGlassClosed":
         subject = _address_word(args["closedBy"])
         return ChainFields(seq, args["responder"], subject, 1, outcome, block_time)
-    if name == "ControllerChanged":
-        subject = _address_word(args["previousController"])
-        return ChainFields(seq, args["newController"], subject, 0, outcome, block_time)
-    raise ValueError(f"{name} is not a chained event")
+    subject = _address_word(args["previousController"])  # ControllerChanged
+    return ChainFields(seq, args["newController"], subject, 0, outcome, block_time)
