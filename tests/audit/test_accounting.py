@@ -32,33 +32,65 @@ def test_rows_name_who_what_why_and_flag_emergencies_and_denials(
     scenario: Scenario, archive: Archive
 ) -> None:
     rep = accounting_of_disclosures(archive, scenario.alice_id)
-    expected = [(w, o) for w, _r, o in scenario.access_outcomes if w != scenario.alice]
-    assert [(r.recipient, r.outcome) for r in rep.rows] == expected  # patient's own read left out
+    # reads and denied writes by others; the patient's own read and every operation left out
+    expected = [(a, o) for n, a, o in scenario.chain[scenario.alice_id]
+                if n == "AccessRecorded" and a != scenario.alice]  # fmt: skip
+    assert [(r.recipient, r.outcome) for r in rep.rows] == expected
     by_seq = {r.seq: r for r in rep.rows}
-    first = by_seq[0]
+    assert sorted(by_seq) == [8, 9, 11, 12, 14, 17, 18]
+    first = by_seq[8]
     assert (first.recipient_name, first.category, first.purpose, first.denied) == (
         "General Hospital", "labs", "treatment", False,
     )  # fmt: skip
     assert first.record_id == "0x" + scenario.records["labs-1"].hex()
-    # the provider was renamed after seq 3: each row carries the name registered at the time
-    assert by_seq[3].recipient_name == "General Hospital"
-    assert by_seq[4].recipient_name == "General Hospital (North)"
-    assert by_seq[1].denied
-    assert by_seq[1].outcome_text == "denied: category not granted"
-    assert by_seq[1].category == "imaging"
-    opened, emergency_read = by_seq[5], by_seq[6]
-    assert opened.break_glass
-    assert "reason: life_threatening" in opened.description
+    # the provider was renamed after seq 11: each row carries the name registered at the time
+    assert by_seq[11].recipient_name == "General Hospital"
+    assert by_seq[12].recipient_name == "General Hospital (North)"
+    assert by_seq[9].denied
+    assert by_seq[9].outcome_text == "denied: category not granted"
+    assert by_seq[9].category == "imaging"
+    emergency_read = by_seq[14]
     assert emergency_read.break_glass
     assert not emergency_read.denied
     assert emergency_read.purpose == "emergency"
-    assert rep.summary() == {"disclosures": 7, "allowed": 4, "denied": 3, "break_glass": 2,
-                             "recipients": 3}  # fmt: skip
+    write = by_seq[18]
+    assert (write.recipient_name, write.denied, write.outcome) == ("Research Institute", True, 27)
+    assert write.outcome_text == "write denied: category not granted"
+    # only allowed reads by others are disclosures: 8, 12 (consent) and 14 (break-glass)
+    assert rep.summary() == {"disclosures": 3, "allowed": 3, "denied": 4, "break_glass": 1,
+                             "recipients": 2, "consent_and_record_events": 12}  # fmt: skip
     with_patient = accounting_of_disclosures(
         archive, scenario.alice_id, include_patient_accesses=True
     )
     assert len(with_patient.rows) == len(rep.rows) + 1
     assert by_seq.keys() < {r.seq for r in with_patient.rows}
+    assert with_patient.summary()["disclosures"] == 3  # the patient's read is not one
+
+
+def test_operations_are_a_separate_section_never_disclosures(
+    scenario: Scenario, archive: Archive
+) -> None:
+    rep = accounting_of_disclosures(archive, scenario.alice_id)
+    assert all(not 3 <= r.outcome <= 11 for r in rep.rows)
+    ops = [(n, a, o) for n, a, o in scenario.chain[scenario.alice_id] if n != "AccessRecorded"]
+    assert [(e.kind, e.actor, e.outcome) for e in rep.events] == ops
+    by_kind = {e.kind: e for e in rep.events}
+    assert by_kind["PatientRegistered"].actor_name == "the patient"
+    assert by_kind["ConsentRevoked"].actor_name == "City Labs"
+    assert by_kind["ConsentRevoked"].description == "consent revoked"
+    assert "reason: life_threatening" in by_kind["BreakGlassOpened"].description
+    assert "allergies" in by_kind["BreakGlassOpened"].description
+    assert by_kind["BreakGlassClosed"].description == "emergency access closed by the patient"
+    replaced = [e for e in rep.events if e.outcome == 6]
+    assert len(replaced) == 1
+    assert replaced[0].description.startswith("consent replaced: read of imaging for research")
+    assert by_kind["RecordErased"].description == (
+        f"record 0x{scenario.records['imaging-1'].hex()} erased"
+    )
+    bob = accounting_of_disclosures(archive, scenario.bob_id)
+    changed = [e for e in bob.events if e.kind == "ControllerChanged"]
+    assert [e.actor for e in changed] == [scenario.bob_new]
+    assert changed[0].description == f"patient's key (controller) changed from {scenario.bob}"
 
 
 def test_period_filters_rows(scenario: Scenario, archive: Archive) -> None:
@@ -95,6 +127,7 @@ def test_csv_and_json_round_trip(scenario: Scenario, archive: Archive) -> None:
     assert data["patient_id"] == scenario.alice_id
     assert data["contract"] == scenario.medledger.address
     assert [d["recipient"] for d in data["disclosures"]] == [r.recipient for r in rep.rows]
+    assert [d["seq"] for d in data["consent_and_record_events"]] == [e.seq for e in rep.events]
     assert datetime.fromisoformat(data["disclosures"][0]["time"]) == rep.rows[0].time
     assert [t[1] for t in table_rows(rep)][:2] == ["General Hospital", "City Labs"]
 
@@ -123,10 +156,12 @@ def test_html_report_is_self_contained_and_shows_every_access(
     marks = [g for g in svg.iter(f"{SVG}g") if g.get("class", "").startswith("mark ")]
     assert len(marks) == len(rep.rows)
     kinds = [g.get("class", "").split()[1] for g in marks]
-    assert kinds.count("denied") == 3
-    assert kinds.count("break_glass") == 2
+    assert kinds.count("denied") == 4
+    assert kinds.count("break_glass") == 1
     lanes = [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "lane"]
-    assert lanes == ["General Hospital (North)", "City Labs", "Ambulance <Service> & Co"]
+    assert lanes == [
+        "General Hospital (North)", "City Labs", "Ambulance <Service> & Co", "Research Institute",
+    ]  # fmt: skip
     # marks move right with time
     xs = []
     for g in marks:
@@ -139,8 +174,10 @@ def test_html_report_is_self_contained_and_shows_every_access(
             xs.append(float(shape.get("points", "").split(",")[0]))
     assert xs == sorted(xs)
     assert xs[0] < xs[-1]
-    # the table lists every row
-    assert html.count("<tr class=") == len(rep.rows)
+    # the disclosures table lists every row; the operations are a separate section
+    assert html.count('<tr class="event">') == len(rep.events) == 12
+    assert html.count("<tr class=") == len(rep.rows) + len(rep.events)
+    assert html.index("All disclosures") < html.index("Consent and record events")
 
 
 def test_html_report_with_no_disclosures(scenario: Scenario, archive: Archive) -> None:

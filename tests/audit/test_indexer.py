@@ -49,16 +49,23 @@ def test_sync_archives_every_event_the_chain_emitted(scenario: Scenario, tmp_pat
     assert got == emitted(scenario)
     # the scenario covers every kind the typed tables hold
     for name in ("AccessRecorded", "ConsentGranted", "ConsentRevoked", "BreakGlassOpened",
-                 "RecordAdded", "RecordErased", "ProviderRegistered", "ProviderUpdated",
-                 "PatientRegistered", "ControllerRotated", "BatchAnchored"):  # fmt: skip
+                 "BreakGlassClosed", "RecordAdded", "RecordErased", "ProviderRegistered",
+                 "ProviderUpdated", "PatientRegistered", "ControllerProposed",
+                 "ControllerChanged", "BatchAnchored"):  # fmt: skip
         assert got[name] > 0, name
     assert result.events == sum(got.values())
     assert archive.last_block == scenario.w3.eth.block_number
-    entries = archive.access_entries(scenario.alice_id)
-    assert [e.seq for e in entries] == list(range(len(entries)))
-    assert [(e.accessor, e.outcome) for e in entries] == [
+    # every chained event is a chain entry, in seq order, as the scenario expects
+    for pid in (scenario.alice_id, scenario.bob_id):
+        entries = archive.chain_entries(pid)
+        assert [e.seq for e in entries] == list(range(len(entries)))
+        assert [(e.event, e.actor, e.outcome) for e in entries] == scenario.chain[pid]
+    reads = archive.access_entries(scenario.alice_id)
+    assert [(e.accessor, e.outcome) for e in reads if e.is_access] == [
         (who, outcome) for who, _rec, outcome in scenario.access_outcomes
     ]
+    grants = [c for c in archive.consent_events(scenario.alice_id) if c.kind == "grant"]
+    assert [c.replaced for c in grants] == [False, False, False, True]
     assert archive.anchors()[0].count == 3
     assert [r.erased_time is not None for r in archive.records(scenario.alice_id)] == [
         False, True, False,
@@ -83,6 +90,7 @@ def test_second_sync_resumes_after_the_last_block(scenario: Scenario, tmp_path: 
     finally:
         w3.provider.make_request("evm_revert", [snap])  # type: ignore[arg-type]
         scenario.access_outcomes.pop()
+        scenario.chain[scenario.alice_id].pop()
         scenario.receipts.pop()
 
 
@@ -152,10 +160,10 @@ def test_archive_refuses_another_deployment(scenario: Scenario, tmp_path: Path) 
 
 
 class _FailingDB(SQLiteDatabase):
-    """Fails the first insert into the access log, like a full disk in the middle of a page."""
+    """Fails the first insert into the chain log, like a full disk in the middle of a page."""
 
     def execute(self, sql: str, params: Any = ()) -> None:
-        if sql.startswith("INSERT INTO access_log"):
+        if sql.startswith("INSERT INTO chain_log"):
             raise StorageError("disk full")
         super().execute(sql, params)
 
@@ -176,12 +184,12 @@ def test_a_failed_page_leaves_nothing_half_written(scenario: Scenario, tmp_path:
 
 
 class _FailsLater(SQLiteDatabase):
-    """Fails the fifth access-log insert: a crash after some pages were committed."""
+    """Fails the fifth chain-log insert: a crash after some pages were committed."""
 
     inserts = 0
 
     def execute(self, sql: str, params: Any = ()) -> None:
-        if sql.startswith("INSERT INTO access_log"):
+        if sql.startswith("INSERT INTO chain_log"):
             self.inserts += 1
             if self.inserts == 5:
                 raise StorageError("killed")
