@@ -73,12 +73,15 @@ def test_expired_grants_become_inactive(scenario: Scenario, archive: Archive) ->
     ]  # fmt: skip
 
 
-def test_audit_events_per_access(scenario: Scenario, bundle: dict[str, Any]) -> None:
+def test_audit_events_per_chain_entry(scenario: Scenario, bundle: dict[str, Any]) -> None:
     events = of_type(bundle, "AuditEvent")
-    assert [e["outcome"] for e in events] == [
-        "4" if o >= 16 else "0" for _w, _r, o in scenario.access_outcomes
-    ]
-    denied = events[1]
+    chain = scenario.chain[scenario.alice_id]
+    assert len(events) == len(chain) == 20
+    assert [e["outcome"] for e in events] == ["4" if o >= 16 else "0" for _n, _a, o in chain]
+    seqs = [next(d["valueString"] for ent in e["entity"] for d in ent.get("detail", [])
+                 if d["type"] == "medledger-log-seq") for e in events]  # fmt: skip
+    assert seqs == [str(i) for i in range(20)]
+    denied = events[9]
     assert denied["outcomeDesc"] == "denied: category not granted"
     assert denied["type"]["code"] == "110110"
     assert denied["action"] == "R"
@@ -89,12 +92,58 @@ def test_audit_events_per_access(scenario: Scenario, bundle: dict[str, Any]) -> 
     assert record["detail"][0] == {"type": "category", "valueString": "imaging"}
     assert scenario.medledger.address in denied["source"]["observer"]["display"]
     assert "31337" in denied["source"]["observer"]["display"]
-    opened = events[5]
+    opened, closed = events[13], events[15]
     assert (opened["type"]["code"], opened["subtype"][0]["code"], opened["action"]) == (
         "110113", "110127", "E",
     )  # fmt: skip
     assert opened["purposeOfEvent"][0]["coding"][0]["code"] == "ETREAT"
     assert len(opened["entity"]) == 1  # the patient only: break-glass opening reads no record
+    assert (closed["subtype"][0]["code"], closed["action"]) == ("110138", "E")
+    assert closed["agent"][0]["who"]["type"] == "Patient"  # the patient closed it
+    assert closed["agent"][1]["who"]["display"] == "Ambulance <Service> & Co"
+
+
+def test_operations_and_denied_writes_have_their_own_codes(
+    scenario: Scenario, bundle: dict[str, Any]
+) -> None:
+    events = of_type(bundle, "AuditEvent")
+    consents = of_type(bundle, "Consent")
+
+    def sub(e: dict[str, Any]) -> tuple[str, str, str]:
+        return (e["type"]["code"], e.get("subtype", [{}])[0].get("code", ""), e["action"])
+
+    assert sub(events[0]) == ("rest", "create", "C")  # registration
+    assert sub(events[1]) == ("rest", "create", "C")  # record added
+    assert events[1]["entity"][1]["what"]["identifier"]["value"] == (
+        "0x" + scenario.records["labs-1"].hex()
+    )
+    assert sub(events[4]) == ("rest", "create", "C")  # consent granted
+    assert sub(events[7]) == ("rest", "update", "U")  # consent replaced
+    assert sub(events[16]) == ("rest", "delete", "D")  # consent revoked
+    # the grant and the revocation point at the same Consent (the labs grant)
+    labs_consent = consents[1]["identifier"][0]
+    assert events[5]["entity"][1]["what"]["identifier"] == labs_consent
+    assert events[16]["entity"][1]["what"]["identifier"] == labs_consent
+    assert [a["who"]["type"] for a in events[16]["agent"]] == ["Patient", "Organization"]
+    assert events[16]["agent"][1]["who"]["display"] == "City Labs"
+    assert "purposeOfEvent" not in events[16]  # operations check no purpose
+    write = events[18]
+    assert (sub(write), write["outcome"]) == (("110110", "create", "C"), "4")
+    assert write["outcomeDesc"] == "write denied: category not granted"
+    assert write["agent"][0]["who"]["display"] == "Research Institute"
+    assert sub(events[19]) == ("rest", "delete", "D")  # record erased
+    assert events[19]["entity"][1]["what"]["identifier"]["value"] == (
+        "0x" + scenario.records["imaging-1"].hex()
+    )
+
+
+def test_controller_change_audit_event(scenario: Scenario, archive: Archive) -> None:
+    bob = export_fhir_bundle(archive, scenario.bob_id, 31337, scenario.medledger.address)
+    events = of_type(bob, "AuditEvent")
+    assert [e["type"]["code"] for e in events] == ["rest", "rest", "110110", "110137", "rest"]
+    changed = events[3]
+    assert changed["action"] == "U"
+    assert changed["agent"][0]["who"]["identifier"]["value"] == f"eip155:31337:{scenario.bob_new}"
 
 
 def test_provenance_for_authorship_and_erasure(scenario: Scenario, bundle: dict[str, Any]) -> None:
