@@ -8,7 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 from web3 import Web3
+from web3.contract import Contract
 
+from helpers.audit import deploy, send
 from medledger import Medledger, Session
 from medledger.anchoring import Batch, hash_pair, item_digest, leaf_hash, verify_proof
 from medledger.errors import IntegrityError, InvalidInput, TransactionFailed
@@ -58,20 +60,30 @@ def test_python_proofs(n: int) -> None:
         assert not verify_proof(batch.root, batch.tree[1], [batch.tree[2]])
 
 
+@pytest.fixture(scope="module")
+def registry(w3: Web3) -> Contract:
+    """A fresh AnchorRegistry on the audit tests' Anvil, driven with raw web3 (v2 ABI)."""
+    return deploy(w3, "AnchorRegistry")
+
+
 @pytest.mark.parametrize("n", SIZES)
-def test_onchain_verification_equals_python(anchorer: Session, n: int) -> None:
-    registry = anchorer.anchor_registry
+def test_onchain_verification_equals_python(w3: Web3, registry: Contract, n: int) -> None:
+    submitter, other = w3.eth.accounts[8], w3.eth.accounts[9]
     batch = batch_of(n, 10 + n)
-    tx = registry.anchor(batch.stream_id, batch.root, len(batch))
-    event = tx.events_named("BatchAnchored")[0].args
+    receipt = send(
+        w3, registry.functions.anchor(batch.stream_id, batch.root, len(batch)), submitter
+    )
+    event = registry.events.BatchAnchored().process_receipt(receipt)[0]["args"]
     assert (bytes(event["root"]), int(event["count"])) == (batch.root, n)
-    info = registry.get_anchor(STREAM, batch.root)
-    assert info.anchored_at != 0
-    assert info.count == n
-    assert info.submitter == event["submitter"] == anchorer.address
+    assert event["submitter"] == submitter
+    count, anchored_at = registry.functions.getAnchor(submitter, STREAM, batch.root).call()
+    assert (count, anchored_at != 0) == (n, True)
+    # streams are namespaced by submitter: nothing under another address
+    assert registry.functions.getAnchor(other, STREAM, batch.root).call() == [0, 0]
     rng = random.Random(n)
     indexes = range(n) if n <= 8 else rng.sample(range(n), 16)
     wrong_root = batch_of(n, 99 + n).root
+    verify_item = registry.functions.verifyItem
     for i in indexes:
         item, proof = batch.digests[i], batch.proof(i)
         cases = [
@@ -82,10 +94,14 @@ def test_onchain_verification_equals_python(anchorer: Session, n: int) -> None:
         ]
         for root, it, pr in cases:
             py = verify_proof(root, it, pr)
-            assert registry.verify(STREAM, root, leaf_hash(it), pr) == py
-            # the contract's own leaf hashing (verifyItem) agrees too
-            assert registry.verify_item(STREAM, root, it, pr) == py
+            # the contract's own leaf hashing (verifyItem) agrees with Python
+            assert verify_item(submitter, STREAM, root, it, pr).call() == py
+            assert verify_item(other, STREAM, root, it, pr).call() is False
         assert verify_proof(batch.root, item, proof)
+    if n > 1:  # an inner node posing as an item is rejected on chain too
+        assert verify_item(
+            submitter, STREAM, batch.root, batch.tree[1], [batch.tree[2]]
+        ).call() is (False)
 
 
 def test_sdk_anchors_a_batch_once(anchorer: Session) -> None:
@@ -99,12 +115,13 @@ def test_sdk_anchors_a_batch_once(anchorer: Session) -> None:
         anchorer.anchor_registry.anchor(STREAM, anchored.root, len(items))
 
 
-def test_unanchored_root_fails_onchain_even_with_valid_proof(anchorer: Session) -> None:
-    registry = anchorer.anchor_registry
+def test_unanchored_root_fails_onchain_even_with_valid_proof(w3: Web3, registry: Contract) -> None:
     batch = batch_of(5, 777)
-    assert verify_proof(batch.root, batch.digests[2], batch.proof(2))
-    assert not registry.verify(STREAM, batch.root, leaf_hash(batch.digests[2]), batch.proof(2))
-    assert registry.get_anchor(STREAM, batch.root).anchored_at == 0
+    item, proof = batch.digests[2], batch.proof(2)
+    assert verify_proof(batch.root, item, proof)
+    submitter = w3.eth.accounts[8]
+    assert not registry.functions.verifyItem(submitter, STREAM, batch.root, item, proof).call()
+    assert registry.functions.getAnchor(submitter, STREAM, batch.root).call() == [0, 0]
 
 
 def test_manifest_round_trip_and_tamper() -> None:

@@ -99,7 +99,9 @@ def test_altering_any_kind_of_entry_is_named(
     report = verify_patient(scenario.w3, archive, e.patient_id)
     assert report.first_bad_seq == e.seq
     t = e.timestamp
-    assert report.problem == f"entry seq {e.seq} altered (timestamp: archived {t + 60}, on chain {t})"
+    assert (
+        report.problem == f"entry seq {e.seq} altered (timestamp: archived {t + 60}, on chain {t})"
+    )
     # and without the chain's logs (pruned), still caught at that entry
     blind = verify_patient(scenario.w3, archive, e.patient_id, localise_with_chain_logs=False)
     assert blind.first_bad_seq == e.seq
@@ -115,7 +117,7 @@ def test_an_altered_grant_or_erasure_actor_is_caught(
     wider = "0x" + (int(grant.subject, 16) | 0x3FF).to_bytes(32, "big").hex()
     tamper(path, "UPDATE chain_log SET subject = ? WHERE patient_id = ? AND seq = ?",
            wider, grant.patient_id, grant.seq)  # fmt: skip
-    erased = [e for e in archive.chain_entries(scenario.bob_id) if e.event == "RecordErased"][0]
+    erased = next(e for e in archive.chain_entries(scenario.bob_id) if e.event == "RecordErased")
     assert erased.actor == scenario.bob_new  # the controller at the time, not the registrant
     tamper(path, "UPDATE chain_log SET actor = ? WHERE patient_id = ? AND seq = ?",
            scenario.bob, erased.patient_id, erased.seq)  # fmt: skip
@@ -125,7 +127,9 @@ def test_an_altered_grant_or_erasure_actor_is_caught(
     )
     bob = verify_patient(scenario.w3, archive, scenario.bob_id)
     assert bob.first_bad_seq == erased.seq
-    assert bob.problem == f"entry seq {erased.seq} altered (content does not match its recorded head)"
+    assert (
+        bob.problem == f"entry seq {erased.seq} altered (content does not match its recorded head)"
+    )
 
 
 def test_deleted_entry_is_named(scenario: Scenario, synced: tuple[Archive, Path]) -> None:
