@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from web3.logs import DISCARD
 
 from helpers.audit import Scenario
 from medledger.audit import Archive, AuditIndexer, verify_entries, verify_patient
-from medledger.audit.archive import AccessEntry, ChainEntry
+from medledger.audit.archive import AccessEntry, ChainEntry, ChainLog, chain_entries_from_logs
 from medledger.audit.events import CHAINED_EVENT_NAMES
 from medledger.audit.hashchain import (
     ZERO_HEAD,
@@ -323,3 +324,27 @@ def test_field_ranges_are_checked() -> None:
         args[i] = bad
         with pytest.raises(InvalidInput):
             check_entry_fields(*args)  # type: ignore[arg-type]
+
+
+def test_entries_from_web3_logs_verify_without_an_archive(
+    scenario: Scenario, synced: tuple[Archive, Path]
+) -> None:
+    """What the SDK's trail does: the chained events from web3, straight to verify_entries."""
+    archive, _ = synced
+    w3, med = scenario.w3, scenario.medledger
+    logs: list[ChainLog] = []
+    for r in scenario.receipts:
+        block_time = int(w3.eth.get_block(r["blockNumber"])["timestamp"])
+        for name in CHAINED_EVENT_NAMES:
+            for ev in med.events[name]().process_receipt(r, errors=DISCARD):
+                if int(ev["args"]["patientId"]) == scenario.alice_id:
+                    tx = "0x" + bytes(ev["transactionHash"]).hex()
+                    at = (ev["blockNumber"], ev["logIndex"], tx, block_time)
+                    logs.append(ChainLog(name, ev["args"], *at))
+    entries = chain_entries_from_logs(scenario.alice_id, logs)
+    assert entries == archive.chain_entries(scenario.alice_id)
+    head, count = read_log_head(w3, med.address, scenario.alice_id)
+    assert verify_entries(scenario.alice_id, entries, head, count).ok
+    without_revoke = [e for e in entries if e.event != "ConsentRevoked"]
+    report = verify_entries(scenario.alice_id, without_revoke, head, count)
+    assert report.problem == "missing entry seq 16"

@@ -19,7 +19,13 @@ from medledger.audit.accounting import (
     to_csv,
     to_json,
 )
-from medledger.audit.archive import AccessEntry, Archive, ChainEntry
+from medledger.audit.archive import (
+    AccessEntry,
+    Archive,
+    ChainEntry,
+    ChainLog,
+    chain_entries_from_logs,
+)
 from medledger.audit.db import Database, SQLiteDatabase
 from medledger.audit.erasure import (
     ErasureReport,
@@ -39,6 +45,7 @@ __all__ = [
     "Archive",
     "AuditIndexer",
     "ChainEntry",
+    "ChainLog",
     "Database",
     "Disclosure",
     "ErasureReport",
@@ -49,6 +56,7 @@ __all__ = [
     "SyncResult",
     "VerificationReport",
     "accounting_of_disclosures",
+    "chain_entries_from_logs",
     "export_fhir_bundle",
     "past_grantees",
     "render_json",

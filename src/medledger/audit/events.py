@@ -163,6 +163,8 @@ def _hexstr(value: Any) -> str:
 
 
 def _normalise(abi_type: str, value: Any) -> Any:
+    if isinstance(value, str) and abi_type.startswith("bytes") and abi_type != "bytes":
+        return "0x" + value.removeprefix("0x").lower()  # already hex (web3 AttributeDict input)
     if abi_type == "address":
         return to_checksum_address(value)
     if abi_type == "address[]":
@@ -302,3 +304,10 @@ def chain_fields(
         return ChainFields(seq, args["responder"], subject, 1, outcome, block_time)
     subject = _address_word(args["previousController"])  # ControllerChanged
     return ChainFields(seq, args["newController"], subject, 0, outcome, block_time)
+
+
+def normalise_args(name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    """An event's arguments as :func:`decode_log` gives them (checksummed addresses, ``0x`` hex
+    bytes, ints), from any decoder's output (e.g. web3's ``process_receipt``, raw ``bytes``)."""
+    spec = EVENT_SPECS[name]
+    return {p.name: _normalise(p.abi_type, args[p.name]) for p in spec.params}
