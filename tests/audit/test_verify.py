@@ -348,3 +348,24 @@ def test_entries_from_web3_logs_verify_without_an_archive(
     without_revoke = [e for e in entries if e.event != "ConsentRevoked"]
     report = verify_entries(scenario.alice_id, without_revoke, head, count)
     assert report.problem == "missing entry seq 16"
+
+
+def test_archive_started_late_syncs_and_reports_what_it_lacks(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """An archive synced from a later block still syncs; it cannot verify, and says why."""
+    erase = scenario.receipts[-2]  # bob's erasure by his new controller
+    late = Archive.open(tmp_path / "late.sqlite")
+    AuditIndexer(
+        scenario.w3, late, scenario.medledger.address, start_block=erase["blockNumber"]
+    ).sync()
+    [entry] = late.chain_entries(scenario.bob_id)
+    assert (entry.event, entry.seq, entry.actor) == (
+        "RecordErased",
+        4,
+        "",
+    )  # erasing controller unknown
+    report = verify_patient(scenario.w3, late, scenario.bob_id)
+    assert not report.ok
+    assert [p.kind for p in report.problems][:2] == ["malformed", "missing"]
+    assert "missing entry seqs 0..4" in [p.detail for p in report.problems]

@@ -476,13 +476,10 @@ class Archive:
         # RecordErased does not name who erased: it is the controller (eraseRecord acts on the
         # caller's own patient), known from the registration and controller changes before it.
         controller = self._controller(pid) if ev.name == "RecordErased" else None
-        f = chain_fields(ev.name, ev.args, block_time, controller)
-        if not f.actor:
-            raise IntegrityError(
-                f"patient {pid}: {ev.name} seq {f.seq} needs the patient's controller, but the "
-                "archive has neither its registration nor a controller change",
-                hint="sync from the block the MedLedger contract was deployed in",
-            )
+        # An archive started after the registration does not know it: the actor stays "" and
+        # verification reports that entry as malformed (the earlier entries are missing anyway);
+        # refusing the event would stop the sync for every other patient.
+        f = chain_fields(ev.name, ev.args, block_time, controller or "")
         self.db.execute(
             "INSERT INTO chain_log (patient_id, seq, event_name, actor, subject, purpose, "
             "outcome, entry_time, head, block_number, log_index, tx_hash) "
