@@ -48,6 +48,8 @@ def test_consents_per_grant_with_lifecycle_status(
         (scenario.research, "active"),
     ]
     hospital = consents[0]
+    # each Consent names its grant event and its entry in the verified hash chain (seqs 4..7)
+    assert [c["identifier"][1]["value"].split(":")[-1] for c in consents] == ["4", "5", "6", "7"]
     assert hospital["scope"]["coding"][0]["code"] == "patient-privacy"
     assert hospital["category"][0]["coding"][0] == {
         "system": "http://loinc.org", "code": "59284-0", "display": "Consent Document",

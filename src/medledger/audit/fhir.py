@@ -46,6 +46,7 @@ CATEGORY_SYSTEM = f"{FHIR_BASE}/CodeSystem/record-category"
 PATIENT_ID_SYSTEM = f"{FHIR_BASE}/NamingSystem/patient-id"
 RECORD_ID_SYSTEM = f"{FHIR_BASE}/NamingSystem/record-id"
 CHAIN_EVENT_SYSTEM = f"{FHIR_BASE}/NamingSystem/chain-event"
+CHAIN_ENTRY_SYSTEM = f"{FHIR_BASE}/NamingSystem/chain-entry"
 #: Blockchain accounts as CAIP-10 ids (``eip155:<chainId>:<address>``).
 ACCOUNT_SYSTEM = "https://chainagnostic.org/CAIPs/caip-10"
 
@@ -121,10 +122,19 @@ class _Ctx:
             if e.event in ("PatientRegistered", "ControllerChanged")
         ]
         self.controllers = {a for _s, a in self._controllers}
+        self._seq_at = {(e.tx_hash, e.log_index): e.seq for e in self.entries}
         self.names: dict[str, str] = {}
         for ev in archive.provider_events():
             if ev.name is not None:
                 self.names[ev.provider] = ev.name  # latest name wins
+
+    def entry_id(self, grant: ConsentEvent) -> list[dict[str, str]]:
+        """The grant's hash-chain entry (``...:<patientId>:<seq>``), if archived."""
+        seq = self._seq_at.get((grant.tx_hash, grant.log_index))
+        if seq is None:
+            return []
+        value = f"eip155:{self.chain_id}:{self.contract}:{self.patient_id}:{seq}"
+        return [{"system": CHAIN_ENTRY_SYSTEM, "value": value}]
 
     def controller_at(self, seq: int) -> str:
         """The patient's controller when entry ``seq`` was chained."""
@@ -201,7 +211,7 @@ def _consent(ctx: _Ctx, grant: ConsentEvent, status: str) -> dict[str, Any]:
     return {
         "resourceType": "Consent",
         "id": ctx.uid("consent", grant.tx_hash, grant.log_index),
-        "identifier": [ctx.event_id(grant.tx_hash, grant.log_index)],
+        "identifier": [ctx.event_id(grant.tx_hash, grant.log_index), *ctx.entry_id(grant)],
         "status": status,
         "scope": _concept(CONSENT_SCOPE, "patient-privacy", "Privacy Consent"),
         "category": [_concept(LOINC, "59284-0", "Consent Document")],
