@@ -25,13 +25,25 @@ class RecoveryNamespace(Namespace):
         self._patient_id()
         return self._contract.set_guardians(addrs, threshold, seconds(delay))
 
-    def approve(self, patient_id: int, new_controller: str) -> TxResult:
+    def approve(self, patient_id: int, candidate: str) -> TxResult:
+        """A guardian's approval of ``candidate`` (approving another candidate moves it)."""
         self._require_patient(patient_id)
-        return self._contract.approve_recovery(patient_id, to_checksum_address(new_controller))
+        return self._contract.approve_recovery(patient_id, to_checksum_address(candidate))
+
+    def accept(self, patient_id: int) -> TxResult:
+        """The scheduled candidate (this party) takes over ``patient_id`` once the delay has
+        passed and before the round expires."""
+        self._require_patient(patient_id)
+        return self._contract.accept_recovery(patient_id)
 
     def execute(self, patient_id: int) -> TxResult:
+        """v1 name of :meth:`accept` (v2: only the candidate itself can complete a recovery)."""
+        return self.accept(patient_id)
+
+    def vote_cancel(self, patient_id: int) -> TxResult:
+        """A guardian's vote to cancel the current round (threshold votes cancel it)."""
         self._require_patient(patient_id)
-        return self._contract.execute_recovery(patient_id)
+        return self._contract.vote_cancel_recovery(patient_id)
 
     def cancel(self) -> TxResult:
         self._patient_id()

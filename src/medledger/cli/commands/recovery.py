@@ -67,7 +67,7 @@ def approve(patient_id: int, new_controller: str) -> None:
 @click.argument("patient_id", type=int)
 @sdk_options
 def execute(patient_id: int) -> None:
-    """Complete a recovery whose threshold and delay are met (anyone may submit)."""
+    """As the scheduled candidate (--as), take over PATIENT_ID once the delay has passed."""
     state = get_state()
     receipt = state.session().recovery.execute(patient_id)
     data = {"patient_id": patient_id, **tx_facts(receipt)}
@@ -101,8 +101,13 @@ def status(patient_id: int) -> None:
         "delay": guardians.delay,
         "pending": is_pending,
         "new_controller": pending.new_controller if is_pending else None,
-        "approvals": pending.approvals,
+        "approvals": ml.deployment.medledger.recovery_approvals(patient_id, pending.candidate)
+        if is_pending
+        else 0,
+        "round": pending.round,
         "executable_at": pending.executable_at or None,
+        "expires_at": pending.expires_at or None,
+        "cancel_votes": pending.cancel_votes,
         "chain_now": ml.now(),
     }
 
