@@ -13,6 +13,11 @@ from medledger.client._inputs import seconds
 from medledger.errors import InvalidInput
 
 
+#: the contract's bounds on the recovery delay (``RecoveryInvalidDelay`` outside them)
+MIN_RECOVERY_DELAY = 86_400
+MAX_RECOVERY_DELAY = 7_776_000
+
+
 class RecoveryNamespace(Namespace):
     def set_guardians(
         self, guardians: Sequence[str], threshold: int, delay: timedelta | int
@@ -22,6 +27,8 @@ class RecoveryNamespace(Namespace):
             raise InvalidInput("need 1 <= threshold <= number of guardians <= 10")
         if len(set(addrs)) != len(addrs):
             raise InvalidInput("duplicate guardian")
+        if not MIN_RECOVERY_DELAY <= seconds(delay) <= MAX_RECOVERY_DELAY:
+            raise InvalidInput("the recovery delay must be between 1 and 90 days")
         self._patient_id()
         return self._contract.set_guardians(addrs, threshold, seconds(delay))
 
