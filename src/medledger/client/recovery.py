@@ -12,7 +12,6 @@ from medledger.client._base import Namespace
 from medledger.client._inputs import seconds
 from medledger.errors import InvalidInput
 
-
 #: the contract's bounds on the recovery delay (``RecoveryInvalidDelay`` outside them)
 MIN_RECOVERY_DELAY = 86_400
 MAX_RECOVERY_DELAY = 7_776_000
