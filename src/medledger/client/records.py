@@ -17,7 +17,7 @@ from medledger.client._base import Namespace, block_time, record_cid
 from medledger.client._inputs import record_id
 from medledger.client.documents import pinned
 from medledger.client.types import RecordInfo
-from medledger.codes import Action, Category
+from medledger.codes import Category
 from medledger.crypto import PublicDirectory, seal_record, seal_stream
 from medledger.errors import (
     AccessDenied,
@@ -65,14 +65,16 @@ class RecordsNamespace(Namespace):
     ) -> RecordInfo:
         cat = codes.category(category)
         patient = self._require_patient(patient_id)
-        if patient.controller != self._address and not self._contract.has_access(
-            patient_id, self._address, int(cat), int(Action.WRITE)
+        if (
+            patient.controller != self._address
+            and self._contract.get_provider(self._address).status == 0
         ):
-            raise AccessDenied(
-                f"{self._address} has no write consent for {cat.name.lower()} of patient "
-                f"{patient_id}",
-                hint="the patient must grant actions=['write'] for this category",
+            raise NotAuthorized(
+                f"{self._address} is neither patient {patient_id}'s controller nor a provider"
             )
+        # A registered provider without write consent is not refused here: the contract logs
+        # the denied write in the patient's hash chain (the patient sees the attempt) and
+        # stores nothing; the receipt's outcome raises AccessDenied below.
         if patient.keyring == ZERO32:
             raise NotRegistered(f"patient {patient_id} has not published a keyring")
         directory = PublicDirectory.from_document(self._documents.get(patient.keyring))
