@@ -186,8 +186,9 @@ def test_grant_read_revoke(stack: dict[str, Any], tmp_path: Path) -> None:
     )
     ok(["revoke", "spec", "--as", "alice"])
     assert invoke(["record", "get", rec["record_id"], "--as", "spec"]).exit_code == 3
-    outcomes = [e["outcome"] for e in audit("alice")["entries"][-3:]]
-    assert outcomes == ["allowed_consent", "denied_purpose", "denied_no_consent"]
+    # v2: the revocation itself is an entry of the chain, between the reads
+    outcomes = [e["outcome"] for e in audit("alice")["entries"][-4:]]
+    assert outcomes == ["allowed_consent", "denied_purpose", "consent_revoked", "denied_no_consent"]
 
 
 def test_signed_consent_relayed_by_someone_else(stack: dict[str, Any]) -> None:
@@ -367,9 +368,11 @@ def test_guardian_recovery(stack: dict[str, Any]) -> None:
     assert status["approvals"] == 1
     assert status["executable_at"] is None
     ok(["recovery", "approve", pid, "dave-new", "--as", "g2"])
-    assert invoke(["recovery", "execute", pid, "--as", "g1"]).exit_code == 1  # delay not over
+    assert invoke(["recovery", "accept", pid, "--as", "dave-new"]).exit_code == 1  # too early
     ok(["time", "advance", "2d1h"])
-    ok(["recovery", "execute", pid, "--as", "g1"])
+    # v2: only the candidate completes the recovery
+    assert invoke(["recovery", "accept", pid, "--as", "g1"]).exit_code != 0
+    ok(["recovery", "accept", pid, "--as", "dave-new"])
     assert ok(["recovery", "status", pid])["controller"] == fresh["address"]
     bad = invoke(
         ["recovery", "set-guardians", "g1", "--threshold", "2", "--delay", "1d", "--as", "dave-new"]

@@ -43,6 +43,7 @@ def test_relayed_revoke(world: World) -> None:
     assert parsed == signed
     txs = world.er.relay.submit(parsed)
     assert len(txs) == 1
-    assert txs[0].events_named("ConsentRevoked") and txs[0].events_named("KeyringUpdated")
+    assert txs[0].events_named("ConsentRevoked")
+    assert txs[0].events_named("KeyringUpdated")
     assert world.patient.contract.get_patient(world.pid).keyring == signed.steps[0].keyring
     assert not world.patient.contract.get_consent(world.pid, world.specialist.address).exists
