@@ -148,27 +148,35 @@ def measure_contract_ops(dep: BenchDeployment, quick: bool = False) -> list[GasR
             _rand32(),
         )
         deadline = dep.ml.now() + 3600
+        epoch = c.signature_epoch(pid)
+        nonce = c.nonces(patient.address, eip712.nonce_key(g.grantee))
         sig = eip712.sign_typed(
             patient.party.account,
             "Grant",
-            eip712.grant_message(pid, g, c.nonces(patient.address), deadline),
+            eip712.grant_message(pid, g, epoch, nonce, deadline),
             chain_id=chain_id,
             verifying_contract=c.address,
         )
-        tx = relayer.contract.grant_by_sig(pid, g, deadline, sig)
+        tx = relayer.contract.grant_by_sig(pid, g, epoch, nonce, deadline, sig)
         note(f"grantBySig ({label})", tx, refs=_PERMISSION, sig=1)
 
+    keyring = c.get_patient(pid).keyring  # v2: a record names the keyring it was sealed under
     r_patient = _rand32()
-    note("addRecord (patient)", c.add_record(pid, r_patient, int(Category.LABS), RAW), refs=_ENTRY)
+    note(
+        "addRecord (patient)",
+        c.add_record(pid, r_patient, int(Category.LABS), RAW, keyring),
+        refs=_ENTRY,
+    )
     r_doctor = _rand32()
     note(
         "addRecord (provider with write consent)",
-        doctor.contract.add_record(pid, r_doctor, int(Category.LABS), RAW),
+        doctor.contract.add_record(pid, r_doctor, int(Category.LABS), RAW, keyring),
         refs=_ENTRY,
     )
     for label in ("author's first signature", "author's later signature"):
         rid = _rand32()
         deadline = dep.ml.now() + 3600
+        nonce = c.nonces(doctor.address, eip712.KEY_RECORD)
         sig = eip712.sign_typed(
             doctor.party.account,
             "AddRecord",
@@ -177,15 +185,16 @@ def measure_contract_ops(dep: BenchDeployment, quick: bool = False) -> list[GasR
                 rid,
                 int(Category.LABS),
                 RAW,
+                keyring,
                 doctor.party.account.address,
-                c.nonces(doctor.address),
+                nonce,
                 deadline,
             ),
             chain_id=chain_id,
             verifying_contract=c.address,
         )
         tx = relayer.contract.add_record_by_sig(
-            pid, rid, int(Category.LABS), RAW, doctor.address, deadline, sig
+            pid, rid, int(Category.LABS), RAW, keyring, doctor.address, nonce, deadline, sig
         )
         note(f"addRecordBySig ({label})", tx, refs=_ENTRY, sig=1)
 
@@ -223,7 +232,7 @@ def measure_contract_ops(dep: BenchDeployment, quick: bool = False) -> list[GasR
     sizes = BATCH_SIZES[:2] if quick else BATCH_SIZES
     rids = [_rand32() for _ in range(sum(sizes))]
     for rid in rids:
-        c.add_record(pid, rid, int(Category.LABS), RAW)
+        c.add_record(pid, rid, int(Category.LABS), RAW, keyring)
     start = 0
     for n in sizes:
         batch = [AccessRequest(pid, rid, treatment) for rid in rids[start : start + n]]
@@ -307,7 +316,9 @@ def measure_sdk_ops(dep: BenchDeployment) -> list[SdkRow]:
     txs = _sent_by(dep, patient.address, lambda: grant(grantee=c.address, valid_until=until))
     rows.append(SdkRow("grant() — ends on an existing epoch boundary", tuple(txs)))
     txs = _sent_by(dep, patient.address, lambda: patient.consent.revoke(b.address))
-    rows.append(SdkRow("revoke() — rotates the category, refreshes other bundles", tuple(txs)))
+    rows.append(
+        SdkRow("revoke() — one revokeAndRekey: rotates the category, refreshes bundles", tuple(txs))
+    )
     patient.consent.grant(
         a.address, categories=["labs"], actions=["read", "write"], duration=timedelta(days=365)
     )

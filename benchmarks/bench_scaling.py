@@ -91,10 +91,12 @@ def grant_vs_records(
         patient = dep.session()
         pid = patient.identity.register().patient_id
         contract = patient.contract
+        ring = contract.get_patient(pid).keyring  # v2: records name their keyring
         calls = [
             bytes.fromhex(
                 contract.contract.encode_abi(
-                    "addRecord", args=[pid, os.urandom(32), int(Category.LABS), RAW]
+                    "addRecord",
+                    args=[pid, os.urandom(32), int(Category.LABS), RAW, ring],
                 )[2:]
             )
             for _ in range(level)
@@ -250,13 +252,15 @@ def read_vs_chain_history(
     reader.access.read(rid, purpose="treatment")  # warm-up
     other = dep.session()
     oid = other.identity.register().patient_id
+    oring = other.contract.get_patient(oid).keyring
     added = 0
     rows = []
     for level in extra:
         calls = [
             bytes.fromhex(
                 other.contract.contract.encode_abi(
-                    "addRecord", args=[oid, os.urandom(32), int(Category.LABS), RAW]
+                    "addRecord",
+                    args=[oid, os.urandom(32), int(Category.LABS), RAW, oring],
                 )[2:]
             )
             for _ in range(level - added)

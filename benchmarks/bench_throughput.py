@@ -122,9 +122,10 @@ def measure_batch_logging(
     largest = max(sizes)
     rids = [os.urandom(32) for _ in range(largest)]
     contract = patient.contract.contract
+    ring = patient.contract.get_patient(pid).keyring  # v2: records name their keyring
     calls = [
         bytes.fromhex(
-            contract.encode_abi("addRecord", args=[pid, rid, int(Category.LABS), RAW])[2:]
+            contract.encode_abi("addRecord", args=[pid, rid, int(Category.LABS), RAW, ring])[2:]
         )
         for rid in rids
     ]

@@ -341,9 +341,10 @@ class BenchDeployment:
         """
         addrs = []
         for i in range(count):
-            address = Account.create().address
-            key = IdentityKey.generate().public_key
-            self.consortium.providers.register(address, name=f"{label} {i}", encryption_key=key)
+            # v2: the provider signs its own key; the consortium submits
+            party = Party(Account.create(), IdentityKey.generate())
+            address = party.address
+            self.consortium.providers.register(party, name=f"{label} {i}")
             addrs.append(str(address))
         return addrs
 

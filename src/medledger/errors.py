@@ -113,6 +113,11 @@ class SignatureError(MedledgerError):
     """An EIP-712 signature is invalid, expired or already used."""
 
 
+class StaleKeyring(MedledgerError):
+    """The patient's on-chain keyring moved since this change was planned (another flow won the
+    compare-and-swap); reload the keyring and plan again."""
+
+
 class DeploymentNotFound(ChainError):
     """No deployment manifest matches the connected chain."""
 

@@ -244,12 +244,10 @@ def run_reference_scenario(
     )
 
     revoked = patient.consent.revoke(specialist.address)
-    note("revoke", revoked.gas_used)
-    for extra in revoked.extra_txs:  # keyring rotation (+ refreshed bundles for others)
-        note(
-            "setKeyring" if extra is revoked.extra_txs[0] else "grantBatch (key refresh)",
-            extra.gas_used,
-        )
+    # one atomic transaction: revoke + keyring compare-and-swap + refreshed bundles
+    note("revokeAndRekey", revoked.gas_used)
+    for extra in revoked.extra_txs:  # a resealed emergency kit, when affected
+        note("setEmergencyAccess", extra.gas_used)
     lab2 = clinic.records.add(pid, _fhir(LAB_LIPIDS), category="labs")
     note("addRecord", _gas(lab2.tx))
     onchain_denied = False
@@ -264,7 +262,8 @@ def run_reference_scenario(
         no_key = True
     step(
         "Patient revokes the specialist; a later lab is unreadable to them",
-        "Revocation rotates the lab category to a new key epoch. The specialist's read of the new "
+        "Revocation rotates the lab category to a new key epoch in the same transaction "
+        "(revokeAndRekey). The specialist's read of the new "
         "lab is denied on-chain, and even trying every key they were ever given on the ciphertext "
         "fetched straight from the store fails: they hold no key for the new epoch.",
         ok=onchain_denied and no_key,
@@ -275,7 +274,8 @@ def run_reference_scenario(
     trail = patient.audit.trail()
     step(
         "The patient's audit trail",
-        f"{len(trail.entries)} entries (accesses, denials, break-glass) in order; the archive's "
+        f"{len(trail.entries)} entries (registration, consent, records, accesses, denials, "
+        "break-glass) in order; the archive's "
         "hash chain matches the on-chain head.",
         ok=trail.verified,
         entries=len(trail.entries),

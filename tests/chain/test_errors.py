@@ -125,7 +125,7 @@ def test_real_medledger_error_on_hardhat(hardhat_chain: Chain) -> None:
     suite = deploy_suite(hardhat_chain, deployer.account)
     stranger = suite.medledger.connect_as(fresh_sender(hardhat_chain))
     with pytest.raises(mle.NotAuthorized) as caught:
-        stranger.set_keyring(b"\x01" * 32)
+        stranger.set_keyring(b"\x00" * 32, b"\x01" * 32)
     assert caught.value.name == "MedLedgerNotController"
     with pytest.raises(mle.NotAuthorized) as owner_only:
         stranger.suspend_provider(deployer.address)

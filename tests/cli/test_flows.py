@@ -186,8 +186,9 @@ def test_grant_read_revoke(stack: dict[str, Any], tmp_path: Path) -> None:
     )
     ok(["revoke", "spec", "--as", "alice"])
     assert invoke(["record", "get", rec["record_id"], "--as", "spec"]).exit_code == 3
-    outcomes = [e["outcome"] for e in audit("alice")["entries"][-3:]]
-    assert outcomes == ["allowed_consent", "denied_purpose", "denied_no_consent"]
+    # v2: the revocation itself is an entry of the chain, between the reads
+    outcomes = [e["outcome"] for e in audit("alice")["entries"][-4:]]
+    assert outcomes == ["allowed_consent", "denied_purpose", "consent_revoked", "denied_no_consent"]
 
 
 def test_signed_consent_relayed_by_someone_else(stack: dict[str, Any]) -> None:
@@ -281,13 +282,17 @@ def test_break_glass_expires_and_the_denial_is_logged(
     )
     trail = audit("carol")
     assert trail["verified"] is True
-    assert [e["outcome"] for e in trail["entries"]] == [
+    # v2: the chain also holds carol's registration, the grant and the record added
+    operations = {"patient_registered", "consent_granted", "record_added"}
+    entries = [e for e in trail["entries"] if e["outcome"] not in operations]
+    assert [e["outcome"] for e in entries] == [
         "denied_no_consent",
         "break_glass_opened",
         "allowed_emergency",
         "denied_no_consent",
     ]
-    assert {e["accessor_name"] for e in trail["entries"]} == {"City ER"}
+    assert {e["accessor_name"] for e in entries} == {"City ER"}
+    assert [e["outcome"] for e in trail["entries"][:2]] == ["patient_registered", "consent_granted"]
     too_long = invoke(["break-glass", str(pid), "--as", "er", "--reason", "other", "--for", "25h"])
     assert too_long.exit_code == 2
 
@@ -346,6 +351,7 @@ def test_guardian_recovery(stack: dict[str, Any]) -> None:
     g1, g2, fresh = create_key("g1"), create_key("g2"), create_key("dave-new")
     ok(["fund", "g1"])
     ok(["fund", "g2"])
+    ok(["fund", "dave-new"])  # v2: the candidate sends the accepting transaction
     ok(
         [
             "recovery",
@@ -367,9 +373,11 @@ def test_guardian_recovery(stack: dict[str, Any]) -> None:
     assert status["approvals"] == 1
     assert status["executable_at"] is None
     ok(["recovery", "approve", pid, "dave-new", "--as", "g2"])
-    assert invoke(["recovery", "execute", pid, "--as", "g1"]).exit_code == 1  # delay not over
+    assert invoke(["recovery", "accept", pid, "--as", "dave-new"]).exit_code == 1  # too early
     ok(["time", "advance", "2d1h"])
-    ok(["recovery", "execute", pid, "--as", "g1"])
+    # v2: only the candidate completes the recovery
+    assert invoke(["recovery", "accept", pid, "--as", "g1"]).exit_code != 0
+    ok(["recovery", "accept", pid, "--as", "dave-new"])
     assert ok(["recovery", "status", pid])["controller"] == fresh["address"]
     bad = invoke(
         ["recovery", "set-guardians", "g1", "--threshold", "2", "--delay", "1d", "--as", "dave-new"]

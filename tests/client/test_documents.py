@@ -42,9 +42,10 @@ def test_failed_flow_leaves_no_pinned_orphan(world: World) -> None:
     world.consortium.providers.register(lab, name="PQ Lab")
     before = world.ml.store.pins()
     # registering the address again reverts after its new key document was stored and pinned
-    other_key = Party.generate("mlkem768-x25519").identity.public_key
+    # (v2: the provider signs its key; here the same account with another identity key)
+    relabelled = Party(lab.account, Party.generate("mlkem768-x25519").identity)
     with pytest.raises(TransactionFailed, match="unpinned"):
-        world.consortium.providers.register(lab.address, name="PQ Lab", encryption_key=other_key)
+        world.consortium.providers.register(relabelled, name="PQ Lab")
     assert world.ml.store.pins() == before
     # the same key document again: already pinned and referenced on-chain, so it stays pinned
     with pytest.raises(TransactionFailed):

@@ -34,6 +34,13 @@ def test_rotation_of_an_emergency_category_reseals_the_kit(world: World) -> None
     assert world.patient.emergency.apply_kit(signed) is not None
     assert world.patient.contract.get_patient(world.pid).emergency_kit == signed.kit.emergency_kit
     later = world.clinic.records.add(world.pid, b"latex allergy", "allergies")
+    # v2: a responder's window is closed explicitly (or expires) and a cooldown follows
+    if world.er.contract.break_glass_until(world.pid, world.er.address) > world.ml.now():
+        world.patient.emergency.close_break_glass(world.pid, world.er.address)
+        assert world.er.contract.break_glass_until(world.pid, world.er.address) <= world.ml.now()
+        with pytest.raises(AccessDenied):  # cooling down
+            world.er.emergency.break_glass(world.pid, "life_threatening", duration=600)
+        world.ml.increase_time(world.patient.contract.get_patient(world.pid).break_glass_cooldown)
     world.er.emergency.break_glass(world.pid, "life_threatening", duration=600)
     assert world.er.access.read(later.record_id, "emergency") == b"latex allergy"
 

@@ -14,6 +14,7 @@ import pytest
 
 from medledger import Medledger, Session
 from medledger.client.planner import ConsentPlan
+from medledger.codes import Category
 
 DAY = 86400
 
@@ -125,3 +126,51 @@ def test_revoke_of_the_last_grantee(case: Case) -> None:
     assert plan.refreshed == ()
     assert plan.new_epochs
     assert plan.kit is None
+
+
+def test_revoke_is_one_transaction_and_skips_suspended_grantees(case: Case) -> None:
+    case.patient.consent.grant(case.lab.address, ["labs"], duration=DAY)
+    case.patient.consent.grant(case.other.address, ["labs"], duration=2 * DAY)
+    case.consortium.providers.suspend(case.other.address)
+    info = case.patient.consent.revoke(case.lab.address)
+    plan = case.patient.consent.last_plan
+    assert plan is not None
+    # v2: revoke + keyring compare-and-swap + refreshed bundles in ONE revokeAndRekey; the
+    # suspended grantee gets no bundle (the contract would revert the whole change)
+    assert [g.grantee for g in plan.refreshed] == [case.clinic.address]
+    assert info.extra_txs == ()
+    tx = info.tx
+    assert len(tx.events_named("ConsentRevoked")) == 1
+    [keyring] = tx.events_named("KeyringUpdated")
+    assert bytes(keyring.args["previousKeyring"]) == plan.expected_keyring
+    assert [e.args["grantee"] for e in tx.events_named("KeyBundleRefreshed")] == [
+        case.clinic.address
+    ]
+
+
+def test_a_lost_keyring_race_is_replanned_without_losing_the_winner(
+    case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case.patient.consent.grant(case.lab.address, ["labs"], duration=DAY)
+    # a second session of the same patient (another device) publishes a keyring while the first
+    # one's revocation is in flight: a real concurrent transaction, not a mock
+    other_device = case.ml.session(case.patient.party)
+    contract = case.patient.contract
+    send = contract.revoke_and_rekey
+    attempts: list[bytes] = []
+
+    def racing(grantee: str, expected: bytes, keyring: bytes, bundles: Any) -> Any:
+        attempts.append(expected)
+        if len(attempts) == 1:
+            other_device.consent.grant(case.other.address, ["vitals"], duration=3 * DAY)
+        return send(grantee, expected, keyring, bundles)
+
+    monkeypatch.setattr(contract, "revoke_and_rekey", racing)
+    before = contract.get_patient(1).keyring
+    case.patient.consent.revoke(case.lab.address)
+    assert len(attempts) == 2  # the first lost the compare-and-swap, the re-plan won
+    assert attempts[0] == before != attempts[1]
+    final = case.patient.identity.keyring()
+    # the other device's vitals epoch boundary survived the revocation's keyring
+    assert len(final.epochs(int(Category.VITALS))) >= 2
+    assert not contract.get_consent(1, case.lab.address).exists

@@ -8,7 +8,7 @@ import pytest
 
 from helpers.client import World
 from medledger import AccessDenied, InvalidInput, NotAuthorized
-from medledger.codes import Category
+from medledger.codes import Category, Outcome
 
 
 def test_add_then_timeline(world: World) -> None:
@@ -27,8 +27,13 @@ def test_add_then_timeline(world: World) -> None:
 
 
 def test_add_needs_write_consent(world: World) -> None:
-    with pytest.raises(AccessDenied, match="no write consent"):
+    # v2: the contract logs the refused write (the patient sees it) and stores nothing
+    with pytest.raises(AccessDenied, match="may not write") as denied:
         world.specialist.records.add(world.pid, b"note", "labs")
+    assert denied.value.outcome is not None
+    assert Outcome(denied.value.outcome).is_write_denial
+    with pytest.raises(NotAuthorized):  # neither the controller nor a provider: not sent
+        world.session(9).records.add(world.pid, b"note", "labs")
     with pytest.raises(InvalidInput):
         world.clinic.records.get("0x" + "00" * 32)
 

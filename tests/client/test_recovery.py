@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers.client import World
-from medledger import InvalidInput, NotRegistered
+from medledger import InvalidInput, NotRegistered, TransactionFailed
 
 
 def test_guardian_recovery(world: World) -> None:
@@ -13,11 +13,15 @@ def test_guardian_recovery(world: World) -> None:
     pid = owner.identity.register().patient_id
     with pytest.raises(InvalidInput):
         owner.recovery.set_guardians([g1.address, g1.address], 1, 60)
-    owner.recovery.set_guardians([g1.address, g2.address], 2, 3600)
+    with pytest.raises(InvalidInput):  # v2: the delay is 1 to 90 days
+        owner.recovery.set_guardians([g1.address, g2.address], 2, 3600)
+    owner.recovery.set_guardians([g1.address, g2.address], 2, 86_400)
     g1.recovery.approve(pid, new.address)
     g2.recovery.approve(pid, new.address)
-    world.ml.increase_time(3601)
-    world.er.recovery.execute(pid)
+    world.ml.increase_time(86_401)
+    with pytest.raises(TransactionFailed):  # v2: only the candidate completes the recovery
+        world.er.recovery.accept(pid)
+    new.recovery.accept(pid)
     assert new.identity.patient_id() == pid
     with pytest.raises(NotRegistered):
         owner.recovery.cancel()

@@ -36,8 +36,14 @@ def test_relayed_grant_honours_valid_from(world: World) -> None:
 def test_relayed_revoke(world: World) -> None:
     world.patient.consent.grant(world.specialist.address, ["labs"], duration=86400)
     signed = world.patient.consent.sign_revoke(world.specialist.address)
-    assert signed.steps[0].op == "revoke"
-    assert signed.steps[1].op == "setKeyring"
-    txs = world.er.relay.submit(signed)
-    assert len(txs) == len(signed.steps)
+    # v2: one signature, one atomic revokeAndRekey (revoke + keyring CAS + bundles)
+    assert [st.op for st in signed.steps] == ["revokeAndRekey"]
+    assert signed.epoch == world.patient.contract.signature_epoch(world.pid)
+    parsed = SignedConsent.from_json(json.loads(json.dumps(signed.to_json())))
+    assert parsed == signed
+    txs = world.er.relay.submit(parsed)
+    assert len(txs) == 1
+    assert txs[0].events_named("ConsentRevoked")
+    assert txs[0].events_named("KeyringUpdated")
+    assert world.patient.contract.get_patient(world.pid).keyring == signed.steps[0].keyring
     assert not world.patient.contract.get_consent(world.pid, world.specialist.address).exists

@@ -28,25 +28,46 @@ EXPECTED_TRAIL = [
 ]
 
 
+#: v2: every consent and record operation is a hash-chain entry too (with its actor)
+EXPECTED_OPERATIONS = sorted(
+    [
+        (Outcome.PATIENT_REGISTERED, "patient"),
+        (Outcome.CONSENT_GRANTED, "clinic"),  # read + write, a year
+        (Outcome.RECORD_ADDED, "clinic"),  # the allergy
+        (Outcome.RECORD_ADDED, "clinic"),  # the first lab
+        (Outcome.CONSENT_GRANTED, "specialist"),  # 30 days of labs ...
+        (Outcome.CONSENT_REPLACED, "clinic"),  # ... and the clinic's refreshed bundle
+        (Outcome.CONSENT_REVOKED, "specialist"),
+        (Outcome.RECORD_ADDED, "clinic"),  # the lab after the revocation
+    ]
+)
+
+
 def _check(ml: Medledger) -> None:
     result = run_reference_scenario(ml)
     assert result.ok
     trail = result.audit
     assert trail.verified, trail.verification.problem
-    assert [(e.outcome, e.purpose) for e in trail.entries] == EXPECTED_TRAIL
-    assert [e.seq for e in trail.entries] == list(range(len(EXPECTED_TRAIL)))
-    parties = result.parties
-    assert [e.accessor for e in trail.entries] == [
-        parties["specialist"],
-        parties["er"],
-        parties["er"],
-        parties["er"],
-        parties["specialist"],
+    parties = {address: role for role, address in result.parties.items()}
+    accesses = [
+        e for e in trail.entries if e.outcome.is_access or e.outcome.name.startswith("BREAK")
     ]
-    assert trail.entries[0].accessor_name == "Dr. Ada Okafor, Endocrinology"
+    assert [(e.outcome, e.purpose) for e in accesses] == EXPECTED_TRAIL
+    assert [parties[e.accessor] for e in accesses] == [
+        "specialist",
+        "er",
+        "er",
+        "er",
+        "specialist",
+    ]
+    operations = [e for e in trail.entries if e not in accesses]
+    assert sorted((e.outcome, parties[e.accessor]) for e in operations) == EXPECTED_OPERATIONS
+    assert trail.entries[0].outcome == Outcome.PATIENT_REGISTERED
+    assert [e.seq for e in trail.entries] == list(range(len(trail.entries)))
+    assert accesses[0].accessor_name == "Dr. Ada Okafor, Endocrinology"
     # the on-chain head matches what the archive recomputed
     assert trail.verification.head_onchain == trail.verification.head_recomputed
-    assert trail.verification.count_onchain == len(EXPECTED_TRAIL)
+    assert trail.verification.count_onchain == len(EXPECTED_TRAIL) + len(EXPECTED_OPERATIONS)
 
 
 def test_reference_scenario_embedded(tmp_path: Path) -> None:

@@ -224,9 +224,14 @@ def test_writer_without_write_consent_stores_nothing(world: World) -> None:
         w.specialist.address, ["labs"], ["treatment"], duration=3600
     )  # read only
     pins = set(w.ml.store.pins())  # type: ignore[attr-defined]
-    with pytest.raises(AccessDenied):
+    with pytest.raises(AccessDenied) as denied:
         w.specialist.records.add(w.pid, LAB, "labs")
+    # v2: the contract does not revert: it logs the denied write (read-only consent: 29)
+    assert denied.value.outcome == Outcome.WRITE_DENIED_ACTION
     assert set(w.ml.store.pins()) == pins  # type: ignore[attr-defined]
+    assert w.patient.records.timeline() == []
+    last = w.patient.audit.trail().entries[-1]
+    assert (last.accessor, last.outcome) == (w.specialist.address, Outcome.WRITE_DENIED_ACTION)
 
 
 def test_failed_transaction_leaves_nothing_pinned(world: World) -> None:
@@ -260,12 +265,13 @@ def test_relayed_grant_and_revoke_cost_the_patient_nothing(world: World) -> None
     assert [st.op for st in signed.steps] == ["setKeyring", "grant", "grant"]
     wire = json.loads(json.dumps(signed.to_json()))
     parsed = SignedConsent.from_json(wire)
-    # the steps are bound to consecutive nonces: the grant alone cannot skip the keyring update
-    skipping = SignedConsent(
-        parsed.kind, parsed.patient_id, parsed.grantee, parsed.deadline, parsed.steps[1:]
-    )
-    with pytest.raises((SignatureError, ContractError)):
-        relayer.relay.submit(skipping)
+    # v2: each step has its own keyed nonce (key 0 for the keyring, the grantee for a grant)
+    me = w.patient.address
+    assert [st.nonce >> 64 for st in parsed.steps] == [
+        0,
+        *(int(st.grant.grantee, 16) for st in parsed.steps[1:] if st.grant is not None),
+    ]
+    assert all(st.nonce == w.patient.contract.nonces(me, st.nonce >> 64) for st in parsed.steps)
     relayer.relay.submit(parsed)
     assert w.specialist.access.read(rec_before.record_id, "treatment") == LAB
     # after the grant's end a new lab is out of the specialist's keys; the clinic reads it
@@ -287,8 +293,11 @@ def test_relayed_revoke_rotates_keys(world: World) -> None:
     )
     balance = w.ml.chain.w3.eth.get_balance(w.patient.address)
     signed = w.patient.consent.sign_revoke(w.specialist.address)
-    assert [st.op for st in signed.steps] == ["revoke", "setKeyring", "grant"]
-    w.er.relay.submit(SignedConsent.from_json(json.loads(json.dumps(signed.to_json()))))
+    # v2: one signature for revoke + keyring CAS + the clinic's refreshed bundle
+    assert [st.op for st in signed.steps] == ["revokeAndRekey"]
+    assert [b.grantee for b in signed.steps[0].bundles] == [w.clinic.address]
+    [tx] = w.er.relay.submit(SignedConsent.from_json(json.loads(json.dumps(signed.to_json()))))
+    assert [e.args["grantee"] for e in tx.events_named("KeyBundleRefreshed")] == [w.clinic.address]
     new = w.clinic.records.add(w.pid, b"post-revocation lab", "labs")
     with pytest.raises(AccessDenied):
         w.specialist.access.read(new.record_id, "treatment")
@@ -353,11 +362,13 @@ def test_guardian_recovery_moves_control_and_keeps_everything(world: World) -> N
     new_device = Party(w.ml.dev_party(8).account, w.patient.party.identity)
     g1.recovery.approve(w.pid, new_device.address)
     g2.recovery.approve(w.pid, new_device.address)
-    with pytest.raises(MedledgerError):
-        g3.recovery.execute(w.pid)  # the delay has not passed
-    w.ml.increase_time(86401)
-    g3.recovery.execute(w.pid)
     recovered = w.ml.session(new_device)
+    with pytest.raises(MedledgerError):
+        recovered.recovery.accept(w.pid)  # the delay has not passed
+    w.ml.increase_time(86401)
+    with pytest.raises(MedledgerError):
+        g3.recovery.accept(w.pid)  # v2: only the candidate itself completes the recovery
+    recovered.recovery.accept(w.pid)
     assert recovered.patient_id() == w.pid
     # the old key is powerless; consents and records survived
     with pytest.raises(NotRegistered):
@@ -465,7 +476,10 @@ def test_anchored_batch_proves_items_in_python_and_on_chain(world: World) -> Non
     readings = [f'{{"hr": {60 + i % 40}, "t": {i}}}'.encode() for i in range(1000)]
     anchored = w.clinic.anchors.anchor_batch(w.pid, "ward-7/heart-rate/2026-11-26", readings)
     # one anchor transaction for 1,000 items; the batch itself is an encrypted record
-    assert w.ml.deployment.anchors.get_anchor(anchored.stream_id, anchored.root).count == 1000
+    # v2: anchors are namespaced by their submitter
+    anchors = w.ml.deployment.anchors
+    assert anchors.get_anchor(w.clinic.address, anchored.stream_id, anchored.root).count == 1000
+    assert anchors.get_anchor(w.patient.address, anchored.stream_id, anchored.root).count == 0
     proof = w.clinic.anchors.prove_item(anchored.batch, readings[417])
     assert proof.index == 417
     wire = InclusionProof.from_json(json.loads(json.dumps(proof.to_json())))

@@ -30,6 +30,7 @@ from medledger.chain.transactions import TxSender
 from medledger.chain.types import (
     AccessRequest,
     Anchor,
+    Bundle,
     Consent,
     DecodedEvent,
     GrantRequest,
@@ -276,16 +277,31 @@ class MedLedgerContract(SuiteContract):
             bytes32(keyring, "keyring"),
         )
 
-    def set_keyring(self, keyring: bytes) -> TxResult:
-        """Point the sender's patient at a new keyring document (controller only)."""
-        return self._tx("setKeyring", bytes32(keyring, "keyring"))
+    def set_keyring(self, expected: bytes, keyring: bytes) -> TxResult:
+        """Compare-and-swap the sender's patient keyring document: ``expected`` must be the
+        current one (``IdentityStaleKeyring`` otherwise; controller only)."""
+        return self._tx(
+            "setKeyring", bytes32(expected, "expected keyring"), bytes32(keyring, "keyring")
+        )
 
     def set_keyring_by_sig(
-        self, patient_id: int, keyring: bytes, deadline: int, signature: bytes
+        self,
+        patient_id: int,
+        expected: bytes,
+        keyring: bytes,
+        nonce: int,
+        deadline: int,
+        signature: bytes,
     ) -> TxResult:
         """Submit a controller-signed EIP-712 SetKeyring (any sender pays the gas)."""
         return self._tx(
-            "setKeyringBySig", patient_id, bytes32(keyring, "keyring"), deadline, bytes(signature)
+            "setKeyringBySig",
+            patient_id,
+            bytes32(expected, "expected keyring"),
+            bytes32(keyring, "keyring"),
+            nonce,
+            deadline,
+            bytes(signature),
         )
 
     def set_encryption_key(self, encryption_key: bytes, key_document: bytes) -> TxResult:
@@ -297,20 +313,35 @@ class MedLedgerContract(SuiteContract):
         )
 
     def set_emergency_access(
-        self, categories: int, max_duration: int, opt_out: bool, emergency_kit: bytes
+        self,
+        categories: int,
+        max_duration: int,
+        opt_out: bool,
+        emergency_kit: bytes,
+        cooldown: int = 86_400,
     ) -> TxResult:
-        """Configure break-glass: categories mask, max duration (<= 1 day), opt-out, kit CID."""
+        """Configure break-glass: categories mask, max duration (<= 1 day), opt-out, kit CID,
+        and the cooldown (1 h .. 30 days) before the same responder may open again."""
         return self._tx(
             "setEmergencyAccess",
             categories,
             max_duration,
             opt_out,
+            cooldown,
             bytes32(emergency_kit, "emergency_kit"),
         )
 
-    def rotate_controller(self, new_controller: str) -> TxResult:
-        """Hand the patient to a new controller address (controller only)."""
-        return self._tx("rotateController", to_checksum_address(new_controller))
+    def propose_controller(self, candidate: str) -> TxResult:
+        """Propose a new controller for the sender's patient (zero address withdraws)."""
+        return self._tx("proposeController", to_checksum_address(candidate))
+
+    def accept_controller(self, patient_id: int) -> TxResult:
+        """Accept a controller proposal (sent by the proposed candidate)."""
+        return self._tx("acceptController", patient_id)
+
+    def signature_epoch(self, patient_id: int) -> int:
+        """The patient's signature epoch (signed consent/keyring messages carry it)."""
+        return int(self._view("signatureEpoch", patient_id))
 
     def patient_of(self, controller: str) -> int:
         """Patient id controlled by ``controller`` (0 = none)."""
@@ -337,13 +368,22 @@ class MedLedgerContract(SuiteContract):
         guardians, threshold, delay = self._view("getGuardians", patient_id)
         return Guardians(tuple(guardians), int(threshold), int(delay))
 
-    def approve_recovery(self, patient_id: int, new_controller: str) -> TxResult:
-        """Guardian approval of moving ``patient_id`` to ``new_controller``."""
-        return self._tx("approveRecovery", patient_id, to_checksum_address(new_controller))
+    def approve_recovery(self, patient_id: int, candidate: str) -> TxResult:
+        """Guardian approval of moving ``patient_id`` to ``candidate`` (moves an earlier
+        approval of another candidate)."""
+        return self._tx("approveRecovery", patient_id, to_checksum_address(candidate))
 
-    def execute_recovery(self, patient_id: int) -> TxResult:
-        """Complete a scheduled recovery after its delay (anyone may call)."""
-        return self._tx("executeRecovery", patient_id)
+    def accept_recovery(self, patient_id: int) -> TxResult:
+        """Complete a scheduled recovery after its delay (sent by the candidate)."""
+        return self._tx("acceptRecovery", patient_id)
+
+    def vote_cancel_recovery(self, patient_id: int) -> TxResult:
+        """A guardian's vote to cancel the current recovery round."""
+        return self._tx("voteCancelRecovery", patient_id)
+
+    def recovery_approvals(self, patient_id: int, candidate: str) -> int:
+        """Guardian approvals of ``candidate`` in the current round."""
+        return int(self._view("recoveryApprovals", patient_id, to_checksum_address(candidate)))
 
     def cancel_recovery(self) -> TxResult:
         """Cancel a pending recovery of the sender's patient (controller only)."""
@@ -362,25 +402,50 @@ class MedLedgerContract(SuiteContract):
         key_document: bytes,
         emergency_responder: bool,
         name: str,
+        nonce: int,
+        deadline: int,
+        provider_signature: bytes,
     ) -> TxResult:
-        """Register a provider (consortium owner only)."""
+        """Register a provider (consortium owner only); its key comes with the provider's own
+        EIP-712 ``ProviderKey`` signature."""
         return self._tx(
             "registerProvider",
             *_provider_args(provider, encryption_key, key_document, emergency_responder, name),
+            nonce,
+            deadline,
+            bytes(provider_signature),
         )
 
-    def update_provider(
+    def update_provider(self, provider: str, emergency_responder: bool, name: str) -> TxResult:
+        """Update a provider's responder flag and name (owner only; keys are the provider's)."""
+        return self._tx("updateProvider", to_checksum_address(provider), emergency_responder, name)
+
+    def set_provider_key(self, encryption_key: bytes, key_document: bytes) -> TxResult:
+        """Rotate the sender's own provider key."""
+        return self._tx(
+            "setProviderKey",
+            bytes32(encryption_key, "encryption_key"),
+            bytes32(key_document, "key_document"),
+        )
+
+    def set_provider_key_by_sig(
         self,
         provider: str,
         encryption_key: bytes,
         key_document: bytes,
-        emergency_responder: bool,
-        name: str,
+        nonce: int,
+        deadline: int,
+        signature: bytes,
     ) -> TxResult:
-        """Update a provider's keys, responder flag and name (owner only)."""
+        """Submit a provider-signed EIP-712 ProviderKey rotation."""
         return self._tx(
-            "updateProvider",
-            *_provider_args(provider, encryption_key, key_document, emergency_responder, name),
+            "setProviderKeyBySig",
+            to_checksum_address(provider),
+            bytes32(encryption_key, "encryption_key"),
+            bytes32(key_document, "key_document"),
+            nonce,
+            deadline,
+            bytes(signature),
         )
 
     def suspend_provider(self, provider: str) -> TxResult:
@@ -436,30 +501,87 @@ class MedLedgerContract(SuiteContract):
         )
 
     def grant_batch(self, grants: Sequence[GrantRequest]) -> TxResult:
-        """Several grants in one transaction (at most 64)."""
+        """Several grants in one transaction (at most 64, grantees strictly ascending)."""
         return self._tx("grantBatch", [_grant_tuple(g) for g in grants])
 
     def revoke(self, grantee: str) -> TxResult:
-        """Revoke ``grantee``'s consent (controller only)."""
+        """Revoke ``grantee``'s consent (controller only; bumps the signature epoch)."""
         return self._tx("revoke", to_checksum_address(grantee))
 
+    def revoke_and_rekey(
+        self, grantee: str, expected: bytes, keyring: bytes, bundles: Sequence[Bundle]
+    ) -> TxResult:
+        """Atomically revoke ``grantee``, compare-and-swap the keyring and refresh the remaining
+        active grantees' key bundles (controller only)."""
+        return self._tx(
+            "revokeAndRekey",
+            to_checksum_address(grantee),
+            bytes32(expected, "expected keyring"),
+            bytes32(keyring, "keyring"),
+            [_bundle_tuple(b) for b in bundles],
+        )
+
+    def revoke_and_rekey_by_sig(
+        self,
+        patient_id: int,
+        grantee: str,
+        expected: bytes,
+        keyring: bytes,
+        bundles: Sequence[Bundle],
+        epoch: int,
+        nonce: int,
+        deadline: int,
+        signature: bytes,
+    ) -> TxResult:
+        """Submit a controller-signed EIP-712 RevokeAndRekey (one signature)."""
+        return self._tx(
+            "revokeAndRekeyBySig",
+            patient_id,
+            to_checksum_address(grantee),
+            bytes32(expected, "expected keyring"),
+            bytes32(keyring, "keyring"),
+            [_bundle_tuple(b) for b in bundles],
+            epoch,
+            nonce,
+            deadline,
+            bytes(signature),
+        )
+
     def grant_by_sig(
-        self, patient_id: int, grant: GrantRequest, deadline: int, signature: bytes
+        self,
+        patient_id: int,
+        grant: GrantRequest,
+        epoch: int,
+        nonce: int,
+        deadline: int,
+        signature: bytes,
     ) -> TxResult:
         """Submit a controller-signed EIP-712 Grant (any sender pays the gas)."""
-        return self._tx("grantBySig", patient_id, _grant_tuple(grant), deadline, bytes(signature))
+        return self._tx(
+            "grantBySig", patient_id, _grant_tuple(grant), epoch, nonce, deadline, bytes(signature)
+        )
 
     def revoke_by_sig(
-        self, patient_id: int, grantee: str, deadline: int, signature: bytes
+        self, patient_id: int, grantee: str, epoch: int, nonce: int, deadline: int, signature: bytes
     ) -> TxResult:
         """Submit a controller-signed EIP-712 Revoke."""
         return self._tx(
-            "revokeBySig", patient_id, to_checksum_address(grantee), deadline, bytes(signature)
+            "revokeBySig",
+            patient_id,
+            to_checksum_address(grantee),
+            epoch,
+            nonce,
+            deadline,
+            bytes(signature),
         )
 
-    def nonces(self, signer: str) -> int:
-        """Next EIP-712 nonce of ``signer``."""
-        return int(self._view("nonces", to_checksum_address(signer)))
+    def nonces(self, signer: str, key: int = 0) -> int:
+        """Next full EIP-712 nonce (``key << 64 | seq``) of ``signer`` in sequence ``key``."""
+        return int(self._view("nonces", to_checksum_address(signer), key))
+
+    def cancel_nonce(self, key_nonce: int) -> TxResult:
+        """Consume the sender's own current nonce ``key_nonce`` (abandons a signed op)."""
+        return self._tx("cancelNonce", key_nonce)
 
     def get_consent(self, patient_id: int, grantee: str) -> Consent:
         """The stored grant (all zero = none)."""
@@ -489,6 +611,11 @@ class MedLedgerContract(SuiteContract):
             "openBreakGlass", patient_id, reason, duration, bytes32(justification, "justification")
         )
 
+    def close_break_glass(self, patient_id: int, responder: str) -> TxResult:
+        """End ``responder``'s break-glass window now (the patient's controller or the
+        responder itself); the cooldown starts."""
+        return self._tx("closeBreakGlass", patient_id, to_checksum_address(responder))
+
     def break_glass_until(self, patient_id: int, responder: str) -> int:
         """Expiry of ``responder``'s break-glass access (0 = none)."""
         return int(self._view("breakGlassUntil", patient_id, to_checksum_address(responder)))
@@ -514,11 +641,16 @@ class MedLedgerContract(SuiteContract):
     # --- records ---
 
     def add_record(
-        self, patient_id: int, record_id: bytes, category: int, cid_codec: int
+        self, patient_id: int, record_id: bytes, category: int, cid_codec: int, keyring: bytes
     ) -> TxResult:
-        """Index a record (patient controller, or provider with write consent)."""
+        """Index a record sealed under keyring digest ``keyring`` (patient controller, or
+        provider with write consent). A registered provider without write consent does not
+        revert: the denied write is logged (``AccessRecorded`` outcome 24..30) and nothing is
+        stored; check :func:`write_denial`."""
         rid = bytes32(record_id, "record_id")
-        return self._tx("addRecord", patient_id, rid, category, cid_codec)
+        return self._tx(
+            "addRecord", patient_id, rid, category, cid_codec, bytes32(keyring, "keyring")
+        )
 
     def add_record_by_sig(
         self,
@@ -526,7 +658,9 @@ class MedLedgerContract(SuiteContract):
         record_id: bytes,
         category: int,
         cid_codec: int,
+        keyring: bytes,
         author: str,
+        nonce: int,
         deadline: int,
         signature: bytes,
     ) -> TxResult:
@@ -537,7 +671,9 @@ class MedLedgerContract(SuiteContract):
             bytes32(record_id, "record_id"),
             category,
             cid_codec,
+            bytes32(keyring, "keyring"),
             to_checksum_address(author),
+            nonce,
             deadline,
             bytes(signature),
         )
@@ -546,9 +682,36 @@ class MedLedgerContract(SuiteContract):
         """Tombstone a record (patient controller only)."""
         return self._tx("eraseRecord", bytes32(record_id, "record_id"))
 
-    def get_record(self, record_id: bytes) -> Record:
-        """The record index entry (patient_id 0 = unknown)."""
-        return Record(*self._view("getRecord", bytes32(record_id, "record_id")))
+    def get_record(self, patient_id: int, record_id: bytes) -> Record:
+        """The record index entry of ``patient_id``'s record (``patient_id`` 0 in the result =
+        unknown to that patient)."""
+        author, category, codec, created_at, erased = self._view(
+            "getRecord", patient_id, bytes32(record_id, "record_id")
+        )
+        known = int(author, 16) != 0
+        return Record(patient_id if known else 0, author, category, codec, created_at, erased)
+
+    def record_patients(self, record_id: bytes) -> list[int]:
+        """The patients that registered ``record_id`` (from ``RecordAdded`` events; record ids
+        are per patient, so the same id may belong to several)."""
+        events = self.get_events(
+            "RecordAdded", argument_filters={"recordId": bytes32(record_id, "record_id")}
+        )
+        return sorted({int(e.args["patientId"]) for e in events})
+
+
+def write_denial(tx: TxResult) -> int | None:
+    """The outcome code of a logged denied write in an ``addRecord`` receipt, ``None`` when the
+    record was added."""
+    if tx.events_named("RecordAdded"):
+        return None
+    for e in tx.events_named("AccessRecorded"):
+        return int(e.args["outcome"])
+    return None
+
+
+def _bundle_tuple(b: Bundle) -> tuple[Any, ...]:
+    return (to_checksum_address(b.grantee), bytes32(b.key_bundle, "key_bundle"))
 
 
 def _grant_tuple(g: GrantRequest) -> tuple[Any, ...]:
@@ -576,30 +739,28 @@ class AnchorRegistryContract(SuiteContract):
         """Anchor a batch root (permissionless; the sender is recorded as submitter)."""
         return self._tx("anchor", bytes32(stream_id, "stream_id"), bytes32(root, "root"), count)
 
-    def get_anchor(self, stream_id: bytes, root: bytes) -> Anchor:
-        """Who anchored ``root`` in ``stream_id``, with how many items, when (0 = never)."""
+    def get_anchor(self, submitter: str, stream_id: bytes, root: bytes) -> Anchor:
+        """``root`` as anchored by ``submitter`` in its stream ``stream_id``: with how many
+        items, when (0 = never)."""
         sid, r = bytes32(stream_id, "stream_id"), bytes32(root, "root")
-        return Anchor(*self._view("getAnchor", sid, r))
-
-    def verify(self, stream_id: bytes, root: bytes, leaf: bytes, proof: Sequence[bytes]) -> bool:
-        """On-chain Merkle proof check of ``leaf`` (already double-hashed) under ``root``."""
-        return bool(
-            self._view(
-                "verify",
-                bytes32(stream_id, "stream_id"),
-                bytes32(root, "root"),
-                bytes32(leaf, "leaf"),
-                [bytes32(p, "proof item") for p in proof],
-            )
-        )
+        addr = to_checksum_address(submitter)
+        count, anchored_at = self._view("getAnchor", addr, sid, r)
+        return Anchor(addr, int(count), int(anchored_at))
 
     def verify_item(
-        self, stream_id: bytes, root: bytes, item_digest: bytes, proof: Sequence[bytes]
+        self,
+        submitter: str,
+        stream_id: bytes,
+        root: bytes,
+        item_digest: bytes,
+        proof: Sequence[bytes],
     ) -> bool:
-        """Like :meth:`verify` but hashes the item digest into the leaf on-chain."""
+        """On-chain Merkle proof check of ``item_digest`` (hashed into the leaf on-chain) under
+        ``root``, anchored by ``submitter`` in its stream ``stream_id``."""
         return bool(
             self._view(
                 "verifyItem",
+                to_checksum_address(submitter),
                 bytes32(stream_id, "stream_id"),
                 bytes32(root, "root"),
                 bytes32(item_digest, "item_digest"),

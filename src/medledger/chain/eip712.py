@@ -1,14 +1,17 @@
-"""EIP-712 typed data for MedLedger's meta-transactions (grantBySig, revokeBySig, addRecordBySig).
+"""EIP-712 typed data for MedLedger's meta-transactions (grantBySig, revokeBySig,
+revokeAndRekeyBySig, setKeyringBySig, addRecordBySig, registerProvider / setProviderKeyBySig).
 
-Types and domain exactly as docs/architecture.md: domain ``{name: "MedLedger", version: "1",
-chainId, verifyingContract}``; ``Grant`` and ``Revoke`` are signed by the patient's current
-controller, ``AddRecord`` by the record's author; ``nonce`` is ``nonces(signer)`` on-chain and
-``deadline`` a unix time (valid while ``block.timestamp <= deadline``).
+Types and domain exactly as docs/architecture.md: domain ``{name: "MedLedger", version: "2",
+chainId, verifyingContract}``; ``Grant``, ``Revoke``, ``RevokeAndRekey`` and ``SetKeyring`` are
+signed by the patient's current controller and carry the patient's signature ``epoch``,
+``AddRecord`` by the record's author, ``ProviderKey`` by the provider. ``nonce`` is a keyed
+nonce ``nonces(signer, key)`` (``key << 64 | seq``, see :func:`nonce_key`) and ``deadline`` a
+unix time (valid while ``now <= deadline <= now + 30 days``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +20,26 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
-from medledger.chain.types import GrantRequest, bytes32
+from medledger.chain.types import Bundle, GrantRequest, bytes32
 from medledger.errors import InvalidInput
 
 DOMAIN_NAME = "MedLedger"
-DOMAIN_VERSION = "1"
+DOMAIN_VERSION = "2"
+
+#: The contract refuses deadlines further than this from the block time.
+MAX_DEADLINE_SECONDS = 30 * 24 * 3600
+
+#: Nonce keys of the SDK's signed operations (each key is an independent sequence on-chain).
+KEY_KEYRING = 0
+KEY_PROVIDER = 0
+KEY_RECORD = 1
+
+
+def nonce_key(grantee: str) -> int:
+    """The nonce key of a consent operation on ``grantee``: the grantee's address as a number,
+    so relayed operations for different grantees never block each other."""
+    return int(to_checksum_address(grantee), 16)
+
 
 _DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
@@ -52,7 +70,7 @@ def typed_data(
             f"{primary_type} message has fields {sorted(message)}, expected {sorted(expected)}"
         )
     return {
-        "types": {"EIP712Domain": _DOMAIN_TYPE, primary_type: schema.eip712_type()},
+        "types": {"EIP712Domain": _DOMAIN_TYPE, **schema.eip712_types(primary_type)},
         "primaryType": primary_type,
         "domain": domain(chain_id, verifying_contract),
         "message": message,
@@ -60,7 +78,7 @@ def typed_data(
 
 
 def grant_message(
-    patient_id: int, grant: GrantRequest, nonce: int, deadline: int
+    patient_id: int, grant: GrantRequest, epoch: int, nonce: int, deadline: int
 ) -> dict[str, Any]:
     """The ``Grant`` struct values."""
     return {
@@ -72,28 +90,81 @@ def grant_message(
         "validFrom": grant.valid_from,
         "validUntil": grant.valid_until,
         "keyBundle": bytes32(grant.key_bundle, "key_bundle"),
+        "epoch": epoch,
         "nonce": nonce,
         "deadline": deadline,
     }
 
 
-def revoke_message(patient_id: int, grantee: str, nonce: int, deadline: int) -> dict[str, Any]:
+def revoke_message(
+    patient_id: int, grantee: str, epoch: int, nonce: int, deadline: int
+) -> dict[str, Any]:
     """The ``Revoke`` struct values."""
     return {
         "patientId": patient_id,
         "grantee": to_checksum_address(grantee),
+        "epoch": epoch,
+        "nonce": nonce,
+        "deadline": deadline,
+    }
+
+
+def revoke_and_rekey_message(
+    patient_id: int,
+    grantee: str,
+    expected: bytes | str,
+    keyring: bytes | str,
+    bundles: Sequence[Bundle],
+    epoch: int,
+    nonce: int,
+    deadline: int,
+) -> dict[str, Any]:
+    """The ``RevokeAndRekey`` struct values (``bundles`` as an array of ``Bundle`` structs)."""
+    return {
+        "patientId": patient_id,
+        "grantee": to_checksum_address(grantee),
+        "expectedKeyring": bytes32(expected, "expected keyring"),
+        "newKeyring": bytes32(keyring, "keyring"),
+        "bundles": [
+            {
+                "grantee": to_checksum_address(b.grantee),
+                "keyBundle": bytes32(b.key_bundle, "key_bundle"),
+            }
+            for b in bundles
+        ],
+        "epoch": epoch,
         "nonce": nonce,
         "deadline": deadline,
     }
 
 
 def set_keyring_message(
-    patient_id: int, keyring: bytes | str, nonce: int, deadline: int
+    patient_id: int,
+    expected: bytes | str,
+    keyring: bytes | str,
+    epoch: int,
+    nonce: int,
+    deadline: int,
 ) -> dict[str, Any]:
-    """The ``SetKeyring`` struct values."""
+    """The ``SetKeyring`` struct values (compare-and-swap from ``expected``)."""
     return {
         "patientId": patient_id,
-        "keyring": bytes32(keyring, "keyring"),
+        "expectedKeyring": bytes32(expected, "expected keyring"),
+        "newKeyring": bytes32(keyring, "keyring"),
+        "epoch": epoch,
+        "nonce": nonce,
+        "deadline": deadline,
+    }
+
+
+def provider_key_message(
+    provider: str, encryption_key: bytes, key_document: bytes, nonce: int, deadline: int
+) -> dict[str, Any]:
+    """The ``ProviderKey`` struct values (signed by the provider itself)."""
+    return {
+        "provider": to_checksum_address(provider),
+        "encryptionKey": bytes32(encryption_key, "encryption_key"),
+        "keyDocument": bytes32(key_document, "key_document"),
         "nonce": nonce,
         "deadline": deadline,
     }
@@ -104,6 +175,7 @@ def add_record_message(
     record_id: bytes,
     category: int,
     cid_codec: int,
+    keyring: bytes | str,
     author: str,
     nonce: int,
     deadline: int,
@@ -114,6 +186,7 @@ def add_record_message(
         "recordId": bytes32(record_id, "record_id"),
         "category": category,
         "cidCodec": cid_codec,
+        "keyring": bytes32(keyring, "keyring"),
         "author": to_checksum_address(author),
         "nonce": nonce,
         "deadline": deadline,
@@ -127,9 +200,18 @@ class TypedSchema:
 
     fields: tuple[tuple[str, str], ...]
     build: Callable[..., dict[str, Any]]
+    #: referenced struct types (name -> fields), e.g. ``Bundle`` of ``RevokeAndRekey``
+    structs: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
     def eip712_type(self) -> list[dict[str, str]]:
         return [{"name": name, "type": kind} for name, kind in self.fields]
+
+    def eip712_types(self, primary_type: str) -> dict[str, list[dict[str, str]]]:
+        """The primary type and every struct it references."""
+        types = {primary_type: self.eip712_type()}
+        for name, fields in self.structs:
+            types[name] = [{"name": n, "type": k} for n, k in fields]
+        return types
 
 
 _NONCE_DEADLINE = (("nonce", "uint256"), ("deadline", "uint256"))
@@ -143,18 +225,40 @@ SCHEMAS: dict[str, TypedSchema] = {
             ("categories", "uint16"),
             ("actions", "uint8"),
             ("purposes", "uint16"),
-            ("validFrom", "uint32"),
-            ("validUntil", "uint32"),
+            ("validFrom", "uint40"),
+            ("validUntil", "uint40"),
             ("keyBundle", "bytes32"),
+            ("epoch", "uint32"),
             *_NONCE_DEADLINE,
         ),
         grant_message,
     ),
     "Revoke": TypedSchema(
-        (("patientId", "uint64"), ("grantee", "address"), *_NONCE_DEADLINE), revoke_message
+        (("patientId", "uint64"), ("grantee", "address"), ("epoch", "uint32"), *_NONCE_DEADLINE),
+        revoke_message,
+    ),
+    "RevokeAndRekey": TypedSchema(
+        (
+            ("patientId", "uint64"),
+            ("grantee", "address"),
+            ("expectedKeyring", "bytes32"),
+            ("newKeyring", "bytes32"),
+            ("bundles", "Bundle[]"),
+            ("epoch", "uint32"),
+            *_NONCE_DEADLINE,
+        ),
+        revoke_and_rekey_message,
+        (("Bundle", (("grantee", "address"), ("keyBundle", "bytes32"))),),
     ),
     "SetKeyring": TypedSchema(
-        (("patientId", "uint64"), ("keyring", "bytes32"), *_NONCE_DEADLINE), set_keyring_message
+        (
+            ("patientId", "uint64"),
+            ("expectedKeyring", "bytes32"),
+            ("newKeyring", "bytes32"),
+            ("epoch", "uint32"),
+            *_NONCE_DEADLINE,
+        ),
+        set_keyring_message,
     ),
     "AddRecord": TypedSchema(
         (
@@ -162,10 +266,20 @@ SCHEMAS: dict[str, TypedSchema] = {
             ("recordId", "bytes32"),
             ("category", "uint8"),
             ("cidCodec", "uint8"),
+            ("keyring", "bytes32"),
             ("author", "address"),
             *_NONCE_DEADLINE,
         ),
         add_record_message,
+    ),
+    "ProviderKey": TypedSchema(
+        (
+            ("provider", "address"),
+            ("encryptionKey", "bytes32"),
+            ("keyDocument", "bytes32"),
+            *_NONCE_DEADLINE,
+        ),
+        provider_key_message,
     ),
 }
 

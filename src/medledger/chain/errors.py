@@ -51,12 +51,14 @@ _BAD = mle.InvalidInput
 #: own contracts' ABIs may add its error names here the same way.
 ERROR_CLASSES: dict[str, type[mle.MedledgerError]] = {
     # signatures, deadlines, nonces
-    "ECDSAInvalidSignature": _SIG,  # OpenZeppelin ECDSA
-    "ECDSAInvalidSignatureLength": _SIG,
-    "ECDSAInvalidSignatureS": _SIG,
     "InvalidAccountNonce": _SIG,  # OpenZeppelin Nonces
     "MedLedgerInvalidSignature": _SIG,
     "MedLedgerSignatureExpired": _SIG,
+    "MedLedgerDeadlineTooFar": _SIG,
+    "MedLedgerStaleEpoch": _SIG,  # a direct revoke or controller change killed the signature
+    # compare-and-swap lost: the keyring changed since it was read
+    "IdentityStaleKeyring": mle.StaleKeyring,
+    "RecordStaleKeyring": mle.StaleKeyring,
     # unknown parties
     "ConsentGranteeNotProvider": _REG,
     "MedLedgerUnknownPatient": _REG,
@@ -65,10 +67,14 @@ ERROR_CLASSES: dict[str, type[mle.MedledgerError]] = {
     "BreakGlassNotResponder": _AUTH,
     "MedLedgerNotController": _AUTH,
     "OwnableUnauthorizedAccount": _AUTH,
-    "RecordNotAuthorized": _AUTH,
+    "RecordNoStanding": _AUTH,
+    "AccessLogNoStanding": _AUTH,
+    "BreakGlassNotAllowedToClose": _AUTH,
+    "IdentityNotProposed": _AUTH,
     "RecoveryNotGuardian": _AUTH,
     # refused by the patient's choice
     "BreakGlassOptedOut": mle.AccessDenied,
+    "BreakGlassCooldown": mle.AccessDenied,
     # bad arguments
     "AccessLogInvalidPurpose": _BAD,
     "AnchorRegistryInvalidRoot": _BAD,
@@ -79,6 +85,10 @@ ERROR_CLASSES: dict[str, type[mle.MedledgerError]] = {
     "ConsentInvalidCategories": _BAD,
     "ConsentInvalidPurposes": _BAD,
     "ConsentInvalidWindow": _BAD,
+    "ConsentBatchNotAscending": _BAD,
+    "IdentityInvalidBreakGlassCooldown": _BAD,
+    "RecoveryInvalidDelay": _BAD,
+    "RecoveryCandidateIsGuardian": _BAD,
     "IdentityInvalidBreakGlassDuration": _BAD,
     "IdentityInvalidController": _BAD,
     "IdentityInvalidEmergencyCategories": _BAD,
@@ -115,8 +125,11 @@ GENERIC_ERRORS: frozenset[str] = frozenset(
         "RecordAlreadyExists",
         "RecordNotFound",
         "RecoveryAlreadyApproved",
-        "RecoveryCandidateMismatch",
         "RecoveryDelayNotElapsed",
+        "RecoveryExpired",
+        "BreakGlassNotOpen",
+        "MedLedgerTimeOverflow",  # past year 36812: a deployment problem, not a user error
+        "AnchorRegistryTimeOverflow",
         "RecoveryNotScheduled",
         "RecoveryNothingPending",
         "SafeCastOverflowedUintDowncast",  # OpenZeppelin SafeCast: a bug, not a user error

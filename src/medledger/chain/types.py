@@ -41,6 +41,8 @@ class Patient:
     emergency_categories: int
     break_glass_max_duration: int
     break_glass_opt_out: bool
+    pending_controller: str
+    break_glass_cooldown: int
     encryption_key: bytes
     key_document: bytes
     keyring: bytes
@@ -84,7 +86,8 @@ class Consent:
 
 @dataclass(frozen=True)
 class Record:
-    """``MedLedger.Record``; ``patient_id`` 0 means unknown record id."""
+    """``MedLedger.Record`` of one patient (records are keyed by (patient, record id): the
+    ``patient_id`` is the one it was looked up under, 0 when the record is unknown)."""
 
     patient_id: int
     author: str
@@ -105,6 +108,18 @@ class GrantRequest:
     valid_from: int
     valid_until: int
     key_bundle: bytes = ZERO32
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """ABI tuple order, as web3 encodes a struct argument."""
+        return astuple(self)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """``MedLedger.Bundle``: a refreshed key bundle of ``revokeAndRekey``."""
+
+    grantee: str
+    key_bundle: bytes
 
     def as_tuple(self) -> tuple[Any, ...]:
         """ABI tuple order, as web3 encodes a struct argument."""
@@ -135,11 +150,21 @@ class Guardians:
 
 @dataclass(frozen=True)
 class Recovery:
-    """Result of ``getRecovery``; ``executable_at`` 0 means the threshold is not reached."""
+    """Result of ``getRecovery``: the round, the scheduled candidate (zero address and
+    ``executable_at`` 0 while no candidate reached the threshold), when it started, when the
+    candidate may accept, when it expires, and the guardians' cancel votes."""
 
-    new_controller: str
-    approvals: int
+    round: int
+    candidate: str
+    started_at: int
     executable_at: int
+    expires_at: int
+    cancel_votes: int
+
+    @property
+    def new_controller(self) -> str:
+        """The scheduled candidate (v1 name)."""
+        return self.candidate
 
 
 @dataclass(frozen=True)
@@ -152,7 +177,8 @@ class LogHead:
 
 @dataclass(frozen=True)
 class Anchor:
-    """Result of ``AnchorRegistry.getAnchor``; ``anchored_at`` 0 means not anchored."""
+    """Result of ``AnchorRegistry.getAnchor`` for one submitter's stream; ``anchored_at`` 0
+    means not anchored (by that submitter)."""
 
     submitter: str
     count: int

@@ -79,15 +79,36 @@ class Namespace:
             raise NotRegistered(f"patient {patient_id} is not registered")
         return patient
 
-    def _record(self, record: bytes | str | CID) -> Record:
-        """The on-chain index entry of a record (``InvalidInput`` if unknown)."""
+    def _record(self, record: bytes | str | CID, patient_id: int | None = None) -> Record:
+        """The on-chain index entry of a record (``InvalidInput`` if unknown).
+
+        Records are keyed by (patient, record id). Without ``patient_id`` the patient is found
+        from the ``RecordAdded`` events of that id: the one patient that registered it, or this
+        party's own patient when several did (else ``InvalidInput`` asks for ``patient_id``).
+        """
         rid = record_id(record)
-        rec = self._contract.get_record(rid)
+        if patient_id is None:
+            patient_id = self._patient_of_record(rid)
+        rec = self._contract.get_record(patient_id, rid)
         if rec.patient_id == 0:
-            raise InvalidInput(f"unknown record 0x{rid.hex()}")
+            raise InvalidInput(f"unknown record 0x{rid.hex()} of patient {patient_id}")
         return rec
 
-    def _sealed(self, record: bytes | str | CID) -> bytes:
+    def _patient_of_record(self, rid: bytes) -> int:
+        pids = self._contract.record_patients(rid)
+        if len(pids) == 1:
+            return pids[0]
+        if not pids:
+            raise InvalidInput(f"unknown record 0x{rid.hex()}")
+        own = self._contract.patient_of(self._address)
+        if own in pids:
+            return own
+        raise InvalidInput(
+            f"record id 0x{rid.hex()} is registered by patients {pids}",
+            hint="name the patient (patient_id=...)",
+        )
+
+    def _sealed(self, record: bytes | str | CID, patient_id: int | None = None) -> bytes:
         """The sealed record from the store, CID-verified, without logging."""
         rid = record_id(record)
-        return self._store.get(record_cid(rid, self._record(rid)))
+        return self._store.get(record_cid(rid, self._record(rid, patient_id)))

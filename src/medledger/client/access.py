@@ -27,36 +27,55 @@ class AccessNamespace(Namespace):
     #: gas of the last ``recordAccess`` this session sent (for reports and the demo)
     last_gas = 0
 
-    def log(self, record: bytes | str | CID, purpose: str | int | Purpose) -> AccessResult:
-        """Record an access attempt on-chain (consent checked by the contract); no fetch."""
+    def log(
+        self,
+        record: bytes | str | CID,
+        purpose: str | int | Purpose,
+        *,
+        patient_id: int | None = None,
+    ) -> AccessResult:
+        """Record an access attempt on-chain (consent checked by the contract); no fetch.
+
+        Only registered providers and the patient's own controller may log (others get
+        :class:`~medledger.errors.NotAuthorized`, nothing is logged)."""
         rid = record_id(record)
         purp = codes.purpose(purpose)
-        rec = self._record(rid)
+        rec = self._record(rid, patient_id)
         tx = self._contract.record_access(rec.patient_id, rid, int(purp))
         self.last_gas = tx.gas_used
         ev = tx.events_named("AccessRecorded")[-1].args
         return AccessResult(rid, rec.patient_id, Outcome(int(ev["outcome"])), int(ev["seq"]), tx)
 
-    def read(self, record: bytes | str | CID, purpose: str | int | Purpose) -> bytes:
+    def read(
+        self,
+        record: bytes | str | CID,
+        purpose: str | int | Purpose,
+        *,
+        patient_id: int | None = None,
+    ) -> bytes:
         """Log the access on-chain first, then fetch, verify and decrypt the record.
 
         A denial (logged too) raises :class:`AccessDenied` (:class:`ConsentExpired` when the
         grant ran out) and fetches nothing.
         """
-        result = self.log(record, purpose)
+        result = self.log(record, purpose, patient_id=patient_id)
         raise_if_denied(result)
-        rec = self._record(result.record_id)
+        rec = self._record(result.record_id, result.patient_id)
         return self._open(rec, result.record_id, result.outcome)
 
     def read_many(
-        self, records: Sequence[bytes | str | CID], purpose: str | int | Purpose
+        self,
+        records: Sequence[bytes | str | CID],
+        purpose: str | int | Purpose,
+        *,
+        patient_id: int | None = None,
     ) -> list[bytes | AccessDenied]:
         """Log up to 256 accesses in one transaction, then fetch the allowed ones."""
         if not records:
             raise InvalidInput("no record ids given")
         purp = codes.purpose(purpose)
         rids = [record_id(r) for r in records]
-        recs = [self._record(r) for r in rids]
+        recs = [self._record(r, patient_id) for r in rids]
         tx = self._contract.record_access_batch(
             [
                 AccessRequest(rec.patient_id, rid, int(purp))
@@ -76,7 +95,7 @@ class AccessNamespace(Namespace):
         return out
 
     def _open(self, rec: Record, rid: bytes, outcome: Outcome) -> bytes:
-        blob = self._sealed(rid)
+        blob = self._sealed(rid, rec.patient_id)
         keys: Any
         if outcome is Outcome.ALLOWED_PATIENT:
             keys = self._keys.keyring(self._patient_id())
@@ -88,7 +107,7 @@ class AccessNamespace(Namespace):
         opened.header.expect(patient_id=rec.patient_id, category=rec.category, author=rec.author)
         return opened.plaintext
 
-    def open_offline(self, record: bytes | str | CID) -> bytes:
+    def open_offline(self, record: bytes | str | CID, *, patient_id: int | None = None) -> bytes:
         """Try to decrypt a record with every key this party was ever given, without logging.
 
         This is what a former grantee could attempt with the public ciphertext; it exists to
@@ -96,14 +115,16 @@ class AccessNamespace(Namespace):
         raises :class:`KeyNotAvailable` when no held key fits.
         """
         rid = record_id(record)
-        rec = self._record(rid)
-        blob = self._sealed(rid)
+        rec = self._record(rid, patient_id)
+        blob = self._sealed(rid, rec.patient_id)
         header = read_header(blob)
         held: list[KeySet] = []
-        for e in self._contract.get_events(
-            "ConsentGranted",
-            argument_filters={"patientId": rec.patient_id, "grantee": self._address},
-        ):
+        # bundles come with grants and with the refreshes of an atomic revoke-and-rekey
+        filters = {"patientId": rec.patient_id, "grantee": self._address}
+        for e in [
+            *self._contract.get_events("ConsentGranted", argument_filters=filters),
+            *self._contract.get_events("KeyBundleRefreshed", argument_filters=filters),
+        ]:
             try:
                 held.append(self._keys.bundle(rec.patient_id, bytes(e.args["keyBundle"])))
             except (DecryptionFailed, BlockNotFound):

@@ -7,6 +7,8 @@ import base64
 import json
 from collections.abc import Sequence
 
+from eth_utils.address import to_checksum_address
+
 from medledger.anchoring import Batch, verify_proof
 from medledger.chain.types import Anchor
 from medledger.client._base import Context, Namespace
@@ -81,26 +83,52 @@ class AnchorsNamespace(Namespace):
         return self.read_batch(record, purpose)[1]
 
     @staticmethod
-    def prove_item(batch: Batch, item: bytes) -> InclusionProof:
-        """The inclusion proof of ``item`` (raw bytes) in ``batch``."""
-        return InclusionProof.of(batch, item)
+    def prove_item(batch: Batch, item: bytes, submitter: str | None = None) -> InclusionProof:
+        """The inclusion proof of ``item`` (raw bytes) in ``batch``, optionally naming who
+        anchored it."""
+        return InclusionProof.of(batch, item, submitter)
 
-    def verify_item(self, proof: InclusionProof, *, onchain: bool = True) -> bool:
+    def verify_item(
+        self, proof: InclusionProof, *, submitter: str | None = None, onchain: bool = True
+    ) -> bool:
         """Check a proof in Python and (by default) with the contract's ``verifyItem``: true only
-        if the root is anchored for the stream and the proof leads from the item to it."""
+        if the proof leads from the item to the root and the root is anchored in the stream by
+        the expected submitter (``submitter``, else the proof's). With neither, the submitter
+        is taken from the ``BatchAnchored`` events: exactly one account must have anchored that
+        root in that stream (several: ``InvalidInput``, name the one you trust)."""
         local = verify_proof(proof.root, proof.item_digest, list(proof.proof))
         if not onchain or not local:
             return local
-        # the chain also rejects a valid tree whose root was never anchored for this stream
+        who = submitter or proof.submitter
+        if who is None:
+            found = self.submitters(proof.stream_id, proof.root)
+            if not found:
+                return False
+            if len(found) > 1:
+                raise InvalidInput(
+                    f"{len(found)} accounts anchored this root in this stream",
+                    hint="pass submitter= (the anchoring party you trust)",
+                )
+            who = found[0]
+        # the chain also rejects a valid tree whose root this submitter never anchored here
         return self._anchor_registry.verify_item(
-            proof.stream_id, proof.root, proof.item_digest, list(proof.proof)
+            who, proof.stream_id, proof.root, proof.item_digest, list(proof.proof)
         )
 
-    def get_anchor(self, stream: str | bytes, root: bytes) -> Anchor:
-        """The on-chain anchor of ``root`` in ``stream`` (count 0 if never anchored)."""
-        return self._anchor_registry.get_anchor(stream_id_of(stream), root)
+    def submitters(self, stream: str | bytes, root: bytes) -> list[str]:
+        """The accounts that anchored ``root`` in their stream ``stream`` (from events)."""
+        events = self._anchor_registry.get_events(
+            "BatchAnchored", argument_filters={"streamId": stream_id_of(stream), "root": root}
+        )
+        return sorted({to_checksum_address(e.args["submitter"]) for e in events})
+
+    def get_anchor(self, stream: str | bytes, root: bytes, submitter: str | None = None) -> Anchor:
+        """The anchor of ``root`` in ``submitter``'s stream ``stream`` (default: this party's;
+        count 0 if never anchored)."""
+        who = self._address if submitter is None else submitter
+        return self._anchor_registry.get_anchor(who, stream_id_of(stream), root)
 
 
-def prove_item(batch: Batch, item: bytes) -> InclusionProof:
+def prove_item(batch: Batch, item: bytes, submitter: str | None = None) -> InclusionProof:
     """The inclusion proof of ``item`` (raw bytes) in ``batch`` (no chain needed)."""
-    return InclusionProof.of(batch, item)
+    return InclusionProof.of(batch, item, submitter)

@@ -1,8 +1,9 @@
 """``session.consent``: grant, grant many, revoke, directly or signed for a relayer.
 
 Both paths turn the request into one :class:`~medledger.client.planner.ConsentPlan`; the direct
-path sends it as transactions, the relayed path signs it as EIP-712 steps with consecutive nonces
-(:mod:`medledger.client.relay` submits them).
+path sends it as transactions, the relayed path signs it as EIP-712 steps with keyed nonces
+(:mod:`medledger.client.relay` submits them). Keyring updates are compare-and-swaps: when another
+flow moved the keyring first (``StaleKeyring``) the direct path reloads it and plans once more.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from medledger.client.types import (
     SignedStep,
 )
 from medledger.codes import Category, Purpose
-from medledger.errors import InvalidInput
+from medledger.errors import InvalidInput, StaleKeyring
 
 Categories = Iterable[str | int | Category] | str | int
 Purposes = Iterable[str | int | Purpose] | str | int
@@ -132,9 +133,14 @@ class ConsentNamespace(Namespace):
 
     def _grant_all(self, specs: Sequence[GrantSpec], now: int) -> list[GrantInfo]:
         pid = self._patient_id()
-        with pinned(self._store) as pins:
-            plan = self.last_plan = self.planner.plan_grants(pid, specs, now, pins)
-            extra, tx = self._execute(plan, pins)
+
+        def attempt() -> tuple[ConsentPlan, list[TxResult], TxResult]:
+            with pinned(self._store) as pins:
+                plan = self.last_plan = self.planner.plan_grants(pid, specs, now, pins)
+                extra, tx = self._execute(plan, pins)
+            return plan, extra, tx
+
+        plan, extra, tx = _retry_stale(attempt)
         refreshed_to = tuple(r.grantee for r in plan.refreshed)
         return [
             GrantInfo(
@@ -156,32 +162,48 @@ class ConsentNamespace(Namespace):
     def revoke(self, grantee: str) -> RevokeInfo:
         """Withdraw ``grantee``'s consent and rotate its categories to new key epochs.
 
-        After the ``revoke`` transaction the patient's keyring gets new epochs for the revoked
-        categories (one ``setKeyring``), other grantees still active on them get refreshed key
-        bundles (one ``grantBatch``) and the emergency kit is resealed if it is affected.
+        One atomic ``revokeAndRekey`` transaction revokes, publishes the keyring with new epochs
+        for the revoked categories (compare-and-swap against the keyring the plan was made on)
+        and hands the other ACTIVE grantees on them refreshed key bundles; the emergency kit is
+        resealed (a second transaction) if it is affected.
         """
         pid = self._patient_id()
         addr, consent = self._consent_of(pid, grantee)
-        with pinned(self._store) as pins:
-            plan = self.last_plan = self.planner.plan_revoke(
-                pid, addr, consent, self._chain.now(), pins
-            )
-            extra, tx = self._execute(plan, pins)
+
+        def attempt() -> tuple[ConsentPlan, list[TxResult], TxResult]:
+            with pinned(self._store) as pins:
+                plan = self.last_plan = self.planner.plan_revoke(
+                    pid, addr, consent, self._chain.now(), pins
+                )
+                extra, tx = self._execute(plan, pins)
+            return plan, extra, tx
+
+        plan, extra, tx = _retry_stale(attempt)
         return RevokeInfo(pid, addr, tx, tuple(extra), tuple(r.grantee for r in plan.refreshed))
 
     def _execute(self, plan: ConsentPlan, pins: Pins) -> tuple[list[TxResult], TxResult]:
-        """Send ``plan``: the revocation, the keyring (before any grant: from then on writers
-        seal to the new epochs), the grants, the kit. Returns (other txs, main tx)."""
+        """Send ``plan``. A revocation: one ``revokeAndRekey`` (or a plain ``revoke`` when no
+        epoch changes). Grants: the keyring first (from then on writers seal to the new
+        epochs), then the grants; last the kit. Returns (other txs, main tx)."""
         c = self._contract
         extra: list[TxResult] = []
         main: TxResult | None = None
+        digest = None if plan.keyring_cid is None else plan.keyring_cid.digest
         if plan.revoked is not None:
-            main = c.revoke(plan.revoked)
-        if plan.keyring is not None and plan.keyring_cid is not None:
-            extra.append(c.set_keyring(plan.keyring_cid.digest))
+            if digest is not None:
+                bundles = plan.refreshed_bundles
+                main = c.revoke_and_rekey(plan.revoked, plan.expected_keyring, digest, bundles)
+                pins.referenced(
+                    *(cid for cid in pins.cids if cid.digest in {b.key_bundle for b in bundles})
+                )
+            else:
+                main = c.revoke(plan.revoked)
+        elif digest is not None:
+            extra.append(c.set_keyring(plan.expected_keyring, digest))
+        if plan.keyring is not None and plan.keyring_cid is not None and digest is not None:
             pins.referenced(plan.keyring_cid)
-            self._keys.keyring_published(plan.keyring_cid.digest, plan.keyring)
-        grants = plan.grants
+            self._keys.keyring_published(digest, plan.keyring)
+        grants = plan.batch
         if grants:
             if len(grants) == 1 and plan.kind == "grant":
                 tx = _send_grant(c.grant, grants[0])
@@ -196,8 +218,11 @@ class ConsentNamespace(Namespace):
                 extra.append(tx)
         if plan.kit is not None:
             k = plan.kit
+            cooldown = c.get_patient(plan.patient_id).break_glass_cooldown
             extra.append(
-                c.set_emergency_access(k.categories, k.max_duration, k.opt_out, k.emergency_kit)
+                c.set_emergency_access(
+                    k.categories, k.max_duration, k.opt_out, k.emergency_kit, cooldown
+                )
             )
         assert main is not None
         return extra, main
@@ -255,9 +280,15 @@ class ConsentNamespace(Namespace):
             return self._sign(plan, deadline)
 
     def _sign(self, plan: ConsentPlan, deadline: int | None) -> SignedConsent:
-        """The plan as steps with consecutive nonces, in the order :meth:`_execute` sends."""
+        """The plan as signed steps, in the order :meth:`_execute` sends: each with the keyed
+        nonce of its sequence (key 0 for the keyring, the grantee for consent) and the
+        patient's current signature epoch."""
         dl = deadline if deadline is not None else plan.now + DEFAULT_SIGNATURE_TTL
-        pid, nonce = plan.patient_id, self._contract.nonces(self._address)
+        if not plan.now < dl <= plan.now + eip712.MAX_DEADLINE_SECONDS:
+            raise InvalidInput("a signature deadline must be in the future and within 30 days")
+        c = self._contract
+        pid, me = plan.patient_id, self._address
+        epoch = c.signature_epoch(pid)
         steps: list[SignedStep] = []
 
         def sign(primary_type: str, message: dict[str, Any]) -> bytes:
@@ -269,18 +300,60 @@ class ConsentNamespace(Namespace):
                 verifying_contract=self._contract.address,
             )
 
+        digest = None if plan.keyring_cid is None else plan.keyring_cid.digest
+        expected = plan.expected_keyring
         if plan.revoked is not None:
-            msg = eip712.revoke_message(pid, plan.revoked, nonce + len(steps), dl)
-            steps.append(SignedStep("revoke", sign("Revoke", msg), grantee=plan.revoked))
-        if plan.keyring_cid is not None:
-            digest = plan.keyring_cid.digest
-            msg = eip712.set_keyring_message(pid, digest, nonce + len(steps), dl)
-            steps.append(SignedStep("setKeyring", sign("SetKeyring", msg), keyring=digest))
+            nonce = c.nonces(me, eip712.nonce_key(plan.revoked))
+            if digest is not None:
+                bundles = plan.refreshed_bundles
+                msg = eip712.revoke_and_rekey_message(
+                    pid, plan.revoked, expected, digest, bundles, epoch, nonce, dl
+                )
+                steps.append(
+                    SignedStep(
+                        "revokeAndRekey",
+                        sign("RevokeAndRekey", msg),
+                        grantee=plan.revoked,
+                        keyring=digest,
+                        nonce=nonce,
+                        expected=expected,
+                        bundles=bundles,
+                    )
+                )
+            else:
+                msg = eip712.revoke_message(pid, plan.revoked, epoch, nonce, dl)
+                steps.append(
+                    SignedStep("revoke", sign("Revoke", msg), grantee=plan.revoked, nonce=nonce)
+                )
+        elif digest is not None:
+            nonce = c.nonces(me, eip712.KEY_KEYRING)
+            msg = eip712.set_keyring_message(pid, expected, digest, epoch, nonce, dl)
+            steps.append(
+                SignedStep(
+                    "setKeyring",
+                    sign("SetKeyring", msg),
+                    keyring=digest,
+                    nonce=nonce,
+                    expected=expected,
+                )
+            )
         for g in plan.grants:
-            msg = eip712.grant_message(pid, g, nonce + len(steps), dl)
-            steps.append(SignedStep("grant", sign("Grant", msg), grant=g))
+            nonce = c.nonces(me, eip712.nonce_key(g.grantee))
+            msg = eip712.grant_message(pid, g, epoch, nonce, dl)
+            steps.append(SignedStep("grant", sign("Grant", msg), grant=g, nonce=nonce))
         grantee = plan.revoked if plan.revoked is not None else plan.requests[0].grantee
-        return SignedConsent(plan.kind, pid, grantee, dl, tuple(steps), plan.kit)
+        return SignedConsent(plan.kind, pid, grantee, dl, tuple(steps), epoch, plan.kit)
+
+
+def _retry_stale(
+    attempt: Callable[[], tuple[ConsentPlan, list[TxResult], TxResult]],
+) -> tuple[ConsentPlan, list[TxResult], TxResult]:
+    """Run ``attempt``; when its keyring compare-and-swap lost (another flow published a
+    keyring since it was read), plan again once on the reloaded keyring."""
+    try:
+        return attempt()
+    except StaleKeyring:
+        return attempt()
 
 
 def _send_grant(send: Callable[..., TxResult], g: GrantRequest) -> TxResult:

@@ -6,6 +6,8 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
+from eth_utils.address import to_checksum_address
+
 from medledger import codes
 from medledger.chain.types import ZERO32, TxResult
 from medledger.client._base import Namespace
@@ -38,15 +40,16 @@ class EmergencyNamespace(Namespace):
         max_d = codes.MAX_BREAK_GLASS_SECONDS if max_duration is None else seconds(max_duration)
         if not 0 < max_d <= codes.MAX_BREAK_GLASS_SECONDS:
             raise InvalidInput("break-glass lasts at most 24 hours")
+        cooldown = patient.break_glass_cooldown
         if opt_out or not responders:
-            return self._contract.set_emergency_access(cats, max_d, opt_out, ZERO32)
+            return self._contract.set_emergency_access(cats, max_d, opt_out, ZERO32, cooldown)
         planner = ConsentPlanner(self._contract, self._keys, self._directory, self._documents)
         with pinned(self._store) as pins:
             kit = planner.kit(
                 self._keys.keyring(pid), patient, list(responders), pins, cats, max_d, opt_out
             )
             return self._contract.set_emergency_access(
-                kit.categories, kit.max_duration, kit.opt_out, kit.emergency_kit
+                kit.categories, kit.max_duration, kit.opt_out, kit.emergency_kit, cooldown
             )
 
     def apply_kit(self, signed: SignedConsent) -> TxResult | None:
@@ -55,10 +58,20 @@ class EmergencyNamespace(Namespace):
         kit = signed.kit
         if kit is None:
             return None
-        self._patient_id()
+        pid = self._patient_id()
+        cooldown = self._contract.get_patient(pid).break_glass_cooldown
         return self._contract.set_emergency_access(
-            kit.categories, kit.max_duration, kit.opt_out, kit.emergency_kit
+            kit.categories, kit.max_duration, kit.opt_out, kit.emergency_kit, cooldown
         )
+
+    def close_break_glass(self, patient_id: int, responder: str) -> TxResult:
+        """End ``responder``'s open break-glass window on ``patient_id`` now (the patient's
+        controller or the responder itself); the responder's cooldown starts."""
+        self._require_patient(patient_id)
+        addr = to_checksum_address(responder)
+        if self._contract.break_glass_until(patient_id, addr) <= self._chain.now():
+            raise InvalidInput(f"{addr} has no open break-glass window on patient {patient_id}")
+        return self._contract.close_break_glass(patient_id, addr)
 
     def break_glass(
         self,

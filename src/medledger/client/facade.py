@@ -179,14 +179,29 @@ class Medledger:
         """A patient's pending guardian recovery (new controller zero = none)."""
         return self.deployment.medledger.get_recovery(patient_id)
 
-    def anchor_of(self, stream_id: bytes, root: bytes) -> Anchor:
-        """Who anchored ``root`` in ``stream_id``, with how many items, when (0 = never)."""
-        return self.deployment.anchors.get_anchor(stream_id, root)
+    def anchor_of(self, submitter: str, stream_id: bytes, root: bytes) -> Anchor:
+        """``root`` as anchored by ``submitter`` in its stream ``stream_id``: with how many
+        items, when (0 = never)."""
+        return self.deployment.anchors.get_anchor(submitter, stream_id, root)
 
-    def verify_item_onchain(self, proof: InclusionProof) -> bool:
-        """``AnchorRegistry.verifyItem`` for an inclusion proof."""
+    def anchor_submitters(self, stream_id: bytes, root: bytes) -> list[str]:
+        """The accounts that anchored ``root`` in their stream ``stream_id`` (from events)."""
+        events = self.deployment.anchors.get_events(
+            "BatchAnchored", argument_filters={"streamId": stream_id, "root": root}
+        )
+        return sorted({str(e.args["submitter"]) for e in events})
+
+    def verify_item_onchain(self, proof: InclusionProof, submitter: str | None = None) -> bool:
+        """``AnchorRegistry.verifyItem`` for an inclusion proof, anchored by ``submitter``
+        (default: the proof's; else the one account that anchored the root, if exactly one)."""
+        who = submitter or proof.submitter
+        if who is None:
+            found = self.anchor_submitters(proof.stream_id, proof.root)
+            if len(found) != 1:
+                return False
+            who = found[0]
         return self.deployment.anchors.verify_item(
-            proof.stream_id, proof.root, proof.item_digest, list(proof.proof)
+            who, proof.stream_id, proof.root, proof.item_digest, list(proof.proof)
         )
 
     # --- the audit archive -------------------------------------------------------------------

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from medledger.chain.types import ZERO32
+from eth_utils.address import to_checksum_address
+
+from medledger.chain.types import ZERO32, TxResult
 from medledger.client._base import Namespace
 from medledger.client.documents import pinned
 from medledger.client.types import PatientInfo
 from medledger.crypto import Keyring, Suite
-from medledger.errors import InvalidInput
+from medledger.errors import InvalidInput, NotAuthorized
 
 
 class IdentityNamespace(Namespace):
@@ -40,9 +42,26 @@ class IdentityNamespace(Namespace):
         keyring = Keyring.create(pid, suite=identity.suite)
         with pinned(self._store) as pins:
             cid = pins.put(self._keys.keyring_document(keyring))
-            self._contract.set_keyring(cid.digest)
+            self._contract.set_keyring(ZERO32, cid.digest)
             self._keys.keyring_published(cid.digest, keyring)
         return PatientInfo(pid, self._address, cid, tx)
+
+    def propose_controller(self, candidate: str) -> TxResult:
+        """Step 1 of a controller change: propose ``candidate`` (zero address withdraws). The
+        candidate completes it with :meth:`accept_controller` from its own key."""
+        self._patient_id()
+        addr = to_checksum_address(candidate)
+        if addr == self._address:
+            raise InvalidInput("the candidate is already the controller")
+        return self._contract.propose_controller(addr)
+
+    def accept_controller(self, patient_id: int) -> TxResult:
+        """Step 2: this party (the proposed candidate) takes over ``patient_id``. Every
+        outstanding consent/keyring signature of the patient dies (new signature epoch)."""
+        patient = self._require_patient(patient_id)
+        if patient.pending_controller != self._address:
+            raise NotAuthorized(f"{self._address} is not the proposed controller of {patient_id}")
+        return self._contract.accept_controller(patient_id)
 
     def keyring(self) -> Keyring:
         """The patient's keyring, restored from the on-chain reference with the identity key."""

@@ -54,6 +54,14 @@ class KeyManager:
             self.keyring(pid).to_document(self._identity.public_key), self._identity
         )
 
+    def keyring_digest(self, pid: int) -> bytes:
+        """The on-chain digest of the keyring :meth:`keyring` last loaded (the ``expected``
+        value of a compare-and-swap planned on a :meth:`keyring_copy`)."""
+        if self._keyring is None:
+            self.keyring(pid)
+        assert self._keyring is not None
+        return self._keyring[0]
+
     def keyring_document(self, keyring: Keyring) -> bytes:
         return keyring.to_document(self._identity.public_key)
 
@@ -82,14 +90,18 @@ class KeyManager:
         head = self._chain.block_number()
         start = None if last_block is None else last_block + 1
         if start is None or start <= head:
-            events = self._contract.get_events(
-                "ConsentGranted",
-                from_block=start,
-                to_block=head,
-                argument_filters={"patientId": pid, "grantee": self._address},
-            )
+            # a bundle arrives with a grant or with an atomic revoke-and-rekey's refresh
+            filters = {"patientId": pid, "grantee": self._address}
+            events = [
+                e
+                for name in ("ConsentGranted", "KeyBundleRefreshed")
+                for e in self._contract.get_events(
+                    name, from_block=start, to_block=head, argument_filters=filters
+                )
+            ]
             if events:
-                digest = bytes(events[-1].args["keyBundle"])
+                newest = max(events, key=lambda e: (e.block_number, e.log_index))
+                digest = bytes(newest.args["keyBundle"])
             self._grant_scan[pid] = (head, digest)
         if digest is None:
             raise KeyNotAvailable(f"no key bundle from patient {pid} for {self._address}")

@@ -1,11 +1,13 @@
 """The consent planner: one plan for a grant, a batch of grants or a revocation.
 
 A plan is everything a consent change needs, prepared off-chain and pinned: the grant requests
-with their key bundles, the new key epochs, the updated keyring document, the refreshed bundles of
-the other grantees whose grants span a new epoch, and the resealed emergency kit when an
+with their key bundles, the new key epochs, the updated keyring document (with the on-chain
+keyring it replaces: every keyring update is a compare-and-swap), the refreshed bundles of the
+other ACTIVE grantees whose grants span a new epoch, and the resealed emergency kit when an
 emergency category changed. The direct path (:mod:`medledger.client.consent`) executes a plan as
 transactions; the relayed path executes the same plan as EIP-712 signed steps. Both paths build
-their plan here, so they cannot drift apart.
+their plan here, so they cannot drift apart. A revocation with new epochs is ONE atomic
+``revokeAndRekey`` (revoke + keyring CAS + refreshed bundles) on both paths.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from eth_utils.address import to_checksum_address
 
 from medledger import codes
 from medledger.chain.contracts import MedLedgerContract
-from medledger.chain.types import ZERO32, Consent, GrantRequest, Patient, Provider
+from medledger.chain.types import ZERO32, Bundle, Consent, GrantRequest, Patient, Provider
 from medledger.client.directory import ProviderDirectory
 from medledger.client.documents import DocumentStore, Pins
 from medledger.client.keys import KeyManager
@@ -65,11 +67,26 @@ class ConsentPlan:
     refreshed: tuple[GrantRequest, ...] = ()
     kit: KitUpdate | None = None
     bundles: tuple[CID, ...] = field(default_factory=tuple)
+    #: the on-chain keyring digest the plan was made on (the compare-and-swap's expected value)
+    expected_keyring: bytes = ZERO32
 
     @property
     def grants(self) -> tuple[GrantRequest, ...]:
-        """The grants to send: the requested ones, then the refreshed bundles."""
+        """The grants to send: the requested ones, then the refreshed bundles (a grant plan's
+        refreshed bundles are re-grants; a revocation's go into ``revokeAndRekey``)."""
+        if self.kind == "revoke":
+            return self.requests
         return (*self.requests, *self.refreshed)
+
+    @property
+    def batch(self) -> tuple[GrantRequest, ...]:
+        """:attr:`grants` in ``grantBatch`` order: grantees strictly ascending."""
+        return tuple(sorted(self.grants, key=lambda g: int(g.grantee, 16)))
+
+    @property
+    def refreshed_bundles(self) -> tuple[Bundle, ...]:
+        """The refreshed bundles of a revocation, as ``revokeAndRekey`` takes them."""
+        return tuple(Bundle(g.grantee, g.key_bundle) for g in self.refreshed)
 
     def shape(self) -> dict[str, Any]:
         """The plan without its random key material (bundle and keyring digests, epoch keys),
@@ -113,6 +130,7 @@ class ConsentPlanner:
     ) -> ConsentPlan:
         # Plan on a copy: the cached keyring changes only once the new one is on-chain.
         keyring = self._keys.keyring_copy(pid)
+        expected = self._keys.keyring_digest(pid)
         new_epochs: list[EpochKey] = []
         for sp in specs:
             new_epochs += keyring.split_at([c.value for c in sp.categories], sp.until)
@@ -133,7 +151,15 @@ class ConsentPlanner:
                     bundle.digest,
                 )
             )
-        plan = ConsentPlan("grant", pid, now, tuple(specs), tuple(requests), bundles=tuple(bundles))
+        plan = ConsentPlan(
+            "grant",
+            pid,
+            now,
+            tuple(specs),
+            tuple(requests),
+            bundles=tuple(bundles),
+            expected_keyring=expected,
+        )
         self._rekey(plan, keyring, new_epochs, [sp.grantee for sp in specs], pins)
         if len(plan.grants) > MAX_GRANT_BATCH:
             raise InvalidInput(
@@ -147,10 +173,17 @@ class ConsentPlanner:
         self, pid: int, grantee: str, consent: Consent, now: int, pins: Pins
     ) -> ConsentPlan:
         keyring = self._keys.keyring_copy(pid)
+        expected = self._keys.keyring_digest(pid)
         cats = [c.value for c in codes.unmask_categories(consent.categories)]
         new_epochs = keyring.rotate(cats, now)
-        plan = ConsentPlan("revoke", pid, now, revoked=grantee)
+        plan = ConsentPlan("revoke", pid, now, revoked=grantee, expected_keyring=expected)
         self._rekey(plan, keyring, new_epochs, [grantee], pins)
+        if len(plan.refreshed) > MAX_GRANT_BATCH:
+            raise InvalidInput(
+                f"{len(plan.refreshed)} refreshed bundles exceed the revokeAndRekey limit of "
+                f"{MAX_GRANT_BATCH}",
+                hint="revoke without rekeying, then re-grant in groups",
+            )
         return plan
 
     def kit(
@@ -229,7 +262,9 @@ class ConsentPlanner:
             if grantee in skipped or not starts or min(starts) >= consent.valid_until:
                 continue
             provider = self._contract.get_provider(grantee)
-            if provider.status == 0:
+            if not provider.is_active:
+                # suspended grantees cannot take a bundle (the contract reverts the whole
+                # change); they get a fresh one with a new grant after reinstatement
                 continue
             bundle = pins.put(self._bundle(keyring, grantee, provider, cats, consent.valid_until))
             refreshed.append(

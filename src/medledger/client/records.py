@@ -11,14 +11,22 @@ from eth_utils.address import to_checksum_address
 
 from medledger import codes
 from medledger.audit.erasure import CANNOT_UNDO, ErasureReport, NotifiedGrantee
+from medledger.chain.contracts import write_denial
 from medledger.chain.types import ZERO32, Record
 from medledger.client._base import Namespace, block_time, record_cid
 from medledger.client._inputs import record_id
 from medledger.client.documents import pinned
 from medledger.client.types import RecordInfo
-from medledger.codes import Action, Category
+from medledger.codes import Category
 from medledger.crypto import PublicDirectory, seal_record, seal_stream
-from medledger.errors import AccessDenied, InvalidInput, NotAuthorized, NotRegistered, StorageError
+from medledger.errors import (
+    AccessDenied,
+    InvalidInput,
+    NotAuthorized,
+    NotRegistered,
+    StaleKeyring,
+    StorageError,
+)
 from medledger.storage import CID
 from medledger.storage.cid import DAG_PB
 
@@ -35,18 +43,38 @@ class RecordsNamespace(Namespace):
         """Encrypt ``data`` for the patient, store and pin it, and register it on-chain.
 
         The author is this party: the patient's controller, or a provider holding write consent
-        for ``category``. If the transaction fails the stored record is unpinned.
+        for ``category``. The record is sealed to the keyring on-chain at sealing time and the
+        transaction names it; if the keyring moved meanwhile (``StaleKeyring``) the record is
+        sealed again to the new one, once. A write the contract refuses and logs (a provider
+        without write consent) raises :class:`AccessDenied`. On any failure the stored record
+        is unpinned.
         """
+        try:
+            return self._add(patient_id, data, category, progress)
+        except StaleKeyring:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise  # a stream cannot be read twice
+            return self._add(patient_id, data, category, progress)
+
+    def _add(
+        self,
+        patient_id: int,
+        data: bytes | bytearray | memoryview | IO[bytes],
+        category: str | int | Category,
+        progress: Callable[[int], None] | None,
+    ) -> RecordInfo:
         cat = codes.category(category)
         patient = self._require_patient(patient_id)
-        if patient.controller != self._address and not self._contract.has_access(
-            patient_id, self._address, int(cat), int(Action.WRITE)
+        if (
+            patient.controller != self._address
+            and self._contract.get_provider(self._address).status == 0
         ):
-            raise AccessDenied(
-                f"{self._address} has no write consent for {cat.name.lower()} of patient "
-                f"{patient_id}",
-                hint="the patient must grant actions=['write'] for this category",
+            raise NotAuthorized(
+                f"{self._address} is neither patient {patient_id}'s controller nor a provider"
             )
+        # A registered provider without write consent is not refused here: the contract logs
+        # the denied write in the patient's hash chain (the patient sees the attempt) and
+        # stores nothing; the receipt's outcome raises AccessDenied below.
         if patient.keyring == ZERO32:
             raise NotRegistered(f"patient {patient_id} has not published a keyring")
         directory = PublicDirectory.from_document(self._documents.get(patient.keyring))
@@ -61,7 +89,17 @@ class RecordsNamespace(Namespace):
             cid, size = self._seal_stream(data, directory, cat, created_at, progress)
         codec = 0x70 if cid.codec == DAG_PB else 0x55
         with pinned(self._store, cid):
-            tx = self._contract.add_record(patient_id, cid.digest, int(cat), codec)
+            tx = self._contract.add_record(patient_id, cid.digest, int(cat), codec, patient.keyring)
+            denied = write_denial(tx)
+            if denied is not None:
+                raise AccessDenied(
+                    f"{self._address} may not write {cat.name.lower()} records of patient "
+                    f"{patient_id} ({codes.Outcome(denied).name.lower()}); the denied write "
+                    "was logged and nothing was stored",
+                    outcome=denied,
+                    tx_hash=tx.tx_hash,
+                    hint="the patient must grant actions=['write'] for this category",
+                )
         return RecordInfo(
             cid.digest, cid, patient_id, cat, self._address, created_at, False, size, tx
         )
@@ -96,7 +134,7 @@ class RecordsNamespace(Namespace):
         out = []
         for e in added:
             rid = bytes(e.args["recordId"])
-            rec = self._contract.get_record(rid)
+            rec = self._contract.get_record(pid, rid)
             out.append(
                 RecordInfo(
                     rid,
@@ -110,24 +148,29 @@ class RecordsNamespace(Namespace):
             )
         return out
 
-    def get(self, record: bytes | str | CID) -> Record:
-        """The on-chain index entry of a record (``InvalidInput`` if unknown)."""
-        return self._record(record)
+    def get(self, record: bytes | str | CID, *, patient_id: int | None = None) -> Record:
+        """The on-chain index entry of a record (``InvalidInput`` if unknown). Records are
+        keyed by (patient, record id); ``patient_id`` defaults to the one patient that
+        registered the id (this party's own patient if several did)."""
+        return self._record(record, patient_id)
 
-    def fetch_sealed(self, record: bytes | str | CID) -> bytes:
+    def fetch_sealed(self, record: bytes | str | CID, *, patient_id: int | None = None) -> bytes:
         """The sealed (encrypted) record from the store, CID-verified, without logging.
 
         Ciphertext is public by design; this is what anyone can fetch.
         """
-        return self._sealed(record)
+        return self._sealed(record, patient_id)
 
     def erase(self, record: bytes | str | CID) -> ErasureReport:
-        """Tombstone a record, unpin its blocks, and report what can and cannot be undone."""
+        """Tombstone one of this patient's records, unpin its blocks, and report what can and
+        cannot be undone."""
         rid = record_id(record)
         pid = self._contract.patient_of(self._address)
-        rec = self.get(rid)
-        if pid == 0 or rec.patient_id != pid:
-            raise NotAuthorized(f"record 0x{rid.hex()} belongs to another patient")
+        if pid == 0:
+            raise NotAuthorized(f"{self._address} controls no patient")
+        rec = self._contract.get_record(pid, rid)
+        if rec.patient_id != pid:
+            raise NotAuthorized(f"record 0x{rid.hex()} is not a record of patient {pid}")
         if rec.erased:
             raise InvalidInput(f"record 0x{rid.hex()} is already erased")
         tx = self._contract.erase_record(rid)

@@ -18,18 +18,33 @@ class RelayNamespace(Namespace):
         """
         results = []
         c = self._contract
+        pid, epoch, dl = signed.patient_id, signed.epoch, signed.deadline
         for st in signed.steps:
             if st.op == "setKeyring":
                 assert st.keyring is not None
-                tx = c.set_keyring_by_sig(
-                    signed.patient_id, st.keyring, signed.deadline, st.signature
-                )
+                assert st.expected is not None
+                tx = c.set_keyring_by_sig(pid, st.expected, st.keyring, st.nonce, dl, st.signature)
             elif st.op == "grant":
                 assert st.grant is not None
-                tx = c.grant_by_sig(signed.patient_id, st.grant, signed.deadline, st.signature)
+                tx = c.grant_by_sig(pid, st.grant, epoch, st.nonce, dl, st.signature)
+            elif st.op == "revokeAndRekey":
+                assert st.grantee is not None
+                assert st.keyring is not None
+                assert st.expected is not None
+                tx = c.revoke_and_rekey_by_sig(
+                    pid,
+                    st.grantee,
+                    st.expected,
+                    st.keyring,
+                    st.bundles,
+                    epoch,
+                    st.nonce,
+                    dl,
+                    st.signature,
+                )
             else:
                 assert st.grantee is not None
-                tx = c.revoke_by_sig(signed.patient_id, st.grantee, signed.deadline, st.signature)
+                tx = c.revoke_by_sig(pid, st.grantee, epoch, st.nonce, dl, st.signature)
             results.append(tx)
         return results
 

@@ -18,7 +18,7 @@ from eth_utils.address import to_checksum_address
 from medledger import codes
 from medledger.anchoring import Batch, item_digest
 from medledger.audit.verify import VerificationReport
-from medledger.chain.types import GrantRequest, TxResult, bytes32
+from medledger.chain.types import Bundle, GrantRequest, TxResult, bytes32
 from medledger.codes import Category, Outcome, Purpose
 from medledger.crypto import IdentityKey, Keystore, Suite
 from medledger.errors import InvalidInput
@@ -177,22 +177,29 @@ class InclusionProof:
     item_digest: bytes
     index: int
     proof: tuple[bytes, ...]
+    #: who anchored the root (anchors are namespaced by submitter); ``None`` = not stated
+    submitter: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "streamId": "0x" + self.stream_id.hex(),
             "root": "0x" + self.root.hex(),
             "item": "0x" + self.item_digest.hex(),
             "index": self.index,
             "proof": ["0x" + p.hex() for p in self.proof],
         }
+        if self.submitter is not None:
+            doc["submitter"] = self.submitter
+        return doc
 
     @classmethod
-    def of(cls, batch: Batch, item: bytes) -> InclusionProof:
-        """The inclusion proof of ``item`` (raw bytes) in ``batch``."""
+    def of(cls, batch: Batch, item: bytes, submitter: str | None = None) -> InclusionProof:
+        """The inclusion proof of ``item`` (raw bytes) in ``batch`` (anchored by
+        ``submitter``, when known)."""
         digest = item_digest(item)
         index = batch.index_of(digest)
-        return cls(batch.stream_id, batch.root, digest, index, tuple(batch.proof(index)))
+        who = None if submitter is None else to_checksum_address(submitter)
+        return cls(batch.stream_id, batch.root, digest, index, tuple(batch.proof(index)), who)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> InclusionProof:
@@ -203,6 +210,7 @@ class InclusionProof:
                 bytes32(data["item"], "item"),
                 int(data["index"]),
                 tuple(bytes32(p, "proof element") for p in data["proof"]),
+                to_checksum_address(data["submitter"]) if "submitter" in data else None,
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise InvalidInput(f"not an inclusion proof: {exc}") from None
@@ -300,13 +308,18 @@ class KitUpdate:
 
 @dataclass(frozen=True)
 class SignedStep:
-    """One EIP-712 signed operation: ``setKeyring``, ``grant`` or ``revoke``."""
+    """One EIP-712 signed operation: ``setKeyring``, ``grant``, ``revoke`` or
+    ``revokeAndRekey``, with its keyed nonce (and, for keyring changes, the keyring it
+    replaces and the refreshed bundles)."""
 
     op: str
     signature: bytes
     grant: GrantRequest | None = None
     grantee: str | None = None
     keyring: bytes | None = None
+    nonce: int = 0
+    expected: bytes | None = None
+    bundles: tuple[Bundle, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -314,10 +327,11 @@ class SignedConsent:
     """A grant or revocation signed by the patient's controller, for anyone to relay.
 
     The patient needs no ETH: the documents (key bundles, updated keyring) are already stored,
-    and the relayer pays. ``steps`` carry consecutive nonces, so they can only be executed in
-    order and completely: e.g. a grant that needs a new key epoch cannot land before the keyring
-    that publishes the epoch, and a revocation is followed by the key rotation that makes later
-    records unreadable to the revoked grantee, plus refreshed bundles for the other grantees.
+    and the relayer pays. Each step carries its own keyed nonce (``nonces(controller, key)``:
+    key 0 for the keyring, the grantee's address for consent) and the patient's signature
+    ``epoch``: a direct revoke or controller change makes every outstanding step stale. A
+    revocation is ONE ``revokeAndRekey`` step (revoke + keyring compare-and-swap + refreshed
+    bundles for the other active grantees), so it cannot land without its key rotation.
     """
 
     kind: str  # "grant" or "revoke"
@@ -325,6 +339,8 @@ class SignedConsent:
     grantee: str
     deadline: int
     steps: tuple[SignedStep, ...]
+    #: the patient's signature epoch the steps were signed under
+    epoch: int = 0
     #: the resealed emergency kit when the new epochs touch an emergency category; the contract
     #: has no signed variant of ``setEmergencyAccess``, so the patient applies it with
     #: ``session.emergency.apply_kit(signed)`` (the document is already stored and pinned)
@@ -340,11 +356,20 @@ class SignedConsent:
                 item["grantee"] = st.grantee
             if st.keyring is not None:
                 item["keyring"] = "0x" + st.keyring.hex()
+            item["nonce"] = str(st.nonce)
+            if st.expected is not None:
+                item["expectedKeyring"] = "0x" + st.expected.hex()
+            if st.bundles:
+                item["bundles"] = [
+                    {"grantee": b.grantee, "keyBundle": "0x" + b.key_bundle.hex()}
+                    for b in st.bundles
+                ]
             steps.append(item)
         doc: dict[str, Any] = {
-            "format": "medledger-signed-consent/1",
+            "format": "medledger-signed-consent/2",
             "kind": self.kind,
             "patientId": self.patient_id,
+            "epoch": self.epoch,
             "grantee": self.grantee,
             "deadline": self.deadline,
             "steps": steps,
@@ -362,7 +387,7 @@ class SignedConsent:
             steps = []
             for item in data["steps"]:
                 op = str(item["op"])
-                if op not in ("setKeyring", "grant", "revoke"):
+                if op not in ("setKeyring", "grant", "revoke", "revokeAndRekey"):
                     raise ValueError(f"unknown step {op!r}")
                 steps.append(
                     SignedStep(
@@ -371,6 +396,17 @@ class SignedConsent:
                         _grant_from_json(item["grant"]) if "grant" in item else None,
                         to_checksum_address(item["grantee"]) if "grantee" in item else None,
                         bytes32(item["keyring"], "keyring") if "keyring" in item else None,
+                        int(item["nonce"]),
+                        bytes32(item["expectedKeyring"], "expectedKeyring")
+                        if "expectedKeyring" in item
+                        else None,
+                        tuple(
+                            Bundle(
+                                to_checksum_address(b["grantee"]),
+                                bytes32(b["keyBundle"], "keyBundle"),
+                            )
+                            for b in item.get("bundles", ())
+                        ),
                     )
                 )
             if not steps:
@@ -381,6 +417,7 @@ class SignedConsent:
                 to_checksum_address(data["grantee"]),
                 int(data["deadline"]),
                 tuple(steps),
+                int(data["epoch"]),
                 KitUpdate.from_json(data["kit"]) if "kit" in data else None,
             )
         except (KeyError, ValueError, TypeError) as exc:

@@ -321,18 +321,26 @@ def run_checks(proof: InclusionProof, item: bytes | None, ml: Any | None) -> lis
     )
     if ml is None:
         return checks
-    found = ml.anchor_of(proof.stream_id, proof.root)
+    # anchors are namespaced by submitter: the proof names it, else the one account that did
+    submitters = (
+        [proof.submitter] if proof.submitter else ml.anchor_submitters(proof.stream_id, proof.root)
+    )
+    who = submitters[0] if len(submitters) == 1 else None
+    found = None if who is None else ml.anchor_of(who, proof.stream_id, proof.root)
     checks.append(
         check(
             "anchored",
-            int(found.anchored_at) != 0,
-            f"root anchored in stream {stream} by {found.submitter} "
+            found is not None and int(found.anchored_at) != 0,
+            ""
+            if found is None
+            else f"root anchored in stream {stream} by {found.submitter} "
             f"({int(found.count)} items, at {when(int(found.anchored_at))})",
-            f"root {root} is not anchored in stream {stream}",
+            f"root {root} is not anchored in stream {stream}"
+            + (f" by a single submitter ({len(submitters)} did)" if len(submitters) > 1 else ""),
         )
     )
     try:
-        onchain = ml.verify_item_onchain(proof)
+        onchain = who is not None and ml.verify_item_onchain(proof, who)
         why = "AnchorRegistry.verifyItem returned false"
     except ContractError as exc:  # e.g. a proof longer than the contract accepts
         onchain, why = False, f"AnchorRegistry.verifyItem reverted: {exc}"

@@ -53,15 +53,23 @@ Example (on the local node the consortium owner is dev account 0):
 def provider(provider: str, name: str, emergency_responder: bool) -> None:
     """Register PROVIDER (a key name or a keystore .json file) in the provider registry.
 
-    Signed by the --as account, which must own the registry. The provider's public encryption
-    key is read from its keystore file (no password needed).
+    Sent by the --as account, which must own the registry. The provider's keystore is unlocked
+    too (MEDLEDGER_PASSWORD or a prompt): v2 puts a provider's encryption key on-chain only with
+    the provider's own EIP-712 signature over it.
     """
-    from medledger.cli.views import public_keys
+    from pathlib import Path
+
+    from medledger.cli.state import read_password
+    from medledger.client import Party
 
     state = get_state()
-    address, public_key = public_keys(provider)
+    if provider.endswith(".json"):
+        party = Party.from_keystore(Path(provider), read_password(f"Password for {provider}"))
+    else:
+        party = state.party(provider)
+    address = party.address
     receipt = state.session().providers.register(
-        address, name=name, emergency_responder=emergency_responder, encryption_key=public_key
+        party, name=name, emergency_responder=emergency_responder
     )
     data = {
         "provider": address,

@@ -145,13 +145,22 @@ def list_(patient_id: int | None) -> None:
     epilog="""\b
 Examples:
   medledger record get 0x5c1f...e2 --as specialist --purpose treatment --out a1c.json
-  medledger record get 0x5c1f...e2 --as alice | jq .""",
+  medledger record get 0x5c1f...e2 --as alice | jq .
+  medledger record get --patient 2 0x5c1f...e2 --as clinic""",
 )
 @click.argument("record_id")
 @purpose_option("Why you read it (logged on-chain).")
 @path_option("-o", "--out", help="Write the record here (default: stdout).")
+@click.option(
+    "--patient",
+    "patient_id",
+    type=int,
+    default=None,
+    help="The record's patient (record ids are per patient; default: the one patient that "
+    "registered this id, or your own).",
+)
 @sdk_options
-def get(record_id: str, purpose: str, out: Path | None) -> None:
+def get(record_id: str, purpose: str, out: Path | None, patient_id: int | None) -> None:
     """Read a record: the access is logged on-chain first, then fetched, verified, decrypted.
 
     A refusal exits with code 3 (and the denial is in the patient's audit trail).
@@ -162,7 +171,7 @@ def get(record_id: str, purpose: str, out: Path | None) -> None:
     rid = resolve.record_id(record_id)
     parse_purpose(purpose)
     state = get_state()
-    data = state.session().access.read(rid, purpose=purpose)
+    data = state.session().access.read(rid, purpose=purpose, patient_id=patient_id)
     if out is not None:
         from medledger.fsutil import atomic_write
 

@@ -66,10 +66,21 @@ def approve(patient_id: int, new_controller: str) -> None:
 @recovery.command()
 @click.argument("patient_id", type=int)
 @sdk_options
-def execute(patient_id: int) -> None:
-    """Complete a recovery whose threshold and delay are met (anyone may submit)."""
+def accept(patient_id: int) -> None:
+    """As the scheduled candidate (--as), take over PATIENT_ID once the delay has passed."""
     state = get_state()
-    receipt = state.session().recovery.execute(patient_id)
+    receipt = state.session().recovery.accept(patient_id)
+    data = {"patient_id": patient_id, **tx_facts(receipt)}
+    emit(state.json, data, lambda con: con.print(f"recovery of patient {patient_id} executed"))
+
+
+@recovery.command(hidden=True)
+@click.argument("patient_id", type=int)
+@sdk_options
+def execute(patient_id: int) -> None:
+    """v1 name of ``recovery accept``."""
+    state = get_state()
+    receipt = state.session().recovery.accept(patient_id)
     data = {"patient_id": patient_id, **tx_facts(receipt)}
     emit(state.json, data, lambda con: con.print(f"recovery of patient {patient_id} executed"))
 
@@ -92,7 +103,19 @@ def status(patient_id: int) -> None:
     ml = state.medledger()
     guardians = ml.guardians(patient_id)
     pending = ml.pending_recovery(patient_id)
-    is_pending = int(pending.new_controller, 16) != 0
+    # v2: approvals are per candidate; the leading candidate of the current round (scheduled
+    # once it reaches the threshold)
+    contract = ml.deployment.medledger
+    candidates = {
+        str(e.args["candidate"])
+        for e in contract.get_events("RecoveryApproved", argument_filters={"patientId": patient_id})
+        if int(e.args["round"]) == pending.round
+    }
+    tally = {c: contract.recovery_approvals(patient_id, c) for c in sorted(candidates)}
+    leader = pending.candidate if int(pending.candidate, 16) != 0 else None
+    if leader is None and any(tally.values()):
+        leader = max(tally, key=lambda c: tally[c])
+    is_pending = leader is not None
     data: dict[str, Any] = {
         "patient_id": patient_id,
         "controller": ml.patient(patient_id).controller,
@@ -100,9 +123,12 @@ def status(patient_id: int) -> None:
         "threshold": guardians.threshold,
         "delay": guardians.delay,
         "pending": is_pending,
-        "new_controller": pending.new_controller if is_pending else None,
-        "approvals": pending.approvals,
+        "new_controller": leader,
+        "approvals": tally.get(leader, 0) if leader is not None else 0,
+        "round": pending.round,
         "executable_at": pending.executable_at or None,
+        "expires_at": pending.expires_at or None,
+        "cancel_votes": pending.cancel_votes,
         "chain_now": ml.now(),
     }
 
