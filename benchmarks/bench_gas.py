@@ -3,7 +3,7 @@
     python benchmarks/bench_gas.py [--json]
 
 Contract level: each figure is the ``gasUsed`` of one transaction sent through the chain
-bindings (:class:`medledger.chain.contracts.MedLedgerContract`), so it is exactly one operation.
+bindings (:class:`medledger.chain.suite.MedLedgerContract`), so it is exactly one operation.
 Its floor is computed from that same transaction (see :class:`common.GasFloor`): the real
 calldata, the storage slots it changed (Anvil's prestateTracer diff), its SSTORE count, its logs,
 and ecrecover for signed operations. SDK level: everything one ``Session`` call sends (a grant may

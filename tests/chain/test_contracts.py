@@ -24,7 +24,7 @@ from medledger.chain import (
     eip712,
 )
 from medledger.chain.artifacts import load_artifact
-from medledger.chain.contracts import write_denial
+from medledger.chain.suite import write_denial
 
 ZERO32 = b"\x00" * 32
 READ, WRITE = 1, 2

@@ -104,7 +104,7 @@ def test_sync_builds_a_persistent_archive_and_resumes(
     assert third["total_events"] == first["total_events"] + third["events"]
     logged = sql(
         archive,
-        "SELECT record_id FROM access_log WHERE patient_id = ?",
+        "SELECT subject FROM chain_log WHERE patient_id = ? AND event_name = 'AccessRecorded'",
         (stack["alice"]["patient_id"],),
     )
     assert (rid,) in logged
@@ -119,7 +119,7 @@ def test_sync_builds_a_persistent_archive_and_resumes(
 
 @pytest.fixture(scope="module")
 def erin_actor(stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A patient with five access-log entries (allowed and denied) to tamper with."""
+    """A patient with five reads (allowed and denied) among eight chain entries to tamper with."""
     actor = new_actor("erin", patient=True)
     grant_clinic("erin")
     rid = add_record(tmp_path_factory.mktemp("erin"), actor["patient_id"], b'{"ldl": 2.4}')
@@ -141,7 +141,14 @@ def test_verify_passes_on_an_untouched_archive(stack: dict[str, Any], erin: dict
     assert result["problem"] is None
     (report,) = result["patients"]
     assert report["verified"] is True
-    assert report["count_archived"] == report["count_onchain"] == 5
+    # v2 chains every operation: registration, the grant, the record, then the five reads
+    assert report["count_archived"] == report["count_onchain"] == 8
+    reads = sql(
+        stack["archive"],
+        "SELECT COUNT(*) FROM chain_log WHERE patient_id = ? AND event_name = 'AccessRecorded'",
+        (erin["patient_id"],),
+    )
+    assert reads == [(5,)]
     assert report["head_recomputed"] == report["head_onchain"]
     # --as: the account's own patient id; --all: every patient the archive knows
     own = ok(["audit", "verify", "--as", "erin", "--no-sync"])
@@ -156,18 +163,21 @@ def test_verify_passes_on_an_untouched_archive(stack: dict[str, Any], erin: dict
 def test_verify_names_an_altered_outcome(stack: dict[str, Any], erin: dict[str, Any]) -> None:
     pid = erin["patient_id"]
     archive = stack["archive"]
-    ((outcome,),) = sql(
-        archive, "SELECT outcome FROM access_log WHERE patient_id = ? AND seq = 1", (pid,)
+    ((seq, outcome),) = sql(
+        archive,
+        "SELECT seq, outcome FROM chain_log WHERE patient_id = ? AND event_name = 'AccessRecorded'"
+        " ORDER BY seq LIMIT 1 OFFSET 1",
+        (pid,),
     )
-    assert outcome == 16  # seq 1 is spec's read, denied (no consent): make it look allowed
-    sql(archive, "UPDATE access_log SET outcome = 0 WHERE patient_id = ? AND seq = 1", (pid,))
+    assert outcome == 16  # the second read is spec's, denied (no consent): make it look allowed
+    sql(archive, "UPDATE chain_log SET outcome = 0 WHERE patient_id = ? AND seq = ?", (pid, seq))
 
     run = invoke(["audit", "verify", "--patient", str(pid)])
     assert run.exit_code == 1
     errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1  # one error line (after the sync's status line)
     assert (
-        "patient " + str(pid) + ": entry seq 1 altered (outcome: archived 0, on chain 16)"
+        "patient " + str(pid) + f": entry seq {seq} altered (outcome: archived 0, on chain 16)"
         in errors[0]
     )
     assert "hint:" in errors[0]
@@ -177,15 +187,15 @@ def test_verify_names_an_altered_outcome(stack: dict[str, Any], erin: dict[str, 
     assert data.exit_code == 1
     result = data.json()  # one JSON document: the report, with the error in it
     assert result["verified"] is False
-    assert result["patients"][0]["first_bad_seq"] == 1
+    assert result["patients"][0]["first_bad_seq"] == seq
     assert result["error"]["exit_code"] == 1
-    assert "entry seq 1 altered" in result["problem"]
+    assert f"entry seq {seq} altered" in result["problem"]
 
     # the accounting is never built from an archive that disagrees with the chain
     csv_file = stack["home"] / "erin.csv"
     refused = invoke(["audit", "--as", "erin", "--csv", str(csv_file)])
     assert refused.exit_code == 1
-    assert "entry seq 1 altered" in refused.stderr
+    assert f"entry seq {seq} altered" in refused.stderr
     assert not csv_file.exists()
 
     # another patient's log in the same archive is unaffected
@@ -200,13 +210,13 @@ def test_verify_names_an_altered_outcome(stack: dict[str, Any], erin: dict[str, 
 
 def test_verify_names_a_deleted_entry(stack: dict[str, Any], erin: dict[str, Any]) -> None:
     pid = erin["patient_id"]
-    sql(stack["archive"], "DELETE FROM access_log WHERE patient_id = ? AND seq = 3", (pid,))
+    sql(stack["archive"], "DELETE FROM chain_log WHERE patient_id = ? AND seq = 3", (pid,))
     run = invoke(["audit", "verify", "--patient", str(pid), "--json"])
     assert run.exit_code == 1
     assert "missing entry seq 3" in run.stderr
     result = run.json()
-    assert result["patients"][0]["count_archived"] == 4
-    assert result["patients"][0]["count_onchain"] == 5
+    assert result["patients"][0]["count_archived"] == 7
+    assert result["patients"][0]["count_onchain"] == 8
     # a sync resumes after the last block: it does not paper over the hole
     assert invoke(["audit", "verify", "--patient", str(pid)]).exit_code == 1
 

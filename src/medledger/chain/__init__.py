@@ -13,7 +13,7 @@ Typical use::
 
 from medledger.chain.artifacts import Artifact, artifacts_hash, load_artifact
 from medledger.chain.connection import Chain, connect, embedded_chain
-from medledger.chain.contracts import AnchorRegistryContract, BoundContract, MedLedgerContract
+from medledger.chain.contracts import BoundContract
 from medledger.chain.deployment import (
     DeployedContract,
     Deployment,
@@ -22,6 +22,7 @@ from medledger.chain.deployment import (
     load_deployment,
 )
 from medledger.chain.nonces import NonceManager
+from medledger.chain.suite import AnchorRegistryContract, MedLedgerContract
 from medledger.chain.transactions import TxSender
 from medledger.chain.types import (
     AccessRequest,

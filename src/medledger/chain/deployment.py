@@ -21,7 +21,7 @@ from eth_utils.address import is_address, to_checksum_address
 
 from medledger.chain.artifacts import SUITE, Artifact, artifacts_hash, load_artifact
 from medledger.chain.connection import Chain
-from medledger.chain.contracts import AnchorRegistryContract, MedLedgerContract
+from medledger.chain.suite import AnchorRegistryContract, MedLedgerContract
 from medledger.chain.transactions import TxSender
 from medledger.errors import DeploymentNotFound, IntegrityError, InvalidInput
 from medledger.fsutil import atomic_write

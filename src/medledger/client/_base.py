@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medledger.chain.connection import Chain
-from medledger.chain.contracts import AnchorRegistryContract, MedLedgerContract
+from medledger.chain.suite import AnchorRegistryContract, MedLedgerContract
 from medledger.chain.types import Record
 from medledger.client._inputs import record_id
 from medledger.client.directory import ProviderDirectory

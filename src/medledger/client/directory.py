@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from eth_utils.address import to_checksum_address
 
-from medledger.chain.contracts import MedLedgerContract
+from medledger.chain.suite import MedLedgerContract
 from medledger.chain.types import ZERO32, Provider
 from medledger.client.documents import DocumentStore
 from medledger.crypto import PublicKey

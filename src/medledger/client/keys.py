@@ -7,7 +7,7 @@ key bundles are opened on first use; a responder's emergency kit is opened per r
 from __future__ import annotations
 
 from medledger.chain.connection import Chain
-from medledger.chain.contracts import MedLedgerContract
+from medledger.chain.suite import MedLedgerContract
 from medledger.chain.types import ZERO32
 from medledger.client.documents import DocumentStore
 from medledger.crypto import IdentityKey, Keyring, KeySet, open_emergency_kit, open_key_bundle

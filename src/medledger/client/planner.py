@@ -19,7 +19,7 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 
 from medledger import codes
-from medledger.chain.contracts import MedLedgerContract
+from medledger.chain.suite import MedLedgerContract
 from medledger.chain.types import ZERO32, Bundle, Consent, GrantRequest, Patient, Provider
 from medledger.client.directory import ProviderDirectory
 from medledger.client.documents import DocumentStore, Pins

@@ -11,7 +11,7 @@ from eth_utils.address import to_checksum_address
 
 from medledger import codes
 from medledger.audit.erasure import CANNOT_UNDO, ErasureReport, NotifiedGrantee
-from medledger.chain.contracts import write_denial
+from medledger.chain.suite import write_denial
 from medledger.chain.types import ZERO32, Record
 from medledger.client._base import Namespace, block_time, record_cid
 from medledger.client._inputs import record_id
