@@ -337,8 +337,16 @@ class ConsentNamespace(Namespace):
                     expected=expected,
                 )
             )
+        # Grants that come with a keyring update take the nonces that follow the keyring step's,
+        # in the same key: no relayer can land them while withholding the new key epoch (an
+        # expired grantee would otherwise keep the keys of later records). Grants without a
+        # keyring step keep their per-grantee key, so they never block each other.
+        follows: int | None = steps[-1].nonce + 1 if steps and plan.revoked is None else None
         for g in plan.grants:
-            nonce = c.nonces(me, eip712.nonce_key(g.grantee))
+            if follows is not None:
+                nonce, follows = follows, follows + 1
+            else:
+                nonce = c.nonces(me, eip712.nonce_key(g.grantee))
             msg = eip712.grant_message(pid, g, epoch, nonce, dl)
             steps.append(SignedStep("grant", sign("Grant", msg), grant=g, nonce=nonce))
         grantee = plan.revoked if plan.revoked is not None else plan.requests[0].grantee

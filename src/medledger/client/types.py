@@ -328,7 +328,8 @@ class SignedConsent:
 
     The patient needs no ETH: the documents (key bundles, updated keyring) are already stored,
     and the relayer pays. Each step carries its own keyed nonce (``nonces(controller, key)``:
-    key 0 for the keyring, the grantee's address for consent) and the patient's signature
+    key 0 for the keyring and for the grants that come with it, so none of them lands without
+    the keyring update; the grantee's address for a grant alone) and the patient's signature
     ``epoch``: a direct revoke or controller change makes every outstanding step stale. A
     revocation is ONE ``revokeAndRekey`` step (revoke + keyring compare-and-swap + refreshed
     bundles for the other active grantees), so it cannot land without its key rotation.
