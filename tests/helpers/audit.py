@@ -12,6 +12,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
+from medledger.chain import eip712
 from medledger.chain.artifacts import load_artifact
 
 #: Anvil's first dev key (public, from the standard test mnemonic).
@@ -40,15 +41,8 @@ def rid(label: str) -> bytes:
     return Web3.keccak(text=f"record:{label}")
 
 
-PROVIDER_KEY_TYPES = {
-    "ProviderKey": [
-        {"name": "provider", "type": "address"},
-        {"name": "encryptionKey", "type": "bytes32"},
-        {"name": "keyDocument", "type": "bytes32"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "deadline", "type": "uint256"},
-    ]
-}
+#: the SDK's own EIP-712 table (the contract tests check the typehash independently)
+PROVIDER_KEY_TYPES = {"ProviderKey": eip712.TYPES["ProviderKey"]}
 
 
 def dev_key(index: int) -> str:
