@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from medledger.chain.connection import Chain
@@ -34,6 +34,8 @@ class Context:
     party: Party
     #: the id of the patient this party controls (``NotRegistered`` if none)
     patient_id: Callable[[], int]
+    #: record id -> its one registering patient, filled by lookups (saves an event scan a read)
+    record_patients: dict[bytes, int] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -95,8 +97,15 @@ class Namespace:
         return rec
 
     def _patient_of_record(self, rid: bytes) -> int:
+        known = self._ctx.record_patients.get(rid)
+        if known is not None:
+            return known
         pids = self._contract.record_patients(rid)
         if len(pids) == 1:
+            # Cached: a registered record never changes patient, and record ids are CID
+            # digests of sealed (randomly nonced) bytes, so a second patient registering the
+            # same id is not a case a reader has to be protected from mid-session.
+            self._ctx.record_patients[rid] = pids[0]
             return pids[0]
         if not pids:
             raise InvalidInput(f"unknown record 0x{rid.hex()}")

@@ -7,7 +7,7 @@ from typing import Any
 
 from medledger import codes
 from medledger.chain.types import AccessRequest, Record
-from medledger.client._base import Namespace
+from medledger.client._base import Namespace, record_cid
 from medledger.client._inputs import record_id
 from medledger.client.types import AccessResult
 from medledger.codes import Category, Outcome, Purpose
@@ -38,13 +38,18 @@ class AccessNamespace(Namespace):
 
         Only registered providers and the patient's own controller may log (others get
         :class:`~medledger.errors.NotAuthorized`, nothing is logged)."""
-        rid = record_id(record)
+        return self._log(record_id(record), purpose, patient_id)[0]
+
+    def _log(
+        self, rid: bytes, purpose: str | int | Purpose, patient_id: int | None
+    ) -> tuple[AccessResult, Record]:
         purp = codes.purpose(purpose)
         rec = self._record(rid, patient_id)
         tx = self._contract.record_access(rec.patient_id, rid, int(purp))
         self.last_gas = tx.gas_used
         ev = tx.events_named("AccessRecorded")[-1].args
-        return AccessResult(rid, rec.patient_id, Outcome(int(ev["outcome"])), int(ev["seq"]), tx)
+        result = AccessResult(rid, rec.patient_id, Outcome(int(ev["outcome"])), int(ev["seq"]), tx)
+        return result, rec
 
     def read(
         self,
@@ -58,9 +63,8 @@ class AccessNamespace(Namespace):
         A denial (logged too) raises :class:`AccessDenied` (:class:`ConsentExpired` when the
         grant ran out) and fetches nothing.
         """
-        result = self.log(record, purpose, patient_id=patient_id)
+        result, rec = self._log(record_id(record), purpose, patient_id)
         raise_if_denied(result)
-        rec = self._record(result.record_id, result.patient_id)
         return self._open(rec, result.record_id, result.outcome)
 
     def read_many(
@@ -95,7 +99,7 @@ class AccessNamespace(Namespace):
         return out
 
     def _open(self, rec: Record, rid: bytes, outcome: Outcome) -> bytes:
-        blob = self._sealed(rid, rec.patient_id)
+        blob = self._store.get(record_cid(rid, rec))
         keys: Any
         if outcome is Outcome.ALLOWED_PATIENT:
             keys = self._keys.keyring(self._patient_id())
