@@ -54,6 +54,7 @@ class TxSender:
         self.receipt_timeout = receipt_timeout
         self.poll_latency = poll_latency
         self._eip1559: bool | None = None
+        self._block_gas_limit: int | None = None
         self._priority_fee: int | None = None
 
     @property
@@ -142,8 +143,11 @@ class TxSender:
             raise TransactionFailed(
                 f"gas estimation failed: {exc}", hint="is the account funded?"
             ) from exc
-        limit = int(self.chain.w3.eth.get_block("latest")["gasLimit"])
-        return min(int(estimate * self.gas_multiplier) + _GAS_MARGIN, limit)
+        if self._block_gas_limit is None:
+            # read once: dev nodes keep it fixed and public chains move it by 1/1024 a block,
+            # which only matters for an estimate right at the cap
+            self._block_gas_limit = int(self.chain.w3.eth.get_block("latest")["gasLimit"])
+        return min(int(estimate * self.gas_multiplier) + _GAS_MARGIN, self._block_gas_limit)
 
     def _simulate(self, base: dict[str, Any]) -> None:
         try:

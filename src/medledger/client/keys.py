@@ -92,13 +92,12 @@ class KeyManager:
         if start is None or start <= head:
             # a bundle arrives with a grant or with an atomic revoke-and-rekey's refresh
             filters = {"patientId": pid, "grantee": self._address}
-            events = [
-                e
-                for name in ("ConsentGranted", "KeyBundleRefreshed")
-                for e in self._contract.get_events(
-                    name, from_block=start, to_block=head, argument_filters=filters
-                )
-            ]
+            events = self._contract.get_events(
+                ("ConsentGranted", "KeyBundleRefreshed"),
+                from_block=start,
+                to_block=head,
+                argument_filters=filters,
+            )
             if events:
                 newest = max(events, key=lambda e: (e.block_number, e.log_index))
                 digest = bytes(newest.args["keyBundle"])
