@@ -223,53 +223,42 @@ def _consent(ctx: _Ctx, grant: ConsentEvent, status: str) -> dict[str, Any]:
     }
 
 
+_OperationCodes = tuple[dict[str, str], dict[str, str] | None, str]
+_SECURITY_ALERT = _coding(DCM, "110113", "Security Alert")
+
+
+def _rest(interaction: str, action: str) -> _OperationCodes:
+    """A RESTful-operation AuditEvent: ``create``/``update``/``delete`` and its action code."""
+    return (
+        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
+        _coding(RESTFUL_INTERACTION, interaction, interaction),
+        action,
+    )
+
+
 #: AuditEvent ``type``, ``subtype`` and ``action`` of each operation entry (outcomes 3..11).
-_OPERATION_CODES: dict[int, tuple[dict[str, str], dict[str, str] | None, str]] = {
+_OPERATION_CODES: dict[int, _OperationCodes] = {
     Outcome.BREAK_GLASS_OPENED: (
-        _coding(DCM, "110113", "Security Alert"),
+        _SECURITY_ALERT,
         _coding(DCM, "110127", "Emergency Override Started"),
         "E",
     ),
     Outcome.BREAK_GLASS_CLOSED: (
-        _coding(DCM, "110113", "Security Alert"),
+        _SECURITY_ALERT,
         _coding(DCM, "110138", "Emergency Override Stopped"),
         "E",
     ),
-    Outcome.CONSENT_GRANTED: (
-        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
-        _coding(RESTFUL_INTERACTION, "create", "create"),
-        "C",
-    ),
-    Outcome.CONSENT_REPLACED: (
-        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
-        _coding(RESTFUL_INTERACTION, "update", "update"),
-        "U",
-    ),
-    Outcome.CONSENT_REVOKED: (
-        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
-        _coding(RESTFUL_INTERACTION, "delete", "delete"),
-        "D",
-    ),
-    Outcome.RECORD_ADDED: (
-        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
-        _coding(RESTFUL_INTERACTION, "create", "create"),
-        "C",
-    ),
-    Outcome.RECORD_ERASED: (
-        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
-        _coding(RESTFUL_INTERACTION, "delete", "delete"),
-        "D",
-    ),
+    Outcome.CONSENT_GRANTED: _rest("create", "C"),
+    Outcome.CONSENT_REPLACED: _rest("update", "U"),
+    Outcome.CONSENT_REVOKED: _rest("delete", "D"),
+    Outcome.RECORD_ADDED: _rest("create", "C"),
+    Outcome.RECORD_ERASED: _rest("delete", "D"),
     Outcome.CONTROLLER_CHANGED: (
         _coding(DCM, "110137", "User Security Attributes Changed"),
         None,
         "U",
     ),
-    Outcome.PATIENT_REGISTERED: (
-        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
-        _coding(RESTFUL_INTERACTION, "create", "create"),
-        "C",
-    ),
+    Outcome.PATIENT_REGISTERED: _rest("create", "C"),
 }
 _RECORD_OPERATIONS = frozenset({Outcome.RECORD_ADDED.value, Outcome.RECORD_ERASED.value})
 _CONSENT_OPERATIONS = frozenset(

@@ -77,36 +77,48 @@ def typed_data(
     }
 
 
+def _patient_signed(
+    fields: dict[str, Any], epoch: int, nonce: int, deadline: int
+) -> dict[str, Any]:
+    """``fields`` plus the tail every patient-signed struct ends with: the patient's signature
+    ``epoch``, the keyed ``nonce`` and the ``deadline``."""
+    return {**fields, "epoch": epoch, "nonce": nonce, "deadline": deadline}
+
+
 def grant_message(
     patient_id: int, grant: GrantRequest, epoch: int, nonce: int, deadline: int
 ) -> dict[str, Any]:
     """The ``Grant`` struct values."""
-    return {
-        "patientId": patient_id,
-        "grantee": to_checksum_address(grant.grantee),
-        "categories": grant.categories,
-        "actions": grant.actions,
-        "purposes": grant.purposes,
-        "validFrom": grant.valid_from,
-        "validUntil": grant.valid_until,
-        "keyBundle": bytes32(grant.key_bundle, "key_bundle"),
-        "epoch": epoch,
-        "nonce": nonce,
-        "deadline": deadline,
-    }
+    return _patient_signed(
+        {
+            "patientId": patient_id,
+            "grantee": to_checksum_address(grant.grantee),
+            "categories": grant.categories,
+            "actions": grant.actions,
+            "purposes": grant.purposes,
+            "validFrom": grant.valid_from,
+            "validUntil": grant.valid_until,
+            "keyBundle": bytes32(grant.key_bundle, "key_bundle"),
+        },
+        epoch,
+        nonce,
+        deadline,
+    )
 
 
 def revoke_message(
     patient_id: int, grantee: str, epoch: int, nonce: int, deadline: int
 ) -> dict[str, Any]:
     """The ``Revoke`` struct values."""
-    return {
-        "patientId": patient_id,
-        "grantee": to_checksum_address(grantee),
-        "epoch": epoch,
-        "nonce": nonce,
-        "deadline": deadline,
-    }
+    return _patient_signed(
+        {
+            "patientId": patient_id,
+            "grantee": to_checksum_address(grantee),
+        },
+        epoch,
+        nonce,
+        deadline,
+    )
 
 
 def revoke_and_rekey_message(
@@ -120,22 +132,24 @@ def revoke_and_rekey_message(
     deadline: int,
 ) -> dict[str, Any]:
     """The ``RevokeAndRekey`` struct values (``bundles`` as an array of ``Bundle`` structs)."""
-    return {
-        "patientId": patient_id,
-        "grantee": to_checksum_address(grantee),
-        "expectedKeyring": bytes32(expected, "expected keyring"),
-        "newKeyring": bytes32(keyring, "keyring"),
-        "bundles": [
-            {
-                "grantee": to_checksum_address(b.grantee),
-                "keyBundle": bytes32(b.key_bundle, "key_bundle"),
-            }
-            for b in bundles
-        ],
-        "epoch": epoch,
-        "nonce": nonce,
-        "deadline": deadline,
-    }
+    return _patient_signed(
+        {
+            "patientId": patient_id,
+            "grantee": to_checksum_address(grantee),
+            "expectedKeyring": bytes32(expected, "expected keyring"),
+            "newKeyring": bytes32(keyring, "keyring"),
+            "bundles": [
+                {
+                    "grantee": to_checksum_address(b.grantee),
+                    "keyBundle": bytes32(b.key_bundle, "key_bundle"),
+                }
+                for b in bundles
+            ],
+        },
+        epoch,
+        nonce,
+        deadline,
+    )
 
 
 def set_keyring_message(
@@ -147,14 +161,16 @@ def set_keyring_message(
     deadline: int,
 ) -> dict[str, Any]:
     """The ``SetKeyring`` struct values (compare-and-swap from ``expected``)."""
-    return {
-        "patientId": patient_id,
-        "expectedKeyring": bytes32(expected, "expected keyring"),
-        "newKeyring": bytes32(keyring, "keyring"),
-        "epoch": epoch,
-        "nonce": nonce,
-        "deadline": deadline,
-    }
+    return _patient_signed(
+        {
+            "patientId": patient_id,
+            "expectedKeyring": bytes32(expected, "expected keyring"),
+            "newKeyring": bytes32(keyring, "keyring"),
+        },
+        epoch,
+        nonce,
+        deadline,
+    )
 
 
 def provider_key_message(

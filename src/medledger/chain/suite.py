@@ -35,8 +35,7 @@ def _provider_args(
     """Arguments of registerProvider / updateProvider, checked and normalised."""
     return (
         to_checksum_address(provider),
-        bytes32(encryption_key, "encryption_key"),
-        bytes32(key_document, "key_document"),
+        *_key_words(encryption_key, key_document),
         responder,
         name,
     )
@@ -77,8 +76,7 @@ class _AdministrationCalls(SuiteContract):
         """Register the sender as a new patient's controller (event ``PatientRegistered``)."""
         return self._tx(
             "registerPatient",
-            bytes32(encryption_key, "encryption_key"),
-            bytes32(key_document, "key_document"),
+            *_key_words(encryption_key, key_document),
             bytes32(keyring, "keyring"),
         )
 
@@ -113,8 +111,7 @@ class _AdministrationCalls(SuiteContract):
         """Replace the patient's identity public key (controller only)."""
         return self._tx(
             "setEncryptionKey",
-            bytes32(encryption_key, "encryption_key"),
-            bytes32(key_document, "key_document"),
+            *_key_words(encryption_key, key_document),
         )
 
     def set_emergency_access(
@@ -229,8 +226,7 @@ class _AdministrationCalls(SuiteContract):
         """Rotate the sender's own provider key."""
         return self._tx(
             "setProviderKey",
-            bytes32(encryption_key, "encryption_key"),
-            bytes32(key_document, "key_document"),
+            *_key_words(encryption_key, key_document),
         )
 
     def set_provider_key_by_sig(
@@ -246,8 +242,7 @@ class _AdministrationCalls(SuiteContract):
         return self._tx(
             "setProviderKeyBySig",
             to_checksum_address(provider),
-            bytes32(encryption_key, "encryption_key"),
-            bytes32(key_document, "key_document"),
+            *_key_words(encryption_key, key_document),
             nonce,
             deadline,
             bytes(signature),
@@ -509,6 +504,11 @@ class MedLedgerContract(_AdministrationCalls):
             "RecordAdded", argument_filters={"recordId": bytes32(record_id, "record_id")}
         )
         return sorted({int(e.args["patientId"]) for e in events})
+
+
+def _key_words(encryption_key: bytes, key_document: bytes) -> tuple[bytes, bytes]:
+    """An identity key and its key document's digest, as the contract's two ``bytes32``."""
+    return bytes32(encryption_key, "encryption_key"), bytes32(key_document, "key_document")
 
 
 def write_denial(tx: TxResult) -> int | None:
