@@ -32,7 +32,7 @@ from medledger.crypto._wire import (
 from medledger.crypto.epochs import KeySet, category_mask, decode_epoch_keys, encode_epoch_keys
 from medledger.crypto.hpke import hpke_open, hpke_seal
 from medledger.crypto.keyring import Keyring
-from medledger.crypto.keys import PrivateKey, PublicKey
+from medledger.crypto.keys import PrivateKey, PublicKey, refuse_downgrade
 from medledger.errors import DecryptionFailed, InvalidInput
 
 MAGIC = b"MLKB"
@@ -52,14 +52,17 @@ def seal_key_bundle(
     valid_until: int | None,
     grantee: str,
     grantee_key: PublicKey,
+    allow_classical: bool = False,
 ) -> bytes:
     """Seal the epoch keys a grant of ``categories`` until ``valid_until`` covers.
 
     The caller must have called ``keyring.split_at(categories, valid_until)`` first (and publish
     the updated keyring) -- otherwise the epoch covering ``valid_until`` would also cover records
     created after the grant expires; this is checked and refused with ``InvalidInput``.
-    ``grantee_key`` may use either suite, independently of the patient's suite.
+    A post-quantum (hybrid) patient's keys are sealed to a classical X25519 ``grantee_key`` only
+    with ``allow_classical=True`` (else :class:`~medledger.errors.PostQuantumDowngrade`).
     """
+    refuse_downgrade(keyring.suite, {grantee: grantee_key}, allow_classical, "grantee")
     cat_mask = category_mask(categories)
     cats = [int(c) for c in unmask_categories(cat_mask)]
     if valid_until is not None:

@@ -26,7 +26,7 @@ from medledger.crypto._wire import Reader, Writer, parse_address
 from medledger.crypto.epochs import KeySet, category_mask, decode_epoch_keys, encode_epoch_keys
 from medledger.crypto.hpke import hpke_open, hpke_seal
 from medledger.crypto.keyring import Keyring
-from medledger.crypto.keys import PrivateKey, PublicKey
+from medledger.crypto.keys import PrivateKey, PublicKey, refuse_downgrade
 from medledger.errors import DecryptionFailed, InvalidInput, KeyNotAvailable
 
 MAGIC = b"MLEK"
@@ -45,12 +45,17 @@ def seal_emergency_kit(
     *,
     categories: Iterable[int],
     responders: Mapping[str, PublicKey],
+    allow_classical: bool = False,
 ) -> bytes:
     """Seal all epochs of ``categories`` separately to each responder (address -> public key).
+
+    A post-quantum (hybrid) patient's kit is sealed to classical X25519 responder keys only with
+    ``allow_classical=True`` (else :class:`~medledger.errors.PostQuantumDowngrade` naming them).
 
     Rebuild and republish the kit whenever an emergency category gets a new epoch.
     """
     cat_mask = category_mask(categories)
+    refuse_downgrade(keyring.suite, responders, allow_classical, "responder")
     parsed = {parse_address(a): k for a, k in responders.items()}
     if not parsed:
         raise InvalidInput("an emergency kit needs at least one responder")

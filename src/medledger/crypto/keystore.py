@@ -138,7 +138,7 @@ class Keystore:
         account: LocalAccount | None = None,
         *,
         identity_key: IdentityKey | None = None,
-        suite: Suite | int | str = Suite.X25519,
+        suite: Suite | int | str = Suite.MLKEM768_X25519,
         scrypt: ScryptParams = ScryptParams.DEFAULT,
     ) -> Keystore:
         """Encrypt ``account`` (new if ``None``) and ``identity_key`` (new of ``suite`` if
