@@ -15,6 +15,7 @@ import io
 import os
 import random
 import stat
+from collections.abc import Iterator
 
 import pytest
 
@@ -49,10 +50,11 @@ def _bomb() -> tuple[CID, dict[CID, bytes]]:
     return builder.finish(), blocks
 
 
-def _import(store: BlockStore, root: CID, blocks: dict[CID, bytes]) -> None:
+def _import(store: BlockStore, root: CID, blocks: dict[CID, bytes], imported: list[CID]) -> None:
     car = io.BytesIO()
     write_car(car, [root], blocks.items())
     car.seek(0)
+    imported.append(root)
     store.import_car(car)
 
 
@@ -61,12 +63,22 @@ def bomb() -> tuple[CID, dict[CID, bytes]]:
     return _bomb()
 
 
+@pytest.fixture
+def imported(store: BlockStore) -> Iterator[list[CID]]:
+    """Roots a test imported, unpinned afterwards: js-ipfs's GC walks pinned DAGs link by link,
+    so a bomb left pinned on the shared daemon would make every later garbage collection crawl."""
+    roots: list[CID] = []
+    yield roots
+    for root in roots:
+        store.unpin(root)
+
+
 def test_a_deduplicated_dag_bomb_is_refused_before_reading(
-    store: BlockStore, bomb: tuple[CID, dict[CID, bytes]]
+    store: BlockStore, bomb: tuple[CID, dict[CID, bytes]], imported: list[CID]
 ) -> None:
     root, blocks = bomb
     assert sum(len(b) for b in blocks.values()) < 300_000  # a few hundred KB of blocks...
-    _import(store, root, blocks)
+    _import(store, root, blocks, imported)
     assert store.stat(root).size == BOMB_LEAVES * CHUNK_SIZE  # ...that expand to 256 MiB
     cap = 16 << 20
     with pytest.raises(ContentTooLarge, match="refused before reading") as caught:
@@ -82,7 +94,7 @@ def test_a_deduplicated_dag_bomb_is_refused_before_reading(
 
 
 def test_a_root_that_under_declares_its_size_is_stopped_early(
-    store: BlockStore, bomb: tuple[CID, dict[CID, bytes]]
+    store: BlockStore, bomb: tuple[CID, dict[CID, bytes]], imported: list[CID]
 ) -> None:
     """A hand-made root that declares 1,000 bytes but links to 43.5 MiB: reading stops as soon
     as the bytes exceed the declaration (old code's embedded store read everything). js-ipfs
@@ -91,7 +103,7 @@ def test_a_root_that_under_declares_its_size_is_stopped_early(
     big = decode_pb_node(blocks[root]).links[0]  # 174 leaves: 43.5 MiB
     liar_block = encode_file_node([_Link(big[0].to_bytes(), big[1], 1_000)])
     liar = CID(1, DAG_PB, block_digest([liar_block]))
-    _import(store, liar, {**blocks, liar: liar_block})
+    _import(store, liar, {**blocks, liar: liar_block}, imported)
     assert store.stat(liar).size == 1_000
     with pytest.raises(IntegrityError, match=r"more than the 1000 bytes its root|hashes to"):
         store.get(liar, max_size=1 << 20)

@@ -165,7 +165,7 @@ class IpfsNodeStore(BlockStore):
 
     def _wrap(self, exc: BaseException, what: str, cid: CID | None) -> BaseException:
         subject = f"{what} {cid}" if cid is not None else what
-        if isinstance(exc, (ipfs_exc.TimeoutError, requests.Timeout)):
+        if isinstance(exc, (ipfs_exc.TimeoutError, requests.Timeout, TimeoutError)):
             return StoreTimeout(
                 f"IPFS node {self.url} did not answer within {self._timeout:g} s ({subject})",
                 hint="check that the node is healthy, or raise the timeout",
