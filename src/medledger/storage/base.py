@@ -19,6 +19,7 @@ tiny deduplicated DAG that expands to gigabytes is refused before it is read.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from abc import ABC, abstractmethod
@@ -171,7 +172,7 @@ class BlockStore(ABC):
         except OSError as exc:
             raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
-    def get_temp(self, cid: CidLike, *, max_size: int | None = None) -> IO[bytes]:
+    def get_temp(self, cid: CidLike, *, max_size: int | None = None) -> io.BufferedRandom:
         """Verified content streamed into an anonymous temporary file (mode 0600, already
         unlinked: it disappears when closed), positioned at its start. Memory stays constant
         whatever the size; the file is returned only once the content verified."""
