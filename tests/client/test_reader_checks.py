@@ -55,6 +55,7 @@ def test_a_bundle_key_the_patient_did_not_publish_is_refused(world: World) -> No
         valid_until=None if honest.epochs(allergies)[-1].valid_until is None else until,
         grantee=specialist.address,
         grantee_key=specialist.party.identity.public_key,
+        domain=_domain(world),
     )
     digest = world.ml.store.put(bundle).digest
     read, treatment = int(codes.Action.READ), codes.mask([codes.Purpose.TREATMENT])

@@ -27,6 +27,7 @@ from medledger.crypto import (
     open_emergency_kit,
     open_key_bundle,
     open_record,
+    seal_emergency_kit,
     seal_key_bundle,
     seal_record,
 )
@@ -150,3 +151,51 @@ def test_created_at_must_lie_in_its_epoch() -> None:
         directory.check_created_at(CAT, 0, 6_000)
     with pytest.raises(KeyMismatch):
         directory.check_created_at(CAT, 9, 6_000)
+
+
+def test_bundles_and_kits_are_bound_to_their_deployment() -> None:
+    """Point 10: bundle and kit format v2 carry the chain id and contract in their header and
+    HPKE ``info``; opened for another deployment they fail (old code had no such field: a bundle
+    of one deployment opened in any other where the patient id and grantee lined up)."""
+    keyring = Keyring.create(PID, suite=Suite.X25519, categories=[CAT])
+    grantee = IdentityKey.generate(Suite.X25519)
+    bundle = seal_key_bundle(
+        keyring,
+        categories=[CAT],
+        valid_until=None,
+        grantee=A,
+        grantee_key=grantee.public_key,
+        domain=HERE,
+    )
+    assert bundle[4] == 2
+    open_key_bundle(bundle, grantee, patient_id=PID, grantee=A, domain=HERE)
+    elsewhere = Domain.of(1, "0x" + "5f" * 20)
+    with pytest.raises(DecryptionFailed, match="deployment"):
+        open_key_bundle(bundle, grantee, patient_id=PID, grantee=A, domain=elsewhere)
+    kit = seal_emergency_kit(
+        keyring, categories=[CAT], responders={B: grantee.public_key}, domain=HERE
+    )
+    assert kit[4] == 2
+    open_emergency_kit(kit, grantee, patient_id=PID, responder=B, domain=HERE)
+    with pytest.raises(DecryptionFailed, match="deployment"):
+        open_emergency_kit(kit, grantee, patient_id=PID, responder=B, domain=elsewhere)
+    # the domain is in the HPKE info too: relabelling the header's chain id fails to decrypt
+    relabelled = bytearray(bundle)
+    relabelled[4 + 1 + 8 + 20 + 2 + 8] ^= 1  # first byte of the chain id
+    with pytest.raises(DecryptionFailed):
+        open_key_bundle(bytes(relabelled), grantee, patient_id=PID, grantee=A)
+
+
+@pytest.mark.parametrize("suite", ["x25519", "mlkem768-x25519"])
+def test_format_v1_bundles_and_kits_open_for_any_deployment(suite: str) -> None:
+    f: dict[str, Any] = FIXTURES[suite]
+    grantee = IdentityKey.from_private_bytes(bytes.fromhex(f["grantee_private"]))
+    responder = IdentityKey.from_private_bytes(bytes.fromhex(f["responder_private"]))
+    pid = f["patient_id"]
+    bundle = open_key_bundle(
+        bytes.fromhex(f["bundle"]), grantee, patient_id=pid, grantee=f["grantee"], domain=HERE
+    )
+    kit = open_emergency_kit(
+        bytes.fromhex(f["kit"]), responder, patient_id=pid, responder=f["responder"], domain=HERE
+    )
+    assert bundle.categories == kit.categories == {0}  # allergies, as sealed

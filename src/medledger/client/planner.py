@@ -27,6 +27,7 @@ from medledger.client.keys import KeyManager
 from medledger.client.types import MAX_GRANT_BATCH, KitUpdate
 from medledger.codes import Category, Purpose
 from medledger.crypto import (
+    Domain,
     Keyring,
     PublicKey,
     emergency_kit_responders,
@@ -214,6 +215,7 @@ class ConsentPlanner:
             categories=[c.value for c in codes.unmask_categories(cats)],
             responders=keys,
             allow_classical=allow_classical,
+            domain=self._domain(),
         )
         return KitUpdate(
             pins.put(kit).digest,
@@ -240,7 +242,12 @@ class ConsentPlanner:
             grantee=grantee,
             grantee_key=self._directory.public_key(provider),
             allow_classical=allow_classical,
+            domain=self._domain(),
         )
+
+    def _domain(self) -> Domain:
+        """The deployment bundles and kits are bound to (format v2)."""
+        return Domain.of(self._contract.chain.chain_id, self._contract.address)
 
     def _active_grants(self, pid: int, now: int) -> dict[str, Consent]:
         grantees = {
