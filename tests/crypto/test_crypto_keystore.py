@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,3 +162,19 @@ def test_scrypt_floor_outside_tests() -> None:
         Keystore.from_json(weak).unlock(PASSWORD)
     assert ScryptParams.DEFAULT.n >= MIN_SCRYPT_N
     ScryptParams(MIN_SCRYPT_N).check()  # the floor itself is allowed
+
+
+def test_a_fresh_process_cannot_use_light_parameters() -> None:
+    """Outside the test suite's in-process switch (a fresh interpreter, as a user's CLI run is)
+    ``ScryptParams.LIGHT`` -- what the CLI's hidden light-KDF flag selects -- is refused."""
+    code = (
+        "from medledger.crypto import Keystore, ScryptParams\n"
+        "Keystore.create('pw', scrypt=ScryptParams.LIGHT)\n"
+    )
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": src}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode != 0
+    assert "below the floor" in result.stderr
