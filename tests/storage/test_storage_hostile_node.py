@@ -2,9 +2,10 @@
 
 A stand-in "node" answers every RPC call with 200 and a body that never ends: fast (endless
 bytes) or slow (one byte every 50 ms, so the HTTP ``timeout``, which bounds silences only, never
-fires). Old code (verified by reading it: ``block/get`` and ``cat`` were read to the end into
-memory, with only the per-silence timeout) had no bound on either. Now one block is refused once
-it passes 2 MiB (or the caller's ``max_size``), and every read has a total ``read_deadline``.
+fires); it gives up after 60 s. Old code (verified at aa8567b): ``get`` and ``stat`` read the
+endless body into memory for the whole 60 s (11-17 GiB resident) and the trickle for 60 s too.
+Now one block is refused once it passes 2 MiB (or the caller's ``max_size``), and every read has
+a total ``read_deadline``.
 """
 
 from __future__ import annotations
