@@ -137,6 +137,11 @@ class StoreTimeout(StoreUnavailable):
     """The store did not answer in time (e.g. a block nobody has, asked of an offline node)."""
 
 
+class ContentTooLarge(StorageError):
+    """Content is larger than the caller's cap (checked from the verified root before reading,
+    and again while reading): nothing beyond the cap was fetched."""
+
+
 class BlockNotFound(StorageError, KeyError):
     """The store does not hold the requested content."""
 
@@ -161,6 +166,29 @@ class DecryptionFailed(CryptoError, IntegrityError):
 
 class KeyNotAvailable(CryptoError):
     """The caller holds no key for this record (e.g. an epoch after their access ended)."""
+
+
+class PostQuantumDowngrade(InvalidInput):
+    """Sealing a post-quantum (ML-KEM-768+X25519) patient's keys to a classical X25519 key was
+    refused: it would expose them to a harvest-now-decrypt-later attacker. ``recipients`` names
+    the classical grantees/responders; the caller may accept with ``allow_classical=True``."""
+
+    def __init__(
+        self, message: str, *, recipients: tuple[str, ...] = (), hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.recipients = recipients
+
+
+class KeyMismatch(DecryptionFailed):
+    """A key does not match what it is committed to: a key from a bundle or kit differs from the
+    patient's published epoch public key, or a record's data key differs from its header's key
+    commitment (a malicious patient or writer handing different readers different keys)."""
+
+
+class RecordTimeMismatch(IntegrityError):
+    """A record's sealed ``created_at`` lies outside its key epoch's validity window, or too far
+    from the on-chain time the record was registered (a back-dated or stale write)."""
 
 
 class KeystoreError(CryptoError):

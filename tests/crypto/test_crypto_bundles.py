@@ -18,7 +18,7 @@ from medledger.crypto import (
     seal_key_bundle,
     seal_record,
 )
-from medledger.errors import DecryptionFailed, InvalidInput, KeyNotAvailable
+from medledger.errors import DecryptionFailed, InvalidInput, KeyNotAvailable, PostQuantumDowngrade
 
 EMERGENCY = [int(c) for c in DEFAULT_EMERGENCY_CATEGORIES]
 RESPONDER_A = "0xaAaAaAaaAaAaAaaAaAAAAAAAAaaaAaAaAaaAaaAa"
@@ -34,6 +34,7 @@ def _bundle(keyring: Keyring, grantee: IdentityKey, until: int | None = 5_000) -
         valid_until=until,
         grantee=GRANTEE,
         grantee_key=grantee.public_key,
+        allow_classical=True,  # suites mix here; the downgrade refusal is tested below
     )
 
 
@@ -41,7 +42,7 @@ def _bundle(keyring: Keyring, grantee: IdentityKey, until: int | None = 5_000) -
 def test_bundle_holds_granted_epochs_before_the_end(keyring: Keyring, grantee_suite: Suite) -> None:
     keyring.rotate([LABS], 100)
     keyring.split_at([LABS], 9_000)  # an epoch starting after the grant's end
-    grantee = IdentityKey.generate(grantee_suite)  # any suite, independent of the patient's
+    grantee = IdentityKey.generate(grantee_suite)  # any suite (a downgrade needs the override)
     keys = open_key_bundle(
         _bundle(keyring, grantee), grantee, patient_id=PATIENT, grantee=GRANTEE.lower()
     )
@@ -127,6 +128,7 @@ def _kit(keyring: Keyring, a: IdentityKey, b: IdentityKey) -> bytes:
         keyring,
         categories=EMERGENCY,
         responders={RESPONDER_A: a.public_key, RESPONDER_B: b.public_key},
+        allow_classical=True,
     )
 
 
@@ -184,3 +186,28 @@ def test_kit_input_errors(keyring: Keyring) -> None:
         )
     with pytest.raises(InvalidInput):
         seal_emergency_kit(keyring, categories=EMERGENCY, responders={"0x12": key})
+
+
+def test_hybrid_keys_are_not_sealed_to_classical_keys_without_the_override() -> None:
+    """Issue 14 point 5 (crypto level): old code sealed a mlkem768-x25519 keyring's epoch keys
+    to an X25519 key silently (verified); now :class:`PostQuantumDowngrade` names the recipient
+    unless ``allow_classical=True``. A classical patient and hybrid recipients need nothing."""
+    hybrid = Keyring.create(PATIENT, suite=Suite.MLKEM768_X25519, categories=[LABS, NOTES])
+    classical = IdentityKey.generate(Suite.X25519)
+    pq = IdentityKey.generate(Suite.MLKEM768_X25519)
+    kwargs = {"categories": [LABS], "valid_until": None, "grantee": GRANTEE}
+    with pytest.raises(PostQuantumDowngrade, match=GRANTEE) as caught:
+        seal_key_bundle(hybrid, grantee_key=classical.public_key, **kwargs)  # type: ignore[arg-type]
+    assert caught.value.recipients == (GRANTEE,)
+    seal_key_bundle(hybrid, grantee_key=pq.public_key, **kwargs)  # type: ignore[arg-type]
+    seal_key_bundle(hybrid, grantee_key=classical.public_key, allow_classical=True, **kwargs)  # type: ignore[arg-type]
+    old = Keyring.create(PATIENT, suite=Suite.X25519, categories=[LABS])
+    seal_key_bundle(old, grantee_key=classical.public_key, **kwargs)  # type: ignore[arg-type]
+    hybrid_em = Keyring.create(PATIENT, suite=Suite.MLKEM768_X25519, categories=EMERGENCY)
+    with pytest.raises(PostQuantumDowngrade, match=RESPONDER_B) as kit_refused:
+        seal_emergency_kit(
+            hybrid_em,
+            categories=EMERGENCY,
+            responders={RESPONDER_A: pq.public_key, RESPONDER_B: classical.public_key},
+        )
+    assert kit_refused.value.recipients == (RESPONDER_B,)

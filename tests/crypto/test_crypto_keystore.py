@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from eth_account import Account
 
 from medledger.crypto import IdentityKey, Keystore, ScryptParams, Suite
+from medledger.crypto.keystore import MIN_SCRYPT_N, weak_kdf_for_tests
 from medledger.errors import InvalidInput, KeystoreError
 
 LIGHT = ScryptParams.LIGHT
@@ -127,3 +132,49 @@ def test_no_secret_in_repr_or_json(suite: Suite) -> None:
             assert secret not in text
             assert secret[:16] not in text
     assert PASSWORD not in store.to_json()
+
+
+@pytest.fixture
+def production_kdf_rules() -> Iterator[None]:
+    """The keystore as outside tests: the test-only weak-KDF switch off."""
+    previous = weak_kdf_for_tests(False)
+    try:
+        yield
+    finally:
+        weak_kdf_for_tests(previous)
+
+
+@pytest.mark.usefixtures("production_kdf_rules")
+def test_scrypt_floor_outside_tests() -> None:
+    """Issue 14 point 10: scrypt had no floor. Old code: ``Keystore.create(pw,
+    scrypt=ScryptParams(2))`` succeeded silently (verified), and a file with n=2 unlocked.
+    Now n < 2**17 is refused when creating and when unlocking, outside the test-only switch."""
+    for n in (2, 1 << 10, MIN_SCRYPT_N >> 1):
+        with pytest.raises(KeystoreError, match="below the floor"):
+            Keystore.create(PASSWORD, scrypt=ScryptParams(n))
+    with pytest.raises(KeystoreError, match="below the floor"):
+        Keystore.create(PASSWORD, scrypt=ScryptParams.LIGHT)
+    # a weak file made elsewhere (here: under the test switch) does not unlock either
+    weak_kdf_for_tests(True)
+    weak = Keystore.create(PASSWORD, scrypt=ScryptParams(2)).to_json()
+    weak_kdf_for_tests(False)
+    with pytest.raises(KeystoreError, match="below the floor"):
+        Keystore.from_json(weak).unlock(PASSWORD)
+    assert ScryptParams.DEFAULT.n >= MIN_SCRYPT_N
+    ScryptParams(MIN_SCRYPT_N).check()  # the floor itself is allowed
+
+
+def test_a_fresh_process_cannot_use_light_parameters() -> None:
+    """Outside the test suite's in-process switch (a fresh interpreter, as a user's CLI run is)
+    ``ScryptParams.LIGHT`` -- what the CLI's hidden light-KDF flag selects -- is refused."""
+    code = (
+        "from medledger.crypto import Keystore, ScryptParams\n"
+        "Keystore.create('pw', scrypt=ScryptParams.LIGHT)\n"
+    )
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": src}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode != 0
+    assert "below the floor" in result.stderr

@@ -25,7 +25,7 @@ from medledger.crypto import (
     seal_record,
     seal_stream,
 )
-from medledger.crypto.record import FIXED_HEADER_LEN, TAG_LEN
+from medledger.crypto.record import FIXED_HEADER_LENS, TAG_LEN
 from medledger.errors import DecryptionFailed, IntegrityError, InvalidInput, KeyNotAvailable
 
 SEG = 256  # small segments so that multi-segment records stay tiny
@@ -57,7 +57,7 @@ def test_round_trip_and_header_fields(keyring: Keyring, size: int) -> None:
     assert opened.plaintext == data
     h = opened.header
     assert (h.version, h.patient_id, h.category, h.created_at, h.epoch) == (
-        1,
+        2,
         PATIENT,
         LABS,
         1_700_000_000,
@@ -87,9 +87,12 @@ HEADER_FIELDS = {
     "epoch": 46,
     "segment_size": 50,
     "nonce_prefix": 57,
-    "wrapped_len": 59,
-    "wrapped_key_enc": 60,
-    "wrapped_key_tag": FIXED_HEADER_LEN + 79,  # last byte of an X25519 envelope
+    "chain_id": 65,  # format v2 from here
+    "contract": 85,
+    "key_commitment": 117,
+    "wrapped_len": 119,
+    "wrapped_key_enc": 120,
+    "wrapped_key_tag": FIXED_HEADER_LENS[2] + 79,  # last byte of an X25519 envelope
 }
 
 

@@ -76,7 +76,7 @@ def test_streaming_uses_a_few_segments_of_memory_whatever_the_size() -> None:
             _Zeros(SIZE), sealed, directory, category=LABS, author=AUTHOR, created_at=1
         )
     )
-    assert sealed.size == SIZE + 24 * 16 + 140  # 24 tags, 140-byte X25519 header
+    assert sealed.size == SIZE + 24 * 16 + 200  # 24 tags, 200-byte X25519 header (format v2)
     assert peak < 3 * MIB  # one input and one output buffer of a 1 MiB segment
 
     blob = seal_record(bytes(SIZE), directory, category=LABS, author=AUTHOR, created_at=1)

@@ -1,9 +1,20 @@
-"""``session.access``: logged reads (the access is recorded on-chain before anything is fetched)."""
+"""``session.access``: logged reads (the access is recorded on-chain before anything is fetched).
+
+Before a record is decrypted a reader checks (docs/crypto.md, "What a reader checks"):
+
+- the fetch: the size its verified root declares is at most ``max_size`` (``ContentTooLarge``);
+- the keys: every key from a bundle or kit is the one the patient published in the keyring
+  document the chain references (``KeyMismatch``); a v2 record's key commitment (in crypto);
+- the header: patient, category and author as registered on-chain; a v2 record's deployment;
+  ``created_at`` inside its epoch's published window and within
+  [``registered - MAX_SEAL_DELAY``, ``registered + MAX_CLOCK_SKEW``] of the block time the
+  record was registered at (``RecordTimeMismatch``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any
 
 from medledger import codes
 from medledger.chain.types import AccessRequest, Record
@@ -11,7 +22,15 @@ from medledger.client._base import Namespace, record_cid
 from medledger.client._inputs import record_id
 from medledger.client.types import AccessResult
 from medledger.codes import Category, Outcome, Purpose
-from medledger.crypto import KeySet, open_record, read_header
+from medledger.crypto import (
+    Domain,
+    KeySet,
+    PublicDirectory,
+    RecordHeader,
+    open_record,
+    open_stream,
+    read_header,
+)
 from medledger.errors import (
     AccessDenied,
     BlockNotFound,
@@ -19,8 +38,19 @@ from medledger.errors import (
     DecryptionFailed,
     InvalidInput,
     KeyNotAvailable,
+    RecordTimeMismatch,
 )
 from medledger.storage import CID
+
+#: the largest sealed record :meth:`AccessNamespace.read` fetches into memory by default;
+#: :meth:`AccessNamespace.read_into` streams larger ones through a 0600 temporary file
+DEFAULT_MAX_RECORD = 256 << 20
+#: a record may be sealed at most this long before the block that registers it (sealing and
+#: uploading a large record takes time); older claims are back-dating
+MAX_SEAL_DELAY = 3600
+#: and at most this far after it (the writer seals at the latest block's time; block
+#: timestamps may lag wall clocks a little)
+MAX_CLOCK_SKEW = 300
 
 
 class AccessNamespace(Namespace):
@@ -57,15 +87,43 @@ class AccessNamespace(Namespace):
         purpose: str | int | Purpose,
         *,
         patient_id: int | None = None,
+        max_size: int | None = DEFAULT_MAX_RECORD,
     ) -> bytes:
         """Log the access on-chain first, then fetch, verify and decrypt the record.
 
         A denial (logged too) raises :class:`AccessDenied` (:class:`ConsentExpired` when the
-        grant ran out) and fetches nothing.
+        grant ran out) and fetches nothing. A sealed record above ``max_size`` bytes is refused
+        before it is read (:class:`~medledger.errors.ContentTooLarge`); use :meth:`read_into`
+        for large records.
         """
         result, rec = self._log(record_id(record), purpose, patient_id)
         raise_if_denied(result)
-        return self._open(rec, result.record_id, result.outcome)
+        return self._open(rec, result.record_id, result.outcome, max_size)
+
+    def read_into(
+        self,
+        record: bytes | str | CID,
+        purpose: str | int | Purpose,
+        dst: IO[bytes],
+        *,
+        patient_id: int | None = None,
+        max_size: int | None = None,
+    ) -> RecordHeader:
+        """:meth:`read` for records of any size: the sealed record streams into an anonymous
+        0600 temporary file (deleted on close), is verified against its CID and checked, then
+        decrypted segment by segment into ``dst`` in constant memory. Returns the header.
+
+        Only authenticated segments reach ``dst``, but on an exception part of the plaintext
+        may already be there: discard ``dst`` then (the CLI writes to a 0600 temp file and
+        renames it only on success)."""
+        result, rec = self._log(record_id(record), purpose, patient_id)
+        raise_if_denied(result)
+        keys, directory = self._keys_for(rec, result.outcome)
+        with self._store.get_temp(record_cid(result.record_id, rec), max_size=max_size) as tmp:
+            head = tmp.read(1 << 16)  # any header fits (a hybrid one is about 1.3 KB)
+            self._check_header(read_header(head), rec, directory)
+            tmp.seek(0)
+            return open_stream(tmp, dst, keys)
 
     def read_many(
         self,
@@ -93,23 +151,54 @@ class AccessNamespace(Namespace):
             result = AccessResult(rid, rec.patient_id, outcome, int(ev.args["seq"]), tx)
             try:
                 raise_if_denied(result)
-                out.append(self._open(rec, rid, outcome))
+                out.append(self._open(rec, rid, outcome, DEFAULT_MAX_RECORD))
             except AccessDenied as exc:
                 out.append(exc)
         return out
 
-    def _open(self, rec: Record, rid: bytes, outcome: Outcome) -> bytes:
-        blob = self._store.get(record_cid(rid, rec))
+    def _open(self, rec: Record, rid: bytes, outcome: Outcome, max_size: int | None) -> bytes:
+        keys, directory = self._keys_for(rec, outcome)
+        blob = self._store.get(record_cid(rid, rec), max_size=max_size)
+        self._check_header(read_header(blob), rec, directory)
+        return open_record(blob, keys).plaintext  # authenticates the header just checked
+
+    def _keys_for(self, rec: Record, outcome: Outcome) -> tuple[Any, PublicDirectory]:
+        """The keys this read may use, and the patient's published directory they were checked
+        against (bundles and kits: every key; the patient's own keyring is its source)."""
+        patient = self._contract.get_patient(rec.patient_id)
+        directory = PublicDirectory.from_document(self._documents.get(patient.keyring))
         keys: Any
         if outcome is Outcome.ALLOWED_PATIENT:
             keys = self._keys.keyring(self._patient_id())
         elif outcome is Outcome.ALLOWED_EMERGENCY:
             keys = self._keys.emergency_keys(rec.patient_id)
+            directory.check_keys(keys)
         else:
             keys = self._keys.latest_bundle(rec.patient_id)
-        opened = open_record(blob, keys)
-        opened.header.expect(patient_id=rec.patient_id, category=rec.category, author=rec.author)
-        return opened.plaintext
+            directory.check_keys(keys)
+        return keys, directory
+
+    def _domain(self) -> Domain:
+        return Domain.of(self._chain.chain_id, self._contract.address)
+
+    def _check_header(self, header: RecordHeader, rec: Record, directory: PublicDirectory) -> None:
+        """What the chain and the published keyring say about this record, checked against
+        its header before anything is decrypted."""
+        header.expect(
+            patient_id=rec.patient_id,
+            category=rec.category,
+            author=rec.author,
+            domain=self._domain(),
+        )
+        directory.check_created_at(header.category, header.epoch, header.created_at)
+        if not (
+            rec.created_at - MAX_SEAL_DELAY <= header.created_at <= rec.created_at + MAX_CLOCK_SKEW
+        ):
+            raise RecordTimeMismatch(
+                f"record claims creation at {header.created_at} but was registered at "
+                f"{rec.created_at} (allowed: {MAX_SEAL_DELAY} s before to {MAX_CLOCK_SKEW} s "
+                "after): back-dated or stale"
+            )
 
     def open_offline(self, record: bytes | str | CID, *, patient_id: int | None = None) -> bytes:
         """Try to decrypt a record with every key this party was ever given, without logging.
@@ -140,7 +229,10 @@ class AccessNamespace(Namespace):
                 continue
             opened = open_record(blob, keyset)
             opened.header.expect(
-                patient_id=rec.patient_id, category=rec.category, author=rec.author
+                patient_id=rec.patient_id,
+                category=rec.category,
+                author=rec.author,
+                domain=self._domain(),
             )
             return opened.plaintext
         raise KeyNotAvailable(

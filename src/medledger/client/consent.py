@@ -55,6 +55,7 @@ class ConsentNamespace(Namespace):
         valid_from: int | datetime | None,
         valid_until: int | datetime | None,
         now: int,
+        allow_classical: bool = False,
     ) -> GrantSpec:
         addr, provider = self._directory.active(grantee)
         if addr == self._address:
@@ -66,7 +67,7 @@ class ConsentNamespace(Namespace):
         until = grant_end(now, duration, valid_until)
         if until <= max(start, now):
             raise InvalidInput("the grant must end after it starts and after now")
-        return GrantSpec(addr, provider, cats, purps, acts, start, until)
+        return GrantSpec(addr, provider, cats, purps, acts, start, until, bool(allow_classical))
 
     def _specs(self, grants: Sequence[dict[str, Any]], now: int) -> list[GrantSpec]:
         if not grants:
@@ -84,6 +85,7 @@ class ConsentNamespace(Namespace):
                         g.get("valid_from"),
                         g.get("valid_until"),
                         now,
+                        g.get("allow_classical", False),
                     )
                 )
             except (KeyError, TypeError) as exc:
@@ -111,16 +113,27 @@ class ConsentNamespace(Namespace):
         duration: timedelta | int | None = None,
         valid_from: int | datetime | None = None,
         valid_until: int | datetime | None = None,
+        allow_classical: bool = False,
     ) -> GrantInfo:
         """Grant ``grantee`` time-limited, purpose-bound access to ``categories``.
 
         Exactly one of ``duration`` (from now) or ``valid_until`` sets the end. The grantee gets a
         key bundle with every key epoch of those categories that starts before the end; an epoch
         boundary is created at the end so that records added afterwards are unreadable to it.
+        A post-quantum patient's keys go to a grantee with a classical X25519 key only with
+        ``allow_classical=True`` (else :class:`~medledger.errors.PostQuantumDowngrade`).
         """
         now = self._chain.now()
         spec = self._spec(
-            grantee, categories, purposes, actions, duration, valid_from, valid_until, now
+            grantee,
+            categories,
+            purposes,
+            actions,
+            duration,
+            valid_from,
+            valid_until,
+            now,
+            allow_classical,
         )
         return self._grant_all([spec], now)[0]
 
@@ -240,6 +253,7 @@ class ConsentNamespace(Namespace):
         valid_from: int | datetime | None = None,
         valid_until: int | datetime | None = None,
         deadline: int | None = None,
+        allow_classical: bool = False,
     ) -> SignedConsent:
         """Sign a grant for a relayer (EIP-712); the patient sends no transaction.
 
@@ -249,7 +263,15 @@ class ConsentNamespace(Namespace):
         """
         now = self._chain.now()
         spec = self._spec(
-            grantee, categories, purposes, actions, duration, valid_from, valid_until, now
+            grantee,
+            categories,
+            purposes,
+            actions,
+            duration,
+            valid_from,
+            valid_until,
+            now,
+            allow_classical,
         )
         return self._sign_grants([spec], now, deadline)
 

@@ -7,8 +7,7 @@ from contextlib import contextmanager
 
 from medledger.chain.types import ZERO32
 from medledger.errors import InvalidInput, MedledgerError, StorageError
-from medledger.storage import CID, BlockStore, cid_from_digest, cid_of_bytes
-from medledger.storage.cid import DAG_PB, RAW
+from medledger.storage import CID, BlockStore, cid_of_bytes
 
 
 class DocumentStore:
@@ -29,9 +28,8 @@ class DocumentStore:
         cached = self._cache.get(digest)
         if cached is not None:
             return cached
-        raw = cid_from_digest(digest, RAW)
-        cid = raw if self.store.has(raw) else cid_from_digest(digest, DAG_PB)
-        data = self.store.get(cid)
+        # codec derived from the verified block, never asked of the node; capped at 16 MiB
+        data = self.store.get_document(digest)
         self._cache[digest] = data
         return data
 

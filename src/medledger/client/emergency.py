@@ -26,10 +26,12 @@ class EmergencyNamespace(Namespace):
         max_duration: timedelta | int | None = None,
         opt_out: bool = False,
         responders: Sequence[str] = (),
+        allow_classical: bool = False,
     ) -> TxResult:
         """Set break-glass: emergency categories (default allergies, medications, conditions),
         the longest emergency access (≤ 24 h), opt-out, and the responder organisations the
-        emergency kit (those categories' keys) is sealed to."""
+        emergency kit (those categories' keys) is sealed to. A post-quantum patient's kit goes
+        to responders with classical X25519 keys only with ``allow_classical=True``."""
         pid = self._patient_id()
         patient = self._contract.get_patient(pid)
         cats = codes.mask(
@@ -46,7 +48,14 @@ class EmergencyNamespace(Namespace):
         planner = ConsentPlanner(self._contract, self._keys, self._directory, self._documents)
         with pinned(self._store) as pins:
             kit = planner.kit(
-                self._keys.keyring(pid), patient, list(responders), pins, cats, max_d, opt_out
+                self._keys.keyring(pid),
+                patient,
+                list(responders),
+                pins,
+                cats,
+                max_d,
+                opt_out,
+                allow_classical,
             )
             return self._contract.set_emergency_access(
                 kit.categories, kit.max_duration, kit.opt_out, kit.emergency_kit, cooldown

@@ -10,7 +10,14 @@ from medledger.chain.connection import Chain
 from medledger.chain.suite import MedLedgerContract
 from medledger.chain.types import ZERO32
 from medledger.client.documents import DocumentStore
-from medledger.crypto import IdentityKey, Keyring, KeySet, open_emergency_kit, open_key_bundle
+from medledger.crypto import (
+    Domain,
+    IdentityKey,
+    Keyring,
+    KeySet,
+    open_emergency_kit,
+    open_key_bundle,
+)
 from medledger.errors import KeyNotAvailable, NotRegistered
 
 
@@ -75,7 +82,11 @@ class KeyManager:
         cached = self._bundles.get(digest)
         if cached is None:
             cached = open_key_bundle(
-                self._documents.get(digest), self._identity, patient_id=pid, grantee=self._address
+                self._documents.get(digest),
+                self._identity,
+                patient_id=pid,
+                grantee=self._address,
+                domain=self._domain(),
             )
             self._bundles[digest] = cached
         return cached
@@ -120,4 +131,9 @@ class KeyManager:
             self._identity,
             patient_id=pid,
             responder=self._address,
+            domain=self._domain(),
         )
+
+    def _domain(self) -> Domain:
+        """This deployment: v2 bundles and kits of another one do not open here."""
+        return Domain.of(self._chain.chain_id, self._contract.address)

@@ -27,6 +27,7 @@ from medledger.client.keys import KeyManager
 from medledger.client.types import MAX_GRANT_BATCH, KitUpdate
 from medledger.codes import Category, Purpose
 from medledger.crypto import (
+    Domain,
     Keyring,
     PublicKey,
     emergency_kit_responders,
@@ -49,6 +50,8 @@ class GrantSpec:
     actions: int
     valid_from: int
     until: int
+    #: the patient accepted sealing a post-quantum keyring to this grantee's classical key
+    allow_classical: bool = False
 
 
 @dataclass
@@ -138,7 +141,9 @@ class ConsentPlanner:
         requests: list[GrantRequest] = []
         for sp in specs:
             cats = [c.value for c in sp.categories]
-            bundle = pins.put(self._bundle(keyring, sp.grantee, sp.provider, cats, sp.until))
+            bundle = pins.put(
+                self._bundle(keyring, sp.grantee, sp.provider, cats, sp.until, sp.allow_classical)
+            )
             bundles.append(bundle)
             requests.append(
                 GrantRequest(
@@ -195,6 +200,7 @@ class ConsentPlanner:
         categories: int | None = None,
         max_duration: int | None = None,
         opt_out: bool | None = None,
+        allow_classical: bool = False,
     ) -> KitUpdate:
         """Seal (and pin) an emergency kit; ``None`` settings keep the patient's current ones,
         ``responders=None`` keeps the kit's current responders."""
@@ -205,7 +211,11 @@ class ConsentPlanner:
             to_checksum_address(r): self._directory.responder_key(r) for r in responders
         }
         kit = seal_emergency_kit(
-            keyring, categories=[c.value for c in codes.unmask_categories(cats)], responders=keys
+            keyring,
+            categories=[c.value for c in codes.unmask_categories(cats)],
+            responders=keys,
+            allow_classical=allow_classical,
+            domain=self._domain(),
         )
         return KitUpdate(
             pins.put(kit).digest,
@@ -217,7 +227,13 @@ class ConsentPlanner:
     # --- internals ---------------------------------------------------------------------------
 
     def _bundle(
-        self, keyring: Keyring, grantee: str, provider: Provider, cats: Sequence[int], until: int
+        self,
+        keyring: Keyring,
+        grantee: str,
+        provider: Provider,
+        cats: Sequence[int],
+        until: int,
+        allow_classical: bool = False,
     ) -> bytes:
         return seal_key_bundle(
             keyring,
@@ -225,7 +241,13 @@ class ConsentPlanner:
             valid_until=until,
             grantee=grantee,
             grantee_key=self._directory.public_key(provider),
+            allow_classical=allow_classical,
+            domain=self._domain(),
         )
+
+    def _domain(self) -> Domain:
+        """The deployment bundles and kits are bound to (format v2)."""
+        return Domain.of(self._contract.chain.chain_id, self._contract.address)
 
     def _active_grants(self, pid: int, now: int) -> dict[str, Consent]:
         grantees = {
@@ -266,7 +288,11 @@ class ConsentPlanner:
                 # suspended grantees cannot take a bundle (the contract reverts the whole
                 # change); they get a fresh one with a new grant after reinstatement
                 continue
-            bundle = pins.put(self._bundle(keyring, grantee, provider, cats, consent.valid_until))
+            # a refresh continues a grant the patient already made (a classical grantee of a
+            # hybrid patient was accepted then); refusing here would block revocations
+            bundle = pins.put(
+                self._bundle(keyring, grantee, provider, cats, consent.valid_until, True)
+            )
             refreshed.append(
                 GrantRequest(
                     grantee,
@@ -282,7 +308,8 @@ class ConsentPlanner:
         changed = {e.category for e in new_epochs}
         emergency = {c.value for c in codes.unmask_categories(patient.emergency_categories)}
         if patient.emergency_kit != ZERO32 and changed & emergency:
-            plan.kit = self.kit(keyring, patient, None, pins)
+            # rebuilt for the kit's current responders, whom the patient already accepted
+            plan.kit = self.kit(keyring, patient, None, pins, allow_classical=True)
         plan.new_epochs = tuple(new_epochs)
         plan.keyring = keyring
         plan.keyring_cid = pins.put(self._keys.keyring_document(keyring))

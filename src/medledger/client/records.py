@@ -18,7 +18,7 @@ from medledger.client._inputs import record_id
 from medledger.client.documents import pinned
 from medledger.client.types import RecordInfo
 from medledger.codes import Category
-from medledger.crypto import PublicDirectory, seal_record, seal_stream
+from medledger.crypto import Domain, PublicDirectory, seal_record, seal_stream
 from medledger.errors import (
     AccessDenied,
     InvalidInput,
@@ -81,7 +81,12 @@ class RecordsNamespace(Namespace):
         created_at = self._chain.now()
         if isinstance(data, (bytes, bytearray, memoryview)):
             sealed = seal_record(
-                data, directory, category=int(cat), author=self._address, created_at=created_at
+                data,
+                directory,
+                category=int(cat),
+                author=self._address,
+                created_at=created_at,
+                domain=self._domain(),
             )
             size = len(data)
             cid = self._store.put(sealed)
@@ -116,11 +121,15 @@ class RecordsNamespace(Namespace):
         with tempfile.TemporaryFile(prefix="medledger-seal-") as tmp:
             seal_stream(
                 counted, tmp, directory, category=int(cat), author=self._address,
-                created_at=created_at,
+                created_at=created_at, domain=self._domain(),
             )  # fmt: skip
             tmp.seek(0)
             cid = self._store.put_stream(tmp)
         return cid, counted.total
+
+    def _domain(self) -> Domain:
+        """The deployment a new record is bound to (format v2: chain id and contract)."""
+        return Domain.of(self._chain.chain_id, self._contract.address)
 
     def timeline(self, patient_id: int | None = None) -> list[RecordInfo]:
         """The patient's longitudinal timeline (oldest first), from the record events."""

@@ -49,8 +49,9 @@ class Party:
         return str(self.account.address)
 
     @classmethod
-    def generate(cls, suite: Suite | str = Suite.X25519) -> Party:
-        """A brand-new party (random signing key and identity key)."""
+    def generate(cls, suite: Suite | str = Suite.MLKEM768_X25519) -> Party:
+        """A brand-new party (random signing key and identity key; post-quantum hybrid unless
+        ``suite="x25519"``)."""
         return cls(Account.create(), IdentityKey.generate(Suite.parse(suite)))
 
     @classmethod

@@ -11,6 +11,7 @@ Key hierarchy::
     responder public key --receives--> emergency kit part (emergency categories, all epochs)
 """
 
+from medledger.crypto._wire import UNBOUND, Domain
 from medledger.crypto.bundle import open_key_bundle, seal_key_bundle
 from medledger.crypto.emergency import (
     emergency_kit_responders,
@@ -37,6 +38,8 @@ from medledger.crypto.record import (
 
 __all__ = [
     "DEFAULT_SEGMENT_SIZE",
+    "UNBOUND",
+    "Domain",
     "EpochKey",
     "EpochPublicKey",
     "IdentityKey",

@@ -9,6 +9,7 @@ strings. The reader turns any truncation, trailing garbage or out-of-range value
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 from medledger.errors import InvalidInput
 
@@ -145,3 +146,28 @@ def check_uint(name: str, value: int, bits: int) -> int:
     if not 0 <= value < (1 << bits):
         raise InvalidInput(f"{name} out of range for uint{bits}: {value}")
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """The deployment a format-v2 container is bound to: chain id and MedLedger contract.
+
+    It is part of the container's authenticated header and of its HPKE ``info``; a reader
+    compares it with its own deployment, so a container cannot be replayed on another chain or
+    another deployment (whose patient ids and grantees would otherwise line up).
+    """
+
+    chain_id: int
+    contract: bytes
+
+    @classmethod
+    def of(cls, chain_id: int, contract: str | bytes) -> Domain:
+        return cls(check_uint("chain id", chain_id, 64), parse_address(contract))
+
+    def encode(self) -> bytes:
+        return _U64.pack(self.chain_id) + self.contract
+
+
+#: "not bound to a deployment" (chain id 0, zero address): what crypto-level callers that pass
+#: no domain get; a reader expecting a real deployment refuses it.
+UNBOUND = Domain(0, bytes(20))

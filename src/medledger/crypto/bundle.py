@@ -10,8 +10,11 @@ Layout::
 
     header = "MLKB" | version u8 | patient_id u64 | grantee 20 | categories u16 (bit mask)
              | valid_until u64 (0xFFFF_FFFF_FFFF_FFFF = no expiry)
+             [v2: | chain_id u64 | contract 20]
     bundle = header | sealed_len u32 | HPKE(grantee key, epoch key list,
-                                            info = "medledger/v1/key-bundle" 0x00 header)
+                                            info = "medledger/vN/key-bundle" 0x00 header)
+
+Version 2 (written since issue 14) binds the bundle to its deployment; version 1 still opens.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from eth_utils.address import to_checksum_address
 
 from medledger.codes import unmask_categories
 from medledger.crypto._wire import (
+    UNBOUND,
+    Domain,
     Reader,
     Writer,
     check_uint,
@@ -32,17 +37,20 @@ from medledger.crypto._wire import (
 from medledger.crypto.epochs import KeySet, category_mask, decode_epoch_keys, encode_epoch_keys
 from medledger.crypto.hpke import hpke_open, hpke_seal
 from medledger.crypto.keyring import Keyring
-from medledger.crypto.keys import PrivateKey, PublicKey
+from medledger.crypto.keys import PrivateKey, PublicKey, refuse_downgrade
 from medledger.errors import DecryptionFailed, InvalidInput
 
 MAGIC = b"MLKB"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # written; 1 is still read
 _LABEL = b"key-bundle"
 
 
-def _header(patient_id: int, grantee: bytes, categories: int, valid_until: int | None) -> bytes:
+def _header(
+    patient_id: int, grantee: bytes, categories: int, valid_until: int | None, domain: Domain
+) -> bytes:
     w = Writer().raw(MAGIC).u8(FORMAT_VERSION).u64(patient_id).raw(grantee)
-    return w.u16(categories).u64(encode_until(valid_until)).getvalue()
+    w.u16(categories).u64(encode_until(valid_until))
+    return w.raw(domain.encode()).getvalue()
 
 
 def seal_key_bundle(
@@ -52,14 +60,18 @@ def seal_key_bundle(
     valid_until: int | None,
     grantee: str,
     grantee_key: PublicKey,
+    allow_classical: bool = False,
+    domain: Domain = UNBOUND,
 ) -> bytes:
     """Seal the epoch keys a grant of ``categories`` until ``valid_until`` covers.
 
     The caller must have called ``keyring.split_at(categories, valid_until)`` first (and publish
     the updated keyring) -- otherwise the epoch covering ``valid_until`` would also cover records
     created after the grant expires; this is checked and refused with ``InvalidInput``.
-    ``grantee_key`` may use either suite, independently of the patient's suite.
+    A post-quantum (hybrid) patient's keys are sealed to a classical X25519 ``grantee_key`` only
+    with ``allow_classical=True`` (else :class:`~medledger.errors.PostQuantumDowngrade`).
     """
+    refuse_downgrade(keyring.suite, {grantee: grantee_key}, allow_classical, "grantee")
     cat_mask = category_mask(categories)
     cats = [int(c) for c in unmask_categories(cat_mask)]
     if valid_until is not None:
@@ -71,28 +83,42 @@ def seal_key_bundle(
                     hint="call keyring.split_at(categories, valid_until) first",
                 )
     keys = keyring.key_set(cats, before=valid_until)
-    header = _header(keyring.patient_id, parse_address(grantee), cat_mask, valid_until)
-    sealed = hpke_seal(grantee_key, encode_epoch_keys(keys), label=_LABEL, context=header)
+    header = _header(keyring.patient_id, parse_address(grantee), cat_mask, valid_until, domain)
+    sealed = hpke_seal(
+        grantee_key,
+        encode_epoch_keys(keys),
+        label=_LABEL,
+        context=header,
+        version=FORMAT_VERSION,
+    )
     return header + Writer().bytes32(sealed).getvalue()
 
 
 def open_key_bundle(
-    bundle: bytes, grantee_key: PrivateKey, *, patient_id: int, grantee: str
+    bundle: bytes,
+    grantee_key: PrivateKey,
+    *,
+    patient_id: int,
+    grantee: str,
+    domain: Domain | None = None,
 ) -> KeySet:
     """Open a key bundle as the grantee; returns the epoch keys it holds.
 
     ``patient_id`` and ``grantee`` are what the caller expects (e.g. from the on-chain grant); a
     bundle made for another patient or grantee raises ``DecryptionFailed``, as does a wrong key
-    or any tampering.
+    or any tampering; so does a v2 bundle of another deployment than ``domain`` (when given).
     """
+    b_domain = None
     try:
         r = Reader(bundle, "key bundle")
         r.magic(MAGIC)
         version = r.u8()
-        if version != FORMAT_VERSION:
+        if version not in (1, 2):
             raise InvalidInput(f"unsupported key bundle version {version}")
         b_patient, b_grantee, b_mask = r.u64(), r.raw(20), r.u16()
         b_until = decode_until(r.u64())
+        if version >= 2:
+            b_domain = Domain(r.u64(), r.raw(20))
         header = bytes(memoryview(bundle)[: r.position])
         sealed = r.bytes32()
         r.end()
@@ -104,7 +130,12 @@ def open_key_bundle(
         raise DecryptionFailed(
             f"key bundle is for grantee {to_checksum_address(b_grantee)}, not {grantee}"
         )
-    plain = hpke_open(grantee_key, sealed, label=_LABEL, context=header)
+    if domain is not None and b_domain is not None and b_domain != domain:
+        raise DecryptionFailed(
+            f"key bundle is for chain {b_domain.chain_id}, contract 0x{b_domain.contract.hex()}, "
+            "not this deployment"
+        )
+    plain = hpke_open(grantee_key, sealed, label=_LABEL, context=header, version=version)
     try:
         epochs = decode_epoch_keys(plain)
     except InvalidInput as exc:

@@ -36,7 +36,13 @@ from medledger.crypto.epochs import (
 )
 from medledger.crypto.hpke import hpke_open, hpke_seal
 from medledger.crypto.keys import PrivateKey, PublicKey, Suite
-from medledger.errors import DecryptionFailed, InvalidInput, KeyNotAvailable
+from medledger.errors import (
+    DecryptionFailed,
+    InvalidInput,
+    KeyMismatch,
+    KeyNotAvailable,
+    RecordTimeMismatch,
+)
 
 MAGIC = b"MLKR"
 FORMAT_VERSION = 1
@@ -141,6 +147,46 @@ class PublicDirectory(_EpochTable[EpochPublicKey]):
     def recipient(self, category: int, at: int) -> EpochPublicKey:
         """The epoch public key a record of ``category`` created at ``at`` must be sealed to."""
         return self._covering_epoch(category, at)
+
+    def published(self, category: int, epoch: int) -> EpochPublicKey:
+        """The published entry of (category, epoch); ``KeyMismatch`` if there is none."""
+        for e in self._epochs.get(category, ()):
+            if e.epoch == epoch:
+                return e
+        raise KeyMismatch(
+            f"patient {self._patient_id} published no epoch {epoch} of category {category}"
+        )
+
+    def check_keys(self, keys: KeySet) -> None:
+        """Every key of ``keys`` (a bundle's or kit's) must be the one the patient published:
+        same patient, same (category, epoch), same start and same public key. A patient who
+        hands a grantee other keys than the published ones is caught here, before any record
+        is opened with them (``KeyMismatch``)."""
+        if keys.patient_id != self._patient_id:
+            raise KeyMismatch(
+                f"keys of patient {keys.patient_id} checked against patient {self._patient_id}"
+            )
+        for k in keys:
+            entry = self.published(k.category, k.epoch)
+            if entry.valid_from != k.valid_from or entry.public_key != k.private_key.public_key:
+                raise KeyMismatch(
+                    f"the key given for category {k.category}, epoch {k.epoch} is not the one "
+                    f"patient {self._patient_id} published (published "
+                    f"{entry.public_key.fingerprint()}, given "
+                    f"{k.private_key.public_key.fingerprint()})"
+                )
+
+    def check_created_at(self, category: int, epoch: int, created_at: int) -> None:
+        """A record's sealed ``created_at`` must lie in its epoch's published validity window
+        (``RecordTimeMismatch`` otherwise: back-dated into an epoch former grantees hold, or
+        sealed under an epoch that had already ended)."""
+        entry = self.published(category, epoch)
+        if not entry.covers(created_at):
+            until = "open" if entry.valid_until is None else str(entry.valid_until)
+            raise RecordTimeMismatch(
+                f"record claims creation at {created_at}, outside its epoch {epoch} of "
+                f"category {category} (valid {entry.valid_from}..{until})"
+            )
 
     def encode(self) -> bytes:
         """The directory bytes (the first part of the keyring document)."""

@@ -16,13 +16,14 @@ Private keys never show their material in ``repr()``/``str()``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from enum import IntEnum
 from typing import Self
 
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
-from medledger.errors import InvalidInput
+from medledger.errors import InvalidInput, PostQuantumDowngrade
 
 X25519_LEN = 32
 MLKEM768_PUBLIC_LEN = 1184
@@ -232,6 +233,36 @@ class IdentityKey(PrivateKey):
 
     __slots__ = ()
 
+    @classmethod
+    def generate(cls, suite: Suite | int | str = Suite.MLKEM768_X25519) -> Self:
+        """A fresh identity key; post-quantum hybrid unless ``suite`` says otherwise (new
+        providers and patients get harvest-now-decrypt-later protection by default)."""
+        return super().generate(suite)
+
     def key_document(self) -> bytes:
         """The public key document: the compact public key encoding (33 or 1217 bytes)."""
         return self.public_key.encode()
+
+
+def refuse_downgrade(
+    patient_suite: Suite, recipients: Mapping[str, PublicKey], allow_classical: bool, role: str
+) -> None:
+    """Raise :class:`PostQuantumDowngrade` if a hybrid patient's keys would be sealed to a
+    classical X25519 key without the caller's explicit ``allow_classical=True``.
+
+    One classical recipient is enough to expose the patient's epoch private keys to a
+    harvest-now-decrypt-later attacker (the weakest wrap of a key is its protection).
+    """
+    if patient_suite is not Suite.MLKEM768_X25519 or allow_classical:
+        return
+    classical = tuple(sorted(a for a, k in recipients.items() if k.suite is Suite.X25519))
+    if classical:
+        names = ", ".join(classical)
+        raise PostQuantumDowngrade(
+            f"refusing to seal this post-quantum (mlkem768-x25519) patient's keys to the "
+            f"classical x25519 key of {role} {names}: a harvest-now-decrypt-later attacker "
+            "could recover them",
+            recipients=classical,
+            hint=f"the {role} registers a mlkem768-x25519 key (providers.rotate_key), or pass "
+            "allow_classical=True to accept the downgrade",
+        )

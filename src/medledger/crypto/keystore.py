@@ -43,11 +43,27 @@ FORMAT_VERSION = 1
 _AAD_LABEL = b"medledger-keystore/v1\x00"
 _MAX_SCRYPT_MEMORY = 1 << 30  # refuse files that would make us allocate more than 1 GiB
 _MAX_PBKDF2_ROUNDS = 10_000_000  # a v3 file made elsewhere with pbkdf2: bound the work too
+#: scrypt cost floor for every keystore medledger writes or unlocks (2**17: ~128 MiB per guess)
+MIN_SCRYPT_N = 1 << 17
+
+# The only way below the floor: test code calls ``weak_kdf_for_tests(True)`` in-process. There is
+# deliberately no environment variable or CLI flag that reaches it.
+_weak_kdf_for_tests = False
+
+
+def weak_kdf_for_tests(allowed: bool) -> bool:
+    """TEST-ONLY: allow scrypt ``n`` below :data:`MIN_SCRYPT_N` in this process; returns the
+    previous setting. Production code never calls this (a keystore made under it is crackable)."""
+    global _weak_kdf_for_tests
+    previous, _weak_kdf_for_tests = _weak_kdf_for_tests, bool(allowed)
+    return previous
 
 
 @dataclass(frozen=True, slots=True)
 class ScryptParams:
-    """scrypt cost parameters. ``DEFAULT`` for real keystores; ``LIGHT`` only for tests."""
+    """scrypt cost parameters. ``DEFAULT`` for real keystores; ``n`` below
+    :data:`MIN_SCRYPT_N` is refused unless test code enabled :func:`weak_kdf_for_tests`
+    (``LIGHT`` is only usable then)."""
 
     n: int
     r: int = 8
@@ -64,6 +80,12 @@ class ScryptParams:
             raise KeystoreError("scrypt parameters must be integers")
         if self.n < 2 or self.n & (self.n - 1):
             raise KeystoreError("scrypt n must be a power of two >= 2")
+        if self.n < MIN_SCRYPT_N and not _weak_kdf_for_tests:
+            raise KeystoreError(
+                f"scrypt n={self.n} is below the floor 2**17 ({MIN_SCRYPT_N}): "
+                "the password would be cheap to brute-force",
+                hint="re-create the keystore with the default parameters",
+            )
         if not (1 <= self.r <= 32 and 1 <= self.p <= 16):
             raise KeystoreError("scrypt r/p out of range")
         if 128 * self.r * self.n > _MAX_SCRYPT_MEMORY:
@@ -71,7 +93,7 @@ class ScryptParams:
 
 
 ScryptParams.DEFAULT = ScryptParams(1 << 18, 8, 1)  # ~0.9 s and 256 MiB per derivation here
-ScryptParams.LIGHT = ScryptParams(1 << 10, 8, 1)  # tests only: ~4 ms
+ScryptParams.LIGHT = ScryptParams(1 << 10, 8, 1)  # refused unless weak_kdf_for_tests(True)
 
 
 def _derive(password: str, salt: bytes, params: ScryptParams) -> bytes:
@@ -116,7 +138,7 @@ class Keystore:
         account: LocalAccount | None = None,
         *,
         identity_key: IdentityKey | None = None,
-        suite: Suite | int | str = Suite.X25519,
+        suite: Suite | int | str = Suite.MLKEM768_X25519,
         scrypt: ScryptParams = ScryptParams.DEFAULT,
     ) -> Keystore:
         """Encrypt ``account`` (new if ``None``) and ``identity_key`` (new of ``suite`` if

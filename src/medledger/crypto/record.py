@@ -4,7 +4,15 @@ Layout (big-endian; the full byte-by-byte description is in docs/crypto.md)::
 
     header  = magic "MLRC" | version u8 | suite u8 | category u8 | patient_id u64 | author 20
               | created_at u64 | epoch u32 | segment_size u32 | nonce_prefix 7
+              [v2: | chain_id u64 | contract 20 | key_commitment 32]
               | wrapped_len u16 | wrapped_key (HPKE: enc || AES-GCM(data key) || tag)
+    key_commitment = SHA-256("medledger/v2/record-key-commitment" 0x00 || data key)
+
+Version 2 (written since issue 14) adds the deployment (chain id, contract: also in the HPKE
+``info`` of the wrapped key) and a commitment to the data key, checked right after unwrapping and
+before any segment is decrypted: AES-GCM is not key-committing, so without it two different keys
+can open one record to two different authenticated plaintexts (``KeyMismatch`` now). Version 1
+records still open (no commitment, no deployment: the reader's key checks are all they get).
     body    = segment_0 || ... || segment_{n-1}
     segment = AES-256-GCM(data_key, nonce_i, plaintext_i, aad=header) -> ciphertext_i || tag_i
     nonce_i = nonce_prefix (7) || i as u32 (4) || last flag (1: 0x01 on the final segment)
@@ -23,6 +31,9 @@ No unauthenticated plaintext is ever released: each segment is verified before i
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import hmac
 import io
 import os
 import struct
@@ -35,26 +46,40 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eth_utils.address import to_checksum_address
 
-from medledger.crypto._wire import Reader, Writer, check_uint, parse_address
+from medledger.crypto._wire import UNBOUND, Domain, Reader, Writer, check_uint, parse_address
 from medledger.crypto.epochs import KeySource
 from medledger.crypto.hpke import OVERHEAD, hpke_open, hpke_seal
 from medledger.crypto.keyring import PublicDirectory
 from medledger.crypto.keys import PrivateKey, Suite
-from medledger.errors import DecryptionFailed, IntegrityError, InvalidInput
+from medledger.errors import DecryptionFailed, IntegrityError, InvalidInput, KeyMismatch
 from medledger.fsutil import atomic_open
 
 MAGIC = b"MLRC"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # written; 1 is still read
+READ_VERSIONS = (1, 2)
 TAG_LEN = 16
 NONCE_PREFIX_LEN = 7
 DATA_KEY_LEN = 32
-FIXED_HEADER_LEN = 60  # everything before the wrapped key (ends with its u16 length)
+COMMITMENT_LEN = 32
+#: everything before the wrapped key (ends with its u16 length), per version
+FIXED_HEADER_LENS = {1: 60, 2: 60 + 8 + 20 + COMMITMENT_LEN}
+FIXED_HEADER_LEN = FIXED_HEADER_LENS[1]  # the v1 length (kept for callers of format v1)
+_PREFIX_LEN = 5  # magic + version: enough to know the fixed length
 DEFAULT_SEGMENT_SIZE = 1 << 20
 MIN_SEGMENT_SIZE = 1 << 8  # small sizes exist for tests of segment boundaries
 MAX_SEGMENT_SIZE = 1 << 24  # bounds what a reader allocates for one segment
 MAX_SEGMENTS = 1 << 32  # the u32 counter in the nonce
 
 _LABEL = b"record-key"
+_COMMIT_LABEL = b"medledger/v2/record-key-commitment\x00"
+
+
+def key_commitment(data_key: bytes) -> bytes:
+    """The v2 header's commitment to the record's data key (SHA-256 is collision resistant,
+    so no two data keys share one: a record opens to at most one plaintext)."""
+    return hashlib.sha256(_COMMIT_LABEL + data_key).digest()
+
+
 _NONCE_TAIL = struct.Struct(">IB")
 
 
@@ -88,12 +113,19 @@ class RecordHeader:
     segment_size: int
     nonce_prefix: bytes
     wrapped_key: bytes
+    #: v2: the deployment the record is bound to (``UNBOUND`` in v1 headers)
+    domain: Domain = UNBOUND
+    #: v2: SHA-256 commitment to the data key (empty in v1 headers)
+    key_commitment: bytes = b""
 
     def fixed_bytes(self) -> bytes:
-        """The first 58 bytes, magic to nonce prefix (the HPKE context of the wrapped data key)."""
+        """Magic to nonce prefix (v1: 58 bytes) or to the key commitment (v2): the HPKE context
+        of the wrapped data key."""
         w = Writer().raw(MAGIC).u8(self.version).u8(self.suite).u8(self.category)
         w.u64(self.patient_id).raw(parse_address(self.author)).u64(self.created_at)
         w.u32(self.epoch).u32(self.segment_size).raw(self.nonce_prefix)
+        if self.version >= 2:
+            w.raw(self.domain.encode()).raw(self.key_commitment)
         return w.getvalue()
 
     def encode(self) -> bytes:
@@ -102,7 +134,7 @@ class RecordHeader:
 
     @property
     def size(self) -> int:
-        return FIXED_HEADER_LEN + len(self.wrapped_key)
+        return FIXED_HEADER_LENS[self.version] + len(self.wrapped_key)
 
     def expect(
         self,
@@ -110,9 +142,17 @@ class RecordHeader:
         patient_id: int | None = None,
         category: int | None = None,
         author: str | None = None,
+        domain: Domain | None = None,
     ) -> None:
         """Raise ``IntegrityError`` unless the header matches what the caller knows (e.g. the
-        on-chain record entry): a valid record of another patient/category/author is rejected."""
+        on-chain record entry): a valid record of another patient/category/author is rejected,
+        and a v2 record of another deployment (``domain``; v1 records carry none)."""
+        if domain is not None and self.version >= 2 and domain != self.domain:
+            raise IntegrityError(
+                f"record is bound to chain {self.domain.chain_id}, contract "
+                f"0x{self.domain.contract.hex()}, not to this deployment (chain "
+                f"{domain.chain_id}, contract 0x{domain.contract.hex()})"
+            )
         if patient_id is not None and patient_id != self.patient_id:
             raise IntegrityError(f"record belongs to patient {self.patient_id}, not {patient_id}")
         if category is not None and category != self.category:
@@ -134,13 +174,24 @@ def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
     return prefix + _NONCE_TAIL.pack(index, 1 if last else 0)
 
 
+def _fixed_len(prefix: bytes) -> int:
+    """The fixed header length announced by the first 5 bytes (magic and version)."""
+    if len(prefix) < _PREFIX_LEN or prefix[:4] != MAGIC:
+        raise DecryptionFailed("malformed sealed record: not a sealed record (bad magic)")
+    length = FIXED_HEADER_LENS.get(prefix[4])
+    if length is None:
+        raise DecryptionFailed(f"malformed sealed record: unsupported version {prefix[4]}")
+    return length
+
+
 def _parse_fixed(data: bytes) -> tuple[RecordHeader, int]:
     """Parse the fixed header; returns it (with an empty wrapped key) and the wrapped length."""
+    domain, commitment = UNBOUND, b""
     try:
         r = Reader(data, "sealed record")
         r.magic(MAGIC)
         version = r.u8()
-        if version != FORMAT_VERSION:
+        if version not in READ_VERSIONS:
             raise InvalidInput(f"unsupported sealed record version {version}")
         suite = Suite.parse(r.u8())
         category = r.u8()
@@ -148,6 +199,9 @@ def _parse_fixed(data: bytes) -> tuple[RecordHeader, int]:
         author = to_checksum_address(r.raw(20))
         created_at, epoch, segment_size = r.u64(), r.u32(), r.u32()
         nonce_prefix = r.raw(NONCE_PREFIX_LEN)
+        if version >= 2:
+            domain = Domain(r.u64(), r.raw(20))
+            commitment = r.raw(COMMITMENT_LEN)
         wrapped_len = r.u16()
     except InvalidInput as exc:
         raise DecryptionFailed(f"malformed sealed record: {exc}") from None
@@ -166,6 +220,8 @@ def _parse_fixed(data: bytes) -> tuple[RecordHeader, int]:
         segment_size,
         nonce_prefix,
         b"",
+        domain,
+        commitment,
     )
     return header, wrapped_len
 
@@ -176,26 +232,16 @@ def read_header(blob: bytes | memoryview) -> RecordHeader:
     Useful to learn which (patient, category, epoch) key is needed before fetching keys.
     """
     view = memoryview(blob)
-    header, wrapped_len = _parse_fixed(bytes(view[:FIXED_HEADER_LEN]))
-    end = FIXED_HEADER_LEN + wrapped_len
+    fixed_len = _fixed_len(bytes(view[:_PREFIX_LEN]))
+    header, wrapped_len = _parse_fixed(bytes(view[:fixed_len]))
+    end = fixed_len + wrapped_len
     if len(view) < end:
         raise DecryptionFailed("malformed sealed record: truncated header")
-    return _with_wrapped(header, bytes(view[FIXED_HEADER_LEN:end]))
+    return _with_wrapped(header, bytes(view[fixed_len:end]))
 
 
 def _with_wrapped(header: RecordHeader, wrapped: bytes) -> RecordHeader:
-    return RecordHeader(
-        header.version,
-        header.suite,
-        header.category,
-        header.patient_id,
-        header.author,
-        header.created_at,
-        header.epoch,
-        header.segment_size,
-        header.nonce_prefix,
-        wrapped,
-    )
+    return dataclasses.replace(header, wrapped_key=wrapped)
 
 
 def _new_header(
@@ -204,6 +250,7 @@ def _new_header(
     author: str,
     created_at: int | None,
     segment_size: int,
+    domain: Domain,
 ) -> tuple[RecordHeader, bytes]:
     """A fresh data key and the header that carries it wrapped to the covering epoch key."""
     if created_at is None:
@@ -227,15 +274,37 @@ def _new_header(
         segment_size,
         os.urandom(NONCE_PREFIX_LEN),
         b"",
+        domain,
+        key_commitment(data_key),
     )
-    wrapped = hpke_seal(recipient.public_key, data_key, label=_LABEL, context=header.fixed_bytes())
+    wrapped = hpke_seal(
+        recipient.public_key,
+        data_key,
+        label=_LABEL,
+        context=header.fixed_bytes(),
+        version=FORMAT_VERSION,
+    )
     return _with_wrapped(header, wrapped), data_key
 
 
 def _unwrap(header: RecordHeader, key: PrivateKey) -> AESGCM:
-    data_key = hpke_open(key, header.wrapped_key, label=_LABEL, context=header.fixed_bytes())
+    data_key = hpke_open(
+        key,
+        header.wrapped_key,
+        label=_LABEL,
+        context=header.fixed_bytes(),
+        version=min(header.version, 2),
+    )
     if len(data_key) != DATA_KEY_LEN:
         raise DecryptionFailed("wrapped data key has the wrong length")
+    if header.version >= 2 and not hmac.compare_digest(
+        key_commitment(data_key), header.key_commitment
+    ):
+        raise KeyMismatch(
+            "the record's data key does not match its header's key commitment: the key used "
+            "is not the one the record was sealed with (a patient or writer handing readers "
+            "different keys); nothing was decrypted"
+        )
     return AESGCM(data_key)
 
 
@@ -260,15 +329,17 @@ def seal_record(
     author: str,
     created_at: int | None = None,
     segment_size: int = DEFAULT_SEGMENT_SIZE,
+    domain: Domain = UNBOUND,
 ) -> bytes:
     """Seal ``plaintext`` for ``directory``'s patient under the epoch covering ``created_at``.
 
     ``author`` is the writer's EVM address. ``created_at`` (unix seconds, default now) is when the
     sealed record is made -- not a clinical date, which belongs inside the plaintext: it selects
     the epoch, and back-dating a new record into an old epoch would expose it to former
-    grantees. Returns the sealed record.
+    grantees. ``domain`` binds the record to its deployment (chain id, contract); the SDK
+    always passes it. Returns the sealed record (format v2).
     """
-    header, data_key = _new_header(directory, category, author, created_at, segment_size)
+    header, data_key = _new_header(directory, category, author, created_at, segment_size, domain)
     aad = header.encode()
     aes = AESGCM(data_key)
     src = memoryview(plaintext).cast("B")
@@ -370,12 +441,13 @@ def seal_stream(
     author: str,
     created_at: int | None = None,
     segment_size: int = DEFAULT_SEGMENT_SIZE,
+    domain: Domain = UNBOUND,
 ) -> RecordHeader:
     """Seal everything ``src`` yields into ``dst`` in constant memory (two segment buffers).
 
     Produces the same format as :func:`seal_record` (each call uses a fresh key and nonce).
     """
-    header, data_key = _new_header(directory, category, author, created_at, segment_size)
+    header, data_key = _new_header(directory, category, author, created_at, segment_size, domain)
     aad = header.encode()
     aes = AESGCM(data_key)
     out = memoryview(bytearray(segment_size + TAG_LEN))
@@ -401,7 +473,8 @@ def open_stream(src: ReadableStream, dst: WritableStream, keys: KeySource) -> Re
     tampered with further on, earlier segments have already been written: on any exception the
     caller must discard ``dst`` (:func:`open_file` does that for files).
     """
-    fixed = _read_exact(src, FIXED_HEADER_LEN)
+    prefix = _read_exact(src, _PREFIX_LEN)
+    fixed = prefix + _read_exact(src, _fixed_len(prefix) - _PREFIX_LEN)
     header, wrapped_len = _parse_fixed(fixed)
     header = _with_wrapped(header, _read_exact(src, wrapped_len))
     key = keys.private_key(header.patient_id, header.category, header.epoch)
@@ -431,6 +504,7 @@ def seal_file(
     author: str,
     created_at: int | None = None,
     segment_size: int = DEFAULT_SEGMENT_SIZE,
+    domain: Domain = UNBOUND,
 ) -> RecordHeader:
     """:func:`seal_stream` from a file to a file; ``dst_path`` appears only when complete."""
     with open(src_path, "rb") as fsrc, atomic_open(dst_path) as fdst:
@@ -442,6 +516,7 @@ def seal_file(
             author=author,
             created_at=created_at,
             segment_size=segment_size,
+            domain=domain,
         )
 
 

@@ -38,7 +38,7 @@ from typing import IO, Final
 from medledger.errors import BlockNotFound, IntegrityError, InvalidInput, StorageError
 from medledger.fsutil import atomic_fd, atomic_write, fsync_dir, write_all
 from medledger.storage import car
-from medledger.storage.base import BlockStore, CidLike, ContentStat, GcResult
+from medledger.storage.base import BlockStore, CidLike, ContentStat, GcResult, bounded, check_size
 from medledger.storage.cid import CID, RAW
 from medledger.storage.compute import build_dag
 from medledger.storage.unixfs import (
@@ -166,15 +166,28 @@ class EmbeddedStore(BlockStore):
     def _has_block(self, cid: CID) -> bool:
         return self.block_path(cid).is_file()
 
-    def get(self, cid: CidLike) -> bytes:
-        """The verified content of ``cid``."""
-        return b"".join(self.get_stream(cid))
+    def get_block(self, cid: CidLike, *, max_size: int | None = None) -> bytes:
+        """One verified block; ``ContentTooLarge`` above ``max_size`` (checked before reading)."""
+        c = CID.parse(cid)
+        if max_size is not None:
+            try:
+                size = self.block_path(c).stat().st_size
+            except FileNotFoundError:
+                raise BlockNotFound(f"block {c} is not in the store {self.root}") from None
+            except OSError as exc:
+                raise StorageError(f"cannot read block {c}: {exc.strerror or exc}") from exc
+            check_size(c, size, max_size)
+        return self.read_block(c)
 
-    def get_stream(self, cid: CidLike) -> Iterator[bytes]:
-        """Content in leaf-sized pieces; every block is verified before its piece is yielded."""
+    def get_stream(self, cid: CidLike, *, max_size: int | None = None) -> Iterator[bytes]:
+        """Content in leaf-sized pieces; every block is verified before its piece is yielded,
+        the root's declared size is checked against ``max_size`` before anything else is read
+        and the pieces may not exceed it."""
         root = CID.parse(cid)
         # Resolve the root eagerly so a missing CID fails at the call, not at first iteration.
-        root_block = self.read_block(root)
+        root_block = self.get_block(root, max_size=None if root.codec != RAW else max_size)
+        declared = file_size_of_root(root, root_block)
+        check_size(root, declared, max_size)
 
         def load(c: CID) -> bytes:
             if c == root:
@@ -184,7 +197,7 @@ class EmbeddedStore(BlockStore):
             except BlockNotFound:
                 raise BlockNotFound(f"content {root} is incomplete: block {c} missing") from None
 
-        return iter_file(root, load)
+        return bounded(root, iter_file(root, load), declared, max_size)
 
     def has(self, cid: CidLike) -> bool:
         """Whether the root block of ``cid`` is stored."""

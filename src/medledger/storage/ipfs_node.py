@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import time
 import urllib.parse
 import warnings
 from collections.abc import Callable, Iterator
@@ -39,8 +40,15 @@ from medledger.errors import (
     StoreUnavailable,
 )
 from medledger.storage import car
-from medledger.storage.base import BlockStore, CidLike, ContentStat, GcResult
-from medledger.storage.cid import CID
+from medledger.storage.base import (
+    BlockStore,
+    CidLike,
+    ContentStat,
+    GcResult,
+    bounded,
+    check_size,
+)
+from medledger.storage.cid import CID, RAW
 from medledger.storage.unixfs import (
     CHUNK_SIZE,
     FileDagBuilder,
@@ -61,6 +69,9 @@ warnings.filterwarnings(
 T = TypeVar("T")
 
 _CONNECT_TIMEOUT: Final = 5.0
+#: No medledger block is larger (256 KiB leaves, dag-pb nodes of at most 174 links); Kubo's own
+#: block limit is 2 MiB too. A node sending more for one block is refused while it streams.
+MAX_BLOCK_SIZE: Final = 2 << 20
 _NOT_FOUND_MARKERS: Final = (
     "not found",
     "timed out",
@@ -114,6 +125,8 @@ class IpfsNodeStore(BlockStore):
     ``rpc_timeout``: seconds the node may spend finding content (RPC ``timeout`` argument);
     keep it below ``timeout`` so a missing block is reported as BlockNotFound.
     ``has_timeout``: the same bound for :meth:`has`, which should answer fast.
+    ``read_deadline``: seconds one content read may take in total (``timeout`` bounds each
+    silence only, so a node trickling bytes would otherwise hold a read forever).
     """
 
     def __init__(
@@ -123,14 +136,16 @@ class IpfsNodeStore(BlockStore):
         timeout: float = 60.0,
         rpc_timeout: float = 30.0,
         has_timeout: float = 2.0,
+        read_deadline: float = 600.0,
     ) -> None:
-        if min(timeout, rpc_timeout, has_timeout) <= 0:
+        if min(timeout, rpc_timeout, has_timeout, read_deadline) <= 0:
             raise InvalidInput("timeouts must be positive")
         self._addr, self.url = api_multiaddr(api)
         self.location = f"ipfs:{self.url}"
         self._timeout = timeout
         self._rpc_timeout = rpc_timeout
         self._has_timeout = has_timeout
+        self._read_deadline = read_deadline
         try:
             self._client = ipfshttpclient.Client(
                 self._addr, timeout=(_CONNECT_TIMEOUT, timeout), chunk_size=CHUNK_SIZE
@@ -150,7 +165,7 @@ class IpfsNodeStore(BlockStore):
 
     def _wrap(self, exc: BaseException, what: str, cid: CID | None) -> BaseException:
         subject = f"{what} {cid}" if cid is not None else what
-        if isinstance(exc, (ipfs_exc.TimeoutError, requests.Timeout)):
+        if isinstance(exc, (ipfs_exc.TimeoutError, requests.Timeout, TimeoutError)):
             return StoreTimeout(
                 f"IPFS node {self.url} did not answer within {self._timeout:g} s ({subject})",
                 hint="check that the node is healthy, or raise the timeout",
@@ -240,26 +255,38 @@ class IpfsNodeStore(BlockStore):
             ),
         )
 
-    def get(self, cid: CidLike) -> bytes:
-        """Fetch with ``cat``, then rebuild the CID from the bytes; IntegrityError on mismatch."""
-        root = CID.parse(cid)
-        data = self._cat(root, stream=False)
-        if not isinstance(data, bytes):
-            raise StorageError(f"IPFS node {self.url} answered cat {root} with no content")
-        _check_content(root, iter_chunks(data), self.url)
-        return data
+    def get_block(self, cid: CidLike, *, max_size: int | None = None) -> bytes:
+        """``block/get``, verified, streamed with a cap (never more than MAX_BLOCK_SIZE)."""
+        return self._block(CID.parse(cid), max_size)
 
-    def get_stream(self, cid: CidLike) -> Iterator[bytes]:
-        """Pieces as they arrive; the final ``next()`` raises IntegrityError on a mismatch."""
+    def get_stream(self, cid: CidLike, *, max_size: int | None = None) -> Iterator[bytes]:
+        """The root block is fetched and verified first and its declared size checked against
+        ``max_size``; then ``cat`` streams, counted (never past the declared size), within the
+        read deadline; the final ``next()`` raises IntegrityError if the CID does not match."""
         root = CID.parse(cid)
+        block = self._block(root, max_size if root.codec == RAW else None)
+        declared = file_size_of_root(root, block)
+        check_size(root, declared, max_size)
+        if root.codec == RAW:  # the block is the content, verified already
+            return bounded(root, iter([block] if block else []), declared, max_size)
         response = self._cat(root, stream=True)
-        return self._verified_stream(root, response)
+        return self._verified_stream(root, response, declared, max_size)
 
-    def _verified_stream(self, root: CID, response: Any) -> Iterator[bytes]:
+    def _verified_stream(
+        self, root: CID, response: Any, declared: int, max_size: int | None
+    ) -> Iterator[bytes]:
         builder = FileDagBuilder(root.version)
         rechunker = Rechunker()
+        deadline = time.monotonic() + self._read_deadline
+        pieces = self._guard_stream("reading", root, iter(response))
         try:
-            for piece in self._guard_stream("reading", root, iter(response)):
+            for piece in bounded(root, pieces, declared, max_size):
+                if time.monotonic() > deadline:
+                    raise StoreTimeout(
+                        f"IPFS node {self.url} did not deliver {root} ({declared} bytes) within "
+                        f"the read deadline of {self._read_deadline:g} s",
+                        hint="raise read_deadline for very large content on a slow node",
+                    )
                 for chunk in rechunker.feed(piece):
                     builder.add_chunk(chunk)
                 yield piece
@@ -274,14 +301,35 @@ class IpfsNodeStore(BlockStore):
                 "(tampered, or added with other UnixFS parameters than medledger's)"
             )
 
-    def _block(self, cid: CID) -> bytes:
-        block = self._call(
+    def _block(self, cid: CID, max_size: int | None = None) -> bytes:
+        limit = MAX_BLOCK_SIZE if max_size is None else min(max_size, MAX_BLOCK_SIZE)
+        response = self._call(
             "reading block",
             cid,
-            lambda: self._client.block.get(str(cid), opts={"timeout": _seconds(self._rpc_timeout)}),
+            lambda: self._client.block.get(
+                str(cid), opts={"timeout": _seconds(self._rpc_timeout)}, stream=True
+            ),
         )
-        if not isinstance(block, bytes):
-            raise StorageError(f"IPFS node {self.url} answered block/get {cid} with no content")
+        buf = bytearray()
+        deadline = time.monotonic() + self._read_deadline
+        try:
+            for piece in self._guard_stream("reading block", cid, iter(response)):
+                buf += piece
+                if len(buf) > limit:
+                    if max_size is not None and limit == max_size:
+                        check_size(cid, len(buf), max_size)
+                    raise IntegrityError(
+                        f"IPFS node {self.url} sends a block {cid} larger than "
+                        f"{MAX_BLOCK_SIZE} bytes (no medledger block is); reading stopped"
+                    )
+                if time.monotonic() > deadline:
+                    raise StoreTimeout(
+                        f"IPFS node {self.url} did not deliver block {cid} within the read "
+                        f"deadline of {self._read_deadline:g} s"
+                    )
+        finally:
+            response.close()
+        block = bytes(buf)
         verify_block(cid, block)
         return block
 
