@@ -27,6 +27,8 @@ interface IProviderRegistry {
     event ProviderSuspended(address indexed provider);
     /// @notice The provider was reinstated.
     event ProviderReinstated(address indexed provider);
+    /// @notice The owner named `suspender` (zero = none) as the account that may also suspend.
+    event ProviderSuspenderChanged(address indexed previousSuspender, address indexed suspender);
 
     /// @notice The provider address must be non-zero.
     error ProviderInvalidAddress(address provider);
@@ -81,8 +83,16 @@ interface IProviderRegistry {
         bytes calldata signature
     ) external;
 
-    /// @notice Suspends an active provider: its grants and break-glass windows stop working (owner only).
+    /// @notice Suspends an active provider: its grants and break-glass windows stop working
+    ///         (owner or suspender; others revert with `OwnableUnauthorizedAccount`).
     function suspendProvider(address provider) external;
+
+    /// @notice Names the account that may suspend providers besides the owner (owner only; zero = none).
+    /// @dev Lets a timelocked owner keep suspension immediate: the consortium Safe is the suspender.
+    function setSuspender(address suspender) external;
+
+    /// @notice The account that may suspend providers besides the owner (zero = none).
+    function suspender() external view returns (address);
 
     /// @notice Reinstates a suspended provider; its unexpired grants work again (owner only).
     function reinstateProvider(address provider) external;

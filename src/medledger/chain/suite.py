@@ -276,6 +276,18 @@ class _AdministrationCalls(SuiteContract):
         """Accept a pending ownership transfer (pending owner only)."""
         return self._tx("acceptOwnership")
 
+    def suspender(self) -> str:
+        """The account that may suspend providers besides the owner (zero address when none)."""
+        return str(self._view("suspender"))
+
+    def set_suspender(self, suspender: str) -> TxResult:
+        """Name the account that may also suspend providers (owner only)."""
+        return self._tx("setSuspender", to_checksum_address(suspender))
+
+    def encode(self, name: str, *args: Any) -> bytes:
+        """Calldata of ``name(args)`` (for a multisig or timelock to send)."""
+        return bytes.fromhex(self._encode(name, *args)[1][2:])
+
 
 class MedLedgerContract(_AdministrationCalls):
     """The MedLedger core contract (identity, recovery, providers, consent, access log, records)."""
