@@ -90,15 +90,10 @@ abstract contract ProviderRegistry is MedLedgerBase, Ownable2Step {
     }
 
     /// @inheritdoc IProviderRegistry
-    function setSuspender(address suspender_) external onlyOwner {
+    function setSuspenderAccount(address suspender_) external onlyOwner {
         address previous = _suspender;
         _suspender = suspender_;
         emit ProviderSuspenderChanged(previous, suspender_);
-    }
-
-    /// @inheritdoc IProviderRegistry
-    function suspender() external view returns (address) {
-        return _suspender;
     }
 
     /// @inheritdoc IProviderRegistry

@@ -89,10 +89,10 @@ interface IProviderRegistry {
 
     /// @notice Names the account that may suspend providers besides the owner (owner only; zero = none).
     /// @dev Lets a timelocked owner keep suspension immediate: the consortium Safe is the suspender.
-    function setSuspender(address suspender) external;
-
-    /// @notice The account that may suspend providers besides the owner (zero = none).
-    function suspender() external view returns (address);
+    ///      Its selector (0xff0f9889) sorts after every other one and there is no getter (read
+    ///      the latest `ProviderSuspenderChanged` event): the dispatcher tests selectors in
+    ///      order, so the hot paths pay nothing for this function (docs/decisions.md).
+    function setSuspenderAccount(address suspender) external;
 
     /// @notice Reinstates a suspended provider; its unexpired grants work again (owner only).
     function reinstateProvider(address provider) external;

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.governance import Gov
-from medledger.chain.types import ZERO32
+from helpers.governance import Gov, execute, register_proposal, signed, submitter
 from medledger.errors import MedledgerError, NotAuthorized, SignatureError
 from medledger.governance import (
     DEFAULT_MIN_DELAY,
@@ -22,41 +21,10 @@ from medledger.governance import (
 )
 from medledger.governance.safe import pack_signatures, safe_tx_hash
 
-WEEK = 7 * 86400
-
-
-def _register_proposal(gov: Gov, index: int, responder: bool) -> tuple[str, Proposal]:
-    """A proposal scheduling dev party ``index`` as a provider (its own key signature inside)."""
-    provider = gov.ml.session(gov.ml.dev_party(index))
-    ks = provider.providers.sign_key(deadline=gov.ml.now() + WEEK)
-    c = gov.consortium
-    p = c.propose_register(
-        provider.address,
-        ks.encryption_key.x25519_public_bytes(),
-        ZERO32,
-        responder,
-        "City ER" if responder else "Clinic",
-        ks.nonce,
-        ks.deadline,
-        ks.signature,
-    )
-    return provider.address, p
-
-
-def _signed(gov: Gov, p: Proposal, *owners: int) -> Proposal:
-    for i in owners:
-        p = gov.consortium.sign(p, gov.owners[i])
-    return p
-
-
-def _submitter(gov: Gov):  # type: ignore[no-untyped-def]
-    from medledger.chain.transactions import TxSender
-
-    return TxSender(gov.ml.chain, gov.ml.chain.dev_accounts()[1])
-
-
-def _execute(gov: Gov, p: Proposal) -> int:
-    return gov.consortium.execute(p, _submitter(gov)).gas_used
+_register_proposal = register_proposal
+_signed = signed
+_submitter = submitter
+_execute = execute
 
 
 def test_setup_moves_the_registry_to_timelock_and_safe(gov: Gov) -> None:

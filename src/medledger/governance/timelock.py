@@ -189,7 +189,7 @@ def describe(function: str, args: dict[str, Any], when: str) -> str:
         return f"provider {args['provider']} will be suspended {when}"
     if function == "transferOwnership":
         return f"registry ownership will be offered to {args['newOwner']} {when}"
-    if function == "setSuspender":
+    if function == "setSuspenderAccount":
         return f"{args['suspender']} will be the registry's suspender {when}"
     return f"{function}({', '.join(f'{k}={v}' for k, v in args.items())}) {when}"
 
