@@ -88,19 +88,23 @@ def create_consortium(
     gas: dict[str, int] = {}
     infra = _existing_infra(deployment.manifest)
     if infra is None:
-        infra = deploy_safe_infrastructure(sender)
+        infra, gas["deploy Safe singleton + factory + handler"] = deploy_safe_infrastructure(sender)
     safe, created = create_safe(sender, infra, owners, threshold, salt_nonce=salt_nonce)
     gas["create Safe proxy"] = created.gas_used
     me = registry_owner.address
     timelock = deploy_timelock(sender, 0, [safe.address, me], [safe.address, me], me)
+    gas["deploy ConsortiumTimelock"] = timelock.deploy_gas
     gas["setSuspenderAccount"] = registry.set_suspender(safe.address).gas_used
     gas["transferOwnership"] = registry.transfer_ownership(timelock.address).gas_used
     _run_now(timelock, registry.address, registry.encode("acceptOwnership"), gas, "accept")
     if min_delay:
         data = timelock.calldata("updateDelay", min_delay)
         _run_now(timelock, timelock.address, data, gas, "updateDelay")
-    for role in ("PROPOSER_ROLE", "CANCELLER_ROLE", "EXECUTOR_ROLE", "DEFAULT_ADMIN_ROLE"):
-        timelock.send("renounceRole", timelock.call(role), me)
+    renounced = [
+        timelock.send("renounceRole", timelock.call(role), me).gas_used
+        for role in ("PROPOSER_ROLE", "CANCELLER_ROLE", "EXECUTOR_ROLE", "DEFAULT_ADMIN_ROLE")
+    ]
+    gas["bootstrap renounces 4 roles"] = sum(renounced)
     _check_setup(registry, safe, timelock, me, min_delay)
     contracts = dict(deployment.manifest.contracts)
     for key, addr in zip(_INFRA_KEYS, (infra.singleton, infra.factory, infra.handler), strict=True):

@@ -115,16 +115,18 @@ class SafeDeployment:
     handler: str
 
 
-def deploy_safe_infrastructure(sender: TxSender) -> SafeDeployment:
-    """Deploy the Safe singleton, proxy factory and compatibility fallback handler."""
-    addresses = []
+def deploy_safe_infrastructure(sender: TxSender) -> tuple[SafeDeployment, int]:
+    """Deploy the Safe singleton, proxy factory and compatibility fallback handler (and the
+    gas of the three deployments)."""
+    addresses, gas = [], 0
     for name in ("Safe", "SafeProxyFactory", "CompatibilityFallbackHandler"):
         art = safe_artifact(name)
         factory = sender.chain.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
         result = sender.deploy(factory.constructor())
         assert result.contract_address is not None  # deploy() guarantees it
         addresses.append(to_checksum_address(result.contract_address))
-    return SafeDeployment(*addresses)
+        gas += result.gas_used
+    return SafeDeployment(*addresses), gas
 
 
 def create_safe(

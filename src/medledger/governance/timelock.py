@@ -36,6 +36,9 @@ _ADMIN = ZERO32  # DEFAULT_ADMIN_ROLE
 class TimelockContract(BoundContract):
     """A deployed ``ConsortiumTimelock``."""
 
+    #: gas of the deployment when this object deployed it (0 when bound to an existing one)
+    deploy_gas: int = 0
+
     def __init__(
         self, chain: Chain, address: str, *, sender: TxSender | None = None, deploy_block: int = 0
     ) -> None:
@@ -83,9 +86,11 @@ def deploy_timelock(
     factory = sender.chain.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
     result = sender.deploy(factory.constructor(min_delay, list(proposers), list(executors), admin))
     assert result.contract_address is not None  # deploy() guarantees it
-    return TimelockContract(
+    contract = TimelockContract(
         sender.chain, result.contract_address, sender=sender, deploy_block=result.block_number
     )
+    contract.deploy_gas = result.gas_used
+    return contract
 
 
 @dataclass(frozen=True)
