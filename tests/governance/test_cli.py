@@ -69,7 +69,8 @@ def test_consortium_commands(stack: Path, tmp_path: Path) -> None:
     _fails(["consortium", "sign", join, "--as", "outsider"], "is not an owner")
     ok(["consortium", "sign", join, "--as", "a"])
     _fails(["consortium", "execute", join, "--as", "dev:1"], "1 of the 2 owner signatures")
-    ok(["consortium", "sign", join, "--as", "c"])
+    # Air-gapped signer: no chain connection at all.
+    ok(["consortium", "sign", join, "--as", "c", "--offline", "--rpc", "http://127.0.0.1:9"])
     ok(["consortium", "execute", join, "--as", "dev:1"])
     _fails(["consortium", "execute", join, "--as", "dev:1"], "was used")
 

@@ -130,10 +130,12 @@ class Proposal:
 
     # --- signatures --------------------------------------------------------------------------
 
-    def sign(self, owner: LocalAccount, owners: list[str]) -> Proposal:
-        """This proposal with ``owner``'s signature added (offline; ``owners`` are the Safe's
-        current owners, read by the caller when it can reach the chain)."""
-        if owner.address not in owners:
+    def sign(self, owner: LocalAccount, owners: list[str] | None) -> Proposal:
+        """This proposal with ``owner``'s signature added. ``owners`` are the Safe's current
+        owners, read by the caller when it can reach the chain; ``None`` signs with no chain at
+        all (air-gapped: the hash is still re-derived from the file; ownership is checked at
+        execution)."""
+        if owners is not None and owner.address not in owners:
             raise NotAuthorized(
                 f"{owner.address} is not an owner of the Safe {self.safe}",
                 hint=f"owners: {', '.join(owners)}",

@@ -160,13 +160,23 @@ def _consortium() -> Any:
 
 @consortium.command()
 @click.argument("file")
+@click.option("--offline", is_flag=True, help="No chain access: skip the owner and summary checks.")
 @sdk_options
-def sign(file: str) -> None:
+def sign(file: str, offline: bool) -> None:
     """Add your (--as, an owner) signature to the proposal FILE."""
+    from medledger.cli.state import key_path, read_password
+    from medledger.client import Party
     from medledger.governance import Proposal
 
     state = get_state()
-    p = _consortium().sign(Proposal.load(file), state.party().account)
+    if offline:
+        # a keystore only (dev:N needs a chain); the file's hash is re-derived on load
+        name = state.account_name()
+        assert name is not None
+        party = Party.from_keystore(key_path(name), read_password(f"Password for {name}"))
+        p = Proposal.load(file).sign(party.account, None)
+    else:
+        p = _consortium().sign(Proposal.load(file), state.party().account)
     p.save(file)
     data = {"file": file, "summary": p.summary, "signatures": sorted(p.signatures)}
     emit(state.json, data, lambda con: con.print(kv_table(data, title="signed")))
