@@ -286,7 +286,7 @@ class _AdministrationCalls(SuiteContract):
             return "0x0000000000000000000000000000000000000000"
         return to_checksum_address(events[-1].args["suspender"])
 
-    def set_suspender(self, suspender: str) -> TxResult:
+    def set_suspender_account(self, suspender: str) -> TxResult:
         """Name the account that may also suspend providers (owner only)."""
         return self._tx("setSuspenderAccount", to_checksum_address(suspender))
 

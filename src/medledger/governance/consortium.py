@@ -94,7 +94,7 @@ def create_consortium(
     me = registry_owner.address
     timelock = deploy_timelock(sender, 0, [safe.address, me], [safe.address, me], me)
     gas["deploy ConsortiumTimelock"] = timelock.deploy_gas
-    gas["setSuspenderAccount"] = registry.set_suspender(safe.address).gas_used
+    gas["setSuspenderAccount"] = registry.set_suspender_account(safe.address).gas_used
     gas["transferOwnership"] = registry.transfer_ownership(timelock.address).gas_used
     _run_now(timelock, registry.address, registry.encode("acceptOwnership"), gas, "accept")
     if min_delay:
