@@ -222,3 +222,17 @@ def test_file_edited_after_signing_is_refused(gov: Gov, tmp_path: Path, edit) ->
         _execute(gov, Proposal.load(path))
     assert c.scheduled() == []
     assert c.safe.nonce() == p.tx.nonce
+
+
+def test_a_scheduled_responder_can_be_cancelled_before_it_applies(gov: Gov) -> None:
+    c = gov.consortium
+    er, p = _register_proposal(gov, 3, True)
+    _execute(gov, _signed(gov, p, 0, 1))
+    assert [s.state for s in c.scheduled()] == ["pending"]
+    _execute(gov, _signed(gov, c.propose_cancel(p), 1, 2))
+    assert c.scheduled() == []
+    assert [s.state for s in c.scheduled(include_done=True)][-1] == "cancelled"
+    gov.ml.increase_time(DEFAULT_MIN_DELAY + 1)
+    with pytest.raises(OperationNotReady):
+        _execute(gov, _signed(gov, c.propose_execute(p), 0, 1))
+    assert c.registry.get_provider(er).status == 0

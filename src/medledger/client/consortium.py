@@ -115,6 +115,9 @@ class ConsortiumNamespace(Namespace):
     def propose_execute(self, scheduled: Proposal) -> Proposal:
         return self.get().propose_execute(scheduled)
 
+    def propose_cancel(self, scheduled: Proposal) -> Proposal:
+        return self.get().propose_cancel(scheduled)
+
     def sign(self, proposal: Proposal) -> Proposal:
         """``proposal`` with this party's owner signature added."""
         return self.get().sign(proposal, self._party.account)

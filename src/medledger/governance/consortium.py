@@ -248,11 +248,21 @@ class Consortium:
 
     def propose_execute(self, scheduled: Proposal, *, nonce: int | None = None) -> Proposal:
         """The Safe transaction that executes what ``scheduled`` put in the timelock."""
-        call = self._timelock_call(scheduled)
-        if scheduled.action.startswith("execute:"):
-            raise InvalidInput("this proposal already executes a scheduled operation")
+        call = self._scheduled_call(scheduled)
         tx = SafeTx(self.timelock.address, 0, call.execute_data(self.timelock), self._nonce(nonce))
         return self._proposal("execute:" + scheduled.action, tx, call)
+
+    def propose_cancel(self, scheduled: Proposal, *, nonce: int | None = None) -> Proposal:
+        """The Safe transaction that cancels what ``scheduled`` put in the timelock (the Safe
+        holds the canceller role): the change never takes effect."""
+        call = self._scheduled_call(scheduled)
+        tx = SafeTx(self.timelock.address, 0, call.cancel_data(self.timelock), self._nonce(nonce))
+        return self._proposal("cancel:" + scheduled.action, tx, call)
+
+    def _scheduled_call(self, scheduled: Proposal) -> TimelockCall:
+        if scheduled.action.split(":")[0] in ("execute", "cancel"):
+            raise InvalidInput("give the proposal that scheduled the operation")
+        return self._timelock_call(scheduled)
 
     def _schedule(self, action: str, data: bytes, delay: int | None, nonce: int | None) -> Proposal:
         d = self.timelock.min_delay() if delay is None else delay
@@ -280,6 +290,8 @@ class Consortium:
         function, args = decode_registry_call(call.data)
         if action.startswith("execute:"):
             return "execute: " + describe(function, args, "now")
+        if action.startswith("cancel:"):
+            return "cancel: " + describe(function, args, "at its scheduled time")
         return "schedule: " + describe(function, args, f"{call.delay} s after scheduling")
 
     def _timelock_call(self, p: Proposal) -> TimelockCall:
@@ -301,11 +313,13 @@ class Consortium:
             call = self._timelock_call(p)
             if call.timelock != self.timelock.address or call.target != self.registry.address:
                 raise ProposalTampered("the timelock operation targets another contract")
-            expected = (
-                call.execute_data(self.timelock)
-                if p.action.startswith("execute:")
-                else call.schedule_data(self.timelock)
-            )
+            kind = p.action.split(":")[0]
+            if kind == "execute":
+                expected = call.execute_data(self.timelock)
+            elif kind == "cancel":
+                expected = call.cancel_data(self.timelock)
+            else:
+                expected = call.schedule_data(self.timelock)
             if p.tx.to != self.timelock.address or p.tx.data != expected or p.tx.value:
                 raise ProposalTampered("the timelock operation differs from the signed transaction")
         elif p.tx.to != self.registry.address or p.tx.value:
@@ -337,6 +351,11 @@ class Consortium:
                 "proposals first"
             )
         packed = p.packed_signatures(self.safe.owners(), self.safe.threshold())
+        cancel = p.action.startswith("cancel:")
+        if cancel and not self.timelock.call(
+            "isOperationPending", self._timelock_call(p).operation_id
+        ):
+            raise OperationNotReady("the operation is not pending: nothing to cancel")
         if p.action.startswith("execute:"):
             op = self._timelock_call(p).operation_id
             ts = self.timelock.timestamp_of(op)

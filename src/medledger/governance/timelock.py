@@ -125,6 +125,9 @@ class TimelockCall:
             "execute", self.target, self.value, self.data, self.predecessor, self.salt
         )
 
+    def cancel_data(self, timelock: TimelockContract) -> bytes:
+        return timelock.calldata("cancel", self.operation_id)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "timelock": self.timelock,

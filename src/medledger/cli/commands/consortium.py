@@ -152,6 +152,17 @@ def propose_execute(scheduled_file: str, out: str) -> None:
     _write(_consortium().propose_execute(Proposal.load(scheduled_file)), out)
 
 
+@propose.command("cancel")
+@click.argument("scheduled_file")
+@_out
+@connection_options
+def propose_cancel(scheduled_file: str, out: str) -> None:
+    """Cancel what SCHEDULED_FILE scheduled, before it is executed."""
+    from medledger.governance import Proposal
+
+    _write(_consortium().propose_cancel(Proposal.load(scheduled_file)), out)
+
+
 def _consortium() -> Any:
     from medledger.governance import Consortium
 
