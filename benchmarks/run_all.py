@@ -21,15 +21,25 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_gas
+import bench_governance
 import bench_scaling
 import bench_throughput
 from common import BENCH_DIR, load_line, machine_info, md_table, print_table
 
 SECTIONS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "gas": bench_gas.run,
+    "governance": bench_governance.run,
     "throughput": bench_throughput.run,
     "scaling": bench_scaling.run,
 }
+
+
+GOVERNANCE_INTRO = (
+    "Consortium governance (issue 19; `benchmarks/bench_governance.py`): receipt `gasUsed` on "
+    "Anvil of the one-time set-up (paid by the registry's former owner) and of each registry "
+    "change as the 2-of-3 Safe transaction that carries it. Timelocked changes are two Safe "
+    "transactions (schedule, then execute after 48 h); suspension is one."
+)
 
 
 def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -161,6 +171,10 @@ def render(
         "## Gas",
         "",
         bench_gas.markdown(results["gas"]),
+        "",
+        GOVERNANCE_INTRO,
+        "",
+        bench_governance.markdown(results["governance"]),
         "",
         "## Throughput",
         "",

@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from medledger.chain.artifacts import SUITE, source_hashes, stale_sources  # noqa: E402
+from medledger.chain.artifacts import EXPORTED, source_hashes, stale_sources  # noqa: E402
 
 OUT_DIR = ROOT / "src" / "medledger" / "artifacts"
 
@@ -92,7 +92,7 @@ def build_documents(root: Path = ROOT) -> dict[str, dict[str, Any]]:
     hashes = source_hashes(root)
     _check_build_matches_sources(build_dir, hashes)
     docs: dict[str, dict[str, Any]] = {}
-    for name in SUITE:
+    for name in EXPORTED:
         ctype, manifest = _contract_type(build_dir, name)
         docs[name] = {
             "contractName": name,

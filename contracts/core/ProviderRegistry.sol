@@ -11,9 +11,14 @@ import {MedLedgerBase} from "./MedLedgerBase.sol";
 /// @title ProviderRegistry
 /// @notice Providers: identities and flags governed by the consortium owner (two-step ownership);
 ///         encryption keys set only by the provider itself (transaction or EIP-712 signature).
+///         The owner may name a suspender (the consortium Safe when the owner is a timelock) who
+///         can suspend without the owner's delay; everything else stays with the owner.
 abstract contract ProviderRegistry is MedLedgerBase, Ownable2Step {
     /// @dev Longest provider name in bytes (bounds the event and storage cost).
     uint256 internal constant MAX_NAME_BYTES = 64;
+
+    /// @dev May suspend providers besides the owner; zero = nobody else.
+    address private _suspender;
 
     /// @inheritdoc IProviderRegistry
     function registerProvider(
@@ -67,7 +72,9 @@ abstract contract ProviderRegistry is MedLedgerBase, Ownable2Step {
     }
 
     /// @inheritdoc IProviderRegistry
-    function suspendProvider(address provider) external onlyOwner {
+    function suspendProvider(address provider) external {
+        // Not onlyOwner: the suspender acts without the owner's timelock delay (docs/governance.md).
+        if (msg.sender != owner() && msg.sender != _suspender) revert OwnableUnauthorizedAccount(msg.sender);
         uint256 a = _accounts[provider];
         if (Packed.accountStatus(a) != Codes.PROVIDER_ACTIVE) revert ProviderNotActive(provider);
         _setStatus(provider, a, Codes.PROVIDER_SUSPENDED);
@@ -80,6 +87,13 @@ abstract contract ProviderRegistry is MedLedgerBase, Ownable2Step {
         if (Packed.accountStatus(a) != Codes.PROVIDER_SUSPENDED) revert ProviderNotSuspended(provider);
         _setStatus(provider, a, Codes.PROVIDER_ACTIVE);
         emit ProviderReinstated(provider);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function setSuspenderAccount(address suspender_) external onlyOwner {
+        address previous = _suspender;
+        _suspender = suspender_;
+        emit ProviderSuspenderChanged(previous, suspender_);
     }
 
     /// @inheritdoc IProviderRegistry

@@ -27,6 +27,8 @@ interface IProviderRegistry {
     event ProviderSuspended(address indexed provider);
     /// @notice The provider was reinstated.
     event ProviderReinstated(address indexed provider);
+    /// @notice The owner named `suspender` (zero = none) as the account that may also suspend.
+    event ProviderSuspenderChanged(address indexed previousSuspender, address indexed suspender);
 
     /// @notice The provider address must be non-zero.
     error ProviderInvalidAddress(address provider);
@@ -81,8 +83,16 @@ interface IProviderRegistry {
         bytes calldata signature
     ) external;
 
-    /// @notice Suspends an active provider: its grants and break-glass windows stop working (owner only).
+    /// @notice Suspends an active provider: its grants and break-glass windows stop working
+    ///         (owner or suspender; others revert with `OwnableUnauthorizedAccount`).
     function suspendProvider(address provider) external;
+
+    /// @notice Names the account that may suspend providers besides the owner (owner only; zero = none).
+    /// @dev Lets a timelocked owner keep suspension immediate: the consortium Safe is the suspender.
+    ///      Its selector (0xff0f9889) sorts after every other one and there is no getter (read
+    ///      the latest `ProviderSuspenderChanged` event): the dispatcher tests selectors in
+    ///      order, so the hot paths pay nothing for this function (docs/decisions.md).
+    function setSuspenderAccount(address suspender) external;
 
     /// @notice Reinstates a suspended provider; its unexpired grants work again (owner only).
     function reinstateProvider(address provider) external;

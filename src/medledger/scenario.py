@@ -137,18 +137,41 @@ def run_reference_scenario(
         "er": er.address,
     }
 
+    # The consortium: three member hospitals' keys, any two of which act, through a Safe 1.4.1
+    # multisig behind a 48 h timelock (docs/governance.md). Dev account 0 deployed the registry
+    # and hands it over; members' keys only sign (offline), dev account 0 relays.
+    members = [ml.dev_party(i).account for i in (5, 6, 7)]
+    setup = consortium.consortium.create([m.address for m in members], 2)
+    gov = setup.consortium
+    scheduled = []
     for who, name, emergency in (
         (clinic, "Riverside Family Clinic", False),
         (specialist, "Dr. Ada Okafor, Endocrinology", False),
         (er, "City General Emergency Dept.", True),
     ):
-        tx = consortium.providers.register(who.party, name=name, emergency_responder=emergency)
-        note("registerProvider", tx.gas_used)
+        ks = who.providers.sign_key(deadline=ml.now() + 7 * 86400)
+        p = consortium.consortium.propose_register(ks, name, emergency)
+        p = gov.sign(gov.sign(p, members[0]), members[2])
+        note("Safe: schedule registerProvider", consortium.consortium.execute(p).gas_used)
+        scheduled.append(p)
+    upcoming = [s.summary for s in consortium.consortium.upcoming_responders()]
+    ml.increase_time(gov.timelock.min_delay() + 60)
+    for p in scheduled:
+        run = gov.sign(gov.sign(gov.propose_execute(p), members[1]), members[2])
+        note("Safe: execute registerProvider", consortium.consortium.execute(run).gas_used)
+    registered = all(ml.providers.get(w.address).status == 1 for w in (clinic, specialist, er))
     step(
         "Consortium registers providers",
-        "The consortium (owner of the provider registry) registers a clinic, a specialist and an "
-        "emergency department (flagged as emergency responder).",
+        "The consortium is a 2-of-3 Safe multisig behind a 48-hour timelock that owns the provider "
+        "registry. Two of its three members sign the registration of a clinic, a specialist and "
+        "an emergency department (flagged as emergency responder); for 48 hours every patient "
+        f"can see the coming change ({len(upcoming)} scheduled emergency responder), then the "
+        "registrations are executed.",
+        ok=registered and len(upcoming) == 1,
         providers={"clinic": clinic.address, "specialist": specialist.address, "er": er.address},
+        safe=gov.safe.address,
+        timelock=gov.timelock.address,
+        scheduled_responders=upcoming,
     )
 
     info = patient.identity.register()

@@ -11,6 +11,7 @@ import pytest
 
 from medledger import errors as mle
 from medledger.chain.artifacts import (
+    EXPORTED,
     SUITE,
     artifacts_hash,
     hash_artifacts,
@@ -76,7 +77,7 @@ def test_export_then_check_detects_every_kind_of_staleness(project: Path) -> Non
     lib.write_text(lib.read_text() + "\n// edited\n")
     problems = stale_sources(project, out)
     assert problems == [
-        f"{n}: contracts/libraries/Codes.sol changed after the export" for n in SUITE
+        f"{n}: contracts/libraries/Codes.sol changed after the export" for n in EXPORTED
     ]
     assert any(".build/ is older" in p for p in tool.check(project, out))
 

@@ -165,6 +165,31 @@ def test_two_step_ownership(world: Any, owner: Any, stranger: Any, doctor: Any) 
     world.suspendProvider(doctor, sender=stranger)
 
 
+def test_suspender_suspends_without_the_owner_but_nothing_else(
+    world: Any, owner: Any, stranger: Any, doctor: Any, lab: Any
+) -> None:
+    # The consortium Safe is the suspender when a timelock owns the registry (issue 19).
+    with ape.reverts(world.OwnableUnauthorizedAccount, account=stranger.address):
+        world.setSuspenderAccount(stranger, sender=stranger)
+    receipt = world.setSuspenderAccount(stranger, sender=owner)
+    log = logs_of(receipt, world, "ProviderSuspenderChanged")[0]
+    assert (log["previousSuspender"], log["suspender"]) == (ZERO_ADDRESS, stranger.address)
+    receipt = world.suspendProvider(doctor, sender=stranger)
+    assert logs_of(receipt, world, "ProviderSuspended")[0]["provider"] == doctor.address
+    assert world.getProvider(doctor).status == 2
+    with ape.reverts(world.OwnableUnauthorizedAccount, account=stranger.address):
+        world.reinstateProvider(doctor, sender=stranger)
+    with ape.reverts(world.OwnableUnauthorizedAccount, account=stranger.address):
+        world.updateProvider(lab, True, "x", sender=stranger)
+    with ape.reverts(world.OwnableUnauthorizedAccount, account=stranger.address):
+        world.setSuspenderAccount(doctor, sender=stranger)
+    world.suspendProvider(lab, sender=owner)  # the owner keeps the power too
+    world.reinstateProvider(doctor, sender=owner)
+    world.setSuspenderAccount(ZERO_ADDRESS, sender=owner)
+    with ape.reverts(world.OwnableUnauthorizedAccount, account=stranger.address):
+        world.suspendProvider(doctor, sender=stranger)
+
+
 def test_renounce_is_disabled(world: Any, owner: Any, stranger: Any) -> None:
     with ape.reverts(world.ProviderRegistryRenounceDisabled):
         world.renounceOwnership(sender=owner)

@@ -5,7 +5,6 @@ SafeMessage)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from conftest import (
     domain,
     nonce_key,
 )
+from medledger.governance.safe import safe_artifact, safe_message_hash
 
 ART = (
     Path(__file__).resolve().parents[2] / "node_modules/@safe-global/safe-contracts/build/artifacts"
@@ -43,13 +43,13 @@ pytestmark = pytest.mark.skipif(
 
 
 def _container(rel: str, name: str) -> Any:
-    data = json.loads((ART / rel).read_text())
+    art = safe_artifact(name)  # the SDK's loader of the npm build artifacts
     ct = ContractType.model_validate(
         {
             "contractName": name,
-            "abi": data["abi"],
-            "deploymentBytecode": {"bytecode": data["bytecode"]},
-            "runtimeBytecode": {"bytecode": data["deployedBytecode"]},
+            "abi": art.abi,
+            "deploymentBytecode": {"bytecode": art.bytecode},
+            "runtimeBytecode": {"bytecode": art.deployed_bytecode},
         }
     )
     return ape.project.chain_manager.contracts.get_container(ct)
@@ -107,6 +107,8 @@ def _safe_sig(
     m = encode_typed_data(full_message=full)
     digest = keccak(b"\x19" + m.version + m.header + m.body)
     safe_hash = s["handler"].getMessageHash(encode(["bytes32"], [digest]))
+    # The SDK's off-chain SafeMessage hash (medledger.governance) is the handler's.
+    assert bytes(safe_hash) == safe_message_hash(chain_id_of(ledger), s["safe"].address, digest)
     signed = Account.unsafe_sign_hash(bytes(safe_hash), s["signer"].private_key)
     return signed.r.to_bytes(32, "big") + signed.s.to_bytes(32, "big") + bytes([signed.v])
 

@@ -21,6 +21,12 @@ from medledger.errors import InvalidInput
 #: The contracts the SDK deploys and talks to, in deployment order.
 SUITE: tuple[str, ...] = ("MedLedger", "AnchorRegistry")
 
+#: Shipped too, deployed on demand (``medledger.governance``); not in the manifest fingerprint.
+GOVERNANCE: tuple[str, ...] = ("ConsortiumTimelock",)
+
+#: Every contract ``tools/export_artifacts.py`` writes.
+EXPORTED: tuple[str, ...] = SUITE + GOVERNANCE
+
 #: Folder names under contracts/ that hold generated or vendored sources, not ours.
 _IGNORED_DIRS = frozenset({".cache", "node_modules"})
 
@@ -147,7 +153,7 @@ def stale_sources(project_root: str | Path, artifacts_dir: str | Path | None = N
     folder = Path(artifacts_dir) if artifacts_dir else root / "src" / "medledger" / "artifacts"
     current = source_hashes(root)
     problems: list[str] = []
-    for name in SUITE:
+    for name in EXPORTED:
         path = folder / f"{name}.json"
         if not path.is_file():
             if current:

@@ -72,6 +72,8 @@ ERROR_CLASSES: dict[str, type[mle.MedledgerError]] = {
     "BreakGlassNotAllowedToClose": _AUTH,
     "IdentityNotProposed": _AUTH,
     "RecoveryNotGuardian": _AUTH,
+    "AccessControlUnauthorizedAccount": _AUTH,  # ConsortiumTimelock roles
+    "TimelockUnauthorizedCaller": _AUTH,
     # refused by the patient's choice
     "BreakGlassOptedOut": mle.AccessDenied,
     "BreakGlassCooldown": mle.AccessDenied,
@@ -105,12 +107,18 @@ ERROR_CLASSES: dict[str, type[mle.MedledgerError]] = {
     "RecoveryInvalidGuardians": _BAD,
     "RecoveryInvalidThreshold": _BAD,
     "StringTooLong": _BAD,  # OpenZeppelin ShortStrings
+    "TimelockInsufficientDelay": _BAD,
+    "TimelockInvalidOperationLength": _BAD,
 }
 
 #: Errors deliberately raised as plain ``ContractError``: state conflicts (already exists, not
 #: found, not yet due) that no generic class describes better; callers match on ``.name``.
 GENERIC_ERRORS: frozenset[str] = frozenset(
     {
+        "AccessControlBadConfirmation",  # ConsortiumTimelock (OpenZeppelin) from here ...
+        "FailedCall",
+        "TimelockUnexecutedPredecessor",
+        "TimelockUnexpectedOperationState",  # ... to here: not scheduled, not ready, done
         "AccessLogUnknownRecord",
         "AnchorRegistryAlreadyAnchored",
         "AnchorRegistryEmptyBatch",

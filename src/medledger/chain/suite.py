@@ -276,6 +276,24 @@ class _AdministrationCalls(SuiteContract):
         """Accept a pending ownership transfer (pending owner only)."""
         return self._tx("acceptOwnership")
 
+    def suspender(self) -> str:
+        """The account that may suspend providers besides the owner (zero address when none).
+
+        From the latest ``ProviderSuspenderChanged`` event: the contract has no getter (one
+        more selector would cost the hot paths' dispatch, docs/decisions.md)."""
+        events = self.get_events("ProviderSuspenderChanged")
+        if not events:
+            return "0x0000000000000000000000000000000000000000"
+        return to_checksum_address(events[-1].args["suspender"])
+
+    def set_suspender_account(self, suspender: str) -> TxResult:
+        """Name the account that may also suspend providers (owner only)."""
+        return self._tx("setSuspenderAccount", to_checksum_address(suspender))
+
+    def encode(self, name: str, *args: Any) -> bytes:
+        """Calldata of ``name(args)`` (for a multisig or timelock to send)."""
+        return bytes.fromhex(self._encode(name, *args)[1][2:])
+
 
 class MedLedgerContract(_AdministrationCalls):
     """The MedLedger core contract (identity, recovery, providers, consent, access log, records)."""

@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "anchor": ("anchor:anchor", "Anchor batches of items on-chain; prove and verify items."),
     "erase": ("records:erase", "Erase a record: tombstone on-chain, unpin, notify grantees."),
     "recovery": ("recovery:recovery", "Guardian recovery of a patient's controller key."),
+    "consortium": ("consortium:consortium", "The consortium's Safe multisig and timelock."),
     "cid": ("cid:cid", "Print a file's CID, like `ipfs add --only-hash -Q`."),
     "fund": ("dev:fund", "Give an account ETH (dev chains)."),
     "time": ("dev:time_", "Move or show chain time (dev chains)."),

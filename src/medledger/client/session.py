@@ -26,6 +26,7 @@ from medledger.client.access import AccessNamespace
 from medledger.client.anchors import AnchorsNamespace
 from medledger.client.audit import AuditNamespace
 from medledger.client.consent import ConsentNamespace
+from medledger.client.consortium import ConsortiumNamespace
 from medledger.client.directory import ProviderDirectory
 from medledger.client.documents import DocumentStore
 from medledger.client.emergency import EmergencyNamespace
@@ -63,7 +64,7 @@ class Session(FlatSessionMethods):
 
     ``session.consent.grant(...)``, ``session.access.read(...)``: the flows live in namespaces
     (``identity``, ``providers``, ``records``, ``consent``, ``relay``, ``emergency``,
-    ``access``, ``audit``, ``anchors``, ``recovery``).
+    ``access``, ``audit``, ``anchors``, ``recovery``, ``consortium``).
     """
 
     def __init__(self, ml: Deployment, party: Party) -> None:
@@ -96,6 +97,7 @@ class Session(FlatSessionMethods):
         self.audit = AuditNamespace(ctx)
         self.anchors = AnchorsNamespace(ctx, self.records, self.access)
         self.recovery = RecoveryNamespace(ctx)
+        self.consortium = ConsortiumNamespace(ctx, ml.deployment)
 
     def __repr__(self) -> str:
         return f"Session({self.address})"
