@@ -10,6 +10,7 @@ import importlib
 import json
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -17,7 +18,7 @@ import click
 from medledger import __version__
 from medledger.cli.exitcodes import EXIT_CODES_HELP, INTERRUPTED, exit_code_for
 from medledger.cli.state import CliState, account_option, connection_options
-from medledger.errors import MedledgerError
+from medledger.errors import InvalidInput, MedledgerError
 
 # name -> ("module:attribute", one-line summary for the command list), in `--help` order.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -49,7 +50,9 @@ def _debug() -> bool:
 
 def report_error(exc: BaseException, code: int, as_json: bool) -> None:
     """One line on stderr (and a JSON object on stdout with --json); never a traceback."""
-    message = str(exc) or type(exc).__name__
+    from medledger.cli.output import safe
+
+    message = safe(str(exc) or type(exc).__name__)
     hint = getattr(exc, "hint", None)
     if not isinstance(exc, MedledgerError):
         message = f"unexpected {type(exc).__name__}: {message}"
@@ -91,6 +94,42 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         command.short_help = target[1]
         return command
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's main, with usage errors as one ``error:`` line (plus a hint), exit 2."""
+        as_json = "--json" in (sys.argv[1:] if args is None else args)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.UsageError as exc:
+            code = exc.exit_code
+            path = exc.ctx.command_path if exc.ctx is not None else "medledger"
+            if not path.startswith("medledger"):
+                path = "medledger" + path[path.find(" ") :] if " " in path else "medledger"
+            usage = InvalidInput(exc.format_message(), hint=f"see `{path} --help`")
+            if not standalone_mode:
+                raise
+            report_error(usage, code, as_json)
+            sys.exit(code)
+        except click.exceptions.ClickException as exc:
+            if not standalone_mode:
+                raise
+            report_error(InvalidInput(exc.format_message()), exc.exit_code, as_json)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            if not standalone_mode:
+                raise
+            click.echo("aborted", err=True)
+            sys.exit(1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -94,6 +94,9 @@ class CliState:
                 + ("has no rpc)" if conn.profile_exists else "does not exist)"),
                 hint="run `medledger node start`, or pass --rpc URL (env MEDLEDGER_RPC)",
             )
+        check_rpc_url(conn.rpc)
+        if conn.store is not None:
+            check_store(conn.store)
         from medledger.client import Medledger
 
         self._ml = Medledger.open(
@@ -144,6 +147,64 @@ class CliState:
         return self.medledger().session(self.party(name))
 
 
+#: Seconds the store pre-flight waits for an IPFS node's answer.
+STORE_PROBE_TIMEOUT = 5.0
+
+
+def check_rpc_url(url: str) -> str:
+    """A chain endpoint that can be parsed: ``embedded`` or an http(s)/ws(s) URL with a host."""
+    from urllib.parse import urlsplit
+
+    if url == "embedded":
+        return url
+    hint = "e.g. http://127.0.0.1:8545 (IPv6: http://[::1]:8545)"
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a port that is not a number in 0..65535
+    except ValueError as exc:
+        raise InvalidInput(f"malformed chain URL {url!r}: {exc}", hint=hint) from None
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+        raise InvalidInput(f"not a chain JSON-RPC URL: {url!r}", hint=hint)
+    return url
+
+
+def check_store(store: str) -> None:
+    """Fail early, with the right exit code, on a store that cannot work: a directory path that
+    is a file (exit 2), or a URL where no IPFS RPC API answers (exit 4, naming the endpoint)."""
+    from medledger.errors import StoreUnavailable
+
+    if not store.startswith(("http://", "https://")):
+        path = Path(store).expanduser()
+        if path.exists() and not path.is_dir():
+            raise InvalidInput(
+                f"record store {store} is not a directory",
+                hint="--store takes a directory (the embedded store) or an IPFS RPC URL",
+            )
+        return
+    import urllib.error
+    import urllib.request
+
+    url = store.rstrip("/") + "/api/v0/version"
+    try:
+        # http(s) only: checked above
+        request = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=STORE_PROBE_TIMEOUT) as response:  # noqa: S310
+            body = response.read(4096)
+        if b"Version" not in body:
+            raise ValueError("the answer is not an IPFS version object")
+    except (OSError, ValueError) as exc:  # URLError, HTTPError, timeouts are OSErrors
+        reason = getattr(exc, "reason", None) or exc
+        raise StoreUnavailable(
+            f"no IPFS RPC API answers at {store}: {reason}",
+            hint="start the IPFS node (or `medledger node start`), or check --store",
+        ) from None
+
+
+def is_dev_account(name: str) -> bool:
+    """True for ``dev:N`` account names (funded dev accounts, no keystore)."""
+    return _DEV.match(name) is not None
+
+
 def key_path(name: str) -> Path:
     return home() / "keys" / f"{check_name('key', name)}.json"
 
@@ -177,6 +238,22 @@ def read_password(prompt: str, *, confirm: bool = False) -> str:
     if confirm and ask("Repeat for confirmation") != value:
         raise InvalidInput("the two passwords do not match", hint="run the command again")
     return value
+
+
+def confirm_irreversible(action: str, *, yes: bool, as_json: bool) -> None:
+    """Ask before an irreversible action; without a terminal to ask on (or with --json), require
+    ``--yes`` instead of going ahead silently."""
+    import sys
+
+    if yes:
+        return
+    if as_json or not sys.stdin.isatty():
+        raise InvalidInput(
+            f"{action} cannot be undone and there is no terminal to confirm on",
+            hint="add --yes to confirm",
+        )
+    if not click.confirm(f"{action}? this cannot be undone", default=False, err=True):
+        raise InvalidInput(f"{action}: not confirmed; nothing was done")
 
 
 def get_state() -> CliState:

@@ -7,8 +7,22 @@ from typing import Any
 import click
 
 from medledger.cli.output import emit, kv_table
-from medledger.cli.state import get_state, sdk_options
+from medledger.cli.state import get_state, is_dev_account, sdk_options
 from medledger.cli.views import tx_facts
+from medledger.errors import InvalidInput
+
+
+def refuse_dev_identity(name: str, role: str) -> None:
+    """Dev accounts (``dev:N``) have no keystore, so no lasting encryption key: refuse them
+    as patients or providers (their identity key would differ from one command to the next
+    and nothing sealed to it could ever be opened again)."""
+    if is_dev_account(name):
+        raise InvalidInput(
+            f"{name} cannot be registered as a {role}: dev accounts have no keystore, so their "
+            "encryption key would not survive this command",
+            hint="create a key with `medledger keys create NAME`, fund it with `medledger fund "
+            "NAME`, and register that",
+        )
 
 
 @click.group()
@@ -30,6 +44,7 @@ Example:
 def patient(pq: bool) -> None:
     """Register the --as account as a patient; publishes its encryption key and keyring."""
     state = get_state()
+    refuse_dev_identity(state.account_name() or "", "patient")
     info = state.session().identity.register(suite="mlkem768-x25519" if pq else None)
     data: dict[str, Any] = {
         "patient_id": info.patient_id,
@@ -63,6 +78,7 @@ def provider(provider: str, name: str, emergency_responder: bool) -> None:
     from medledger.client import Party
 
     state = get_state()
+    refuse_dev_identity(provider, "provider")
     if provider.endswith(".json"):
         party = Party.from_keystore(Path(provider), read_password(f"Password for {provider}"))
     else:
