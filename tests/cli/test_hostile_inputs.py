@@ -175,6 +175,10 @@ CASES = [
     case("patient as dev account", "register", "patient", "--as", "dev:1", says="dev"),
     case("patient twice", "register", "patient", "--as", "alice", code=INVALID,
          says="already"),
+    case("provider name too long", "register", "provider", "spec", "--name", "x" * 65, "--as",
+         "dev:0", says="64 bytes"),
+    case("provider name empty", "register", "provider", "spec", "--name", "", "--as", "dev:0",
+         says="name"),
     case("provider by non-owner", "register", "provider", "spec", "--name", "X", "--as",
          "alice", code=DENIED),
     # --- keys, cid, audit outputs -----------------------------------------------------------
@@ -258,3 +262,40 @@ def test_hostile_input(stack: dict[str, Any], row: Case) -> None:
         assert not (Path(stack["dir"]) / row.absent).exists()
     assert Path("/dev/null").is_char_device()
     assert PASSWORD not in run.stdout + run.stderr
+
+
+# --- 13.8: chain data is data, never markup ---------------------------------------------------
+
+HOSTILE_NAME = "=1+2[red]x[/red][link=http://evil]y[/link]<b>\x1b[31mz"  # 52 bytes (max 64)
+
+
+def test_provider_names_are_never_markup(stack: dict[str, Any], tmp_path: Path) -> None:
+    """A provider name with rich markup, an escape sequence, HTML and a spreadsheet formula:
+    registration, the audit table, the CSV and the HTML all show it as inert text."""
+    create_key("odd1")
+    create_key("odd2")
+    ok(["fund", "odd1"])
+    ok(["fund", "odd2"])
+    run = invoke(["register", "provider", "odd1", "--name", "[/]", "--as", "dev:0"])
+    assert run.exit_code == 0, run.stderr  # crashed after the tx before: MarkupError
+    assert "[/]" in run.stdout
+    run = invoke(["register", "provider", "odd2", "--name", HOSTILE_NAME, "--as", "dev:0"])
+    assert run.exit_code == 0, run.stderr
+    for grantee in ("odd1", "odd2"):
+        ok(["grant", grantee, "--as", "alice", "-c", "labs", "-p", "treatment", "--for", "1d"])
+        ok(["record", "get", stack["rid"], "--as", grantee, "--out", str(tmp_path / grantee)])
+    csv_path, html_path = tmp_path / "a.csv", tmp_path / "a.html"
+    run = invoke(["audit", "--as", "alice", "--csv", str(csv_path), "--html", str(html_path)])
+    assert run.exit_code == 0, run.stderr
+    assert "[/]" in run.stdout
+    assert "[red]x[/red][link=http://evil]y[/link]" in run.stdout
+    assert "\x1b" not in run.stdout  # the escape sequence is shown as text: \x1b
+    assert "\\x1b[31mz" in run.stdout
+    assert f"wrote the accounting of disclosures (CSV) to {csv_path}" in run.stderr
+    csv_text = csv_path.read_text()
+    assert "'=1+2" in csv_text
+    assert ",=1+2" not in csv_text
+    html = html_path.read_text()
+    assert "&lt;b&gt;\x1b" in html or "&lt;b&gt;" in html
+    assert "<b>\x1b" not in html
+    assert 'href="http://evil' not in html

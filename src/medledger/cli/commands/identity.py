@@ -11,6 +11,9 @@ from medledger.cli.state import get_state, is_dev_account, sdk_options
 from medledger.cli.views import tx_facts
 from medledger.errors import InvalidInput
 
+#: ProviderRegistry.MAX_NAME_BYTES: longer names revert with ProviderInvalidName.
+MAX_PROVIDER_NAME_BYTES = 64
+
 
 def refuse_dev_identity(name: str, role: str) -> None:
     """Dev accounts (``dev:N``) have no keystore, so no lasting encryption key: refuse them
@@ -77,6 +80,12 @@ def provider(provider: str, name: str, emergency_responder: bool) -> None:
     from medledger.cli.state import read_password
     from medledger.client import Party
 
+    size = len(name.encode("utf-8"))
+    if not 0 < size <= MAX_PROVIDER_NAME_BYTES:
+        raise InvalidInput(
+            f"a provider name is 1 to {MAX_PROVIDER_NAME_BYTES} bytes of UTF-8 ({size} given)",
+            hint="use a shorter display name; it is public on-chain",
+        )
     state = get_state()
     refuse_dev_identity(provider, "provider")
     if provider.endswith(".json"):
