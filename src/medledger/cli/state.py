@@ -51,6 +51,7 @@ class CliState:
     account: str | None = None
     _ml: Medledger | None = field(default=None, repr=False)
     _parties: dict[str, Party] = field(default_factory=dict, repr=False)
+    _locks: dict[str, int] = field(default_factory=dict, repr=False)
 
     # --- connection -----------------------------------------------------------------------
 
@@ -144,7 +145,33 @@ class CliState:
         return party
 
     def session(self, name: str | None = None) -> Session:
-        return self.medledger().session(self.party(name))
+        """A session acting as ``name`` (default --as), holding that account's command lock."""
+        party = self.party(name)
+        ml = self.medledger()
+        self.lock(party.address)
+        return ml.session(party)
+
+    def lock(self, address: str) -> None:
+        """Hold ``address``'s lock until this process exits (see :mod:`medledger.cli.locks`):
+        two commands of one patient never interleave their steps."""
+        if address in self._locks:
+            return
+        from medledger.cli import locks
+        from medledger.cli.output import note
+
+        def waiting(holder: str) -> None:
+            note(f"waiting for another medledger command acting as {address} ({holder}) ...")
+
+        fd = locks.acquire(home(), address, on_wait=waiting)
+        self._locks[address] = fd
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:  # released when the invocation ends (in-process runs included)
+            ctx.find_root().call_on_close(lambda: self._unlock(address))
+
+    def _unlock(self, address: str) -> None:
+        fd = self._locks.pop(address, None)
+        if fd is not None:
+            os.close(fd)
 
 
 #: Seconds the store pre-flight waits for an IPFS node's answer.
