@@ -281,7 +281,13 @@ def connect(rpc: str | None = None, *, timeout: float = _RPC_TIMEOUT) -> Chain:
     if rpc is None or rpc == "embedded":
         return embedded_chain()
     if rpc.startswith(("http://", "https://")):
-        w3 = Web3(HTTPProvider(rpc, request_kwargs={"timeout": timeout}))
+        # No automatic retries: web3 retries a timed-out request five times with backoff, so a
+        # frozen node held a command for minutes; one timeout is one ChainUnavailable.
+        w3 = Web3(
+            HTTPProvider(
+                rpc, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+            )
+        )
     elif rpc.startswith(("ws://", "wss://")):
         # imported here: it pulls in the (deprecated) websockets.legacy module
         from web3.providers.legacy_websocket import LegacyWebSocketProvider

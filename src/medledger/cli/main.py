@@ -73,6 +73,38 @@ def report_error(exc: BaseException, code: int, as_json: bool) -> None:
         click.echo(json.dumps({"error": error}, indent=2))
 
 
+def _network_error(exc: Exception, state: CliState) -> Exception:
+    """A timeout or refused connection that escaped the SDK untyped, as ChainUnavailable /
+    StoreUnavailable naming the endpoint (exit 4) instead of "unexpected ... this is a bug"."""
+    import socket
+
+    from medledger.errors import ChainUnavailable, StoreUnavailable
+
+    try:
+        import requests
+
+        network: tuple[type[BaseException], ...] = (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            socket.timeout,
+            ConnectionError,
+        )
+    except ImportError:  # pragma: no cover - requests comes with web3
+        network = (socket.timeout, ConnectionError)
+    if isinstance(exc, MedledgerError) or not isinstance(exc, network):
+        return exc
+    try:
+        conn = state.connection()
+    except MedledgerError:
+        return exc
+    text = str(exc)
+    store = conn.store or ""
+    hint = "check that it runs and answers, or raise MEDLEDGER_TIMEOUT (seconds)"
+    if store and any(part in text for part in (store, store.split("://")[-1])):
+        return StoreUnavailable(f"the record store at {store} did not answer: {text}", hint=hint)
+    return ChainUnavailable(f"the chain node at {conn.rpc} did not answer: {text}", hint=hint)
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use; also the top-level error handler."""
 
@@ -142,6 +174,7 @@ class LazyGroup(click.Group):
         except Exception as exc:
             if _debug():
                 raise
+            exc = _network_error(exc, ctx.ensure_object(CliState))
             code = exit_code_for(exc)
             report_error(exc, code, ctx.ensure_object(CliState).json)
             ctx.exit(code)

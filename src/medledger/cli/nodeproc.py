@@ -85,7 +85,11 @@ def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: fl
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
             reply = json.loads(resp.read())
     except (OSError, ValueError, urllib.error.URLError) as exc:
-        raise ChainUnavailable(f"cannot reach {url}: {exc}") from None
+        reason = getattr(exc, "reason", None) or exc
+        raise ChainUnavailable(
+            f"the chain node at {url} did not answer {method}: {reason}",
+            hint="start it (`medledger node start`), check --rpc, or raise MEDLEDGER_TIMEOUT",
+        ) from None
     if "error" in reply:
         raise ChainUnavailable(f"{url} answered {method} with an error: {reply['error']}")
     return reply.get("result")

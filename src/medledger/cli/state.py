@@ -96,6 +96,11 @@ class CliState:
                 hint="run `medledger node start`, or pass --rpc URL (env MEDLEDGER_RPC)",
             )
         check_rpc_url(conn.rpc)
+        if conn.rpc.startswith(("http://", "https://")):
+            from medledger.cli.nodeproc import rpc_call
+
+            # a frozen or absent node fails here, in bounded time, naming the endpoint (exit 4)
+            rpc_call(conn.rpc, "eth_chainId", timeout=network_timeout())
         if conn.store is not None:
             check_store(conn.store)
         from medledger.client import Medledger
@@ -174,8 +179,25 @@ class CliState:
             os.close(fd)
 
 
-#: Seconds the store pre-flight waits for an IPFS node's answer.
-STORE_PROBE_TIMEOUT = 5.0
+#: Seconds a node or store may take to answer one request (env MEDLEDGER_TIMEOUT).
+DEFAULT_TIMEOUT = 30.0
+
+
+def network_timeout() -> float:
+    """The per-request network timeout: MEDLEDGER_TIMEOUT seconds, default 30."""
+    raw = os.environ.get("MEDLEDGER_TIMEOUT")
+    if raw is None:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise InvalidInput(
+            f"MEDLEDGER_TIMEOUT={raw!r} is not a number of seconds in (0, 3600]",
+            hint="e.g. MEDLEDGER_TIMEOUT=10",
+        )
+    return value
 
 
 def check_rpc_url(url: str) -> str:
@@ -215,7 +237,7 @@ def check_store(store: str) -> None:
     try:
         # http(s) only: checked above
         request = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310
-        with urllib.request.urlopen(request, timeout=STORE_PROBE_TIMEOUT) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=network_timeout()) as response:  # noqa: S310
             body = response.read(4096)
         if b"Version" not in body:
             raise ValueError("the answer is not an IPFS version object")
