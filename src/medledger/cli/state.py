@@ -108,7 +108,30 @@ class CliState:
         self._ml = Medledger.open(
             rpc=conn.rpc, store=conn.store, manifest=conn.manifest, deploy=deploy
         )
+        self._persist_on_exit(conn)
         return self._ml
+
+    def _persist_on_exit(self, conn: Connection) -> None:
+        """On the managed node, save the chain state when this command ends if it mined blocks:
+        a transaction the command reported must survive a kill of the node right after."""
+        prof = Profile.load(conn.profile) if conn.profile_exists else None
+        ctx = click.get_current_context(silent=True)
+        if prof is None or not prof.managed or prof.rpc != conn.rpc or ctx is None:
+            return
+        from medledger.cli import nodeproc
+
+        rpc = conn.rpc
+        start = int(nodeproc.rpc_call(rpc, "eth_blockNumber", timeout=network_timeout()), 16)
+
+        def persist() -> None:
+            paths = nodeproc.NodePaths.default()
+            if nodeproc.read_pid(paths) is None:
+                return  # not our Anvil any more (stopped, or another one on that port)
+            end = int(nodeproc.rpc_call(rpc, "eth_blockNumber", timeout=network_timeout()), 16)
+            if end != start:
+                nodeproc.save_state(paths, rpc)
+
+        ctx.find_root().call_on_close(persist)
 
     # --- accounts -------------------------------------------------------------------------
 

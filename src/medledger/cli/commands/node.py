@@ -64,6 +64,8 @@ def start(port: int | None, host: str, attach: str | None) -> None:
     from medledger.client import Medledger
 
     ml = Medledger.open(rpc=rpc, store=store, manifest=manifest, deploy=True)
+    if attach is None:
+        nodeproc.save_state(paths, rpc)  # the deployment survives a kill of the node from now on
     profile = Profile(name=name, rpc=rpc, store=store, manifest=manifest, managed=attach is None)
     profile_path = profile.save()
     data: dict[str, Any] = {
