@@ -183,15 +183,16 @@ class LazyGroup(click.Group):
 HELP = f"""medledger: patient-controlled medical records on an EVM chain.
 
 Consent, a tamper-evident access log and the record index live on-chain; records are encrypted
-and stored off-chain by CID. Start with `medledger demo`.
+and stored off-chain by CID. Start with `medledger demo` (nothing to start); every other command
+needs a chain and a store: run `medledger node start` first (or pass --rpc/--store).
 
 \b
 Examples:
   medledger demo                                 # the reference scenario, nothing to start
-  medledger node start                           # persistent local Anvil + store + profile
-  medledger keys create alice
+  medledger node start                           # local dev node (Anvil) + store + profile
+  medledger keys create alice && medledger fund alice
   medledger register patient --as alice
-  medledger grant 0xSpecialist --as alice --category labs --purpose treatment --for 30d
+  medledger grant clinic --as alice --category labs --purpose treatment --for 30d
   medledger record add --as clinic --patient 1 --category labs result.json
   medledger audit --as alice --csv trail.csv
   medledger cid scan.dcm
