@@ -118,6 +118,8 @@ class CliState:
         ctx = click.get_current_context(silent=True)
         if prof is None or not prof.managed or prof.rpc != conn.rpc or ctx is None:
             return
+        if conn.rpc is None:
+            return
         from medledger.cli import nodeproc
 
         rpc = conn.rpc
