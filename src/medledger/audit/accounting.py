@@ -156,7 +156,9 @@ class AccountingReport:
             "allowed": sum(not r.denied for r in self.rows),
             "denied": sum(r.denied for r in self.rows),
             "break_glass": sum(r.break_glass for r in self.rows),
-            "recipients": len({r.recipient for r in self.rows if not r.denied}),
+            # 45 CFR 164.528: recipients of disclosures only (not the patient's own reads, not
+            # the break-glass opening, not denied attempts)
+            "recipients": len({r.recipient for r in self.rows if r.outcome in DISCLOSURE_OUTCOMES}),
             "consent_and_record_events": len(self.events),
         }
 
