@@ -19,7 +19,7 @@ from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import Web3Exception, Web3ValidationError
+from web3.exceptions import MismatchedABI, Web3Exception, Web3ValidationError
 from web3.types import BlockIdentifier, FilterParams, RPCEndpoint
 
 from medledger.chain.artifacts import Artifact
@@ -35,6 +35,16 @@ from medledger.errors import ChainError, InvalidInput
 
 DEFAULT_PAGE_SIZE = 5_000
 _RANGE_ERRORS = ("range", "limit", "too many", "exceed", "10000", "block range")
+
+
+def checksum(value: Any, what: str = "address") -> str:
+    """``value`` as a checksummed address; :class:`InvalidInput` (not ValueError) otherwise."""
+    try:
+        return str(to_checksum_address(value))
+    except (ValueError, TypeError):
+        raise InvalidInput(
+            f"{what} {value!r} is not an address", hint="0x followed by 40 hex digits"
+        ) from None
 
 
 class BoundContract:
@@ -82,8 +92,14 @@ class BoundContract:
         try:
             fn = self.contract.functions[name](*args)
             return fn, HexStr(self.contract.encode_abi(name, args=list(args)))
-        except (Web3ValidationError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"bad arguments for {name}: {exc}") from exc
+        except (Web3ValidationError, MismatchedABI, TypeError, ValueError) as exc:
+            # e.g. a patient id beyond uint64: web3's message is a page long; keep its gist
+            shown = ", ".join(repr(a) for a in args)
+            shown = shown if len(shown) <= 200 else shown[:200] + "..."
+            raise InvalidInput(
+                f"bad arguments for {name}({shown}): a value is malformed or out of range",
+                hint="check the ids, addresses, times and amounts given",
+            ) from exc
 
     def call(self, name: str, *args: Any, block: BlockIdentifier = "latest") -> Any:
         """Call the view function ``name`` (ABI name) and return its decoded result.

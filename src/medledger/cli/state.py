@@ -176,8 +176,8 @@ class CliState:
 
     def session(self, name: str | None = None) -> Session:
         """A session acting as ``name`` (default --as), holding that account's command lock."""
+        ml = self.medledger()  # first: no chain configured is exit 4 before any key question
         party = self.party(name)
-        ml = self.medledger()
         self.lock(party.address)
         return ml.session(party)
 
