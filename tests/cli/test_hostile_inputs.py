@@ -299,3 +299,27 @@ def test_provider_names_are_never_markup(stack: dict[str, Any], tmp_path: Path) 
     assert "&lt;b&gt;\x1b" in html or "&lt;b&gt;" in html
     assert "<b>\x1b" not in html
     assert 'href="http://evil' not in html
+
+
+def test_time_help_summary_is_whole() -> None:
+    """13.16: `time --help` lists `advance` with a whole sentence, not one cut at "(e.g."."""
+    run = invoke(["time", "--help"])
+    assert run.exit_code == 0
+    line = next(x for x in run.stdout.splitlines() if x.strip().startswith("advance"))
+    assert line.rstrip().endswith("mine a block."), line
+
+
+def test_single_case_address_is_accepted_with_a_warning_for_irreversible_actions(
+    stack: dict[str, Any],
+) -> None:
+    """13.7: an all-lowercase address has no checksum to verify: `fund` (irreversible) goes
+    ahead but says so; the checksummed form is accepted silently."""
+    lower = stack["spec"].lower()
+    run = invoke(["fund", lower, "--amount", "1wei"])
+    assert run.exit_code == 0, run.stderr
+    assert "warning" in run.stderr
+    assert "no checksum" in run.stderr
+    assert stack["spec"] in run.stderr  # shows the checksummed form to compare
+    run = invoke(["fund", stack["spec"], "--amount", "1wei"])
+    assert run.exit_code == 0, run.stderr
+    assert "warning" not in run.stderr

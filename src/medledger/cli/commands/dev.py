@@ -45,7 +45,11 @@ def time_() -> None:
 @click.argument("duration")
 @connection_options
 def advance(duration: str) -> None:
-    """Move the chain clock forward by DURATION (e.g. 25h, 31d) and mine a block."""
+    """Move the chain clock forward by DURATION and mine a block.
+
+    DURATION is a number and a unit (25h, 31d, 2w); the clock never goes back, and moving it
+    past 9999-12-31 is refused before anything is sent.
+    """
     delta = parse_duration(duration)
     state = get_state()
     ml = state.medledger()
