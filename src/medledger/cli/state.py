@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from medledger.cli.profiles import DEFAULT_PROFILE, Profile, check_name, home
-from medledger.errors import ChainUnavailable, InvalidInput, KeystoreError
+from medledger.errors import ChainUnavailable, InvalidInput, KeystoreError, MedledgerError
 
 if TYPE_CHECKING:
     from medledger.client import Medledger, Party, Session
@@ -126,12 +126,17 @@ class CliState:
         start = int(nodeproc.rpc_call(rpc, "eth_blockNumber", timeout=network_timeout()), 16)
 
         def persist() -> None:
+            from medledger.cli.output import note
+
             paths = nodeproc.NodePaths.default()
-            if nodeproc.read_pid(paths) is None:
-                return  # not our Anvil any more (stopped, or another one on that port)
-            end = int(nodeproc.rpc_call(rpc, "eth_blockNumber", timeout=network_timeout()), 16)
-            if end != start:
-                nodeproc.save_state(paths, rpc)
+            try:
+                if nodeproc.read_pid(paths) is None:
+                    return  # not our Anvil any more (stopped, or another one on that port)
+                end = int(nodeproc.rpc_call(rpc, "eth_blockNumber", timeout=network_timeout()), 16)
+                if end != start:
+                    nodeproc.save_state(paths, rpc)
+            except (MedledgerError, OSError, ValueError) as exc:  # runs after the command's output
+                note(f"warning: could not save the node's state to {paths.state}: {exc}")
 
         ctx.find_root().call_on_close(persist)
 
