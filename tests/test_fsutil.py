@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from medledger.errors import MedledgerError, NotARegularFile
+from medledger.errors import InvalidInput, MedledgerError, NotARegularFile
 from medledger.fsutil import atomic_open, atomic_write, atomic_write_stream
 
 
@@ -110,7 +110,7 @@ def test_no_overwrite_refuses_an_existing_file(tmp_path: Path) -> None:
 
 
 def test_missing_parent_fails_unless_asked(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(InvalidInput, match="does not exist"):  # typed, names the directory
         atomic_write(tmp_path / "a" / "b" / "f", b"x")
     atomic_write(tmp_path / "a" / "b" / "f", b"x", make_parents=True)
     assert (tmp_path / "a" / "b" / "f").read_bytes() == b"x"

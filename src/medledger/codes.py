@@ -116,7 +116,7 @@ def _lookup(enum: type[_E], value: str | int | _E) -> _E:
         if key.isdigit():
             return enum(int(key))
         return enum[key]
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, AttributeError):  # AttributeError: not a str (None, ...)
         names = ", ".join(m.name.lower() for m in enum)
         raise InvalidInput(
             f"unknown {enum.__name__.lower()} {value!r}", hint=f"use one of: {names}"

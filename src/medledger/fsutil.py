@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, TypedDict, Unpack
 
-from medledger.errors import NotARegularFile
+from medledger.errors import InvalidInput, NotARegularFile
 
 #: bytes-like objects accepted as data
 Buffer = bytes | bytearray | memoryview
@@ -40,6 +40,28 @@ def check_regular_target(path: str | os.PathLike[str]) -> Path:
         raise NotARegularFile(
             f"refusing to replace {target}: it exists and is not a regular file",
             hint="write to a regular file path (devices, symlinks and directories are not)",
+        )
+    return target
+
+
+def check_output_target(path: str | os.PathLike[str]) -> Path:
+    """Refuse an output path that cannot be written, before any work that costs something.
+
+    Commands call this before their first transaction (a logged read must not be logged when
+    the decrypted record then has nowhere to go). The directory must exist and be writable, and
+    the target must be absent or a regular file (:func:`check_regular_target`).
+    """
+    target = check_regular_target(path)
+    parent = target.parent
+    if not parent.is_dir():
+        raise InvalidInput(
+            f"cannot write {target}: directory {parent} does not exist",
+            hint="create the directory first, or choose another path",
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InvalidInput(
+            f"cannot write {target}: directory {parent} is not writable",
+            hint="choose a directory you can write to",
         )
     return target
 
@@ -88,6 +110,7 @@ def atomic_fd(
         fd = os.open(tmp, _FLAGS, mode)
     except FileNotFoundError:
         if not make_parents:
+            check_output_target(target)  # names the missing directory (InvalidInput)
             raise
         target.parent.mkdir(parents=True, exist_ok=True)  # lazily: the common case pays nothing
         fd = os.open(tmp, _FLAGS, mode)

@@ -124,3 +124,30 @@ def test_status_without_a_node(node_home: Path) -> None:
     data = run.json()
     assert data["running"] is False
     assert data["profile"] is None
+
+
+def test_a_killed_node_keeps_every_transaction_a_command_reported(node_home: Path) -> None:
+    """13.3: SIGKILL the managed Anvil right after commands returned (no exit dump, no time for
+    a periodic one): on restart the patient registration and the record are still there."""
+    started = cli(node_home, "node", "start", "--port", "0", "--json")
+    assert started.exit_code == 0, started.stderr
+    create_key("alice")
+    create_key("clinic")
+    ok(["fund", "alice"])
+    ok(["fund", "clinic"])
+    ok(["register", "provider", "clinic", "--name", "Clinic", "--as", "dev:0"])
+    ok(["register", "patient", "--as", "alice"])
+    ok(["grant", "clinic", "--as", "alice", "-c", "labs", "-p", "treatment", "-a", "read,write",
+        "--for", "1d"])  # fmt: skip
+    (node_home / "r.txt").write_text("result\n")
+    added = ok(["record", "add", "--as", "clinic", "--patient", "1", "-c", "labs",
+                str(node_home / "r.txt")])  # fmt: skip
+    pid = int((node_home / "node" / "anvil.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    assert oct((node_home / "node" / "state.json").stat().st_mode & 0o777) == oct(0o600)
+    restarted = cli(node_home, "node", "start", "--port", "0", "--json")
+    assert restarted.exit_code == 0, restarted.stderr
+    listed = ok(["record", "list", "--as", "alice"])
+    assert [r["record_id"] for r in listed] == [added["record_id"]]

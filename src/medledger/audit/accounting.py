@@ -156,7 +156,9 @@ class AccountingReport:
             "allowed": sum(not r.denied for r in self.rows),
             "denied": sum(r.denied for r in self.rows),
             "break_glass": sum(r.break_glass for r in self.rows),
-            "recipients": len({r.recipient for r in self.rows if not r.denied}),
+            # 45 CFR 164.528: recipients of disclosures only (not the patient's own reads, not
+            # the break-glass opening, not denied attempts)
+            "recipients": len({r.recipient for r in self.rows if r.outcome in DISCLOSURE_OUTCOMES}),
             "consent_and_record_events": len(self.events),
         }
 
@@ -373,14 +375,30 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: First characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text: a string that could start a formula (a
+    provider name like ``=HYPERLINK(...)`` comes from the chain) gets a leading ``'``."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(report: AccountingReport) -> str:
-    """One CSV line per disclosure, with a header line (columns: :data:`CSV_COLUMNS`)."""
+    """One CSV line per disclosure, with a header line (columns: :data:`CSV_COLUMNS`).
+
+    Text cells go through :func:`csv_cell`: chain data is never a spreadsheet formula.
+    """
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for r in report.rows:
         w.writerow(
-            [
+            csv_cell(v)
+            for v in [
                 r.time.isoformat(),
                 r.recipient_name,
                 r.recipient,

@@ -12,8 +12,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from html import escape
 
-from medledger.audit.accounting import AccountingReport, Disclosure
+from medledger.audit.accounting import DISCLOSURE_OUTCOMES, AccountingReport, Disclosure
 from medledger.audit.verify import VerificationReport
+from medledger.codes import Outcome
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem;color:#1d2433}
@@ -30,7 +31,16 @@ svg text{font-family:inherit;font-size:12px;fill:#344054}
 .verify{padding:.6rem 1rem;border-radius:8px;margin:1rem 0;border:1px solid #d8dde6}
 """
 
-_COLORS = {"allowed": "#2e6fd8", "break_glass": "#e07b00", "denied": "#c4320a"}
+_COLORS = {
+    "allowed": "#2e6fd8",
+    "emergency": "#e07b00",
+    "opened": "#e07b00",
+    "other": "#98a2b3",
+    "denied": "#c4320a",
+}
+#: Drawing order: context marks first, disclosures last (on top), so an emergency read at the
+#: moment break-glass opened is never hidden under the opening's marker.
+_LAYER = {"opened": 0, "other": 1, "denied": 2, "allowed": 3, "emergency": 3}
 
 # Timeline geometry (px).
 _LABEL_W = 220
@@ -43,7 +53,11 @@ _BOTTOM = 40
 def _kind(r: Disclosure) -> str:
     if r.denied:
         return "denied"
-    return "break_glass" if r.break_glass else "allowed"
+    if r.outcome == Outcome.BREAK_GLASS_OPENED:
+        return "opened"
+    if r.break_glass:
+        return "emergency"
+    return "allowed" if r.outcome in DISCLOSURE_OUTCOMES else "other"
 
 
 def _mark(kind: str, x: float, y: float, tip: str, cls: str = "mark") -> str:
@@ -56,28 +70,53 @@ def _mark(kind: str, x: float, y: float, tip: str, cls: str = "mark") -> str:
             f'<line x1="{x - d:.1f}" y1="{y - d:.1f}" x2="{x + d:.1f}" y2="{y + d:.1f}"/>'
             f'<line x1="{x - d:.1f}" y1="{y + d:.1f}" x2="{x + d:.1f}" y2="{y - d:.1f}"/></g>'
         )
-    if kind == "break_glass":
-        d = 7
+    if kind == "opened":  # hollow, larger: a read at the same moment shows inside it
+        d = 9
         pts = f"{x:.1f},{y - d:.1f} {x + d:.1f},{y:.1f} {x:.1f},{y + d:.1f} {x - d:.1f},{y:.1f}"
-        return f'<g class="{cls} break_glass"><polygon points="{pts}" fill="{c}"/>{title}</g>'
+        return (
+            f'<g class="{cls} opened"><polygon points="{pts}" fill="none" stroke="{c}" '
+            f'stroke-width="2"/>{title}</g>'
+        )
     return (
-        f'<g class="{cls} allowed"><circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{c}" '
-        f'fill-opacity="0.8"/>{title}</g>'
+        f'<g class="{cls} {kind}"><circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{c}" '
+        f'fill-opacity="0.85"/>{title}</g>'
     )
 
 
-def _ticks(t0: float, t1: float, n: int = 6) -> list[float]:
-    if t1 <= t0:
-        return [t0]
-    step = (t1 - t0) / (n - 1)
-    return [t0 + i * step for i in range(n)]
+#: Tick steps (seconds) the axis may use, and how each is labelled: the step is the smallest
+#: that gives at most _MAX_TICKS ticks, and its format shows every tick differently.
+_STEPS = (
+    (1, "%H:%M:%S"), (5, "%H:%M:%S"), (15, "%H:%M:%S"), (30, "%H:%M:%S"),
+    (60, "%H:%M"), (300, "%H:%M"), (900, "%H:%M"), (1800, "%H:%M"),
+    (3600, "%m-%d %H:%M"), (3 * 3600, "%m-%d %H:%M"), (6 * 3600, "%m-%d %H:%M"),
+    (12 * 3600, "%m-%d %H:%M"), (86400, "%Y-%m-%d"), (2 * 86400, "%Y-%m-%d"),
+    (7 * 86400, "%Y-%m-%d"), (14 * 86400, "%Y-%m-%d"), (30 * 86400, "%Y-%m-%d"),
+    (91 * 86400, "%Y-%m-%d"), (182 * 86400, "%Y-%m-%d"), (365 * 86400, "%Y-%m-%d"),
+)  # fmt: skip
+_MAX_TICKS = 6
 
 
-def _fmt_tick(t: float, span: float) -> str:
-    dt = datetime.fromtimestamp(t, UTC)
-    if span < 2 * 86400:
-        return dt.strftime("%Y-%m-%d %H:%M")
-    return dt.strftime("%Y-%m-%d")
+def axis_ticks(t0: float, t1: float) -> list[tuple[float, str]]:
+    """Ticks of the time axis from ``t0`` to ``t1``: round times at an even step, each with a
+    label that differs from its neighbours (at any spread: seconds apart or years)."""
+    span = max(t1 - t0, 1.0)
+    step: float
+    step, fmt = _STEPS[-1]
+    for candidate, candidate_fmt in _STEPS:
+        if span / candidate <= _MAX_TICKS:
+            step, fmt = candidate, candidate_fmt
+            break
+    else:
+        step = span / _MAX_TICKS  # longer than the table: even steps, dates
+    first = (int(t0 // step) + 1) * step
+    ticks: list[tuple[float, str]] = []
+    t = float(first)
+    while t < t1:
+        label = datetime.fromtimestamp(t, UTC).strftime(fmt)
+        if not ticks or ticks[-1][1] != label:
+            ticks.append((t, label))
+        t += step
+    return ticks
 
 
 def timeline_svg(report: AccountingReport) -> str:
@@ -118,16 +157,16 @@ def timeline_svg(report: AccountingReport) -> str:
             f'<text class="lane" x="{_LABEL_W - 8}" y="{y + 4:.1f}" text-anchor="end">'
             f"{escape(short)}<title>{escape(label)}</title></text>"
         )
-    for t in _ticks(t0 + pad, t1 - pad):
+    for t, tick_label in axis_ticks(t0, t1):
         x = x_of(t)
         parts.append(
             f'<line x1="{x:.1f}" y1="{_TOP}" x2="{x:.1f}" y2="{bottom}" stroke="#d0d5dd" '
             f'stroke-dasharray="3,3"/>'
-            f'<text x="{x:.1f}" y="{bottom + 16}" text-anchor="middle">'
-            f"{escape(_fmt_tick(t, span))}</text>"
+            f'<text class="tick" x="{x:.1f}" y="{bottom + 16}" text-anchor="middle">'
+            f"{escape(tick_label)}</text>"
         )
     lane_of = {address: i for i, address in enumerate(lanes)}
-    for r in rows:
+    for r in sorted(rows, key=lambda r: _LAYER[_kind(r)]):
         label = r.recipient_name or r.recipient
         y = _TOP + lane_of[r.recipient] * _LANE_H + _LANE_H / 2
         tip = (
@@ -138,13 +177,15 @@ def timeline_svg(report: AccountingReport) -> str:
     # legend
     lx, ly = _LABEL_W, 16
     for kind, text in (
-        ("allowed", "allowed"),
-        ("break_glass", "break-glass"),
+        ("allowed", "disclosure"),
+        ("emergency", "emergency read"),
+        ("opened", "break-glass opened"),
+        ("other", "patient's own read"),
         ("denied", "denied"),
     ):
         parts.append(_mark(kind, lx + 6, ly - 4, text, "legend"))
         parts.append(f'<text x="{lx + 16}" y="{ly}">{text}</text>')
-        lx += 110
+        lx += 8 * len(text) + 30
     parts.append("</svg>")
     return "".join(parts)
 

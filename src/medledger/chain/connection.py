@@ -36,6 +36,8 @@ DEV_ACCOUNT_COUNT = 10
 #: Block gas limit of the embedded chain (as Anvil's default); a 24 KiB contract needs ~5.5 M.
 EMBEDDED_GAS_LIMIT = 30_000_000
 _RPC_TIMEOUT = 30.0
+#: The contracts store times as uint40.
+_MAX_CHAIN_TIME = 2**40 - 1
 
 
 class _EmbeddedProvider(EthereumTesterProvider):
@@ -136,6 +138,12 @@ class Chain:
             raise InvalidInput("cannot move the chain clock backwards")
         self._require_dev("move the chain clock")
         before = self.now()
+        if before + seconds > _MAX_CHAIN_TIME:
+            # past uint40 every time-stamping contract call reverts, and clocks never go back
+            raise InvalidInput(
+                f"moving the chain clock by {seconds} s passes the contracts' 40-bit time",
+                hint="advance by less (the contracts' times end in the year 36812)",
+            )
         if self._tester is not None:
             target = before + seconds
             pending = int(self._tester.get_block_by_number("pending")["timestamp"])
@@ -281,7 +289,13 @@ def connect(rpc: str | None = None, *, timeout: float = _RPC_TIMEOUT) -> Chain:
     if rpc is None or rpc == "embedded":
         return embedded_chain()
     if rpc.startswith(("http://", "https://")):
-        w3 = Web3(HTTPProvider(rpc, request_kwargs={"timeout": timeout}))
+        # No automatic retries: web3 retries a timed-out request five times with backoff, so a
+        # frozen node held a command for minutes; one timeout is one ChainUnavailable.
+        w3 = Web3(
+            HTTPProvider(
+                rpc, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+            )
+        )
     elif rpc.startswith(("ws://", "wss://")):
         # imported here: it pulls in the (deprecated) websockets.legacy module
         from web3.providers.legacy_websocket import LegacyWebSocketProvider

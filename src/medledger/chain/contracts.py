@@ -37,6 +37,16 @@ DEFAULT_PAGE_SIZE = 5_000
 _RANGE_ERRORS = ("range", "limit", "too many", "exceed", "10000", "block range")
 
 
+def checksum(value: Any, what: str = "address") -> str:
+    """``value`` as a checksummed address; :class:`InvalidInput` (not ValueError) otherwise."""
+    try:
+        return str(to_checksum_address(value))
+    except (ValueError, TypeError):
+        raise InvalidInput(
+            f"{what} {value!r} is not an address", hint="0x followed by 40 hex digits"
+        ) from None
+
+
 class BoundContract:
     """A deployed contract: web3 object, ABI registry and (optionally) a default sender."""
 
@@ -104,7 +114,13 @@ class BoundContract:
         try:
             return entry, HexStr("0x" + (selector + abi_encode(types, list(args))).hex())
         except (EncodingError, TypeError, ValueError, OverflowError) as exc:
-            raise InvalidInput(f"bad arguments for {name}: {exc}") from exc
+            # e.g. a patient id beyond uint64: eth_abi's message is long; keep its gist
+            shown = ", ".join(repr(a) for a in args)
+            shown = shown if len(shown) <= 200 else shown[:200] + "..."
+            raise InvalidInput(
+                f"bad arguments for {name}({shown}): a value is malformed or out of range",
+                hint="check the ids, addresses, times and amounts given",
+            ) from exc
 
     def call(self, name: str, *args: Any, block: BlockIdentifier = "latest") -> Any:
         """Call the view function ``name`` (ABI name) and return its decoded result.

@@ -37,6 +37,7 @@ from web3.exceptions import ContractLogicError
 
 from medledger import errors as mle
 from medledger.chain.codec import ERROR_STRING_SELECTOR, AbiRegistry
+from medledger.chain.error_text import describe
 
 # Every custom error of the suite's ABIs is in exactly one of ERROR_CLASSES and GENERIC_ERRORS
 # (tests/chain/test_errors.py walks src/medledger/artifacts/*.json and fails on one that is in
@@ -328,7 +329,11 @@ def decode_revert(
         return mle.ContractError(
             name, args, message=f"panic 0x{code:02x}: {reason}", tx_hash=tx_hash
         )
-    return error_class_for(name)(name, args, tx_hash=tx_hash)
+    text = describe(name, args)
+    if text is None:
+        return error_class_for(name)(name, args, tx_hash=tx_hash)
+    sentence, hint = text
+    return error_class_for(name)(name, args, message=sentence, tx_hash=tx_hash, hint=hint)
 
 
 def _tx_hint(tx_hash: str | None) -> str | None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from eth_utils.address import to_checksum_address
 from web3.types import BlockIdentifier
 
 from medledger.chain.artifacts import Artifact, load_artifact
 from medledger.chain.connection import Chain
 from medledger.chain.contracts import BoundContract
+from medledger.chain.contracts import checksum as to_checksum_address
 from medledger.chain.transactions import TxSender
 from medledger.chain.types import (
     AccessRequest,

@@ -10,6 +10,7 @@ import importlib
 import json
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -17,7 +18,7 @@ import click
 from medledger import __version__
 from medledger.cli.exitcodes import EXIT_CODES_HELP, INTERRUPTED, exit_code_for
 from medledger.cli.state import CliState, account_option, connection_options
-from medledger.errors import MedledgerError
+from medledger.errors import InvalidInput, MedledgerError
 
 # name -> ("module:attribute", one-line summary for the command list), in `--help` order.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -50,7 +51,9 @@ def _debug() -> bool:
 
 def report_error(exc: BaseException, code: int, as_json: bool) -> None:
     """One line on stderr (and a JSON object on stdout with --json); never a traceback."""
-    message = str(exc) or type(exc).__name__
+    from medledger.cli.output import safe
+
+    message = safe(str(exc) or type(exc).__name__)
     hint = getattr(exc, "hint", None)
     if not isinstance(exc, MedledgerError):
         message = f"unexpected {type(exc).__name__}: {message}"
@@ -69,6 +72,38 @@ def report_error(exc: BaseException, code: int, as_json: bool) -> None:
             tx_hash=getattr(exc, "tx_hash", None),
         )
         click.echo(json.dumps({"error": error}, indent=2))
+
+
+def _network_error(exc: Exception, state: CliState) -> Exception:
+    """A timeout or refused connection that escaped the SDK untyped, as ChainUnavailable /
+    StoreUnavailable naming the endpoint (exit 4) instead of "unexpected ... this is a bug"."""
+    import socket
+
+    from medledger.errors import ChainUnavailable, StoreUnavailable
+
+    try:
+        import requests
+
+        network: tuple[type[BaseException], ...] = (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            socket.timeout,
+            ConnectionError,
+        )
+    except ImportError:  # pragma: no cover - requests comes with web3
+        network = (socket.timeout, ConnectionError)
+    if isinstance(exc, MedledgerError) or not isinstance(exc, network):
+        return exc
+    try:
+        conn = state.connection()
+    except MedledgerError:
+        return exc
+    text = str(exc)
+    store = conn.store or ""
+    hint = "check that it runs and answers, or raise MEDLEDGER_TIMEOUT (seconds)"
+    if store and any(part in text for part in (store, store.split("://")[-1])):
+        return StoreUnavailable(f"the record store at {store} did not answer: {text}", hint=hint)
+    return ChainUnavailable(f"the chain node at {conn.rpc} did not answer: {text}", hint=hint)
 
 
 class LazyGroup(click.Group):
@@ -93,6 +128,42 @@ class LazyGroup(click.Group):
         command.short_help = target[1]
         return command
 
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's main, with usage errors as one ``error:`` line (plus a hint), exit 2."""
+        as_json = "--json" in (sys.argv[1:] if args is None else args)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.UsageError as exc:
+            code = exc.exit_code
+            path = exc.ctx.command_path if exc.ctx is not None else "medledger"
+            if not path.startswith("medledger"):
+                path = "medledger" + path[path.find(" ") :] if " " in path else "medledger"
+            usage = InvalidInput(exc.format_message(), hint=f"see `{path} --help`")
+            if not standalone_mode:
+                raise
+            report_error(usage, code, as_json)
+            sys.exit(code)
+        except click.exceptions.ClickException as exc:
+            if not standalone_mode:
+                raise
+            report_error(InvalidInput(exc.format_message()), exc.exit_code, as_json)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            if not standalone_mode:
+                raise
+            click.echo("aborted", err=True)
+            sys.exit(1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -104,6 +175,7 @@ class LazyGroup(click.Group):
         except Exception as exc:
             if _debug():
                 raise
+            exc = _network_error(exc, ctx.ensure_object(CliState))
             code = exit_code_for(exc)
             report_error(exc, code, ctx.ensure_object(CliState).json)
             ctx.exit(code)
@@ -112,15 +184,16 @@ class LazyGroup(click.Group):
 HELP = f"""medledger: patient-controlled medical records on an EVM chain.
 
 Consent, a tamper-evident access log and the record index live on-chain; records are encrypted
-and stored off-chain by CID. Start with `medledger demo`.
+and stored off-chain by CID. Start with `medledger demo` (nothing to start); every other command
+needs a chain and a store: run `medledger node start` first (or pass --rpc/--store).
 
 \b
 Examples:
   medledger demo                                 # the reference scenario, nothing to start
-  medledger node start                           # persistent local Anvil + store + profile
-  medledger keys create alice
+  medledger node start                           # local dev node (Anvil) + store + profile
+  medledger keys create alice && medledger fund alice
   medledger register patient --as alice
-  medledger grant 0xSpecialist --as alice --category labs --purpose treatment --for 30d
+  medledger grant clinic --as alice --category labs --purpose treatment --for 30d
   medledger record add --as clinic --patient 1 --category labs result.json
   medledger audit --as alice --csv trail.csv
   medledger cid scan.dcm

@@ -10,6 +10,10 @@ import click
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
+#: A patient id as the contracts store it (uint64; ids start at 1): a larger or negative one is
+#: refused as a usage error instead of reaching the ABI encoder.
+PATIENT_ID = click.IntRange(1, 2**64 - 1)
+
 
 def purpose_option(help: str) -> Decorator:
     """``-p/--purpose`` of a logged read (default treatment)."""
@@ -32,7 +36,7 @@ def patient_option() -> Decorator:
     return click.option(
         "--patient",
         "patient_id",
-        type=int,
+        type=PATIENT_ID,
         default=None,
         help="Patient id (default: the --as account's own).",
     )

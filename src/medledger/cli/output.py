@@ -11,6 +11,7 @@ import dataclasses
 import datetime as _dt
 import enum
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,23 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+#: C0/C1 control characters (and DEL): an escape sequence in a provider name could recolour,
+#: hide or hyperlink text on a terminal, so they are shown as ``\x1b`` escapes instead.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(text: object) -> str:
+    """``text`` as a string with every control character made visible (``\\x1b``)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def plain(text: object, style: str | None = None) -> Text:
+    """Data as a rich Text: never parsed as markup, control characters escaped."""
+    from rich.text import Text
+
+    return Text(safe(text), style=style or "")
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -75,13 +93,20 @@ def error_payload(
     return error
 
 
-def console(*, stderr: bool = False) -> Console:
-    """A rich console; wide when not a terminal so piped tables keep whole addresses and CIDs."""
+def console(*, stderr: bool = False, markup: bool = False) -> Console:
+    """A rich console; wide when not a terminal so piped tables keep whole addresses and CIDs.
+
+    Markup and emoji codes are off: strings printed are data (names and reasons come from the
+    chain, and ``[/]`` in a provider name must print as ``[/]``). Styled output uses
+    :func:`plain` with a style.
+    """
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else 250
-    return Console(file=stream, highlight=False, width=width, soft_wrap=False)
+    return Console(
+        file=stream, highlight=False, width=width, soft_wrap=False, markup=markup, emoji=False
+    )
 
 
 def print_json(data: Any) -> None:
@@ -99,7 +124,7 @@ def emit(as_json: bool, data: Any, human: Callable[[Console], None] | None = Non
     elif isinstance(data, Mapping):
         con.print(kv_table(data))
     else:
-        con.print(to_jsonable(data))
+        con.print(plain(to_jsonable(data)))
 
 
 def kv_table(data: Mapping[str, Any], title: str | None = None) -> Table:
@@ -126,26 +151,37 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | No
     return tbl
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
+    """A table cell: a Text (styled by the caller) as is, anything else as escaped plain text."""
+    from rich.text import Text
+
+    if isinstance(value, Text):
+        return value
     value = to_jsonable(value)
     if value is None:
-        return "-"
+        return plain("-")
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return plain("yes" if value else "no")
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "-"
+        return plain(", ".join(str(v) for v in value) or "-")
     if isinstance(value, dict):
-        return json.dumps(value)
-    return str(value)
+        return plain(json.dumps(value))
+    return plain(value)
+
+
+#: 9999-12-31T23:59:59Z, the last second Python dates can show.
+MAX_DATE = 253_402_300_799
 
 
 def when(ts: int | None) -> str:
     """A unix time as ``YYYY-MM-DD HH:MM:SS UTC`` (chain time, so always UTC)."""
     if not ts:
         return "-"
+    if not 0 < ts <= MAX_DATE:
+        return f"unix {ts}"
     return _dt.datetime.fromtimestamp(ts, tz=_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def note(message: str) -> None:
     """A progress/status line for humans on stderr (keeps stdout clean for data and --json)."""
-    click.echo(message, err=True)
+    click.echo(safe(message), err=True)

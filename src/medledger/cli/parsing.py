@@ -12,6 +12,15 @@ from decimal import Decimal, InvalidOperation
 
 from medledger.errors import InvalidInput
 
+#: Latest time the CLI accepts for a grant end or the chain clock: 9999-12-31T23:59:59Z. The
+#: contracts store times as uint40 (good until the year 36812); Python dates, which print and
+#: parse them, end at 9999, so that is the bound checked before anything is sent.
+MAX_TIME = 253_402_300_799
+#: The contracts' time width (uint40): a block after this makes every time-stamping call revert.
+UINT40_MAX = 2**40 - 1
+#: Durations the contracts store as uint32 seconds (break-glass windows, recovery delays).
+UINT32_MAX = 2**32 - 1
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 _PART = re.compile(r"(\d+)\s*([smhdwy])")
 _DURATION_HINT = "write a number and a unit: 90s, 45m, 24h, 30d, 2w, 1y, or combined like 1d12h"
@@ -35,7 +44,22 @@ def parse_duration(text: str) -> timedelta:
         raise InvalidInput(f"cannot read duration {text!r}", hint=_DURATION_HINT)
     if seconds <= 0:
         raise InvalidInput(f"duration {text!r} must be positive", hint=_DURATION_HINT)
+    if seconds > MAX_TIME:
+        raise InvalidInput(
+            f"duration {text!r} is too far: it ends after the year 9999",
+            hint="medledger times end at 9999-12-31 (the contracts store 40-bit times)",
+        )
     return timedelta(seconds=seconds)
+
+
+def check_time(ts: int, what: str) -> int:
+    """``ts`` if it is no later than :data:`MAX_TIME`; else InvalidInput naming ``what``."""
+    if ts > MAX_TIME:
+        raise InvalidInput(
+            f"{what} is too far in the future (after 9999-12-31)",
+            hint="medledger times end at 9999-12-31 (the contracts store 40-bit times)",
+        )
+    return ts
 
 
 def format_duration(seconds: int) -> str:
@@ -54,7 +78,7 @@ def parse_time(text: str) -> int:
     """A point in time as unix seconds: ``1767225600`` or ISO 8601 (naive means UTC)."""
     text = text.strip()
     if text.isdigit():
-        return int(text)
+        return check_time(int(text), f"time {text}")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -31,7 +31,13 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 def home() -> Path:
     """``$MEDLEDGER_HOME`` or ``~/.medledger`` (not created here)."""
     env = os.environ.get("MEDLEDGER_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".medledger"
+    path = Path(env).expanduser() if env else Path.home() / ".medledger"
+    if path.exists() and not path.is_dir():
+        raise InvalidInput(
+            f"MEDLEDGER_HOME {path} is not a directory",
+            hint="point MEDLEDGER_HOME at a directory (it is created if missing)",
+        )
+    return path
 
 
 def check_name(kind: str, name: str) -> str:

@@ -12,11 +12,30 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _RECORD_ID = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 
 
-def address(text: str) -> str:
-    """A 0x address, or the address of a local key name (read from the keystore, no password)."""
+def address(text: str, *, irreversible: bool = False) -> str:
+    """A 0x address, or the address of a local key name (read from the keystore, no password).
+
+    A mixed-case address must carry a valid EIP-55 checksum (a typo in it is caught here, not
+    after ETH or a patient's identity went to an address nobody holds). A single-case address
+    has no checksum to check: it is accepted, with a warning on stderr when ``irreversible``.
+    """
     text = text.strip()
     if _ADDRESS.match(text):
-        return to_checksum(text)
+        digits = text[2:]
+        checksummed = to_checksum(text)
+        if digits.lower() != digits and digits.upper() != digits and text != checksummed:
+            raise InvalidInput(
+                f"address {text} fails its EIP-55 checksum (a mistyped character?)",
+                hint="copy the address again; mixed-case addresses must match their checksum",
+            )
+        if irreversible and text != checksummed:
+            from medledger.cli.output import note
+
+            note(
+                f"warning: {text} has no checksum (single case), so a typo cannot be detected; "
+                f"its checksummed form is {checksummed}"
+            )
+        return checksummed
     if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", text):
         path = key_path(text)
         if path.exists():

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from medledger.cli.profiles import DEFAULT_PROFILE, Profile, check_name, home
-from medledger.errors import ChainUnavailable, InvalidInput, KeystoreError
+from medledger.errors import ChainUnavailable, InvalidInput, KeystoreError, MedledgerError
 
 if TYPE_CHECKING:
     from medledger.client import Medledger, Party, Session
@@ -51,6 +51,7 @@ class CliState:
     account: str | None = None
     _ml: Medledger | None = field(default=None, repr=False)
     _parties: dict[str, Party] = field(default_factory=dict, repr=False)
+    _locks: dict[str, int] = field(default_factory=dict, repr=False)
 
     # --- connection -----------------------------------------------------------------------
 
@@ -94,12 +95,50 @@ class CliState:
                 + ("has no rpc)" if conn.profile_exists else "does not exist)"),
                 hint="run `medledger node start`, or pass --rpc URL (env MEDLEDGER_RPC)",
             )
+        check_rpc_url(conn.rpc)
+        if conn.rpc.startswith(("http://", "https://")):
+            from medledger.cli.nodeproc import rpc_call
+
+            # a frozen or absent node fails here, in bounded time, naming the endpoint (exit 4)
+            rpc_call(conn.rpc, "eth_chainId", timeout=network_timeout())
+        if conn.store is not None:
+            check_store(conn.store)
         from medledger.client import Medledger
 
         self._ml = Medledger.open(
             rpc=conn.rpc, store=conn.store, manifest=conn.manifest, deploy=deploy
         )
+        self._persist_on_exit(conn)
         return self._ml
+
+    def _persist_on_exit(self, conn: Connection) -> None:
+        """On the managed node, save the chain state when this command ends if it mined blocks:
+        a transaction the command reported must survive a kill of the node right after."""
+        prof = Profile.load(conn.profile) if conn.profile_exists else None
+        ctx = click.get_current_context(silent=True)
+        if prof is None or not prof.managed or prof.rpc != conn.rpc or ctx is None:
+            return
+        if conn.rpc is None:
+            return
+        from medledger.cli import nodeproc
+
+        rpc = conn.rpc
+        start = int(nodeproc.rpc_call(rpc, "eth_blockNumber", timeout=network_timeout()), 16)
+
+        def persist() -> None:
+            from medledger.cli.output import note
+
+            paths = nodeproc.NodePaths.default()
+            try:
+                if nodeproc.read_pid(paths) is None:
+                    return  # not our Anvil any more (stopped, or another one on that port)
+                end = int(nodeproc.rpc_call(rpc, "eth_blockNumber", timeout=network_timeout()), 16)
+                if end != start:
+                    nodeproc.save_state(paths, rpc)
+            except (MedledgerError, OSError, ValueError) as exc:  # runs after the command's output
+                note(f"warning: could not save the node's state to {paths.state}: {exc}")
+
+        ctx.find_root().call_on_close(persist)
 
     # --- accounts -------------------------------------------------------------------------
 
@@ -141,7 +180,108 @@ class CliState:
         return party
 
     def session(self, name: str | None = None) -> Session:
-        return self.medledger().session(self.party(name))
+        """A session acting as ``name`` (default --as), holding that account's command lock."""
+        ml = self.medledger()  # first: no chain configured is exit 4 before any key question
+        party = self.party(name)
+        self.lock(party.address)
+        return ml.session(party)
+
+    def lock(self, address: str) -> None:
+        """Hold ``address``'s lock until this process exits (see :mod:`medledger.cli.locks`):
+        two commands of one patient never interleave their steps."""
+        if address in self._locks:
+            return
+        from medledger.cli import locks
+        from medledger.cli.output import note
+
+        def waiting(holder: str) -> None:
+            note(f"waiting for another medledger command acting as {address} ({holder}) ...")
+
+        fd = locks.acquire(home(), address, on_wait=waiting)
+        self._locks[address] = fd
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:  # released when the invocation ends (in-process runs included)
+            ctx.find_root().call_on_close(lambda: self._unlock(address))
+
+    def _unlock(self, address: str) -> None:
+        fd = self._locks.pop(address, None)
+        if fd is not None:
+            os.close(fd)
+
+
+#: Seconds a node or store may take to answer one request (env MEDLEDGER_TIMEOUT).
+DEFAULT_TIMEOUT = 30.0
+
+
+def network_timeout() -> float:
+    """The per-request network timeout: MEDLEDGER_TIMEOUT seconds, default 30."""
+    raw = os.environ.get("MEDLEDGER_TIMEOUT")
+    if raw is None:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise InvalidInput(
+            f"MEDLEDGER_TIMEOUT={raw!r} is not a number of seconds in (0, 3600]",
+            hint="e.g. MEDLEDGER_TIMEOUT=10",
+        )
+    return value
+
+
+def check_rpc_url(url: str) -> str:
+    """A chain endpoint that can be parsed: ``embedded`` or an http(s)/ws(s) URL with a host."""
+    from urllib.parse import urlsplit
+
+    if url == "embedded":
+        return url
+    hint = "e.g. http://127.0.0.1:8545 (IPv6: http://[::1]:8545)"
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a port that is not a number in 0..65535
+    except ValueError as exc:
+        raise InvalidInput(f"malformed chain URL {url!r}: {exc}", hint=hint) from None
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+        raise InvalidInput(f"not a chain JSON-RPC URL: {url!r}", hint=hint)
+    return url
+
+
+def check_store(store: str) -> None:
+    """Fail early, with the right exit code, on a store that cannot work: a directory path that
+    is a file (exit 2), or a URL where no IPFS RPC API answers (exit 4, naming the endpoint)."""
+    from medledger.errors import StoreUnavailable
+
+    if not store.startswith(("http://", "https://")):
+        path = Path(store).expanduser()
+        if path.exists() and not path.is_dir():
+            raise InvalidInput(
+                f"record store {store} is not a directory",
+                hint="--store takes a directory (the embedded store) or an IPFS RPC URL",
+            )
+        return
+    import urllib.error
+    import urllib.request
+
+    url = store.rstrip("/") + "/api/v0/version"
+    try:
+        # http(s) only: checked above
+        request = urllib.request.Request(url, method="POST", data=b"")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=network_timeout()) as response:  # noqa: S310
+            body = response.read(4096)
+        if b"Version" not in body:
+            raise ValueError("the answer is not an IPFS version object")
+    except (OSError, ValueError) as exc:  # URLError, HTTPError, timeouts are OSErrors
+        reason = getattr(exc, "reason", None) or exc
+        raise StoreUnavailable(
+            f"no IPFS RPC API answers at {store}: {reason}",
+            hint="start the IPFS node (or `medledger node start`), or check --store",
+        ) from None
+
+
+def is_dev_account(name: str) -> bool:
+    """True for ``dev:N`` account names (funded dev accounts, no keystore)."""
+    return _DEV.match(name) is not None
 
 
 def key_path(name: str) -> Path:
@@ -177,6 +317,22 @@ def read_password(prompt: str, *, confirm: bool = False) -> str:
     if confirm and ask("Repeat for confirmation") != value:
         raise InvalidInput("the two passwords do not match", hint="run the command again")
     return value
+
+
+def confirm_irreversible(action: str, *, yes: bool, as_json: bool) -> None:
+    """Ask before an irreversible action; without a terminal to ask on (or with --json), require
+    ``--yes`` instead of going ahead silently."""
+    import sys
+
+    if yes:
+        return
+    if as_json or not sys.stdin.isatty():
+        raise InvalidInput(
+            f"{action} cannot be undone and there is no terminal to confirm on",
+            hint="add --yes to confirm",
+        )
+    if not click.confirm(f"{action}? this cannot be undone", default=False, err=True):
+        raise InvalidInput(f"{action}: not confirmed; nothing was done")
 
 
 def get_state() -> CliState:

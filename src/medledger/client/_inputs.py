@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from medledger import codes
 from medledger.codes import Action, Category, Purpose
@@ -11,8 +12,24 @@ from medledger.errors import InvalidInput
 from medledger.storage import CID
 
 
+def _items(values: object, what: str) -> list[Any]:
+    """One value or an iterable of values as a list; InvalidInput for anything else."""
+    if isinstance(values, (str, int)):
+        return [values]
+    if not isinstance(values, Iterable):
+        raise InvalidInput(
+            f"{what} must be a name, a code or a list of them, not {type(values).__name__}"
+        )
+    try:
+        return list(values)
+    except TypeError:
+        raise InvalidInput(
+            f"{what} must be a name, a code or a list of them, not {type(values).__name__}"
+        ) from None
+
+
 def as_categories(values: Iterable[str | int | Category] | str | int) -> tuple[Category, ...]:
-    items = [values] if isinstance(values, (str, int)) else list(values)
+    items = _items(values, "categories")
     cats = tuple(sorted({codes.category(v) for v in items}))
     if not cats:
         raise InvalidInput("at least one category is needed", hint="e.g. categories=['labs']")
@@ -20,7 +37,7 @@ def as_categories(values: Iterable[str | int | Category] | str | int) -> tuple[C
 
 
 def as_purposes(values: Iterable[str | int | Purpose] | str | int) -> tuple[Purpose, ...]:
-    items = [values] if isinstance(values, (str, int)) else list(values)
+    items = _items(values, "purposes")
     purposes = tuple(sorted({codes.purpose(v) for v in items}))
     if not purposes:
         raise InvalidInput("at least one purpose is needed", hint="e.g. purposes=['treatment']")
@@ -28,9 +45,11 @@ def as_purposes(values: Iterable[str | int | Purpose] | str | int) -> tuple[Purp
 
 
 def as_actions(values: Iterable[str | int] | str | int) -> int:
-    items = [values] if isinstance(values, (str, int)) else list(values)
+    items = _items(values, "actions")
     mask = 0
     for v in items:
+        if not isinstance(v, str | int):
+            raise InvalidInput(f"unknown action {v!r}", hint="use read, write or both")
         if isinstance(v, int):
             if v not in (1, 2, 3):
                 raise InvalidInput(f"unknown action {v}", hint="use read, write or both")
@@ -61,6 +80,11 @@ def record_id(value: bytes | str | CID) -> bytes:
             raise InvalidInput(
                 f"not a record id: {text!r}", hint="0x + 64 hex digits, or a CID"
             ) from None
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise InvalidInput(
+            f"a record id is bytes, hex text or a CID, not {type(value).__name__}",
+            hint="0x + 64 hex digits, or a CID",
+        )
     if len(value) != 32:
         raise InvalidInput("a record id is 32 bytes (the CID's sha2-256 digest)")
     return bytes(value)
@@ -77,7 +101,15 @@ def as_timestamp(value: int | datetime) -> int:
 
 
 def seconds(value: timedelta | int) -> int:
-    return int(value.total_seconds()) if isinstance(value, timedelta) else int(value)
+    """A duration in whole seconds from a timedelta or an int (InvalidInput otherwise)."""
+    if isinstance(value, timedelta):
+        return int(value.total_seconds())
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(
+            f"a duration is a timedelta or a number of seconds, not {value!r}",
+            hint="e.g. timedelta(days=30) or 2592000",
+        )
+    return int(value)
 
 
 def grant_end(

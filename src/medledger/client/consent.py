@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from eth_utils.address import to_checksum_address
-
 from medledger.chain import eip712
+from medledger.chain.contracts import checksum as to_checksum_address
 from medledger.chain.types import Consent, GrantRequest, TxResult
 from medledger.client._base import Namespace
 from medledger.client._inputs import as_actions, as_categories, as_purposes, as_timestamp, grant_end

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from eth_utils.address import to_checksum_address
-
+from medledger.chain.contracts import checksum as to_checksum_address
 from medledger.chain.suite import MedLedgerContract
 from medledger.chain.types import ZERO32, Provider
 from medledger.client.documents import DocumentStore

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
-from eth_utils.address import to_checksum_address
+from eth_typing import ChecksumAddress, HexAddress, HexStr
 
 from medledger.chain.connection import Chain, connect
+from medledger.chain.contracts import checksum as to_checksum_address
 from medledger.chain.deployment import Deployment, Manifest, deploy_suite, load_deployment
 from medledger.chain.types import Anchor, Guardians, Patient, Provider, Recovery
 from medledger.client._base import block_time
@@ -158,7 +159,11 @@ class Medledger:
 
     def balance(self, address: str) -> int:
         """The ETH balance of ``address``, in wei."""
-        return int(self.chain.w3.eth.get_balance(to_checksum_address(address)))
+        return int(
+            self.chain.w3.eth.get_balance(
+                ChecksumAddress(HexAddress(HexStr(to_checksum_address(address))))
+            )
+        )
 
     def fund(self, address: str, wei: int) -> int:
         """Give ``address`` ``wei`` on a dev chain; returns its new balance."""

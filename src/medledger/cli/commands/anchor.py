@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from medledger.cli.exitcodes import ERROR
-from medledger.cli.options import path_option, purpose_option
-from medledger.cli.output import emit, error_payload, kv_table, print_json, when
+from medledger.cli.options import PATIENT_ID, path_option, purpose_option
+from medledger.cli.output import emit, error_payload, kv_table, plain, print_json, when
 from medledger.cli.state import connection_options, get_state, sdk_options
 from medledger.errors import InvalidInput
 from medledger.fsutil import atomic_write
@@ -95,7 +95,7 @@ Examples:
     default=None,
     help="Take the items from FILE, one per line (- for stdin; empty lines are skipped).",
 )
-@click.option("--patient", "patient_id", type=int, required=True, help="Patient id.")
+@click.option("--patient", "patient_id", type=PATIENT_ID, required=True, help="Patient id.")
 @click.option("--stream", required=True, help="Stream name (its SHA-256 is the stream id).")
 @click.option(
     "-c", "--category", default="vitals", show_default=True, help="Category of the batch record."
@@ -275,11 +275,15 @@ def verify(proof_file: str, offline: bool, item_file: str | None, item_text: str
 
     def human(con: Any) -> None:
         for c in checks:
-            mark = "[green]ok[/]  " if c["ok"] else "[red]FAIL[/]"
-            con.print(f"{mark} {c['check']}: ", end="")
+            mark = plain("ok  ", "green") if c["ok"] else plain("FAIL", "red")
+            con.print(mark, plain(f" {c['check']}: "), sep="", end="")
             con.print(c["detail"], markup=False)
         if failed is None:
-            con.print("[green]valid[/]" + (" (offline: not checked on chain)" if offline else ""))
+            con.print(
+                plain("valid", "green"),
+                " (offline: not checked on chain)" if offline else "",
+                sep="",
+            )
 
     emit(state.json, data, human)
     if failed is not None:

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from medledger.cli.exitcodes import ERROR
-from medledger.cli.options import path_option, patient_option
-from medledger.cli.output import emit, error_payload, note, table, to_jsonable, when
+from medledger.cli.options import PATIENT_ID, path_option, patient_option
+from medledger.cli.output import emit, error_payload, note, plain, table, to_jsonable, when
 from medledger.cli.state import connection_options, get_state, sdk_options
 from medledger.cli.views import entry_row
 from medledger.errors import IntegrityError, InvalidInput, StorageError
-from medledger.fsutil import atomic_write
+from medledger.fsutil import atomic_write, check_output_target
 
 if TYPE_CHECKING:
     from medledger.audit.archive import Archive
@@ -222,6 +222,9 @@ def audit(
                 hint=f"e.g. medledger audit {ctx.invoked_subcommand} --patient 1",
             )
         return
+    for target in (csv_file, html_file):
+        if target is not None:
+            check_output_target(target)
     state = get_state()
     session = state.session()
     trail = session.audit.trail(patient_id)
@@ -239,8 +242,10 @@ def audit(
             )
         if csv_file is not None:
             atomic_write(csv_file, accounting.to_csv(report))
+            note(f"wrote the accounting of disclosures (CSV) to {csv_file}")
         if html_file is not None:
             atomic_write(html_file, report_html.to_html(report, checked))
+            note(f"wrote the accounting of disclosures (HTML) to {html_file}")
 
     def human(con: Any) -> None:
         rows = [
@@ -251,7 +256,7 @@ def audit(
                 r["accessor"],
                 r["record_id"] or "-",
                 r["purpose"],
-                ("[green]" if r["allowed"] else "[red]") + r["outcome"] + "[/]",
+                plain(r["outcome"], "green" if r["allowed"] else "red"),
             )
             for r in view["entries"]
         ]
@@ -263,10 +268,14 @@ def audit(
             )
         )
         if view["verified"]:
-            con.print(f"[green]hash chain verified[/]: {len(rows)} entries match the on-chain head")
+            con.print(
+                plain("hash chain verified", "green"),
+                f": {len(rows)} entries match the on-chain head",
+                sep="",
+            )
         else:
             problem = view["verification"].get("problem")
-            con.print(f"[red]hash chain NOT verified[/]: {problem}", markup=True)
+            con.print(plain("hash chain NOT verified", "red"), plain(f": {problem}"), sep="")
 
     emit(state.json, view, human)
     if not view["verified"]:
@@ -384,12 +393,14 @@ def verify(patient_id: int | None, all_patients: bool, no_sync: bool) -> None:
                 con.print(
                     f"[green]patient {r.patient_id}: verified[/]: {r.count_archived} archived "
                     f"log {'entry' if r.count_archived == 1 else 'entries'}, hash chain matches "
-                    f"the on-chain head {where}"
+                    f"the on-chain head {where}",
+                    markup=True,
                 )
                 continue
             con.print(
                 f"[red]patient {r.patient_id}: NOT verified[/] {where} "
-                f"({r.count_archived} archived, {r.count_onchain} on chain)"
+                f"({r.count_archived} archived, {r.count_onchain} on chain)",
+                markup=True,
             )
             for p in r.problems:
                 con.print(f"  - {p.detail}", markup=False)
@@ -412,9 +423,9 @@ def export() -> None:
 Example:
   medledger export fhir --patient 1 --out bundle.json"""
 )
-@click.option("--patient", "patient_id", type=int, required=True, help="Patient id.")
+@click.option("--patient", "patient_id", type=PATIENT_ID, required=True, help="Patient id.")
 @path_option("-o", "--out", required=True, help="Where to write the FHIR R4B Bundle (JSON).")
-@connection_options
+@sdk_options
 def fhir(patient_id: int, out: Path) -> None:
     """Export a patient's consents, access log and record provenance as a FHIR Bundle.
 
@@ -422,9 +433,16 @@ def fhir(patient_id: int, out: Path) -> None:
     decrypted, so no key is needed. The bundle is validated before it is written.
     """
     from medledger.audit.fhir import export_fhir_bundle
+    from medledger.errors import NotRegistered
 
+    check_output_target(out)
     state = get_state()
     ml = state.medledger()
+    if patient_id > ml.contracts.medledger.patient_count():
+        raise NotRegistered(
+            f"no patient {patient_id} on this deployment",
+            hint="patient ids are shown by `medledger register patient`",
+        )
     bundle = export_fhir_bundle(
         synced_archive(ml),
         patient_id,

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from medledger.cli.options import PATIENT_ID
 from medledger.cli.output import emit, kv_table, print_json, when
 from medledger.cli.parsing import parse_duration, parse_time, split_names
 from medledger.cli.state import get_state, sdk_options
@@ -81,6 +82,11 @@ Examples:
     help="Or an end time: ISO 8601 (UTC unless an offset is given) or unix seconds.",
 )
 @click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace the grantee's current consent (a grantee holds one consent per patient).",
+)
+@click.option(
     "--sign-only",
     is_flag=True,
     help="Do not send: print an EIP-712 signed grant (JSON) for `medledger relay`.",
@@ -93,6 +99,7 @@ def grant(
     actions: tuple[str, ...],
     duration: str | None,
     until: str | None,
+    replace: bool,
     sign_only: bool,
 ) -> None:
     """Give GRANTEE (address or key name) access to categories of your records, for purposes.
@@ -120,7 +127,10 @@ def grant(
         assert until is not None
         kwargs["valid_until"] = parse_time(until)
     address = resolve.address(grantee)
+    ml = state.medledger()
+    _check_window(ml.now(), kwargs)
     session = state.session()
+    _check_replace(session, address, replace)
     if sign_only:
         signed = session.consent.sign_grant(address, **kwargs)
         print_json(signed.to_json())
@@ -144,6 +154,45 @@ def grant(
         con.print(kv_table(view))
 
     emit(state.json, data, human)
+
+
+def _check_window(now: int, kwargs: dict[str, Any]) -> None:
+    """The grant's end, checked against chain time and the time range before anything is sent."""
+    from medledger.cli.output import when
+    from medledger.cli.parsing import check_time
+
+    if "duration" in kwargs:
+        end = now + int(kwargs["duration"].total_seconds())
+        check_time(end, f"a grant ending {end - now} s from now")
+        return
+    end = int(kwargs["valid_until"])
+    check_time(end, f"--until {end}")
+    if end <= now:
+        raise InvalidInput(
+            f"--until {when(end)} is in the past (chain time is {when(now)})",
+            hint="give a later time, or --for DURATION",
+        )
+
+
+def _check_replace(session: Any, grantee: str, replace: bool) -> None:
+    """A grantee holds one consent per patient: a new grant replaces the old one whole. Say what
+    would be replaced and require --replace, so adding a purpose never silently wipes a grant."""
+    from medledger import codes
+    from medledger.cli.output import when
+
+    if replace:
+        return
+    current = session.contract.get_consent(session.patient_id(), grantee)
+    if not current.exists or current.valid_until <= session.ml.now():
+        return
+    cats = ", ".join(c.name.lower() for c in codes.unmask_categories(current.categories))
+    purposes = ", ".join(p.name.lower() for p in codes.unmask_purposes(current.purposes))
+    acts = ", ".join(str(a.name).lower() for a in codes.Action if current.actions & a)
+    raise InvalidInput(
+        f"{grantee} already holds a consent ({cats} for {purposes}, {acts}, until "
+        f"{when(current.valid_until)}) and a new grant replaces it whole",
+        hint="repeat with --replace, listing everything the grantee should keep",
+    )
 
 
 @click.command()
@@ -263,7 +312,7 @@ Example:
   medledger break-glass 7 --as er --reason unconscious_patient --for 24h \\
       --justification "Unresponsive on arrival" """,
 )
-@click.argument("patient_id", type=int)
+@click.argument("patient_id", type=PATIENT_ID)
 @click.option(
     "--reason",
     required=True,

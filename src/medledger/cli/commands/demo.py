@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from medledger.cli.output import emit, kv_table, table, to_jsonable, when
+from medledger.cli.output import emit, kv_table, plain, table, to_jsonable, when
 from medledger.cli.state import connection_options, get_state
 
 
@@ -89,7 +89,7 @@ def demo() -> None:
 def _console() -> Any:
     from medledger.cli.output import console
 
-    return console()
+    return console(markup=True)  # the scenario's own constant names and titles only
 
 
 def _details_for_humans(details: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +149,7 @@ def _print_trail(con: Any, summary: dict[str, Any]) -> None:
             e["accessor_role"],
             (e["record_id"] or "-")[:12] + "…" if e["record_id"] else "-",
             e["purpose"],
-            ("[green]" if e["allowed"] else "[red]") + e["outcome"] + "[/]",
+            plain(e["outcome"], "green" if e["allowed"] else "red"),
         )
         for e in summary["audit"]["entries"]
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from medledger.cli.output import emit, when
-from medledger.cli.parsing import parse_amount, parse_duration
+from medledger.cli.parsing import check_time, parse_amount, parse_duration
 from medledger.cli.state import connection_options, get_state
 
 
@@ -23,7 +23,7 @@ def fund(account: str, amount: str) -> None:
     from medledger.cli import resolve
 
     wei = parse_amount(amount)
-    address = resolve.address(account)
+    address = resolve.address(account, irreversible=True)
     state = get_state()
     balance = state.medledger().fund(address, wei)
     data = {"address": address, "funded_wei": wei, "balance_wei": balance}
@@ -45,11 +45,18 @@ def time_() -> None:
 @click.argument("duration")
 @connection_options
 def advance(duration: str) -> None:
-    """Move the chain clock forward by DURATION (e.g. 25h, 31d) and mine a block."""
+    """Move the chain clock forward by DURATION and mine a block.
+
+    DURATION is a number and a unit (25h, 31d, 2w); the clock never goes back, and moving it
+    past 9999-12-31 is refused before anything is sent.
+    """
     delta = parse_duration(duration)
     state = get_state()
     ml = state.medledger()
     before = ml.now()
+    # A block past the contracts' 40-bit time makes every later transaction revert, and the
+    # clock never goes back: refuse before moving it (the bound is 9999-12-31, see MAX_TIME).
+    check_time(before + int(delta.total_seconds()), f"chain time + {duration}")
     after = ml.increase_time(int(delta.total_seconds()))
     data = {"before": before, "after": after, "advanced": after - before}
     emit(state.json, data, lambda con: con.print(f"chain time {when(before)} -> {when(after)}"))

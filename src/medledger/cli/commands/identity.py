@@ -7,8 +7,25 @@ from typing import Any
 import click
 
 from medledger.cli.output import emit, kv_table
-from medledger.cli.state import get_state, sdk_options
+from medledger.cli.state import get_state, is_dev_account, sdk_options
 from medledger.cli.views import tx_facts
+from medledger.errors import InvalidInput
+
+#: ProviderRegistry.MAX_NAME_BYTES: longer names revert with ProviderInvalidName.
+MAX_PROVIDER_NAME_BYTES = 64
+
+
+def refuse_dev_identity(name: str, role: str) -> None:
+    """Dev accounts (``dev:N``) have no keystore, so no lasting encryption key: refuse them
+    as patients or providers (their identity key would differ from one command to the next
+    and nothing sealed to it could ever be opened again)."""
+    if is_dev_account(name):
+        raise InvalidInput(
+            f"{name} cannot be registered as a {role}: dev accounts have no keystore, so their "
+            "encryption key would not survive this command",
+            hint="create a key with `medledger keys create NAME`, fund it with `medledger fund "
+            "NAME`, and register that",
+        )
 
 
 @click.group()
@@ -30,6 +47,7 @@ Example:
 def patient(pq: bool) -> None:
     """Register the --as account as a patient; publishes its encryption key and keyring."""
     state = get_state()
+    refuse_dev_identity(state.account_name() or "", "patient")
     info = state.session().identity.register(suite="mlkem768-x25519" if pq else None)
     data: dict[str, Any] = {
         "patient_id": info.patient_id,
@@ -62,7 +80,14 @@ def provider(provider: str, name: str, emergency_responder: bool) -> None:
     from medledger.cli.state import read_password
     from medledger.client import Party
 
+    size = len(name.encode("utf-8"))
+    if not 0 < size <= MAX_PROVIDER_NAME_BYTES:
+        raise InvalidInput(
+            f"a provider name is 1 to {MAX_PROVIDER_NAME_BYTES} bytes of UTF-8 ({size} given)",
+            hint="use a shorter display name; it is public on-chain",
+        )
     state = get_state()
+    refuse_dev_identity(provider, "provider")
     if provider.endswith(".json"):
         party = Party.from_keystore(Path(provider), read_password(f"Password for {provider}"))
     else:

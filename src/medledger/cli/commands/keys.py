@@ -137,12 +137,21 @@ def import_(name: str, private_key_file: Any, v3_file: str | None, pq: bool, lig
             raise InvalidInput(
                 "the private key must be 32 bytes of hex", hint="e.g. 0x followed by 64 hex digits"
             ) from None
+        if not 0 < int.from_bytes(secret, "big") < _SECP256K1_N:
+            raise InvalidInput(
+                "that private key is not a valid secp256k1 key (zero or beyond the curve order)",
+                hint="a private key is a random number in 1..n-1; check the file",
+            )
         password = read_password(f"New password for {name}", confirm=True)
     account = Account.from_key(secret)
     data = _save(
         name, password, light, account=account, suite="mlkem768-x25519" if pq else "x25519"
     )
     emit(get_state().json, data, lambda con: con.print(kv_table(data, title="key imported")))
+
+
+#: Order of the secp256k1 group: a private key is a number in 1..n-1.
+_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 @keys.command("list")

@@ -53,6 +53,7 @@ def start(port: int | None, host: str, attach: str | None) -> None:
         nodeproc.rpc_call(attach, "eth_chainId")  # fail fast, exit 4, before writing anything
         default_manifest = home() / "deployments" / f"{name}.json"
     else:
+        _check_host(host, port)
         rpc, started = nodeproc.start(paths, host=host, port=port)
         default_manifest = paths.manifest
     store = state.store or str(home() / "store")
@@ -63,6 +64,8 @@ def start(port: int | None, host: str, attach: str | None) -> None:
     from medledger.client import Medledger
 
     ml = Medledger.open(rpc=rpc, store=store, manifest=manifest, deploy=True)
+    if attach is None:
+        nodeproc.save_state(paths, rpc)  # the deployment survives a kill of the node from now on
     profile = Profile(name=name, rpc=rpc, store=store, manifest=manifest, managed=attach is None)
     profile_path = profile.save()
     data: dict[str, Any] = {
@@ -84,10 +87,28 @@ def start(port: int | None, host: str, attach: str | None) -> None:
         con.print(kv_table(data, title="medledger node"))
         con.print(
             "Other commands now use this profile. The consortium owner (provider registry) is "
-            "dev account 0: use [bold]--as dev:0[/] for `register provider`."
+            "dev account 0: use [bold]--as dev:0[/] for `register provider`.",
+            markup=True,
         )
 
     emit(state.json, data, human)
+
+
+def _check_host(host: str, port: int | None) -> None:
+    """--host must resolve and --port be a port number, before anything is started."""
+    import socket
+
+    from medledger.errors import InvalidInput
+
+    if port is not None and not 0 <= port <= 65535:
+        raise InvalidInput(f"--port {port} is not a port number", hint="use 0..65535 (0 = any)")
+    try:
+        socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError) as exc:
+        raise InvalidInput(
+            f"--host {host!r} is not an address or a name that resolves ({exc})",
+            hint="e.g. 127.0.0.1 (local only) or 0.0.0.0 (every interface)",
+        ) from None
 
 
 @node.command()

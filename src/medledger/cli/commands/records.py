@@ -8,9 +8,9 @@ from typing import Any, BinaryIO
 
 import click
 
-from medledger.cli.options import path_option, purpose_option
+from medledger.cli.options import PATIENT_ID, path_option, purpose_option
 from medledger.cli.output import emit, kv_table, table, to_jsonable, when
-from medledger.cli.state import get_state, sdk_options
+from medledger.cli.state import confirm_irreversible, get_state, sdk_options
 
 #: Files at least this large get a progress bar (on a terminal, without --json).
 PROGRESS_THRESHOLD = 4 * 1024 * 1024
@@ -45,7 +45,7 @@ Examples:
   cat scan.dcm | medledger record add --as clinic --patient 1 -c imaging -""",
 )
 @click.argument("file", type=click.Path(allow_dash=True, dir_okay=False, path_type=str))
-@click.option("--patient", "patient_id", type=int, required=True, help="Patient id.")
+@click.option("--patient", "patient_id", type=PATIENT_ID, required=True, help="Patient id.")
 @click.option("-c", "--category", required=True, help="Record category (labs, allergies, ...).")
 @sdk_options
 def add(file: str, patient_id: int, category: str) -> None:
@@ -107,7 +107,7 @@ def _add_with_progress(
 @click.option(
     "--patient",
     "patient_id",
-    type=int,
+    type=PATIENT_ID,
     default=None,
     help="Patient id (default: your own, as the patient).",
 )
@@ -154,7 +154,7 @@ Examples:
 @click.option(
     "--patient",
     "patient_id",
-    type=int,
+    type=PATIENT_ID,
     default=None,
     help="The record's patient (record ids are per patient; default: the one patient that "
     "registered this id, or your own).",
@@ -170,6 +170,10 @@ def get(record_id: str, purpose: str, out: Path | None, patient_id: int | None) 
 
     rid = resolve.record_id(record_id)
     parse_purpose(purpose)
+    if out is not None:
+        from medledger.fsutil import check_output_target
+
+        check_output_target(out)  # before the read is logged on-chain
     state = get_state()
     data = state.session().access.read(rid, purpose=purpose, patient_id=patient_id)
     if out is not None:
@@ -208,10 +212,7 @@ def erase(record_id: str, yes: bool) -> None:
 
     rid = resolve.record_id(record_id)
     state = get_state()
-    if not yes and not state.json and sys.stdin.isatty():
-        click.confirm(
-            f"erase record {to_jsonable(rid)}? this cannot be undone", abort=True, err=True
-        )
+    confirm_irreversible(f"erase record {to_jsonable(rid)}", yes=yes, as_json=state.json)
     from medledger.audit.erasure import render_text, to_dict
 
     report = state.session().records.erase(rid)
