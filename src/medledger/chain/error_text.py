@@ -12,6 +12,25 @@ from typing import Any
 
 #: ``{custom error name: (sentence, hint or None)}``
 ERROR_TEXT: dict[str, tuple[str, str | None]] = {
+    "AccessControlBadConfirmation": ("a role can only be renounced by its own holder", None),
+    "AccessControlUnauthorizedAccount": ("{account} does not hold the timelock role this needs",
+                                         "only the consortium Safe proposes, executes and "
+                                         "cancels; go through `medledger consortium propose`"),
+    "FailedCall": ("the call the timelock executed failed",
+                   "check the scheduled operation with `medledger consortium status`"),
+    "TimelockInsufficientDelay": ("a delay of {delay} s is below the timelock's minimum of "
+                                  "{minDelay} s", None),
+    "TimelockInvalidOperationLength": ("a batched operation has {targets} targets, {payloads} "
+                                       "payloads and {values} values; they must match", None),
+    "TimelockUnauthorizedCaller": ("{caller} may not call this timelock function directly",
+                                   "timelock settings change only through a scheduled "
+                                   "operation"),
+    "TimelockUnexecutedPredecessor": ("the operation this one depends on ({predecessorId}) has "
+                                      "not been executed yet", "execute it first"),
+    "TimelockUnexpectedOperationState": ("timelock operation {operationId} is not in the state "
+                                         "this needs (not yet ready, already done or unknown)",
+                                         "see `medledger consortium status` for when it is "
+                                         "ready"),
     "AccessLogInvalidPurpose": ("purpose code {purpose} is not a known purpose",
                                 "use treatment, emergency, research, ... (see docs/cli.md)"),
     "AccessLogNoStanding": ("{caller} has no standing to read records of patient {patientId}",
