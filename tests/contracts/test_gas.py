@@ -112,7 +112,7 @@ def test_consent_gas(
         world.grantBySig(1, args.as_tuple(), epoch, nonce, deadline, sig, sender=stranger),
     )
     msg = {
-        "patientId": 10**9,
+        "patientId": 1,
         "grantee": lab.address,
         "epoch": epoch,
         "nonce": nonce + 1,
@@ -197,7 +197,7 @@ def test_access_gas(
     dom = domain(world, chain.chain_id)
     deadline = chain.pending_timestamp + 3600
     msg = {
-        "patientId": 10**9,
+        "patientId": 1,
         "recordId": b32("r3"),
         "category": CAT_LABS,
         "cidCodec": RAW,
