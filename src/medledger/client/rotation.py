@@ -30,7 +30,8 @@ from medledger.client.documents import pinned
 from medledger.client.keys import KeyManager
 from medledger.client.planner import ConsentPlanner
 from medledger.client.types import MAX_GRANT_BATCH, Party
-from medledger.crypto import IdentityKey, Keyring, Suite
+from medledger.crypto import IdentityKey, Keyring, PrivateKey, Suite
+from medledger.crypto.epochs import EpochKey
 from medledger.errors import DecryptionFailed, InvalidInput
 
 
@@ -70,18 +71,48 @@ def keyring_opens(ctx: Context, pid: int, identity: IdentityKey) -> bool:
     return True
 
 
+def fresh_epochs(keyring: Keyring, now: int) -> tuple[Keyring, tuple[int, ...], int]:
+    """The keyring with every key that can seal a record from the rotation time on replaced.
+
+    Returns (new keyring, categories that got new epochs, rotation time ``t``). ``t`` is ``now``,
+    or ``now + 1`` when an epoch already starts at ``now`` (another rotation in this second: its
+    key is in the keyring document of the previous identity, and records of this second may be
+    sealed to it, so it is kept and the boundary moves one second on). Every category is split at
+    ``t``, and every epoch starting after ``t`` that already existed (the future epochs of a grant's
+    end) gets a fresh key under a new epoch number: the old identity key saw those keys too.
+    """
+    cats = keyring.categories
+    t = now + 1 if any(keyring.current_epoch(c, now).valid_from == now for c in cats) else now
+    created = {(e.category, e.epoch) for e in keyring.rotate(cats, t)}
+    entries: list[EpochKey] = []
+    for c in cats:
+        eps = keyring.epochs(c)
+        number = max(e.epoch for e in eps) + 1
+        for e in eps:
+            if e.valid_from >= t and (c, e.epoch) not in created:
+                e = EpochKey(
+                    c, number, e.valid_from, e.valid_until, PrivateKey.generate(e.private_key.suite)
+                )
+                number += 1
+            entries.append(e)
+    fresh = Keyring(keyring.patient_id, keyring.suite, entries)
+    return fresh, tuple(sorted(cats)), t
+
+
 def rotate_keyring(ctx: Context, pid: int, old: IdentityKey) -> tuple[TxResult, tuple[int, ...]]:
-    """Step 1a on ``ctx`` (acting with the NEW identity): every category to a new epoch at
-    now, the keyring re-sealed to the new identity key and published (compare-and-swap)."""
+    """Step 1a on ``ctx`` (acting with the NEW identity): fresh keys for every category from now
+    on (:func:`fresh_epochs`), the keyring re-sealed to the new identity key and published
+    (compare-and-swap)."""
     digest = ctx.contract.get_patient(pid).keyring
-    keyring = Keyring.load(ctx.documents.get(digest), old)
-    new_epochs = keyring.rotate(keyring.categories, ctx.chain.now())
+    keyring, rotated, _ = fresh_epochs(
+        Keyring.load(ctx.documents.get(digest), old), ctx.chain.now()
+    )
     with pinned(ctx.store) as pins:
         cid = pins.put(ctx.keys.keyring_document(keyring))
         tx = ctx.contract.set_keyring(digest, cid.digest)
         pins.referenced(cid)
     ctx.keys.keyring_published(cid.digest, keyring)
-    return tx, tuple(sorted({e.category for e in new_epochs}))
+    return tx, rotated
 
 
 def refresh_holders(ctx: Context, pid: int) -> tuple[list[TxResult], tuple[str, ...]]:
