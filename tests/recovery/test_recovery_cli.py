@@ -86,6 +86,13 @@ def test_cli_recovery_walkthrough(home: Path, tmp_path: Path) -> None:
     got = invoke(["record", "get", rec["record_id"], "--as", "alice-phone"])
     assert got.exit_code == 0, got.stderr
     assert got.stdout.encode() == LAB
+    # a lost paper share: re-issue every share, print the paper one (the previous one is dead)
+    reissued = ok(["recovery", "shares", "--paper", "--as", "alice-phone"])
+    assert set(reissued["paper_shares"]) == {g3["address"]}
+    assert reissued["paper_shares"][g3["address"]] != new_paper
+    human = invoke(["recovery", "shares", "--paper", "--as", "alice-phone"])
+    assert human.exit_code == 0, human.stderr
+    assert "printed this once" in human.stdout
     # the plain rotation, for a key that still works but may have leaked
     rotated = ok(["keys", "rotate", "alice-phone"])
     assert rotated["rotated_categories"]
