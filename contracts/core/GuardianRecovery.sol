@@ -11,8 +11,12 @@ abstract contract GuardianRecovery is PatientIdentity {
     uint32 internal constant MIN_RECOVERY_DELAY = 1 days;
     uint32 internal constant MAX_RECOVERY_DELAY = 90 days;
 
+    /// @dev CID digest of each patient's sealed guardian key shares document (zero = none); set
+    ///      with the guardian set so that the shares always match the guardians that hold them.
+    mapping(uint64 patientId => bytes32) private _recoveryShares;
+
     /// @inheritdoc IGuardianRecovery
-    function setGuardians(address[] calldata guardians, uint8 threshold, uint32 delay) external {
+    function setGuardians(address[] calldata guardians, uint8 threshold, uint32 delay, bytes32 shares) external {
         uint64 patientId = _callerPatient();
         uint256 n = guardians.length;
         if (n == 0 || n > MAX_GUARDIANS) revert RecoveryInvalidGuardians();
@@ -29,18 +33,19 @@ abstract contract GuardianRecovery is PatientIdentity {
         cfg.threshold = threshold;
         cfg.delay = delay;
         cfg.guardians = guardians;
+        _recoveryShares[patientId] = shares;
         _cancelRecoveryRound(patientId, msg.sender);
-        emit GuardiansSet(patientId, guardians, threshold, delay);
+        emit GuardiansSet(patientId, guardians, threshold, delay, shares);
     }
 
     /// @inheritdoc IGuardianRecovery
     function getGuardians(uint64 patientId)
         external
         view
-        returns (address[] memory guardians, uint8 threshold, uint32 delay)
+        returns (address[] memory guardians, uint8 threshold, uint32 delay, bytes32 shares)
     {
         GuardianConfig storage cfg = _guardianConfigs[patientId];
-        return (cfg.guardians, cfg.threshold, cfg.delay);
+        return (cfg.guardians, cfg.threshold, cfg.delay, _recoveryShares[patientId]);
     }
 
     /// @inheritdoc IGuardianRecovery
@@ -79,6 +84,14 @@ abstract contract GuardianRecovery is PatientIdentity {
         _recoveries[patientId] = r;
         emit RecoveryApproved(patientId, msg.sender, candidate, r.round, approvals);
         if (scheduled) emit RecoveryScheduled(patientId, candidate, r.executableAt, _expiry(r));
+    }
+
+    /// @inheritdoc IGuardianRecovery
+    function postRecoveryShare(uint64 patientId, bytes32 sealedShare) external {
+        _guardianIndex(_guardianConfigs[patientId], msg.sender);
+        RecoveryRound memory r = _recoveries[patientId];
+        if (r.startedAt == 0) revert RecoveryNothingPending();
+        emit RecoveryShareSent(patientId, msg.sender, r.round, sealedShare);
     }
 
     /// @inheritdoc IGuardianRecovery

@@ -8,8 +8,9 @@ import {IMedLedgerErrors} from "./IMedLedgerErrors.sol";
 ///         controller or by `threshold` guardians, delayed (1 .. 90 days), expiring (30 days), and
 ///         accepted by the candidate itself.
 interface IGuardianRecovery is IMedLedgerErrors {
-    /// @notice Guardians, threshold and delay set; any pending recovery round is cancelled.
-    event GuardiansSet(uint64 indexed patientId, address[] guardians, uint8 threshold, uint32 delay);
+    /// @notice Guardians, threshold, delay and the digest of their sealed key shares set; any
+    ///         pending recovery round is cancelled.
+    event GuardiansSet(uint64 indexed patientId, address[] guardians, uint8 threshold, uint32 delay, bytes32 shares);
     /// @notice `guardian` approves `candidate` in `round`; `approvals` = the candidate's count now.
     event RecoveryApproved(
         uint64 indexed patientId, address indexed guardian, address indexed candidate, uint32 round, uint8 approvals
@@ -21,6 +22,9 @@ interface IGuardianRecovery is IMedLedgerErrors {
     event RecoveryCancelled(uint64 indexed patientId, uint32 round, address indexed by);
     /// @notice `guardian` voted to cancel round `round`; `votes` so far.
     event RecoveryCancelVoted(uint64 indexed patientId, address indexed guardian, uint32 round, uint8 votes);
+    /// @notice `guardian` posted `sealedShare`, the digest of its key share re-sealed to the
+    ///         candidate of round `round` (off-chain document; the chain only relays the digest).
+    event RecoveryShareSent(uint64 indexed patientId, address indexed guardian, uint32 round, bytes32 sealedShare);
     /// @notice The candidate accepted: control moved to `newController` (see also ControllerChanged).
     event RecoveryExecuted(uint64 indexed patientId, address indexed newController, uint32 round);
 
@@ -49,13 +53,19 @@ interface IGuardianRecovery is IMedLedgerErrors {
     /// @param guardians 1 .. 10 distinct non-zero addresses, not the controller.
     /// @param threshold Approvals needed, 1 <= threshold <= guardians.length.
     /// @param delay Seconds between reaching the threshold and the earliest acceptance, 86400 .. 7776000.
-    function setGuardians(address[] calldata guardians, uint8 threshold, uint32 delay) external;
+    /// @param shares CID digest of the guardians' sealed key shares document (zero = none).
+    function setGuardians(address[] calldata guardians, uint8 threshold, uint32 delay, bytes32 shares) external;
 
-    /// @notice The guardians, threshold and delay of `patientId`.
+    /// @notice The guardians, threshold, delay and sealed key shares digest of `patientId`.
     function getGuardians(uint64 patientId)
         external
         view
-        returns (address[] memory guardians, uint8 threshold, uint32 delay);
+        returns (address[] memory guardians, uint8 threshold, uint32 delay, bytes32 shares);
+
+    /// @notice The caller (a guardian) hands the candidate of the current round its key share:
+    ///         `sealedShare` is the digest of the share re-sealed to the candidate's key. Reverts
+    ///         with `RecoveryNothingPending` while no round has started.
+    function postRecoveryShare(uint64 patientId, bytes32 sealedShare) external;
 
     /// @notice The caller (a guardian) approves `candidate`; a previous approval of another
     ///         candidate in the same round moves. An expired round is replaced by a new one.

@@ -163,10 +163,10 @@ def test_p4_one_guardian_cannot_freeze_recovery(
     v2: approvals per candidate and movable, threshold cancel, expiry, bounded delay."""
     g0, g1, g2 = guardians
     with ape.reverts(world.RecoveryInvalidDelay, delay=0):
-        world.setGuardians(guardians, 2, 0, sender=patient)
+        world.setGuardians(guardians, 2, 0, ZERO32, sender=patient)
     with ape.reverts(world.RecoveryInvalidDelay, delay=91 * DAY):
-        world.setGuardians(guardians, 2, 91 * DAY, sender=patient)
-    world.setGuardians(guardians, 2, DAY, sender=patient)
+        world.setGuardians(guardians, 2, 91 * DAY, ZERO32, sender=patient)
+    world.setGuardians(guardians, 2, DAY, ZERO32, sender=patient)
     with ape.reverts(world.RecoveryCandidateIsGuardian, candidate=g1.address):
         world.approveRecovery(1, g1, sender=g0)
     # the rogue guardian picks its own candidate first ...
@@ -191,7 +191,7 @@ def test_p4_guardians_cancel_and_rounds_expire(
     world: Any, patient: Any, guardians: Any, fresh_key: Any, stranger: Any, chain: Any
 ) -> None:
     g0, g1, g2 = guardians
-    world.setGuardians(guardians, 2, DAY, sender=patient)
+    world.setGuardians(guardians, 2, DAY, ZERO32, sender=patient)
     world.approveRecovery(1, stranger, sender=g0)
     world.approveRecovery(1, stranger, sender=g1)  # scheduled for the wrong key
     world.voteCancelRecovery(1, sender=g1)

@@ -42,10 +42,15 @@ BOUNDS = {
     "addRecord (patient)": 62_000,
     "addRecord (provider, write consent)": 62_000,
     "openBreakGlass": 66_000,
-    "closeBreakGlass": 38_000,
+    "closeBreakGlass": 38_100,
     "revokeAndRekey (one refreshed bundle)": 75_000,
     "anchor (count 1)": 52_000,
     "anchor (count 2**40 - 1)": 52_000,
+    # issue 15: guardian key shares (digest stored with the guardian set) and their hand-over
+    "setGuardians (3 guardians, shares digest)": 168_000,
+    "approveRecovery (first approval)": 111_000,
+    "postRecoveryShare": 34_000,
+    "acceptRecovery": 69_000,
 }
 
 _measured: dict[str, int] = {}
@@ -215,6 +220,23 @@ def test_access_gas(
     )
     _note("addRecordBySig (first nonce of the author)", receipt)
     assert world.hasAccess(1, doctor, CAT_LABS, WRITE)
+
+
+def test_recovery_gas(
+    world: Any, patient: Any, guardians: list[Any], fresh_key: Any, chain: Any
+) -> None:
+    _bounded(
+        "setGuardians (3 guardians, shares digest)",
+        world.setGuardians(guardians, 2, DAY, b32("shares"), sender=patient),
+    )
+    _bounded(
+        "approveRecovery (first approval)",
+        world.approveRecovery(1, fresh_key, sender=guardians[0]),
+    )
+    world.approveRecovery(1, fresh_key, sender=guardians[1])
+    _bounded("postRecoveryShare", world.postRecoveryShare(1, b32("s"), sender=guardians[0]))
+    chain.pending_timestamp += DAY
+    _bounded("acceptRecovery", world.acceptRecovery(1, sender=fresh_key))
 
 
 def test_anchor_gas_is_independent_of_batch_size(anchors: Any, stranger: Any) -> None:

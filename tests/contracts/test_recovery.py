@@ -15,19 +15,44 @@ HOUR = 3600
 @pytest.fixture
 def guarded(world: Any, patient: Any, guardians: list[Any]) -> Any:
     """Patient 1 with a 2-of-3 guardian set and a one-day delay."""
-    world.setGuardians(guardians, 2, DAY, sender=patient)
+    world.setGuardians(guardians, 2, DAY, ZERO32, sender=patient)
     return world
 
 
 def test_set_guardians_stores_and_emits(world: Any, patient: Any, guardians: list[Any]) -> None:
-    receipt = world.setGuardians(guardians, 2, DAY, sender=patient)
+    receipt = world.setGuardians(guardians, 2, DAY, b32("shares"), sender=patient)
     event = logs_of(receipt, world, "GuardiansSet")[0]
     assert event.patientId == 1
     assert list(event.guardians) == [g.address for g in guardians]
-    assert (event.threshold, event.delay) == (2, DAY)
-    got, threshold, delay = world.getGuardians(1)
+    assert (event.threshold, event.delay, event.shares) == (2, DAY, b32("shares"))
+    got, threshold, delay, shares = world.getGuardians(1)
     assert list(got) == [g.address for g in guardians]
-    assert (threshold, delay) == (2, DAY)
+    assert (threshold, delay, shares) == (2, DAY, b32("shares"))
+    # a new guardian set replaces the shares digest with its own (zero: no shares)
+    world.setGuardians(guardians[:2], 1, DAY, ZERO32, sender=patient)
+    assert world.getGuardians(1)[3] == ZERO32
+
+
+def test_post_recovery_share(
+    guarded: Any, patient: Any, guardians: list[Any], fresh_key: Any, stranger: Any
+) -> None:
+    world = guarded
+    with ape.reverts(world.RecoveryNothingPending):  # no round: nobody to hand a share to
+        world.postRecoveryShare(1, b32("s0"), sender=guardians[0])
+    world.approveRecovery(1, fresh_key, sender=guardians[0])
+    with ape.reverts(world.RecoveryNotGuardian, caller=stranger.address):
+        world.postRecoveryShare(1, b32("s0"), sender=stranger)
+    with ape.reverts(world.RecoveryNotGuardian, caller=patient.address):
+        world.postRecoveryShare(1, b32("s0"), sender=patient)
+    # a guardian that has not approved may still hand over its share (approval is separate)
+    receipt = world.postRecoveryShare(1, b32("s1"), sender=guardians[1])
+    event = logs_of(receipt, world, "RecoveryShareSent")[0]
+    assert (event.patientId, event.guardian, event.round, event.sealedShare) == (
+        1,
+        guardians[1].address,
+        world.getRecovery(1)[0],
+        b32("s1"),
+    )
 
 
 def test_set_guardians_validation(
@@ -35,23 +60,23 @@ def test_set_guardians_validation(
 ) -> None:
     g = [x.address for x in guardians]
     with ape.reverts(world.RecoveryInvalidGuardians):
-        world.setGuardians([], 1, DAY, sender=patient)
+        world.setGuardians([], 1, DAY, ZERO32, sender=patient)
     eleven = [accounts.generate_test_account().address for _ in range(11)]
     with ape.reverts(world.RecoveryInvalidGuardians):
-        world.setGuardians(eleven, 1, DAY, sender=patient)
-    world.setGuardians(eleven[:10], 10, DAY, sender=patient)  # ten is the maximum
+        world.setGuardians(eleven, 1, DAY, ZERO32, sender=patient)
+    world.setGuardians(eleven[:10], 10, DAY, ZERO32, sender=patient)  # ten is the maximum
     with ape.reverts(world.RecoveryInvalidGuardians):
-        world.setGuardians([g[0], ZERO_ADDRESS], 1, DAY, sender=patient)
+        world.setGuardians([g[0], ZERO_ADDRESS], 1, DAY, ZERO32, sender=patient)
     with ape.reverts(world.RecoveryInvalidGuardians):
-        world.setGuardians([g[0], g[1], g[0]], 1, DAY, sender=patient)
+        world.setGuardians([g[0], g[1], g[0]], 1, DAY, ZERO32, sender=patient)
     with ape.reverts(world.RecoveryInvalidGuardians):
-        world.setGuardians([g[0], patient.address], 1, DAY, sender=patient)
+        world.setGuardians([g[0], patient.address], 1, DAY, ZERO32, sender=patient)
     with ape.reverts(world.RecoveryInvalidThreshold, threshold=0, guardians=3):
-        world.setGuardians(g, 0, DAY, sender=patient)
+        world.setGuardians(g, 0, DAY, ZERO32, sender=patient)
     with ape.reverts(world.RecoveryInvalidThreshold, threshold=4, guardians=3):
-        world.setGuardians(g, 4, DAY, sender=patient)
+        world.setGuardians(g, 4, DAY, ZERO32, sender=patient)
     with ape.reverts(world.MedLedgerNotController):
-        world.setGuardians(g, 1, DAY, sender=stranger)
+        world.setGuardians(g, 1, DAY, ZERO32, sender=stranger)
 
 
 def test_recovery_runs_after_delay_from_threshold(
@@ -172,7 +197,7 @@ def test_new_guardians_or_controller_change_cancel_pending(
 ) -> None:
     world = guarded
     world.approveRecovery(1, fresh_key, sender=guardians[0])
-    receipt = world.setGuardians(guardians[:2], 1, DAY, sender=patient)
+    receipt = world.setGuardians(guardians[:2], 1, DAY, ZERO32, sender=patient)
     assert logs_of(receipt, world, "RecoveryCancelled")
     assert world.recoveryApprovals(1, fresh_key) == 0
 

@@ -501,7 +501,7 @@ def test_random_sequences_match_the_model(base: dict[str, Any], chain: Any, owne
             candidate = data.draw(st.sampled_from(self.free_keys()))
             old = self.key(self.m.controllers[pid])
             self.tick()
-            ledger.setGuardians(guardians, 2, DAY, sender=old)
+            ledger.setGuardians(guardians, 2, DAY, ZERO32, sender=old)
             self.tick()
             ledger.approveRecovery(pid, candidate, sender=guardians[0])
             self.tick()

@@ -31,7 +31,10 @@ MEDLEDGER_EVENTS: tuple[str, ...] = (
     "address indexed candidate)",
     "ControllerChanged(uint64 indexed patientId, address indexed previousController, "
     "address indexed newController, uint64 seq, bytes24 head)",
-    "GuardiansSet(uint64 indexed patientId, address[] guardians, uint8 threshold, uint32 delay)",
+    "GuardiansSet(uint64 indexed patientId, address[] guardians, uint8 threshold, uint32 delay, "
+    "bytes32 shares)",
+    "RecoveryShareSent(uint64 indexed patientId, address indexed guardian, uint32 round, "
+    "bytes32 sealedShare)",
     "RecoveryApproved(uint64 indexed patientId, address indexed guardian, "
     "address indexed candidate, uint32 round, uint8 approvals)",
     "RecoveryScheduled(uint64 indexed patientId, address indexed candidate, "

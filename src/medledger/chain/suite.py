@@ -13,6 +13,7 @@ from medledger.chain.contracts import BoundContract
 from medledger.chain.contracts import checksum as to_checksum_address
 from medledger.chain.transactions import TxSender
 from medledger.chain.types import (
+    ZERO32,
     AccessRequest,
     Anchor,
     Bundle,
@@ -159,16 +160,23 @@ class _AdministrationCalls(SuiteContract):
 
     # --- guardian recovery ---
 
-    def set_guardians(self, guardians: Sequence[str], threshold: int, delay: int) -> TxResult:
-        """Set the recovery guardians, approval threshold and delay (controller only)."""
+    def set_guardians(
+        self, guardians: Sequence[str], threshold: int, delay: int, shares: bytes = ZERO32
+    ) -> TxResult:
+        """Set the recovery guardians, approval threshold, delay and the digest of their sealed
+        key shares document (controller only)."""
         return self._tx(
-            "setGuardians", [to_checksum_address(g) for g in guardians], threshold, delay
+            "setGuardians", [to_checksum_address(g) for g in guardians], threshold, delay, shares
         )
 
     def get_guardians(self, patient_id: int) -> Guardians:
-        """Guardians, threshold and delay of a patient."""
-        guardians, threshold, delay = self._view("getGuardians", patient_id)
-        return Guardians(tuple(guardians), int(threshold), int(delay))
+        """Guardians, threshold, delay and sealed key shares digest of a patient."""
+        guardians, threshold, delay, shares = self._view("getGuardians", patient_id)
+        return Guardians(tuple(guardians), int(threshold), int(delay), bytes(shares))
+
+    def post_recovery_share(self, patient_id: int, sealed_share: bytes) -> TxResult:
+        """A guardian hands the current round's candidate its re-sealed key share (digest)."""
+        return self._tx("postRecoveryShare", patient_id, sealed_share)
 
     def approve_recovery(self, patient_id: int, candidate: str) -> TxResult:
         """Guardian approval of moving ``patient_id`` to ``candidate`` (moves an earlier

@@ -146,6 +146,8 @@ class Guardians:
     guardians: tuple[str, ...]
     threshold: int
     delay: int
+    #: CID digest of the sealed guardian key shares document (``ZERO32`` = none)
+    shares: bytes = b"\x00" * 32
 
 
 @dataclass(frozen=True)

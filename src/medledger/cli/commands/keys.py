@@ -9,6 +9,7 @@ from the command line (it would land in shell history and ``ps``).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,13 @@ import click
 
 from medledger.cli.output import emit, kv_table, table
 from medledger.cli.profiles import check_name, home
-from medledger.cli.state import get_state, json_option, key_path, read_password
+from medledger.cli.state import (
+    connection_options,
+    get_state,
+    json_option,
+    key_path,
+    read_password,
+)
 from medledger.cli.views import open_keystore
 from medledger.errors import InvalidInput, KeystoreError
 
@@ -198,3 +205,59 @@ def show(name: str) -> None:
     """Show key NAME's address and public encryption key (no password, nothing secret)."""
     data = key_view(name, open_keystore(check_name("key", name)))
     emit(get_state().json, data, lambda con: con.print(kv_table(data, title=f"key {name}")))
+
+
+@keys.command()
+@click.argument("name")
+@connection_options
+def rotate(name: str) -> None:
+    """Rotate key NAME's identity key (suspected leaked): new key epochs for every category, the
+    keyring re-sealed, grantees and the emergency kit refreshed, the new public key published,
+    fresh guardian shares. The signing account stays. Interrupted? Run it again: it continues.
+
+    The new identity key is written first to NAME.json.rotating (same password) and replaces
+    NAME.json once the rotation is on-chain."""
+    from medledger.client import Party
+    from medledger.crypto import IdentityKey, Keystore, ScryptParams
+    from medledger.fsutil import check_regular_target, fsync_dir
+
+    check_name("key", name)
+    path = key_path(name)
+    pending = path.with_name(path.name + ".rotating")
+    password = read_password(f"Password for {name}")
+    party = Party.from_keystore(path, password)
+    if pending.exists():
+        account, new_key = Keystore.load(pending, password)
+        if account.address != party.address:
+            raise KeystoreError(f"{pending} belongs to another account; move it away")
+    else:
+        n = int(json.loads(path.read_text())["crypto"]["kdfparams"]["n"])
+        new_key = IdentityKey.generate(party.identity.suite)
+        Keystore.create(password, party.account, identity_key=new_key, scrypt=ScryptParams(n)).save(
+            pending
+        )
+    state = get_state()
+    info = state.medledger().session(party).recovery.rotate(new_key)
+    check_regular_target(path)
+    os.replace(pending, path)
+    fsync_dir(path.parent)
+    data = {
+        "name": name,
+        "address": party.address,
+        "rotated_categories": list(info.rotated),
+        "refreshed_grantees": list(info.refreshed),
+        "transactions": len(info.txs),
+        "gas_used": info.gas_used,
+        "fingerprint": new_key.public_key.fingerprint(),
+    }
+    if state.json:
+        emit(True, {**data, "paper_shares": info.paper_shares})
+        return
+
+    def human(con: Any) -> None:
+        con.print(kv_table(data, title="identity key rotated"))
+        for guardian, words in info.paper_shares.items():
+            con.print(f"\nnew paper share for guardian {guardian} (printed once, stored nowhere):")
+            con.print("  " + words)
+
+    emit(False, data, human)
