@@ -23,7 +23,8 @@ pytestmark = pytest.mark.anvil
 @pytest.fixture(scope="module")
 def stack(module_env: Path, anvil_url: str) -> dict[str, Any]:
     ok(["node", "start", "--attach", anvil_url])
-    keys = {name: create_key(name) for name in ("pat", "doc1", "doc2", "doc3")}
+    keys = {name: create_key(name) for name in ("doc1", "doc2", "doc3")}
+    keys["pat"] = create_key("pat", subprocess_use=True)  # the subprocesses act as the patient
     for name in keys:
         ok(["fund", name])
     for name in ("doc1", "doc2", "doc3"):

@@ -1,7 +1,8 @@
 """Helpers for the CLI tests: run the CLI in-process or as a subprocess, create keys.
 
 Keys are created with the keystore's light scrypt parameters (the hidden
-``--insecure-light-kdf`` flag) so that a test pays milliseconds, not a second, per unlock.
+``--insecure-light-kdf`` flag, honoured only in this test process) so that a test pays
+milliseconds, not a second, per unlock; keys a subprocess unlocks use the default parameters.
 """
 
 from __future__ import annotations
@@ -64,8 +65,12 @@ def run_subprocess(args: list[str], env: dict[str, str], timeout: float = 120) -
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
-def create_key(name: str) -> dict[str, Any]:
-    run = invoke(["keys", "create", name, "--insecure-light-kdf", "--json"])
+def create_key(name: str, *, subprocess_use: bool = False) -> dict[str, Any]:
+    """A new key in the current ``MEDLEDGER_HOME``. ``subprocess_use``: with the default scrypt
+    parameters, because a separate ``medledger`` process refuses the light ones (only this
+    test process has the test-only switch on)."""
+    light = [] if subprocess_use else ["--insecure-light-kdf"]
+    run = invoke(["keys", "create", name, *light, "--json"])
     assert run.exit_code == 0, run.stderr
     data: dict[str, Any] = run.json()
     return data
