@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import IO
 
@@ -79,6 +79,8 @@ class RecordsNamespace(Namespace):
             raise NotRegistered(f"patient {patient_id} has not published a keyring")
         directory = PublicDirectory.from_document(self._documents.get(patient.keyring))
         created_at = self._chain.now()
+        # never seal to epochs a cut-off party still holds (a withheld or interrupted rotation)
+        self.rotation.require_complete(patient_id, created_at)
         if isinstance(data, (bytes, bytearray, memoryview)):
             sealed = seal_record(
                 data, directory, category=int(cat), author=self._address, created_at=created_at
@@ -88,7 +90,13 @@ class RecordsNamespace(Namespace):
         else:
             cid, size = self._seal_stream(data, directory, cat, created_at, progress)
         codec = 0x70 if cid.codec == DAG_PB else 0x55
-        with pinned(self._store, cid):
+
+        def on_chain(cids: Sequence[CID]) -> set[CID]:
+            # the add may have landed although this side saw an error: keep what it references
+            landed = self._contract.get_record(patient_id, cid.digest).patient_id == patient_id
+            return set(cids) if landed else set()
+
+        with pinned(self._store, cid, on_chain=on_chain):
             tx = self._contract.add_record(patient_id, cid.digest, int(cat), codec, patient.keyring)
             denied = write_denial(tx)
             if denied is not None:
