@@ -34,6 +34,10 @@ class World:
     er: Session
     er2: Session
     pid: int
+    #: a party that registers as a second patient in the registration flow
+    specialist_patient: Session | None = None
+    #: the record of the erasure flow
+    erased: bytes = b""
 
     def fresh(self, session: Session) -> Session:
         """A new process of the same party: no caches, same keys."""
@@ -159,12 +163,14 @@ class Injector:
     fired: str | None = None
 
     def install(self, mp: pytest.MonkeyPatch, w: World) -> None:
-        contract = w.ml.deployment.medledger
-        targets: list[tuple[Any, str]] = [(contract, n) for n in WRITES if hasattr(contract, n)]
-        targets += [(w.ml.store, n) for n in STORE]
-        for sessions in (w.patient, w.clinic, w.specialist, w.er, w.er2, w.consortium):
-            if sessions.contract is not contract:
-                targets += [(sessions.contract, n) for n in WRITES if hasattr(sessions.contract, n)]
+        # each session's own bound contract (a clone per sender): never the deployment's, whose
+        # attributes every later clone would copy
+        targets: list[tuple[Any, str]] = [(w.ml.store, n) for n in STORE]
+        sessions = [w.patient, w.clinic, w.specialist, w.er, w.er2, w.consortium]
+        if w.specialist_patient is not None:
+            sessions.append(w.specialist_patient)
+        for s in sessions:
+            targets += [(s.contract, n) for n in WRITES if hasattr(s.contract, n)]
         for obj, name in targets:
             mp.setattr(obj, name, self._wrap(name, getattr(obj, name)))
 
