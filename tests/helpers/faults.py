@@ -44,8 +44,10 @@ class World:
         return self.ml.session(session.party)
 
 
-def make_world() -> World:
-    ml = Medledger.embedded()
+def make_world(ml: Medledger | None = None) -> World:
+    """Consortium, a patient (granting the clinic labs + allergies for a year), a clinic, a
+    specialist and two emergency responders, on ``ml`` (default: a fresh embedded deployment)."""
+    ml = Medledger.embedded() if ml is None else ml
     s = [ml.session(ml.dev_party(i)) for i in range(7)]
     consortium, patient, clinic, specialist, er, er2 = s[0], s[1], s[2], s[3], s[4], s[5]
     consortium.providers.register(clinic.party, name="Clinic")

@@ -18,6 +18,7 @@ from medledger.client.planner import ConsentPlanner
 from medledger.client.types import BreakGlassInfo, SignedConsent
 from medledger.codes import Category
 from medledger.errors import InvalidInput, MedledgerError
+from medledger.storage import CID
 
 
 class EmergencyNamespace(Namespace):
@@ -57,7 +58,13 @@ class EmergencyNamespace(Namespace):
             tx = self._contract.set_emergency_access(cats, max_d, opt_out, ZERO32, cooldown)
         else:
             planner = ConsentPlanner(self._contract, self._keys, self._directory, self._documents)
-            with pinned(self._store) as pins:
+
+            def on_chain(cids: Sequence[CID]) -> set[CID]:
+                # mined although this side saw an error: the chain references the kit now
+                kit = self._contract.get_patient(pid).emergency_kit
+                return {c for c in cids if c.digest == kit}
+
+            with pinned(self._store, on_chain=on_chain) as pins:
                 kit = planner.kit(
                     self._keys.keyring(pid), patient, list(responders), pins, cats, max_d, opt_out
                 )
