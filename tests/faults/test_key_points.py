@@ -220,3 +220,58 @@ def test_erasure_report_claims_only_what_happened(
     assert "medledger sent no notification" in text
     assert w.er.address.lower() in text
     assert w.clinic.address.lower() in text
+
+
+def test_keyring_compare_and_swap_keeps_a_concurrent_writers_epochs(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point 1 / issue 13 point 1 (verification: the CAS existed before this change). Another
+    process of the patient publishes a keyring (its grant's end boundary) between this grant's
+    planning and its ``setKeyring``: the CAS fails, this grant re-plans on the fresh keyring, and
+    both boundaries survive, so the shorter grant's grantee reads nothing after its end."""
+    w = world
+    other = w.fresh(w.patient)
+    contract = w.patient.contract
+    real = contract.set_keyring
+    raced: list[int] = []
+
+    def racing(*a: object, **kw: object) -> object:
+        if not raced:
+            raced.append(1)
+            other.consent.grant(w.er.address, ["labs"], duration=timedelta(days=2))
+        return real(*a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(contract, "set_keyring", racing)
+    w.patient.consent.grant(w.specialist.address, ["labs"], duration=timedelta(days=20))
+    monkeypatch.undo()
+    assert raced
+    w.ml.increase_time(3 * DAY)
+    rec = w.clinic.records.add(w.pid, b"day-3 lab", "labs")
+    assert not opens(keys_ever(w, w.er), sealed(w, rec.record_id))
+    assert w.specialist.access.read(rec.record_id, "treatment") == b"day-3 lab"
+
+
+def test_keyring_compare_and_swap_gives_up_after_three_attempts(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keyring that moves on every attempt ends in ``StaleKeyring`` (3 attempts), with
+    nothing half-written: the grant is not on-chain."""
+    w = world
+    contract = w.patient.contract
+    real = contract.set_keyring
+    attempts: list[int] = []
+
+    def always_raced(*a: object, **kw: object) -> object:
+        attempts.append(1)
+        w.fresh(w.patient).consent.grant(
+            w.er.address, ["labs"], duration=timedelta(days=len(attempts))
+        )
+        return real(*a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(contract, "set_keyring", always_raced)
+    with pytest.raises(errors.StaleKeyring):
+        w.patient.consent.grant(w.specialist.address, ["labs"], duration=timedelta(days=20))
+    monkeypatch.undo()
+    assert len(attempts) == 3
+    assert not w.ml.deployment.medledger.get_consent(w.pid, w.specialist.address).exists
+    referenced_present(w)

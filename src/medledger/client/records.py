@@ -181,7 +181,7 @@ class RecordsNamespace(Namespace):
 
         No garbage collection runs here: on a shared IPFS node it would delete every user's
         unpinned blocks; the store's own collection removes the record's blocks later
-        (``medledger store gc`` on a store the SDK owns). Nobody is notified.
+        (``store.gc()`` on a store the SDK owns). Nobody is notified.
         """
         rid = record_id(record)
         pid = self._contract.patient_of(self._address)
