@@ -71,10 +71,10 @@ def test_lost_record_registration_keeps_the_record(
 
 def test_withheld_rotation_is_refused_then_completed_by_revoking_again(world: World) -> None:
     """Point 2 and issue 13 point 2. The revocation landed without its key rotation (a plain
-    ``revoke`` sent by an older client or a relayer; or a flow that died). Old code: the clinic
-    kept writing to the old epochs and the revoked specialist decrypted the new record with the
-    keys it held; running revoke again failed with "holds no consent". Now the write is refused
-    (``RotationPending``, naming the fix) and revoking again completes the rotation."""
+    ``revoke`` sent by an older client or a relayer; or a flow that died). Old code (aa8567b,
+    run): the clinic's write was accepted, sealed to epochs the revoked specialist holds, and
+    revoking again failed with "holds no consent". Now the write is refused (``RotationPending``,
+    naming the fix) and revoking again completes the rotation."""
     w = world
     w.patient.consent.grant(w.specialist.address, ["labs"], duration=timedelta(days=30))
     w.patient.contract.revoke(w.specialist.address)  # the revoke alone: no rotation
@@ -148,9 +148,10 @@ def test_opt_out_cuts_off_every_responder(world: World) -> None:
 
 def test_suspended_responder_is_noticed_and_cut_off(world: World) -> None:
     """Point 3, suspension. Old code: the next kit rebuild (any grant touching an emergency
-    category) sealed the new epochs to the suspended responder too, and nothing rotated. Now the
-    next write is refused until the patient completes the rotation (``medledger rotate``), which
-    rebuilds the kit for active responders only."""
+    category) sealed the new epochs to the suspended responder too, and nothing rotated (run
+    against aa8567b: the write was accepted, no ``RotationPending``). Now the next write is
+    refused until the patient completes the rotation (``medledger rotate``), which rebuilds the
+    kit for active responders only."""
     w = world
     w.patient.emergency.configure(responders=[w.er.address, w.er2.address])
     w.consortium.providers.suspend(w.er.address)
