@@ -118,6 +118,20 @@ class StaleKeyring(MedledgerError):
     compare-and-swap); reload the keyring and plan again."""
 
 
+class RotationPending(MedledgerError):
+    """A party was cut off (consent revoked or narrowed, provider suspended, responder removed)
+    but the patient's keyring still holds key epochs that party was given for records written
+    from now on: nobody may seal to it or grant from it until the patient completes the rotation
+    (``session.keys.complete_rotation()``, or ``medledger rotate``)."""
+
+    def __init__(
+        self, message: str, *, parties: tuple[str, ...] = (), hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        #: the cut-off parties that still hold keys of future records
+        self.parties = parties
+
+
 class DeploymentNotFound(ChainError):
     """No deployment manifest matches the connected chain."""
 

@@ -1,4 +1,5 @@
-"""Erasure reports: who gets notified, and honest rendering of what cannot be undone."""
+"""Erasure reports: who may hold keys (nobody is notified), and honest rendering of what cannot
+be undone."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 
 from helpers.audit import Scenario
 from medledger.audit import Archive, ErasureReport, past_grantees
-from medledger.audit.erasure import CANNOT_UNDO, NotifiedGrantee, render_json, render_text
+from medledger.audit.erasure import CANNOT_UNDO, KeyHolder, render_json, render_text
 from medledger.codes import Category
 
 
@@ -34,7 +35,10 @@ def make_report(**kw: object) -> ErasureReport:
         "erased_at": datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
         "keys_destroyed": ("record data key (local keyring copy)",),
         "blocks_unpinned": ("bafkreiaaa", "bafkreibbb"),
-        "grantees_notified": (NotifiedGrantee("0x" + "11" * 20, "City Labs", 1_700_000_000),),
+        "key_holders": (
+            KeyHolder("0x" + "11" * 20, "City Labs", 1_700_000_000),
+            KeyHolder("0x" + "22" * 20, "City ER", 1_700_000_000, role="responder"),
+        ),
     }
     base.update(kw)
     return ErasureReport(**base)  # type: ignore[arg-type]
@@ -46,14 +50,18 @@ def test_text_rendering_states_done_and_not_undoable() -> None:
     assert "on-chain tombstone: 0x" + "cd" * 32 + " (at 2026-03-01 12:00:00 UTC)" in text
     assert "blocks unpinned: 2" in text
     assert "bafkreibbb" in text
-    assert "City Labs 0x" + "11" * 20 + " (notified)" in text
+    assert "City Labs 0x" + "11" * 20 in text
+    assert "emergency responders whose kit held it (1):" in text
+    assert "City ER 0x" + "22" * 20 in text
+    assert "(notified)" not in text
+    assert "medledger sent no notification" in text
     assert "Cannot be undone:" in text
     assert "Copies already decrypted by authorised parties" in text
     assert text.rstrip().endswith("Status: complete")
 
 
 def test_incomplete_erasure_is_said_so() -> None:
-    rep = make_report(tombstone_tx=None, unpin_failures=("bafkreiccc",), grantees_notified=())
+    rep = make_report(tombstone_tx=None, unpin_failures=("bafkreiccc",), key_holders=())
     text = render_text(rep)
     assert not rep.complete
     assert "on-chain tombstone: NOT SENT" in text
@@ -68,4 +76,5 @@ def test_json_rendering() -> None:
     assert data["erased_at"] == "2026-03-01T12:00:00+00:00"
     assert data["complete"] is True
     assert data["cannot_undo"] == list(CANNOT_UNDO)
-    assert data["grantees_notified"][0]["name"] == "City Labs"
+    assert data["key_holders"][0]["name"] == "City Labs"
+    assert data["key_holders"][0]["notified"] is False

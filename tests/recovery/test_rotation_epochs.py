@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from medledger.client.rotation import fresh_epochs
+from medledger.client.identity_rotation import fresh_epochs
 from medledger.crypto import IdentityKey, Keyring
 
 LABS, NOTES = 3, 5

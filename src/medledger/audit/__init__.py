@@ -29,6 +29,7 @@ from medledger.audit.archive import (
 from medledger.audit.db import Database, SQLiteDatabase
 from medledger.audit.erasure import (
     ErasureReport,
+    KeyHolder,
     NotifiedGrantee,
     past_grantees,
     render_json,
@@ -49,6 +50,7 @@ __all__ = [
     "Database",
     "Disclosure",
     "ErasureReport",
+    "KeyHolder",
     "NotifiedGrantee",
     "Problem",
     "Reorg",

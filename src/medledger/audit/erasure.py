@@ -1,10 +1,13 @@
 """What an erasure did, and what it could not undo, stated plainly.
 
-The SDK erases a record by tombstoning it on-chain and unpinning the ciphertext blocks; no key is
-destroyed (the record's data key is wrapped to its category's epoch key, which other records
-share). It fills an :class:`ErasureReport` and shows it with :func:`render_text` or
-:func:`render_json`. :func:`past_grantees` lists who held access to the
-record's category and so is notified.
+The SDK erases a record by tombstoning it on-chain and unpinning the ciphertext blocks in the
+store it uses; it destroys no key (the record's data key is wrapped to its category's epoch key,
+which the patient's other records of that epoch share) and runs no garbage collection (on a
+shared IPFS node that would delete every user's unpinned blocks; the node's own GC removes the
+blocks later). It notifies nobody: the on-chain ``RecordErased`` event is the only signal. It
+fills an :class:`ErasureReport` and shows it with :func:`render_text` or :func:`render_json`;
+the report lists who may hold a key of the record (:class:`KeyHolder`): every past grantee of
+its category (:func:`past_grantees`) and the responders of every emergency kit that held it.
 """
 
 from __future__ import annotations
@@ -24,21 +27,29 @@ CANNOT_UNDO: tuple[str, ...] = (
     "The record's on-chain index entry (record id, category, author, time) and its access-log "
     "entries stay on-chain forever; they hold no health data, and the tombstone marks the record "
     "erased.",
-    "Unpinning asks IPFS nodes we control to drop the ciphertext; other nodes that fetched it may "
-    "keep the encrypted blocks, which stay unreadable once every key copy is destroyed.",
-    "Key copies held by grantees (their key bundles) are outside the patient's control; erasure "
-    "relies on the grantee deleting them on notification.",
+    "Unpinning asks the IPFS node this SDK uses to drop the ciphertext when it next collects "
+    "garbage; other nodes that fetched it may keep the encrypted blocks.",
+    "Key copies held by grantees (their key bundles) and responders (emergency kits) are outside "
+    "the patient's control. medledger sent no notification: the on-chain erasure event is all "
+    "they see, so the patient has to ask the key holders listed here to delete their copies.",
 )
 
 
 @dataclass(frozen=True)
-class NotifiedGrantee:
-    """A past grantee of the record's category, notified of the erasure."""
+class KeyHolder:
+    """A party that may hold a key of the erased record: a past grantee of its category or a
+    responder of an emergency kit that held it. ``notified`` is always False: medledger sends no
+    notification (the on-chain ``RecordErased`` event is public)."""
 
     address: str
     name: str | None
     last_granted_at: int
-    notified: bool = True
+    notified: bool = False
+    role: str = "grantee"  # or "responder"
+
+
+#: the former name of :class:`KeyHolder`
+NotifiedGrantee = KeyHolder
 
 
 @dataclass(frozen=True)
@@ -53,8 +64,14 @@ class ErasureReport:
     keys_destroyed: tuple[str, ...] = ()
     blocks_unpinned: tuple[str, ...] = ()
     unpin_failures: tuple[str, ...] = ()
-    grantees_notified: tuple[NotifiedGrantee, ...] = ()
+    #: who may hold a key of the record (none of them was notified)
+    key_holders: tuple[KeyHolder, ...] = ()
     cannot_undo: tuple[str, ...] = field(default=CANNOT_UNDO)
+
+    @property
+    def grantees_notified(self) -> tuple[KeyHolder, ...]:
+        """Deprecated name of :attr:`key_holders` (nobody is notified)."""
+        return self.key_holders
 
     @property
     def complete(self) -> bool:
@@ -62,7 +79,7 @@ class ErasureReport:
         return self.tombstone_tx is not None and not self.unpin_failures
 
 
-def past_grantees(archive: Archive, patient_id: int, category: Category) -> list[NotifiedGrantee]:
+def past_grantees(archive: Archive, patient_id: int, category: Category) -> list[KeyHolder]:
     """Everyone the patient ever granted ``category`` to (even if since revoked or expired), with
     their provider name, most recent grant first."""
     bit = 1 << int(category)
@@ -75,7 +92,7 @@ def past_grantees(archive: Archive, patient_id: int, category: Category) -> list
         if pev.name is not None:
             names[pev.provider] = pev.name
     return sorted(
-        (NotifiedGrantee(a, names.get(a), t) for a, t in last.items()),
+        (KeyHolder(a, names.get(a), t) for a, t in last.items()),
         key=lambda g: (-g.last_granted_at, g.address),
     )
 
@@ -113,20 +130,28 @@ def render_text(report: ErasureReport) -> str:
         lines += [f"      {k}" for k in report.keys_destroyed]
     else:
         lines.append("  - keys destroyed: none")
-    lines.append(f"  - blocks unpinned: {len(report.blocks_unpinned)}")
+    lines.append(
+        f"  - blocks unpinned: {len(report.blocks_unpinned)} (the store deletes them at its next "
+        "garbage collection)"
+    )
     lines += [f"      {c}" for c in report.blocks_unpinned]
     if report.unpin_failures:
         lines.append(f"  - blocks NOT unpinned ({len(report.unpin_failures)}), retry needed:")
         lines += [f"      {c}" for c in report.unpin_failures]
-    if report.grantees_notified:
-        lines.append(
-            f"  - past grantees of this category notified ({len(report.grantees_notified)}):"
-        )
-        for g in report.grantees_notified:
-            state = "notified" if g.notified else "NOT notified"
-            lines.append(f"      {g.name or 'unregistered'} {g.address} ({state})")
+    lines.append("  - notifications: none (medledger sent no notification)")
+    grantees = [h for h in report.key_holders if h.role == "grantee"]
+    responders = [h for h in report.key_holders if h.role != "grantee"]
+    lines += ["", "May still hold a key of this record (ask them to delete their copies):"]
+    if grantees:
+        lines.append(f"  - past grantees of this category ({len(grantees)}):")
+        lines += [f"      {g.name or 'unregistered'} {g.address}" for g in grantees]
     else:
         lines.append("  - past grantees of this category: none")
+    if responders:
+        lines.append(f"  - emergency responders whose kit held it ({len(responders)}):")
+        lines += [f"      {r.name or 'unregistered'} {r.address}" for r in responders]
+    else:
+        lines.append("  - emergency responders whose kit held it: none")
     lines += ["", "Cannot be undone:"]
     lines += [f"  - {s}" for s in report.cannot_undo]
     status = "complete" if report.complete else "INCOMPLETE"

@@ -14,6 +14,7 @@ from medledger.client._inputs import record_id
 from medledger.client.directory import ProviderDirectory
 from medledger.client.documents import DocumentStore
 from medledger.client.keys import KeyManager
+from medledger.client.rotation import RotationCheck
 from medledger.client.types import Party
 from medledger.errors import InvalidInput, NotRegistered
 from medledger.storage import CID, BlockStore, cid_from_digest
@@ -69,6 +70,14 @@ class Namespace:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._address})"
+
+    @property
+    def rotation(self) -> RotationCheck:
+        """The pending-rotation check (cut-offs whose keys are not rotated yet)."""
+        check: RotationCheck | None = self.__dict__.get("_rotation")
+        if check is None:
+            check = self.__dict__["_rotation"] = RotationCheck(self._contract, self._documents)
+        return check
 
     def _patient_id(self) -> int:
         return self._ctx.patient_id()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from medledger.chain import eip712
 from medledger.chain.contracts import checksum as to_checksum_address
@@ -27,8 +27,10 @@ from medledger.client.types import (
     SignedStep,
 )
 from medledger.codes import Category, Purpose
-from medledger.errors import InvalidInput, StaleKeyring
+from medledger.errors import InvalidInput, MedledgerError, StaleKeyring
+from medledger.storage import CID
 
+T = TypeVar("T")
 Categories = Iterable[str | int | Category] | str | int
 Purposes = Iterable[str | int | Purpose] | str | int
 Actions = Iterable[str | int] | str | int
@@ -41,6 +43,32 @@ class ConsentNamespace(Namespace):
     @property
     def planner(self) -> ConsentPlanner:
         return ConsentPlanner(self._contract, self._keys, self._directory, self._documents)
+
+    def complete_rotation(self) -> list[TxResult]:
+        """Complete what a cut-off left undone, and refresh what a failed flow did not deliver.
+
+        Fresh key epochs from now on for every category a cut-off party (revoked, narrowed,
+        suspended grantee; removed, opted-out or suspended responder) still holds the keys of;
+        refreshed key bundles for every active grantee missing an epoch; the emergency kit
+        resealed for active responders only. Safe to run again at any time: it sends nothing
+        when everything is in place. Returns the transactions it sent.
+        """
+        pid = self._patient_id()
+
+        def attempt() -> list[TxResult]:
+            now = self._chain.now()
+            st = self.rotation.state(pid, now)
+            if st.clean:
+                return []
+            start = self._chain.block_number() + 1
+            with pinned(self._store, on_chain=self._on_chain(pid, start)) as pins:
+                plan = self.last_plan = self.planner.plan_rotation(
+                    pid, st.pending_categories, st.stale_grantees, st.stale_kit, now, pins
+                )
+                extra, main = self._execute(plan, pins)
+            return [*extra, main] if main is not None else extra
+
+        return _retry_stale(attempt)
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -145,11 +173,14 @@ class ConsentNamespace(Namespace):
 
     def _grant_all(self, specs: Sequence[GrantSpec], now: int) -> list[GrantInfo]:
         pid = self._patient_id()
+        self.rotation.require_complete(pid, now)
 
         def attempt() -> tuple[ConsentPlan, list[TxResult], TxResult]:
-            with pinned(self._store) as pins:
+            start = self._chain.block_number() + 1
+            with pinned(self._store, on_chain=self._on_chain(pid, start)) as pins:
                 plan = self.last_plan = self.planner.plan_grants(pid, specs, now, pins)
                 extra, tx = self._execute(plan, pins)
+            assert tx is not None
             return plan, extra, tx
 
         plan, extra, tx = _retry_stale(attempt)
@@ -180,20 +211,74 @@ class ConsentNamespace(Namespace):
         resealed (a second transaction) if it is affected.
         """
         pid = self._patient_id()
+        addr: str = to_checksum_address(grantee)
+        if not self._contract.get_consent(pid, addr).exists:
+            # An interrupted revocation (the revoke landed, its rotation did not) is finished
+            # by revoking again: complete the pending rotation instead of refusing.
+            st = self.rotation.state(pid, self._chain.now())
+            if any(c.party == addr for c in st.pending):
+                txs = self.complete_rotation()
+                assert txs, "a pending rotation always sends its keyring"
+                plan = self.last_plan
+                refreshed = () if plan is None else tuple(r.grantee for r in plan.refreshed)
+                return RevokeInfo(pid, addr, txs[0], tuple(txs[1:]), refreshed, completed=True)
         addr, consent = self._consent_of(pid, grantee)
 
         def attempt() -> tuple[ConsentPlan, list[TxResult], TxResult]:
-            with pinned(self._store) as pins:
+            now = self._chain.now()
+            # fold any other pending rotation into this one
+            also = self.rotation.state(pid, now).pending_categories
+            start = self._chain.block_number() + 1
+            with pinned(self._store, on_chain=self._on_chain(pid, start)) as pins:
                 plan = self.last_plan = self.planner.plan_revoke(
-                    pid, addr, consent, self._chain.now(), pins
+                    pid, addr, consent, now, pins, also
                 )
                 extra, tx = self._execute(plan, pins)
+            assert tx is not None
             return plan, extra, tx
 
         plan, extra, tx = _retry_stale(attempt)
         return RevokeInfo(pid, addr, tx, tuple(extra), tuple(r.grantee for r in plan.refreshed))
 
-    def _execute(self, plan: ConsentPlan, pins: Pins) -> tuple[list[TxResult], TxResult]:
+    def _on_chain(self, pid: int, start: int) -> Callable[[Sequence[CID]], set[CID]]:
+        """Which of a flow's documents the chain references (for the pin rollback): the
+        keyring, the kit, and bundles named by grant events since block ``start``."""
+
+        def check(cids: Sequence[CID]) -> set[CID]:
+            c = self._contract
+            patient = c.get_patient(pid)
+            named = {patient.keyring, patient.emergency_kit}
+            for name in ("ConsentGranted", "KeyBundleRefreshed"):
+                named |= {
+                    bytes(e.args["keyBundle"])
+                    for e in c.get_events(
+                        name, from_block=start, argument_filters={"patientId": pid}
+                    )
+                }
+            return {cid for cid in cids if cid.digest in named}
+
+        return check
+
+    def _execute(self, plan: ConsentPlan, pins: Pins) -> tuple[list[TxResult], TxResult | None]:
+        """Send ``plan``; on a failure the error names the transactions that landed before it
+        and what did not, and how to finish (:meth:`complete_rotation`)."""
+        landed: list[str] = []
+        try:
+            return self._send(plan, pins, landed)
+        except MedledgerError as exc:
+            if landed:
+                msg = str(exc.args[0]) if exc.args else str(exc)
+                exc.args = (
+                    f"{msg}; landed before the failure: {', '.join(landed)}; the rest did not "
+                    "land (session.consent.complete_rotation() delivers the missing key "
+                    "bundles and kit; retrying the change also completes it)",
+                    *exc.args[1:],
+                )
+            raise
+
+    def _send(
+        self, plan: ConsentPlan, pins: Pins, landed: list[str]
+    ) -> tuple[list[TxResult], TxResult | None]:
         """Send ``plan``. A revocation: one ``revokeAndRekey`` (or a plain ``revoke`` when no
         epoch changes). Grants: the keyring first (from then on writers seal to the new
         epochs), then the grants; last the kit. Returns (other txs, main tx)."""
@@ -208,10 +293,13 @@ class ConsentNamespace(Namespace):
                 pins.referenced(
                     *(cid for cid in pins.cids if cid.digest in {b.key_bundle for b in bundles})
                 )
+                landed.append(f"revokeAndRekey {main.tx_hash}")
             else:
                 main = c.revoke(plan.revoked)
+                landed.append(f"revoke {main.tx_hash}")
         elif digest is not None:
             extra.append(c.set_keyring(plan.expected_keyring, digest))
+            landed.append(f"keyring update {extra[-1].tx_hash}")
         if plan.keyring is not None and plan.keyring_cid is not None and digest is not None:
             pins.referenced(plan.keyring_cid)
             self._keys.keyring_published(digest, plan.keyring)
@@ -224,6 +312,7 @@ class ConsentNamespace(Namespace):
             pins.referenced(
                 *(cid for cid in pins.cids if cid.digest in {g.key_bundle for g in grants})
             )
+            landed.append(f"{len(grants)} grant(s) {tx.tx_hash}")
             if main is None:
                 main = tx
             else:
@@ -236,7 +325,8 @@ class ConsentNamespace(Namespace):
                     k.categories, k.max_duration, k.opt_out, k.emergency_kit, cooldown
                 )
             )
-        assert main is not None
+            pins.referenced(*(cid for cid in pins.cids if cid.digest == k.emergency_kit))
+            landed.append(f"emergency kit {extra[-1].tx_hash}")
         return extra, main
 
     # --- relayed -----------------------------------------------------------------------------
@@ -285,6 +375,7 @@ class ConsentNamespace(Namespace):
         self, specs: Sequence[GrantSpec], now: int, deadline: int | None
     ) -> SignedConsent:
         pid = self._patient_id()
+        self.rotation.require_complete(pid, now)
         with pinned(self._store) as pins:
             plan = self.last_plan = self.planner.plan_grants(pid, specs, now, pins)
             return self._sign(plan, deadline)
@@ -294,10 +385,10 @@ class ConsentNamespace(Namespace):
         (signed keyring update, refreshed bundles for the other grantees)."""
         pid = self._patient_id()
         addr, consent = self._consent_of(pid, grantee)
+        now = self._chain.now()
+        also = self.rotation.state(pid, now).pending_categories
         with pinned(self._store) as pins:
-            plan = self.last_plan = self.planner.plan_revoke(
-                pid, addr, consent, self._chain.now(), pins
-            )
+            plan = self.last_plan = self.planner.plan_revoke(pid, addr, consent, now, pins, also)
             return self._sign(plan, deadline)
 
     def _sign(self, plan: ConsentPlan, deadline: int | None) -> SignedConsent:
@@ -374,15 +465,21 @@ class ConsentNamespace(Namespace):
         return SignedConsent(plan.kind, pid, grantee, dl, tuple(steps), epoch, plan.kit)
 
 
-def _retry_stale(
-    attempt: Callable[[], tuple[ConsentPlan, list[TxResult], TxResult]],
-) -> tuple[ConsentPlan, list[TxResult], TxResult]:
+#: how many times a flow plans again after losing the keyring compare-and-swap
+CAS_ATTEMPTS = 3
+
+
+def _retry_stale(attempt: Callable[[], T]) -> T:
     """Run ``attempt``; when its keyring compare-and-swap lost (another flow published a
-    keyring since it was read), plan again once on the reloaded keyring."""
-    try:
-        return attempt()
-    except StaleKeyring:
-        return attempt()
+    keyring since it was read), plan again on the reloaded keyring (at most
+    :data:`CAS_ATTEMPTS` times in all). Nothing of a lost attempt landed: the
+    compare-and-swap is its first transaction, or part of its only one."""
+    for _ in range(CAS_ATTEMPTS - 1):
+        try:
+            return attempt()
+        except StaleKeyring:
+            continue
+    return attempt()
 
 
 def _send_grant(send: Callable[..., TxResult], g: GrantRequest) -> TxResult:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from medledger.chain.types import ZERO32
@@ -34,13 +34,18 @@ class DocumentStore:
         return data
 
 
+#: given CIDs, the subset the chain references now (raises if the chain cannot be read)
+OnChain = Callable[[Sequence[CID]], set[CID]]
+
+
 class Pins:
     """What a flow pinned, and which of it the chain references by now."""
 
-    def __init__(self, store: BlockStore) -> None:
+    def __init__(self, store: BlockStore, on_chain: OnChain | None = None) -> None:
         self._store = store
         self._pinned: list[CID] = []
         self._referenced: set[CID] = set()
+        self._on_chain = on_chain
 
     def add(self, cid: CID) -> CID:
         self._pinned.append(cid)
@@ -65,6 +70,15 @@ class Pins:
 
     def rollback(self, exc: MedledgerError) -> None:
         failures = []
+        candidates = [cid for cid in self._pinned if cid not in self._referenced]
+        if candidates and self._on_chain is not None:
+            # A transaction can land although its sender saw an error (the node went away
+            # after accepting it): ask the chain before unpinning anything.
+            try:
+                self._referenced |= self._on_chain(candidates)
+            except MedledgerError:
+                _note(exc, "; the chain could not be checked, so stored documents stay pinned")
+                return
         for cid in self._pinned:
             if cid in self._referenced:
                 continue
@@ -72,19 +86,27 @@ class Pins:
                 self._store.unpin(cid)
             except StorageError as unpin_exc:
                 failures.append(f"{cid}: {unpin_exc}")
+        kept = len([c for c in self._pinned if c in self._referenced])
         note = (
-            "; stored documents were unpinned"
+            "; stored documents the chain does not reference were unpinned"
             if not failures
             else f"; could not unpin: {', '.join(failures)}"
         )
-        exc.args = ((str(exc.args[0]) if exc.args else str(exc)) + note, *exc.args[1:])
+        if kept:
+            note += f" ({kept} it references stay pinned)"
+        _note(exc, note)
+
+
+def _note(exc: MedledgerError, note: str) -> None:
+    exc.args = ((str(exc.args[0]) if exc.args else str(exc)) + note, *exc.args[1:])
 
 
 @contextmanager
-def pinned(store: BlockStore, *cids: CID) -> Iterator[Pins]:
+def pinned(store: BlockStore, *cids: CID, on_chain: OnChain | None = None) -> Iterator[Pins]:
     """Track pins; if the block raises a :class:`MedledgerError`, unpin what the chain does not
-    reference (marked with :meth:`Pins.referenced`) and say so in the error."""
-    pins = Pins(store)
+    reference (marked with :meth:`Pins.referenced`, and checked with ``on_chain`` when given)
+    and say so in the error. Any other exception (a kill) unpins nothing."""
+    pins = Pins(store, on_chain)
     for cid in cids:
         pins.add(cid)
     try:

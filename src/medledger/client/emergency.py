@@ -12,11 +12,13 @@ from medledger import codes
 from medledger.chain.types import ZERO32, TxResult
 from medledger.client._base import Namespace
 from medledger.client._inputs import as_categories, seconds
+from medledger.client.consent import ConsentNamespace
 from medledger.client.documents import pinned
 from medledger.client.planner import ConsentPlanner
 from medledger.client.types import BreakGlassInfo, SignedConsent
 from medledger.codes import Category
-from medledger.errors import InvalidInput
+from medledger.errors import InvalidInput, MedledgerError
+from medledger.storage import CID
 
 
 class EmergencyNamespace(Namespace):
@@ -31,7 +33,14 @@ class EmergencyNamespace(Namespace):
         """Set break-glass: emergency categories (default allergies, medications, conditions),
         the longest emergency access (≤ 24 h), opt-out, and the responder organisations the
         emergency kit (those categories' keys) is sealed to. A post-quantum patient's kit goes
-        to responders with classical X25519 keys only with ``allow_classical=True``."""
+        to responders with classical X25519 keys only with ``allow_classical=True``.
+
+        A responder that leaves the kit (removed, opt-out, a dropped category) keeps the keys it
+        had, so the settings are followed by the key rotation that cuts it off
+        (:meth:`ConsentNamespace.complete_rotation`: fresh epochs from now on, refreshed
+        bundles, the kit resealed). If that second part fails, the writes of this patient are
+        refused until it is completed (``RotationPending``).
+        """
         pid = self._patient_id()
         patient = self._contract.get_patient(pid)
         cats = codes.mask(
@@ -43,23 +52,46 @@ class EmergencyNamespace(Namespace):
         if not 0 < max_d <= codes.MAX_BREAK_GLASS_SECONDS:
             raise InvalidInput("break-glass lasts at most 24 hours")
         cooldown = patient.break_glass_cooldown
+        for r in responders:  # every check before the first transaction
+            provider = self._contract.get_provider(to_checksum_address(r))
+            if provider.status != 0 and not provider.is_active:
+                raise InvalidInput(f"responder {to_checksum_address(r)} is suspended")
         if opt_out or not responders:
-            return self._contract.set_emergency_access(cats, max_d, opt_out, ZERO32, cooldown)
-        planner = ConsentPlanner(self._contract, self._keys, self._directory, self._documents)
-        with pinned(self._store) as pins:
-            kit = planner.kit(
-                self._keys.keyring(pid),
-                patient,
-                list(responders),
-                pins,
-                cats,
-                max_d,
-                opt_out,
-                allow_classical,
+            tx = self._contract.set_emergency_access(cats, max_d, opt_out, ZERO32, cooldown)
+        else:
+            planner = ConsentPlanner(self._contract, self._keys, self._directory, self._documents)
+
+            def on_chain(cids: Sequence[CID]) -> set[CID]:
+                # mined although this side saw an error: the chain references the kit now
+                kit = self._contract.get_patient(pid).emergency_kit
+                return {c for c in cids if c.digest == kit}
+
+            with pinned(self._store, on_chain=on_chain) as pins:
+                kit = planner.kit(
+                    self._keys.keyring(pid),
+                    patient,
+                    list(responders),
+                    pins,
+                    cats,
+                    max_d,
+                    opt_out,
+                    allow_classical,
+                )
+                tx = self._contract.set_emergency_access(
+                    kit.categories, kit.max_duration, kit.opt_out, kit.emergency_kit, cooldown
+                )
+                pins.referenced(*pins.cids)
+        try:
+            ConsentNamespace(self._ctx).complete_rotation()
+        except MedledgerError as exc:
+            msg = str(exc.args[0]) if exc.args else str(exc)
+            exc.args = (
+                f"{msg}; the emergency settings landed ({tx.tx_hash}), the key rotation that "
+                "cuts off removed responders did not: run session.consent.complete_rotation()",
+                *exc.args[1:],
             )
-            return self._contract.set_emergency_access(
-                kit.categories, kit.max_duration, kit.opt_out, kit.emergency_kit, cooldown
-            )
+            raise
+        return tx
 
     def apply_kit(self, signed: SignedConsent) -> TxResult | None:
         """Publish the emergency kit a relayed consent change resealed (the patient's own

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from eth_utils.address import to_checksum_address
 
 from medledger.chain.types import ZERO32, TxResult
@@ -9,7 +11,8 @@ from medledger.client._base import Namespace
 from medledger.client.documents import pinned
 from medledger.client.types import PatientInfo
 from medledger.crypto import Keyring, Suite
-from medledger.errors import InvalidInput, NotAuthorized
+from medledger.errors import InvalidInput, MedledgerError, NotAuthorized
+from medledger.storage import CID
 
 
 class IdentityNamespace(Namespace):
@@ -29,7 +32,11 @@ class IdentityNamespace(Namespace):
                 f"the identity key is {identity.suite.label}, not {Suite.parse(suite).label}",
                 hint="generate the party's identity key with the suite you want",
             )
-        if self._contract.patient_of(self._address) != 0:
+        existing = self._contract.patient_of(self._address)
+        if existing != 0:
+            if self._contract.get_patient(existing).keyring == ZERO32:
+                # an interrupted registration (identity landed, keyring did not): finish it
+                return self._publish_first_keyring(existing, None)
             raise InvalidInput(f"{self._address} already controls a patient")
         if self._contract.get_provider(self._address).status != 0:
             raise InvalidInput(f"{self._address} is a provider; use another account")
@@ -39,12 +46,29 @@ class IdentityNamespace(Namespace):
                 key_doc = pins.put(identity.key_document()).digest
             tx = self._contract.register_patient(identity.x25519_public_bytes(), key_doc, ZERO32)
         pid = int(tx.events_named("PatientRegistered")[0].args["patientId"])
-        keyring = Keyring.create(pid, suite=identity.suite)
-        with pinned(self._store) as pins:
-            cid = pins.put(self._keys.keyring_document(keyring))
-            self._contract.set_keyring(ZERO32, cid.digest)
-            self._keys.keyring_published(cid.digest, keyring)
-        return PatientInfo(pid, self._address, cid, tx)
+        return self._publish_first_keyring(pid, tx)
+
+    def _publish_first_keyring(self, pid: int, tx: TxResult | None) -> PatientInfo:
+        keyring = Keyring.create(pid, suite=self._party.identity.suite)
+
+        def on_chain(cids: Sequence[CID]) -> set[CID]:
+            current = self._contract.get_patient(pid).keyring
+            return {c for c in cids if c.digest == current}
+
+        try:
+            with pinned(self._store, on_chain=on_chain) as pins:
+                cid = pins.put(self._keys.keyring_document(keyring))
+                sent = self._contract.set_keyring(ZERO32, cid.digest)
+                self._keys.keyring_published(cid.digest, keyring)
+        except MedledgerError as exc:
+            msg = str(exc.args[0]) if exc.args else str(exc)
+            exc.args = (
+                f"{msg}; landed: the registration of patient {pid}; not landed: its keyring "
+                "(run register() again to finish)",
+                *exc.args[1:],
+            )
+            raise
+        return PatientInfo(pid, self._address, cid, tx if tx is not None else sent)
 
     def propose_controller(self, candidate: str) -> TxResult:
         """Step 1 of a controller change: propose ``candidate`` (zero address withdraws). The

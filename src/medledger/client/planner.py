@@ -29,6 +29,7 @@ from medledger.codes import Category, Purpose
 from medledger.crypto import (
     Domain,
     Keyring,
+    PrivateKey,
     PublicKey,
     emergency_kit_responders,
     seal_emergency_kit,
@@ -135,6 +136,16 @@ class ConsentPlanner:
         keyring = self._keys.keyring_copy(pid)
         expected = self._keys.keyring_digest(pid)
         new_epochs: list[EpochKey] = []
+        # A grant that replaces a live one and drops categories is a partial revocation:
+        # the dropped categories get fresh keys for everything from now on.
+        dropped: set[int] = set()
+        for sp in specs:
+            old = self._contract.get_consent(pid, sp.grantee)
+            if old.exists and old.valid_until > now:
+                kept = {c.value for c in sp.categories}
+                dropped |= {c.value for c in codes.unmask_categories(old.categories)} - kept
+        if dropped:
+            keyring, new_epochs = rotate_from(keyring, dropped, now)
         for sp in specs:
             new_epochs += keyring.split_at([c.value for c in sp.categories], sp.until)
         bundles: list[CID] = []
@@ -175,12 +186,19 @@ class ConsentPlanner:
         return plan
 
     def plan_revoke(
-        self, pid: int, grantee: str, consent: Consent, now: int, pins: Pins
+        self,
+        pid: int,
+        grantee: str,
+        consent: Consent,
+        now: int,
+        pins: Pins,
+        also: Iterable[int] = (),
     ) -> ConsentPlan:
+        """Revoke ``grantee`` and rotate its categories (and ``also``: other pending ones)."""
         keyring = self._keys.keyring_copy(pid)
         expected = self._keys.keyring_digest(pid)
-        cats = [c.value for c in codes.unmask_categories(consent.categories)]
-        new_epochs = keyring.rotate(cats, now)
+        cats = {c.value for c in codes.unmask_categories(consent.categories)} | set(also)
+        keyring, new_epochs = rotate_from(keyring, cats, now)
         plan = ConsentPlan("revoke", pid, now, revoked=grantee, expected_keyring=expected)
         self._rekey(plan, keyring, new_epochs, [grantee], pins)
         if len(plan.refreshed) > MAX_GRANT_BATCH:
@@ -188,6 +206,45 @@ class ConsentPlanner:
                 f"{len(plan.refreshed)} refreshed bundles exceed the revokeAndRekey limit of "
                 f"{MAX_GRANT_BATCH}",
                 hint="revoke without rekeying, then re-grant in groups",
+            )
+        return plan
+
+    def plan_rotation(
+        self,
+        pid: int,
+        categories: Iterable[int],
+        stale_grantees: Sequence[str],
+        stale_kit: bool,
+        now: int,
+        pins: Pins,
+    ) -> ConsentPlan:
+        """Complete pending rotations: fresh keys from ``now`` for ``categories``, refreshed
+        bundles for every active grantee that misses an epoch (``stale_grantees`` and those the
+        new epochs reach), and the kit rebuilt for active responders when it changed."""
+        keyring = self._keys.keyring_copy(pid)
+        expected = self._keys.keyring_digest(pid)
+        plan = ConsentPlan("grant", pid, now, expected_keyring=expected)
+        cats = sorted(set(categories))
+        new_epochs: list[EpochKey] = []
+        if cats:
+            keyring, new_epochs = rotate_from(keyring, cats, now)
+            self._rekey(plan, keyring, new_epochs, (), pins)
+        done = {g.grantee for g in plan.refreshed}
+        extra = [
+            r
+            for g in stale_grantees
+            if g not in done and (r := self._refresh(pid, g, keyring, now, pins)) is not None
+        ]
+        plan.refreshed = (*plan.refreshed, *extra)
+        if stale_kit and plan.kit is None:
+            patient = self._contract.get_patient(pid)
+            if patient.emergency_kit != ZERO32:
+                plan.kit = self.kit(keyring, patient, None, pins, allow_classical=True)
+        if len(plan.refreshed) > MAX_GRANT_BATCH:
+            raise InvalidInput(
+                f"{len(plan.refreshed)} refreshed bundles exceed the batch limit of "
+                f"{MAX_GRANT_BATCH}",
+                hint="revoke or let expire some grants first",
             )
         return plan
 
@@ -205,11 +262,21 @@ class ConsentPlanner:
         """Seal (and pin) an emergency kit; ``None`` settings keep the patient's current ones,
         ``responders=None`` keeps the kit's current responders."""
         if responders is None:
-            _, responders = emergency_kit_responders(self._documents.get(patient.emergency_kit))
+            # the kit's current responders that may still hold it: a suspended (or no longer
+            # responding) one is dropped, and its keys rotated by the caller
+            _, kept = emergency_kit_responders(self._documents.get(patient.emergency_kit))
+            responders = [r for r in kept if _responds(self._contract.get_provider(r))]
         cats = patient.emergency_categories if categories is None else categories
         keys: dict[str, PublicKey] = {
             to_checksum_address(r): self._directory.responder_key(r) for r in responders
         }
+        if not keys:
+            return KitUpdate(
+                ZERO32,
+                cats,
+                patient.break_glass_max_duration if max_duration is None else max_duration,
+                patient.break_glass_opt_out if opt_out is None else opt_out,
+            )
         kit = seal_emergency_kit(
             keyring,
             categories=[c.value for c in codes.unmask_categories(cats)],
@@ -225,6 +292,40 @@ class ConsentPlanner:
         )
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _refresh(
+        self,
+        pid: int,
+        grantee: str,
+        keyring: Keyring,
+        now: int,
+        pins: Pins,
+        consent: Consent | None = None,
+    ) -> GrantRequest | None:
+        """A refreshed bundle for an active grantee on ``keyring`` (``None`` if its consent
+        ended or it is suspended)."""
+        if consent is None:
+            consent = self._contract.get_consent(pid, grantee)
+        if not consent.exists or consent.valid_until <= now:
+            return None
+        provider = self._contract.get_provider(grantee)
+        if not provider.is_active:
+            # suspended grantees cannot take a bundle (the contract reverts the whole
+            # change); they get a fresh one with a new grant after reinstatement
+            return None
+        cats = [c.value for c in codes.unmask_categories(consent.categories)]
+        # a refresh continues a grant the patient already made (a classical grantee of a
+        # hybrid patient was accepted then); refusing here would block revocations
+        bundle = pins.put(self._bundle(keyring, grantee, provider, cats, consent.valid_until, True))
+        return GrantRequest(
+            grantee,
+            consent.categories,
+            consent.actions,
+            consent.purposes,
+            consent.valid_from,
+            consent.valid_until,
+            bundle.digest,
+        )
 
     def _bundle(
         self,
@@ -283,27 +384,9 @@ class ConsentPlanner:
             starts = [e.valid_from for e in new_epochs if e.category in cats]
             if grantee in skipped or not starts or min(starts) >= consent.valid_until:
                 continue
-            provider = self._contract.get_provider(grantee)
-            if not provider.is_active:
-                # suspended grantees cannot take a bundle (the contract reverts the whole
-                # change); they get a fresh one with a new grant after reinstatement
-                continue
-            # a refresh continues a grant the patient already made (a classical grantee of a
-            # hybrid patient was accepted then); refusing here would block revocations
-            bundle = pins.put(
-                self._bundle(keyring, grantee, provider, cats, consent.valid_until, True)
-            )
-            refreshed.append(
-                GrantRequest(
-                    grantee,
-                    consent.categories,
-                    consent.actions,
-                    consent.purposes,
-                    consent.valid_from,
-                    consent.valid_until,
-                    bundle.digest,
-                )
-            )
+            req = self._refresh(pid, grantee, keyring, plan.now, pins, consent)
+            if req is not None:
+                refreshed.append(req)
         patient = self._contract.get_patient(pid)
         changed = {e.category for e in new_epochs}
         emergency = {c.value for c in codes.unmask_categories(patient.emergency_categories)}
@@ -314,3 +397,36 @@ class ConsentPlanner:
         plan.keyring = keyring
         plan.keyring_cid = pins.put(self._keys.keyring_document(keyring))
         plan.refreshed = tuple(refreshed)
+
+
+def _responds(provider: Provider) -> bool:
+    return provider.is_active and provider.emergency_responder
+
+
+def rotate_from(
+    keyring: Keyring, categories: Iterable[int], t: int
+) -> tuple[Keyring, list[EpochKey]]:
+    """``keyring`` with fresh keys for every epoch of ``categories`` that covers a time from
+    ``t`` on, and those new epochs.
+
+    ``Keyring.rotate`` only splits the epoch covering ``t``; an epoch that starts later (the
+    boundary of another grant's end) keeps its key, which a cut-off party may hold. Such future
+    epochs hold no record yet, so they are re-keyed under new epoch numbers.
+    """
+    cats = {int(c) for c in categories}
+    split = keyring.split_at(cats, t)
+    created = {(e.category, e.epoch) for e in split}
+    entries: list[EpochKey] = []
+    new: list[EpochKey] = list(split)
+    for c in keyring.categories:
+        eps = keyring.epochs(c)
+        top = max(e.epoch for e in eps)
+        for e in eps:
+            if c in cats and e.valid_from >= t and (c, e.epoch) not in created:
+                top += 1
+                e = EpochKey(
+                    c, top, e.valid_from, e.valid_until, PrivateKey.generate(keyring.suite)
+                )
+                new.append(e)
+            entries.append(e)
+    return Keyring(keyring.patient_id, keyring.suite, entries), new

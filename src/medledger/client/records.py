@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import IO
 
 from eth_utils.address import to_checksum_address
 
 from medledger import codes
-from medledger.audit.erasure import CANNOT_UNDO, ErasureReport, NotifiedGrantee
+from medledger.audit.erasure import CANNOT_UNDO, ErasureReport, KeyHolder
 from medledger.chain.suite import write_denial
 from medledger.chain.types import ZERO32, Record
 from medledger.client._base import Namespace, block_time, record_cid
@@ -18,10 +18,17 @@ from medledger.client._inputs import record_id
 from medledger.client.documents import pinned
 from medledger.client.types import RecordInfo
 from medledger.codes import Category
-from medledger.crypto import Domain, PublicDirectory, seal_record, seal_stream
+from medledger.crypto import (
+    Domain,
+    PublicDirectory,
+    emergency_kit_responders,
+    seal_record,
+    seal_stream,
+)
 from medledger.errors import (
     AccessDenied,
     InvalidInput,
+    MedledgerError,
     NotAuthorized,
     NotRegistered,
     StaleKeyring,
@@ -79,6 +86,8 @@ class RecordsNamespace(Namespace):
             raise NotRegistered(f"patient {patient_id} has not published a keyring")
         directory = PublicDirectory.from_document(self._documents.get(patient.keyring))
         created_at = self._chain.now()
+        # never seal to epochs a cut-off party still holds (a withheld or interrupted rotation)
+        self.rotation.require_complete(patient_id, created_at)
         if isinstance(data, (bytes, bytearray, memoryview)):
             sealed = seal_record(
                 data,
@@ -93,7 +102,13 @@ class RecordsNamespace(Namespace):
         else:
             cid, size = self._seal_stream(data, directory, cat, created_at, progress)
         codec = 0x70 if cid.codec == DAG_PB else 0x55
-        with pinned(self._store, cid):
+
+        def on_chain(cids: Sequence[CID]) -> set[CID]:
+            # the add may have landed although this side saw an error: keep what it references
+            landed = self._contract.get_record(patient_id, cid.digest).patient_id == patient_id
+            return set(cids) if landed else set()
+
+        with pinned(self._store, cid, on_chain=on_chain):
             tx = self._contract.add_record(patient_id, cid.digest, int(cat), codec, patient.keyring)
             denied = write_denial(tx)
             if denied is not None:
@@ -172,7 +187,12 @@ class RecordsNamespace(Namespace):
 
     def erase(self, record: bytes | str | CID) -> ErasureReport:
         """Tombstone one of this patient's records, unpin its blocks, and report what can and
-        cannot be undone."""
+        cannot be undone and who may hold its keys.
+
+        No garbage collection runs here: on a shared IPFS node it would delete every user's
+        unpinned blocks; the store's own collection removes the record's blocks later
+        (``store.gc()`` on a store the SDK owns). Nobody is notified.
+        """
         rid = record_id(record)
         pid = self._contract.patient_of(self._address)
         if pid == 0:
@@ -189,10 +209,12 @@ class RecordsNamespace(Namespace):
         try:
             if self._store.unpin(cid):
                 unpinned.append(str(cid))
-            self._store.gc()
         except StorageError as exc:
             failures.append(f"{cid}: {exc}")
-        notified = self._past_grantees(pid, Category(rec.category))
+        holders = [
+            *self._past_grantees(pid, Category(rec.category)),
+            *self._kit_responders(pid, Category(rec.category)),
+        ]
         return ErasureReport(
             patient_id=pid,
             record_id="0x" + rid.hex(),
@@ -202,17 +224,38 @@ class RecordsNamespace(Namespace):
             keys_destroyed=(),
             blocks_unpinned=tuple(unpinned),
             unpin_failures=tuple(failures),
-            grantees_notified=tuple(notified),
+            key_holders=tuple(holders),
             cannot_undo=_ERASURE_LIMITS,
         )
 
-    def _past_grantees(self, pid: int, category: Category) -> list[NotifiedGrantee]:
+    def _kit_responders(self, pid: int, category: Category) -> list[KeyHolder]:
+        """Responders of every emergency kit that held ``category``'s keys."""
+        latest: dict[str, int] = {}
+        events = self._contract.get_events(
+            "EmergencyAccessConfigured", argument_filters={"patientId": pid}
+        )
+        for e in events:
+            kit = bytes(e.args["emergencyKit"])
+            if kit == ZERO32 or not int(e.args["categories"]) & (1 << category.value):
+                continue
+            try:
+                _, responders = emergency_kit_responders(self._documents.get(kit))
+            except MedledgerError:
+                continue  # a kit that cannot be read any more is not listed
+            for r in responders:
+                latest[r] = e.block_number
+        return [
+            KeyHolder(a, self._directory.name(a), block_time(self._chain, b), role="responder")
+            for a, b in sorted(latest.items())
+        ]
+
+    def _past_grantees(self, pid: int, category: Category) -> list[KeyHolder]:
         latest: dict[str, int] = {}
         for e in self._contract.get_events("ConsentGranted", argument_filters={"patientId": pid}):
             if int(e.args["categories"]) & (1 << category.value):
                 latest[to_checksum_address(e.args["grantee"])] = e.block_number
         return [
-            NotifiedGrantee(addr, self._directory.name(addr), block_time(self._chain, block))
+            KeyHolder(addr, self._directory.name(addr), block_time(self._chain, block))
             for addr, block in sorted(latest.items())
         ]
 
@@ -248,6 +291,8 @@ _ERASURE_LIMITS: tuple[str, ...] = (
     "category's key epoch, which also protects the patient's other records of that category and "
     "epoch. Whoever kept the ciphertext and holds that epoch key (the patient, grantees of the "
     "category in that epoch, responders holding the emergency kit) can still decrypt it.",
-    "Unpinning and garbage collection delete the ciphertext from the stores this SDK controls; "
-    "other IPFS nodes that fetched it may keep the encrypted blocks.",
+    "Unpinning lets the store this SDK uses delete the ciphertext at its next garbage "
+    "collection (none is run here: on a shared IPFS node it would collect every user's unpinned "
+    "blocks); other IPFS nodes that fetched it may keep the encrypted blocks.",
+    CANNOT_UNDO[3],
 )

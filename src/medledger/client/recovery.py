@@ -14,8 +14,8 @@ The whole flow (docs/sdk.md "Recovery", docs/crypto.md "Guardian key shares"):
    device instead;
 4. new device: :meth:`~RecoveryNamespace.complete` checks M shares, rebuilds the old identity key,
    accepts the controller change once the delay has passed, then rotates the identity
-   (:mod:`medledger.client.rotation`). Every step is detected as done from the chain, so a rerun
-   continues where an interrupted run stopped.
+   (:mod:`medledger.client.identity_rotation`). Every step is detected as done from the chain,
+   so a rerun continues where an interrupted run stopped.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from medledger.chain.types import ZERO32, TxResult
 from medledger.client._base import Namespace
 from medledger.client._inputs import seconds
 from medledger.client.documents import pinned
-from medledger.client.rotation import (
+from medledger.client.identity_rotation import (
     RotationInfo,
     check_new_identity,
     keyring_opens,

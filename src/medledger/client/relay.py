@@ -7,6 +7,7 @@ import warnings
 from medledger.chain.types import TxResult
 from medledger.client._base import Namespace
 from medledger.client.types import SignedConsent
+from medledger.errors import MedledgerError
 
 
 class RelayNamespace(Namespace):
@@ -14,9 +15,26 @@ class RelayNamespace(Namespace):
         """Submit a signed grant or revocation (all its steps, in order), paying the gas.
 
         A resealed emergency kit (``signed.kit``) is not submitted: only the patient can publish
-        it (``session.emergency.apply_kit(signed)``).
+        it (``session.emergency.apply_kit(signed)``). If a step fails, the error names the steps
+        that landed before it; the patient signs the rest again (``sign_grant`` plans on the
+        keyring on-chain, so a landed keyring step is not repeated).
         """
-        results = []
+        results: list[TxResult] = []
+        try:
+            return self._submit(signed, results)
+        except MedledgerError as exc:
+            if results:
+                msg = str(exc.args[0]) if exc.args else str(exc)
+                done = ", ".join(
+                    f"{st.op} {tx.tx_hash}" for st, tx in zip(signed.steps, results, strict=False)
+                )
+                exc.args = (
+                    f"{msg}; landed before the failure: {done}; the later steps did not land",
+                    *exc.args[1:],
+                )
+            raise
+
+    def _submit(self, signed: SignedConsent, results: list[TxResult]) -> list[TxResult]:
         c = self._contract
         pid, epoch, dl = signed.patient_id, signed.epoch, signed.deadline
         for st in signed.steps:

@@ -1,206 +1,262 @@
-"""Identity rotation: the last step of a guardian recovery, and ``medledger keys rotate``.
+"""Cut-offs and the key rotations they need, read from the chain.
 
-From an old identity key (recovered from guardian shares, or the current one suspected leaked) to
-a new one, in three idempotent steps, each detected as done from the chain itself so that a rerun
-after a crash continues where it stopped:
+A *cut* is an event after which a party must not read records written later: a consent revoked
+or narrowed (the dropped categories), a grantee or emergency responder suspended, a responder
+removed from the emergency kit (or the patient opting out). The party keeps every key it was
+given, so a cut holds only once every key epoch that covers a time from now on in the cut
+categories is one the party was never given. What each party was given is reconstructed from
+the chain: each key bundle (``ConsentGranted``, ``KeyBundleRefreshed``) holds the epochs of its
+categories that start before the grant's end in the keyring on-chain at that block; each
+emergency kit holds every epoch of the emergency categories in that keyring.
 
-1. **keyring**: every category gets a fresh key epoch from now on, the keyring is re-sealed to
-   the new identity key and published (compare-and-swap), the active grantees get refreshed key
-   bundles (re-grants) and the emergency kit is resealed. Done when the on-chain keyring opens
-   with the new key.
-2. **encryption key**: ``setEncryptionKey`` publishes the new public key. Done when the on-chain
-   key is the new one.
-3. **guardian shares**: a fresh split of a new recovery secret for the same guardians (same paper /
-   sealed kinds), the new key escrowed. Done when the on-chain shares document escrows the new key
-   (or the patient has no shares).
-
-Whoever holds the old identity key afterwards opens only the keyring documents of before the
-rotation: epochs that end now. Records added later are sealed to epochs it never saw.
+:class:`RotationCheck` finds cuts whose rotation is still pending (a relayer withheld it, a flow
+died between transactions, the consortium suspended a responder) and the bundles and kit that
+miss epochs (a refresh that did not land). Writers and grants refuse to go on while a rotation
+is pending (:class:`~medledger.errors.RotationPending`); ``session.keys.complete_rotation()``
+completes it. The check needs only public data (public directories of keyring documents, the
+responder lists of kits), so a provider writing a record runs it too.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from eth_utils.address import to_checksum_address
 
 from medledger import codes
-from medledger.chain.types import ZERO32, GrantRequest, TxResult
-from medledger.client._base import Context
-from medledger.client.documents import pinned
-from medledger.client.keys import KeyManager
-from medledger.client.planner import ConsentPlanner
-from medledger.client.types import MAX_GRANT_BATCH, Party
-from medledger.crypto import IdentityKey, Keyring, PrivateKey, Suite
-from medledger.crypto.epochs import EpochKey
-from medledger.errors import DecryptionFailed, InvalidInput
+from medledger.chain.suite import MedLedgerContract
+from medledger.chain.types import ZERO32, DecodedEvent
+from medledger.client.documents import DocumentStore
+from medledger.crypto import PublicDirectory, emergency_kit_responders
+from medledger.errors import RotationPending
+
+#: (category, public key bytes): one epoch key as a party could have been given it
+KeyId = tuple[int, bytes]
 
 
 @dataclass(frozen=True)
-class RotationInfo:
-    """What a rotation did. ``paper_shares`` (guardian -> mnemonic) exist nowhere else: hand
-    them to the paper guardians once and drop them."""
+class Cut:
+    """``party`` must not read records of ``categories`` written after block ``block``."""
 
-    patient_id: int
-    #: transactions sent by this run (a resumed run sends only what was missing)
-    txs: tuple[TxResult, ...]
-    #: categories rotated to new epochs (empty if an earlier run did it)
-    rotated: tuple[int, ...]
-    #: grantees that received refreshed key bundles
-    refreshed: tuple[str, ...]
-    paper_shares: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
+    party: str
+    reason: str
+    categories: frozenset[int]
+    block: int
+    via: str  # "grant" or "kit": which key channel the cut closes
+
+
+@dataclass
+class KeyState:
+    """A patient's key distribution as the chain shows it, at the head block."""
+
+    pending: dict[Cut, frozenset[int]] = field(default_factory=dict)
+    #: active grantees whose newest bundle misses an epoch of their window
+    stale_grantees: tuple[str, ...] = ()
+    #: the kit misses an epoch, or holds a responder that is suspended or no longer registered
+    stale_kit: bool = False
 
     @property
-    def gas_used(self) -> int:
-        return sum(t.gas_used for t in self.txs)
+    def pending_categories(self) -> frozenset[int]:
+        return frozenset().union(*self.pending.values()) if self.pending else frozenset()
+
+    @property
+    def clean(self) -> bool:
+        return not self.pending and not self.stale_grantees and not self.stale_kit
 
 
-def successor(ctx: Context, identity: IdentityKey) -> Context:
-    """``ctx`` acting with ``identity`` (same account): the keyring is sealed to it."""
-    if identity is ctx.party.identity:
-        return ctx
-    keys = KeyManager(ctx.chain, ctx.contract, ctx.documents, identity, ctx.address)
-    return dataclasses.replace(ctx, keys=keys, party=Party(ctx.party.account, identity))
+class RotationCheck:
+    """Reads cuts and key distribution of patients (results cached per head block)."""
 
+    def __init__(self, contract: MedLedgerContract, documents: DocumentStore) -> None:
+        self._contract = contract
+        self._documents = documents
+        self._cache: dict[int, tuple[int, KeyState]] = {}
 
-def keyring_opens(ctx: Context, pid: int, identity: IdentityKey) -> bool:
-    digest = ctx.contract.get_patient(pid).keyring
-    try:
-        Keyring.load(ctx.documents.get(digest), identity)
-    except DecryptionFailed:
-        return False
-    return True
+    def state(self, pid: int, now: int) -> KeyState:
+        head = self._contract.chain.block_number()
+        cached = self._cache.get(pid)
+        if cached is not None and cached[0] == head:
+            return cached[1]
+        st = self._compute(pid, now, head)
+        self._cache[pid] = (head, st)
+        return st
 
-
-def fresh_epochs(keyring: Keyring, now: int) -> tuple[Keyring, tuple[int, ...], int]:
-    """The keyring with every key that can seal a record from the rotation time on replaced.
-
-    Returns (new keyring, categories that got new epochs, rotation time ``t``). ``t`` is ``now``,
-    or ``now + 1`` when an epoch already starts at ``now`` (another rotation in this second: its
-    key is in the keyring document of the previous identity, and records of this second may be
-    sealed to it, so it is kept and the boundary moves one second on). Every category is split at
-    ``t``, and every epoch starting after ``t`` that already existed (the future epochs of a grant's
-    end) gets a fresh key under a new epoch number: the old identity key saw those keys too.
-    """
-    cats = keyring.categories
-    t = now + 1 if any(keyring.current_epoch(c, now).valid_from == now for c in cats) else now
-    created = {(e.category, e.epoch) for e in keyring.rotate(cats, t)}
-    entries: list[EpochKey] = []
-    for c in cats:
-        eps = keyring.epochs(c)
-        number = max(e.epoch for e in eps) + 1
-        for e in eps:
-            if e.valid_from >= t and (c, e.epoch) not in created:
-                e = EpochKey(
-                    c, number, e.valid_from, e.valid_until, PrivateKey.generate(e.private_key.suite)
-                )
-                number += 1
-            entries.append(e)
-    fresh = Keyring(keyring.patient_id, keyring.suite, entries)
-    return fresh, tuple(sorted(cats)), t
-
-
-def rotate_keyring(ctx: Context, pid: int, old: IdentityKey) -> tuple[TxResult, tuple[int, ...]]:
-    """Step 1a on ``ctx`` (acting with the NEW identity): fresh keys for every category from now
-    on (:func:`fresh_epochs`), the keyring re-sealed to the new identity key and published
-    (compare-and-swap)."""
-    digest = ctx.contract.get_patient(pid).keyring
-    keyring, rotated, _ = fresh_epochs(
-        Keyring.load(ctx.documents.get(digest), old), ctx.chain.now()
-    )
-    with pinned(ctx.store) as pins:
-        cid = pins.put(ctx.keys.keyring_document(keyring))
-        tx = ctx.contract.set_keyring(digest, cid.digest)
-        pins.referenced(cid)
-    ctx.keys.keyring_published(cid.digest, keyring)
-    return tx, rotated
-
-
-def refresh_holders(ctx: Context, pid: int) -> tuple[list[TxResult], tuple[str, ...]]:
-    """Step 1b: the active grantees and the emergency kit get the keyring's newest epochs.
-
-    Resumable: a grantee is refreshed when its newest key bundle (grant or refresh) is older than
-    the newest keyring update; the kit when it is older than that update. So a rerun after a
-    crash sends exactly what is missing.
-    """
-    c = ctx.contract
-    planner = ConsentPlanner(ctx.contract, ctx.keys, ctx.directory, ctx.documents)
-    keyring = ctx.keys.keyring(pid)
-    updates = c.get_events("KeyringUpdated", argument_filters={"patientId": pid})
-    if not updates:
-        return [], ()
-    since = max((e.block_number, e.log_index) for e in updates)
-    now = ctx.chain.now()
-    requests: list[GrantRequest] = []
-    txs: list[TxResult] = []
-    with pinned(ctx.store) as pins:
-        for grantee, consent in planner._active_grants(pid, now).items():
-            filters = {"patientId": pid, "grantee": grantee}
-            newest = max(
-                (
-                    (e.block_number, e.log_index)
-                    for name in ("ConsentGranted", "KeyBundleRefreshed")
-                    for e in c.get_events(name, argument_filters=filters)
-                ),
-                default=(0, 0),
+    def require_complete(self, pid: int, now: int) -> None:
+        """Raise :class:`RotationPending` if a cut-off party still holds future keys."""
+        st = self.state(pid, now)
+        if not st.pending:
+            return
+        parties = tuple(sorted({c.party for c in st.pending}))
+        why = "; ".join(
+            f"{c.party} ({c.reason}, {_names(cats)})" for c, cats in sorted(
+                st.pending.items(), key=lambda kv: (kv[0].block, kv[0].party)
             )
-            provider = c.get_provider(grantee)
-            if newest > since or not provider.is_active:
-                continue
-            cats = [x.value for x in codes.unmask_categories(consent.categories)]
-            bundle = pins.put(
-                planner._bundle(keyring, grantee, provider, cats, consent.valid_until)
-            )
-            requests.append(
-                GrantRequest(
-                    grantee,
-                    consent.categories,
-                    consent.actions,
-                    consent.purposes,
-                    consent.valid_from,
-                    consent.valid_until,
-                    bundle.digest,
-                )
-            )
-        for i in range(0, len(requests), MAX_GRANT_BATCH):
-            chunk = sorted(requests[i : i + MAX_GRANT_BATCH], key=lambda g: int(g.grantee, 16))
-            txs.append(c.grant_batch(chunk))
-            sent = {g.key_bundle for g in chunk}
-            pins.referenced(*(cid for cid in pins.cids if cid.digest in sent))
-        patient = c.get_patient(pid)
-        kits = c.get_events("EmergencyAccessConfigured", argument_filters={"patientId": pid})
-        kit_at = max(((e.block_number, e.log_index) for e in kits), default=(0, 0))
-        if patient.emergency_kit != ZERO32 and kit_at < since:
-            k = planner.kit(keyring, patient, None, pins)
-            txs.append(
-                c.set_emergency_access(
-                    k.categories,
-                    k.max_duration,
-                    k.opt_out,
-                    k.emergency_kit,
-                    patient.break_glass_cooldown,
-                )
-            )
-            pins.referenced(*(cid for cid in pins.cids if cid.digest == k.emergency_kit))
-    return txs, tuple(g.grantee for g in requests)
-
-
-def publish_encryption_key(ctx: Context, identity: IdentityKey) -> TxResult:
-    """Step 2: ``setEncryptionKey`` with the new key (its key document pinned for hybrids)."""
-    with pinned(ctx.store) as pins:
-        key_doc = ZERO32
-        if identity.suite is not Suite.X25519:
-            cid = pins.put(identity.key_document())
-            key_doc = cid.digest
-        tx = ctx.contract.set_encryption_key(identity.x25519_public_bytes(), key_doc)
-        pins.referenced(*pins.cids)
-    return tx
-
-
-def check_new_identity(old: IdentityKey, new: IdentityKey) -> None:
-    if new.public_key == old.public_key:
-        raise InvalidInput("the new identity key is the old one", hint="generate a fresh key")
-    if new.suite is not old.suite:
-        raise InvalidInput(
-            f"the new identity key is {new.suite.label}, the keyring is {old.suite.label}",
-            hint="rotate to a key of the same suite",
+        )  # fmt: skip
+        raise RotationPending(
+            f"patient {pid} has a pending key rotation: {why} still hold the keys of records "
+            "written from now on; nothing is sealed or granted until the rotation is completed",
+            parties=parties,
+            hint="the patient runs session.keys.complete_rotation() (CLI: medledger rotate, or "
+            "medledger revoke GRANTEE again)",
         )
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _events(self, pid: int, head: int) -> list[DecodedEvent]:
+        c = self._contract
+        own = [
+            e
+            for name in (
+                "ConsentGranted",
+                "ConsentRevoked",
+                "KeyBundleRefreshed",
+                "EmergencyAccessConfigured",
+                "KeyringUpdated",
+            )
+            for e in c.get_events(name, to_block=head, argument_filters={"patientId": pid})
+        ]
+        providers = [
+            e
+            for name in ("ProviderSuspended", "ProviderReinstated")
+            for e in c.get_events(name, to_block=head)
+        ]
+        return sorted(own + providers, key=lambda e: (e.block_number, e.log_index))
+
+    def _directory(self, digest: bytes) -> PublicDirectory:
+        return PublicDirectory.from_document(self._documents.get(digest))
+
+    def _compute(self, pid: int, now: int, head: int) -> KeyState:
+        given: dict[str, set[KeyId]] = {}
+        cuts: list[Cut] = []
+        grants: dict[str, tuple[frozenset[int], int]] = {}  # grantee -> (categories, until)
+        last_bundle: dict[str, int] = {}  # grantee -> keyring digest index at its newest bundle
+        kit_cats: frozenset[int] = frozenset()
+        kit_responders: set[str] = set()
+        kit_at = -1
+        suspended: set[str] = set()
+        keyrings: list[bytes] = []
+
+        def directory() -> PublicDirectory | None:
+            return self._directory(keyrings[-1]) if keyrings else None
+
+        def give(party: str, cats: Iterable[int], until: int | None) -> None:
+            d = directory()
+            if d is None:
+                return
+            got = given.setdefault(party, set())
+            for cat in cats:
+                for e in d.epochs(cat):
+                    if until is None or e.valid_from < until:
+                        got.add((cat, e.public_key.encode()))
+
+        def void(party: str, via: str, cats: frozenset[int]) -> None:
+            for i, cut in enumerate(cuts):
+                if cut.party == party and cut.via == via:
+                    cuts[i] = Cut(party, cut.reason, cut.categories - cats, cut.block, via)
+
+        for e in self._events(pid, head):
+            a, b = e.args, e.block_number
+            if e.name == "KeyringUpdated":
+                keyrings.append(bytes(a["keyring"]))
+            elif e.name in ("ConsentGranted", "KeyBundleRefreshed"):
+                g = to_checksum_address(a["grantee"])
+                if e.name == "ConsentGranted":
+                    cats = _cats(int(a["categories"]))
+                    old = grants.get(g)
+                    if old is not None and old[0] - cats:
+                        cuts.append(Cut(g, "consent narrowed", old[0] - cats, b, "grant"))
+                    void(g, "grant", cats)
+                    grants[g] = (cats, int(a["validUntil"]))
+                if g in grants:
+                    give(g, grants[g][0], grants[g][1])
+                    last_bundle[g] = len(keyrings)
+            elif e.name == "ConsentRevoked":
+                g = to_checksum_address(a["grantee"])
+                old = grants.pop(g, None)
+                if old is not None:
+                    cuts.append(Cut(g, "consent revoked", old[0], b, "grant"))
+            elif e.name == "EmergencyAccessConfigured":
+                kit = bytes(a["emergencyKit"])
+                new_cats = _cats(int(a["categories"]))
+                new: set[str] = set()
+                if kit != ZERO32 and not a["optOut"]:
+                    new = set(emergency_kit_responders(self._documents.get(kit))[1])
+                for r in kit_responders:
+                    dropped = kit_cats if r not in new else kit_cats - new_cats
+                    if dropped:
+                        reason = "opted out" if a["optOut"] else "removed from the emergency kit"
+                        cuts.append(Cut(r, reason, dropped, b, "kit"))
+                for r in new:
+                    if r in suspended:
+                        cuts.append(Cut(r, "suspended, yet sealed a kit", new_cats, b, "kit"))
+                    else:
+                        void(r, "kit", new_cats)
+                    give(r, new_cats, None)
+                kit_cats, kit_responders, kit_at = new_cats, new, len(keyrings)
+            elif e.name == "ProviderSuspended":
+                p = to_checksum_address(a["provider"])
+                suspended.add(p)
+                if p in grants:
+                    cuts.append(Cut(p, "provider suspended", grants[p][0], b, "grant"))
+                if p in kit_responders:
+                    cuts.append(Cut(p, "responder suspended", kit_cats, b, "kit"))
+            elif e.name == "ProviderReinstated":
+                p = to_checksum_address(a["provider"])
+                suspended.discard(p)
+                # reinstated: its consent and kit place are legitimate again
+                if p in grants:
+                    void(p, "grant", grants[p][0])
+                if p in kit_responders:
+                    void(p, "kit", kit_cats)
+
+        current = directory()
+        if current is None:
+            return KeyState()
+        pending: dict[Cut, frozenset[int]] = {}
+        for cut in cuts:
+            got = given.get(cut.party, set())
+            exposed = frozenset(
+                cat
+                for cat in cut.categories
+                for ep in current.epochs(cat)
+                if (ep.valid_until is None or ep.valid_until > now)
+                and (cat, ep.public_key.encode()) in got
+            )
+            if exposed:
+                pending[cut] = pending.get(cut, frozenset()) | exposed
+        # Stale: an active grantee (or the kit) lacks an epoch the current keyring has.
+        newest = len(keyrings)
+        stale: list[str] = []
+        for grantee, (gcats, until) in sorted(grants.items()):
+            if until <= now or grantee in suspended or last_bundle.get(grantee) == newest:
+                continue
+            have = given.get(grantee, set())
+            if any(
+                (cat, ep.public_key.encode()) not in have
+                for cat in gcats
+                for ep in current.epochs(cat)
+                if ep.valid_from < until and (ep.valid_until is None or ep.valid_until > now)
+            ):
+                stale.append(grantee)
+        stale_kit = bool(kit_responders) and (
+            bool(kit_responders & suspended)
+            or (
+                kit_at != newest
+                and any(
+                    (cat, ep.public_key.encode()) not in given.get(r, set())
+                    for r in kit_responders
+                    for cat in kit_cats
+                    for ep in current.epochs(cat)
+                )
+            )
+        )
+        return KeyState(pending, tuple(stale), stale_kit)
+
+
+def _cats(mask: int) -> frozenset[int]:
+    return frozenset(c.value for c in codes.unmask_categories(mask))
+
+
+def _names(cats: Iterable[int]) -> str:
+    return ", ".join(codes.Category(c).name.lower() for c in sorted(cats))

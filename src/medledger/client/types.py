@@ -121,6 +121,8 @@ class RevokeInfo:
     extra_txs: tuple[TxResult, ...] = ()
     #: other grantees whose key bundles were refreshed for the new epochs
     refreshed: tuple[str, ...] = ()
+    #: True when the consent was already revoked and this call completed its pending rotation
+    completed: bool = False
 
     @property
     def gas_used(self) -> int:

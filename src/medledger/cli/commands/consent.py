@@ -215,8 +215,10 @@ def revoke(grantee: str, sign_only: bool) -> None:
         print_json(signed.to_json())
         return
     receipt = session.consent.revoke(address)
-    data = {"revoked": address, **tx_facts(receipt)}
-    emit(state.json, data, lambda con: con.print(f"revoked consent of {address}"))
+    # a re-run after an interrupted revoke completes its key rotation (issue 13 point 2)
+    done = "completed the pending key rotation for" if receipt.completed else "revoked consent of"
+    data = {"revoked": address, "rotation_completed": receipt.completed, **tx_facts(receipt)}
+    emit(state.json, data, lambda con: con.print(f"{done} {address}"))
 
 
 @click.command()
