@@ -6,7 +6,8 @@ export SOLCX_BINARY_PATH := $(ROOT)/.solcx
 export APE_DATA_FOLDER := $(ROOT)/.ape
 PY := $(ROOT)/.venv/bin/python
 
-.PHONY: setup setup-ipfs demo test lint typecheck compile artifacts slither test-contracts test-sdk bench clean
+.PHONY: setup setup-ipfs demo test lint typecheck compile artifacts slither test-contracts test-sdk \
+	test-sdk-flows test-sdk-rest bench clean
 
 setup:
 	@tools/bootstrap.sh
@@ -19,8 +20,11 @@ demo: setup
 	@medledger demo
 
 ## Everything: lint, types, compile, artifact freshness, slither, contract tests (py-evm and
-## Anvil), SDK/storage/CLI tests (Anvil, Hardhat and js-ipfs started by fixtures).
-test: setup-ipfs lint typecheck compile slither test-contracts test-sdk
+## Anvil), SDK/storage/CLI tests (Anvil, Hardhat and js-ipfs started by fixtures). The three
+## test suites run side by side (each spends much of its time waiting on nodes); each suite's
+## output is printed whole when it ends.
+test: setup-ipfs lint typecheck compile slither
+	$(MAKE) -j3 --output-sync=target test-contracts test-sdk-flows test-sdk-rest
 
 lint:
 	ruff check --no-cache src tests scripts benchmarks examples tools
@@ -44,11 +48,21 @@ test-contracts:
 	ape test tests/contracts -q -p no:cacheprovider
 	ape test tests/contracts -q -p no:cacheprovider --network ethereum:local:foundry
 
-test-sdk:
-	pytest -p no:ape_test -p no:cacheprovider -q tests --ignore=tests/contracts
+test-sdk: test-sdk-flows test-sdk-rest
+
+# the multi-step flow suites (fault injection, recovery, governance): about half the SDK time
+SDK_FLOWS := tests/faults tests/recovery tests/governance
+PYTEST := pytest -p no:ape_test -p no:cacheprovider -q
+
+test-sdk-flows:
+	$(PYTEST) --basetemp=$(ROOT)/.pytest-tmp/flows $(SDK_FLOWS)
+
+test-sdk-rest:
+	$(PYTEST) --basetemp=$(ROOT)/.pytest-tmp/rest tests --ignore=tests/contracts \
+		$(addprefix --ignore=,$(SDK_FLOWS))
 
 bench: setup
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf .build contracts/.cache .stamps .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .build contracts/.cache .stamps .pytest_cache .pytest-tmp .mypy_cache .ruff_cache

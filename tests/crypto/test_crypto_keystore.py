@@ -109,7 +109,7 @@ def test_save_never_clobbers_unless_asked(tmp_path: Path) -> None:
     assert Keystore.from_json(path).address == second.address
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.json"]
-    with pytest.raises(KeystoreError):
+    with pytest.raises(InvalidInput, match="does not exist"):  # checked before writing
         first.save(tmp_path / "no" / "such" / "dir.json")
 
 

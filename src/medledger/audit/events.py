@@ -50,6 +50,7 @@ MEDLEDGER_EVENTS: tuple[str, ...] = (
     "ProviderKeyUpdated(address indexed provider, bytes32 encryptionKey, bytes32 keyDocument)",
     "ProviderSuspended(address indexed provider)",
     "ProviderReinstated(address indexed provider)",
+    "ProviderSuspenderChanged(address indexed previousSuspender, address indexed suspender)",
     "ConsentGranted(uint64 indexed patientId, address indexed grantee, "
     "uint16 categories, uint8 actions, uint16 purposes, uint40 validFrom, "
     "uint40 validUntil, bytes32 keyBundle, bool replaced, uint64 seq, bytes24 head)",
