@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from medledger import codes
 from medledger.chain.types import ZERO32, GrantRequest, TxResult
 from medledger.client._base import Context
 from medledger.client.documents import pinned
@@ -138,29 +137,18 @@ def refresh_holders(ctx: Context, pid: int) -> tuple[list[TxResult], tuple[str, 
             newest = max(
                 (
                     (e.block_number, e.log_index)
-                    for name in ("ConsentGranted", "KeyBundleRefreshed")
-                    for e in c.get_events(name, argument_filters=filters)
+                    for e in c.get_events(
+                        ("ConsentGranted", "KeyBundleRefreshed"), argument_filters=filters
+                    )
                 ),
                 default=(0, 0),
             )
-            provider = c.get_provider(grantee)
-            if newest > since or not provider.is_active:
-                continue
-            cats = [x.value for x in codes.unmask_categories(consent.categories)]
-            bundle = pins.put(
-                planner._bundle(keyring, grantee, provider, cats, consent.valid_until, True)
-            )
-            requests.append(
-                GrantRequest(
-                    grantee,
-                    consent.categories,
-                    consent.actions,
-                    consent.purposes,
-                    consent.valid_from,
-                    consent.valid_until,
-                    bundle.digest,
-                )
-            )
+            if newest > since:
+                continue  # already refreshed on this keyring
+            # the planner's refresh: skips suspended grantees, seals to the grantee's key
+            request = planner._refresh(pid, grantee, keyring, now, pins, consent)
+            if request is not None:
+                requests.append(request)
         for i in range(0, len(requests), MAX_GRANT_BATCH):
             chunk = sorted(requests[i : i + MAX_GRANT_BATCH], key=lambda g: int(g.grantee, 16))
             txs.append(c.grant_batch(chunk))
