@@ -55,9 +55,11 @@ SDK_FLOWS := tests/faults tests/recovery tests/governance
 PYTEST := pytest -p no:ape_test -p no:cacheprovider -q
 
 test-sdk-flows:
+	@mkdir -p $(ROOT)/.pytest-tmp
 	$(PYTEST) --basetemp=$(ROOT)/.pytest-tmp/flows $(SDK_FLOWS)
 
 test-sdk-rest:
+	@mkdir -p $(ROOT)/.pytest-tmp
 	$(PYTEST) --basetemp=$(ROOT)/.pytest-tmp/rest tests --ignore=tests/contracts \
 		$(addprefix --ignore=,$(SDK_FLOWS))
 
