@@ -11,28 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers.cli import PASSWORD
-
-ENV_VARS = (
-    "MEDLEDGER_PROFILE",
-    "MEDLEDGER_ACCOUNT",
-    "MEDLEDGER_RPC",
-    "MEDLEDGER_IPFS_API",
-    "MEDLEDGER_STORE",
-    "MEDLEDGER_MANIFEST",
-    "MEDLEDGER_DEBUG",
-)
+from helpers.cli import isolate_home
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh, empty MEDLEDGER_HOME with no connection settings leaking in from outside."""
-    path = tmp_path / "mlhome"
-    monkeypatch.setenv("MEDLEDGER_HOME", str(path))
-    monkeypatch.setenv("MEDLEDGER_PASSWORD", PASSWORD)
-    for var in ENV_VARS:
-        monkeypatch.delenv(var, raising=False)
-    return path
+    return isolate_home(monkeypatch, tmp_path / "mlhome")
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +25,4 @@ def module_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Module-wide MEDLEDGER_HOME (for fixtures that deploy once per module)."""
     path = tmp_path_factory.mktemp("mlhome")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MEDLEDGER_HOME", str(path))
-        mp.setenv("MEDLEDGER_PASSWORD", PASSWORD)
-        for var in ENV_VARS:
-            mp.delenv(var, raising=False)
-        yield path
+        yield isolate_home(mp, path)

@@ -7,29 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from helpers.cli import PASSWORD, create_key, invoke, ok
+from helpers.cli import create_key, invoke, isolate_home, ok
 
 pytestmark = pytest.mark.anvil
-
-ENV_VARS = (
-    "MEDLEDGER_PROFILE",
-    "MEDLEDGER_ACCOUNT",
-    "MEDLEDGER_RPC",
-    "MEDLEDGER_IPFS_API",
-    "MEDLEDGER_STORE",
-    "MEDLEDGER_MANIFEST",
-    "MEDLEDGER_DEBUG",
-)
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "mlhome"
-    monkeypatch.setenv("MEDLEDGER_HOME", str(path))
-    monkeypatch.setenv("MEDLEDGER_PASSWORD", PASSWORD)
-    for var in ENV_VARS:
-        monkeypatch.delenv(var, raising=False)
-    return path
+    return isolate_home(monkeypatch, tmp_path / "mlhome")
 
 
 @pytest.fixture

@@ -15,12 +15,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 import medledger
 from medledger.cli.main import cli
 
 PASSWORD = "correct horse battery staple"
+
+#: connection settings that must not leak into a test's MEDLEDGER_HOME from the environment
+ENV_VARS = (
+    "MEDLEDGER_PROFILE",
+    "MEDLEDGER_ACCOUNT",
+    "MEDLEDGER_RPC",
+    "MEDLEDGER_IPFS_API",
+    "MEDLEDGER_STORE",
+    "MEDLEDGER_MANIFEST",
+    "MEDLEDGER_DEBUG",
+)
+
+
+def isolate_home(mp: pytest.MonkeyPatch, path: Path) -> Path:
+    """Point MEDLEDGER_HOME at ``path`` (created by the CLI on first use), set the keystore
+    password, and drop every connection setting inherited from outside."""
+    mp.setenv("MEDLEDGER_HOME", str(path))
+    mp.setenv("MEDLEDGER_PASSWORD", PASSWORD)
+    for var in ENV_VARS:
+        mp.delenv(var, raising=False)
+    return path
+
+
 SRC = str(Path(medledger.__file__).resolve().parents[1])
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from helpers.cli import PASSWORD, create_key, invoke, ok
+from helpers.cli import create_key, invoke, isolate_home, ok
 
 pytestmark = pytest.mark.anvil
 
@@ -19,11 +19,7 @@ LAB = b'{"resourceType":"Observation","code":{"text":"HbA1c"}}'
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, anvil_url: str) -> Path:
-    path = tmp_path / "mlhome"
-    monkeypatch.setenv("MEDLEDGER_HOME", str(path))
-    monkeypatch.setenv("MEDLEDGER_PASSWORD", PASSWORD)
-    for var in ("MEDLEDGER_PROFILE", "MEDLEDGER_ACCOUNT", "MEDLEDGER_RPC", "MEDLEDGER_STORE"):
-        monkeypatch.delenv(var, raising=False)
+    path = isolate_home(monkeypatch, tmp_path / "mlhome")
     ok(["node", "start", "--attach", anvil_url])
     return path
 
