@@ -1,309 +1,37 @@
-"""Typed bindings of the deployed suite (MedLedger, AnchorRegistry) over :class:`BoundContract`."""
+"""Typed bindings of the deployed suite (MedLedger, AnchorRegistry) over :class:`BoundContract`.
+
+:class:`MedLedgerContract` is assembled from one module per concern: identity and guardian
+recovery (:mod:`medledger.chain.identity`), the provider registry and its governance
+(:mod:`medledger.chain.registry`), and here consent, the access log and the record index.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from web3.types import BlockIdentifier
 
-from medledger.chain.artifacts import Artifact, load_artifact
-from medledger.chain.connection import Chain
-from medledger.chain.contracts import BoundContract
 from medledger.chain.contracts import checksum as to_checksum_address
-from medledger.chain.transactions import TxSender
+from medledger.chain.identity import IdentityCalls
+from medledger.chain.registry import ProviderRegistryCalls
+from medledger.chain.suite_contract import SuiteContract, signed
 from medledger.chain.types import (
-    ZERO32,
     AccessRequest,
     Anchor,
     Bundle,
     Consent,
     GrantRequest,
-    Guardians,
     LogHead,
-    Patient,
-    Provider,
     Record,
-    Recovery,
     TxResult,
     bytes32,
 )
 
-
-def _provider_args(
-    provider: str, encryption_key: bytes, key_document: bytes, responder: bool, name: str
-) -> tuple[Any, ...]:
-    """Arguments of registerProvider / updateProvider, checked and normalised."""
-    return (
-        to_checksum_address(provider),
-        *_key_words(encryption_key, key_document),
-        responder,
-        name,
-    )
+__all__ = ["AnchorRegistryContract", "MedLedgerContract", "SuiteContract", "write_denial"]
 
 
-class SuiteContract(BoundContract):
-    """A binding of one of the shipped suite's contracts: the artifact defaults to the shipped
-    one named by ``ARTIFACT``."""
-
-    ARTIFACT: ClassVar[str]
-
-    def __init__(
-        self,
-        chain: Chain,
-        address: str,
-        *,
-        sender: TxSender | None = None,
-        deploy_block: int = 0,
-        artifact: Artifact | None = None,
-    ) -> None:
-        super().__init__(
-            chain,
-            address,
-            artifact or load_artifact(self.ARTIFACT),
-            sender=sender,
-            deploy_block=deploy_block,
-        )
-
-
-class _AdministrationCalls(SuiteContract):
-    """Identity, guardian recovery and provider administration: the cold paths of MedLedger."""
-
-    # --- identity ---
-
-    def register_patient(
-        self, encryption_key: bytes, key_document: bytes, keyring: bytes
-    ) -> TxResult:
-        """Register the sender as a new patient's controller (event ``PatientRegistered``)."""
-        return self._tx(
-            "registerPatient",
-            *_key_words(encryption_key, key_document),
-            bytes32(keyring, "keyring"),
-        )
-
-    def set_keyring(self, expected: bytes, keyring: bytes) -> TxResult:
-        """Compare-and-swap the sender's patient keyring document: ``expected`` must be the
-        current one (``IdentityStaleKeyring`` otherwise; controller only)."""
-        return self._tx(
-            "setKeyring", bytes32(expected, "expected keyring"), bytes32(keyring, "keyring")
-        )
-
-    def set_keyring_by_sig(
-        self,
-        patient_id: int,
-        expected: bytes,
-        keyring: bytes,
-        nonce: int,
-        deadline: int,
-        signature: bytes,
-    ) -> TxResult:
-        """Submit a controller-signed EIP-712 SetKeyring (any sender pays the gas)."""
-        return self._tx(
-            "setKeyringBySig",
-            patient_id,
-            bytes32(expected, "expected keyring"),
-            bytes32(keyring, "keyring"),
-            nonce,
-            deadline,
-            bytes(signature),
-        )
-
-    def set_encryption_key(self, encryption_key: bytes, key_document: bytes) -> TxResult:
-        """Replace the patient's identity public key (controller only)."""
-        return self._tx(
-            "setEncryptionKey",
-            *_key_words(encryption_key, key_document),
-        )
-
-    def set_emergency_access(
-        self,
-        categories: int,
-        max_duration: int,
-        opt_out: bool,
-        emergency_kit: bytes,
-        cooldown: int = 86_400,
-    ) -> TxResult:
-        """Configure break-glass: categories mask, max duration (<= 1 day), opt-out, kit CID,
-        and the cooldown (1 h .. 30 days) before the same responder may open again."""
-        return self._tx(
-            "setEmergencyAccess",
-            categories,
-            max_duration,
-            opt_out,
-            cooldown,
-            bytes32(emergency_kit, "emergency_kit"),
-        )
-
-    def propose_controller(self, candidate: str) -> TxResult:
-        """Propose a new controller for the sender's patient (zero address withdraws)."""
-        return self._tx("proposeController", to_checksum_address(candidate))
-
-    def accept_controller(self, patient_id: int) -> TxResult:
-        """Accept a controller proposal (sent by the proposed candidate)."""
-        return self._tx("acceptController", patient_id)
-
-    def signature_epoch(self, patient_id: int) -> int:
-        """The patient's signature epoch (signed consent/keyring messages carry it)."""
-        return int(self._view("signatureEpoch", patient_id))
-
-    def patient_of(self, controller: str) -> int:
-        """Patient id controlled by ``controller`` (0 = none)."""
-        return int(self._view("patientOf", to_checksum_address(controller)))
-
-    def get_patient(self, patient_id: int) -> Patient:
-        """The patient's on-chain identity."""
-        return Patient(*self._view("getPatient", patient_id))
-
-    def patient_count(self) -> int:
-        """Number of registered patients (ids are 1..count)."""
-        return int(self._view("patientCount"))
-
-    # --- guardian recovery ---
-
-    def set_guardians(
-        self, guardians: Sequence[str], threshold: int, delay: int, shares: bytes = ZERO32
-    ) -> TxResult:
-        """Set the recovery guardians, approval threshold, delay and the digest of their sealed
-        key shares document (controller only)."""
-        return self._tx(
-            "setGuardians", [to_checksum_address(g) for g in guardians], threshold, delay, shares
-        )
-
-    def get_guardians(self, patient_id: int) -> Guardians:
-        """Guardians, threshold, delay and sealed key shares digest of a patient."""
-        guardians, threshold, delay, shares = self._view("getGuardians", patient_id)
-        return Guardians(tuple(guardians), int(threshold), int(delay), bytes(shares))
-
-    def post_recovery_share(self, patient_id: int, sealed_share: bytes) -> TxResult:
-        """A guardian hands the current round's candidate its re-sealed key share (digest)."""
-        return self._tx("postRecoveryShare", patient_id, sealed_share)
-
-    def approve_recovery(self, patient_id: int, candidate: str) -> TxResult:
-        """Guardian approval of moving ``patient_id`` to ``candidate`` (moves an earlier
-        approval of another candidate)."""
-        return self._tx("approveRecovery", patient_id, to_checksum_address(candidate))
-
-    def accept_recovery(self, patient_id: int) -> TxResult:
-        """Complete a scheduled recovery after its delay (sent by the candidate)."""
-        return self._tx("acceptRecovery", patient_id)
-
-    def vote_cancel_recovery(self, patient_id: int) -> TxResult:
-        """A guardian's vote to cancel the current recovery round."""
-        return self._tx("voteCancelRecovery", patient_id)
-
-    def recovery_approvals(self, patient_id: int, candidate: str) -> int:
-        """Guardian approvals of ``candidate`` in the current round."""
-        return int(self._view("recoveryApprovals", patient_id, to_checksum_address(candidate)))
-
-    def cancel_recovery(self) -> TxResult:
-        """Cancel a pending recovery of the sender's patient (controller only)."""
-        return self._tx("cancelRecovery")
-
-    def get_recovery(self, patient_id: int) -> Recovery:
-        """The pending recovery of a patient."""
-        return Recovery(*self._view("getRecovery", patient_id))
-
-    # --- providers ---
-
-    def register_provider(
-        self,
-        provider: str,
-        encryption_key: bytes,
-        key_document: bytes,
-        emergency_responder: bool,
-        name: str,
-        nonce: int,
-        deadline: int,
-        provider_signature: bytes,
-    ) -> TxResult:
-        """Register a provider (consortium owner only); its key comes with the provider's own
-        EIP-712 ``ProviderKey`` signature."""
-        return self._tx(
-            "registerProvider",
-            *_provider_args(provider, encryption_key, key_document, emergency_responder, name),
-            nonce,
-            deadline,
-            bytes(provider_signature),
-        )
-
-    def update_provider(self, provider: str, emergency_responder: bool, name: str) -> TxResult:
-        """Update a provider's responder flag and name (owner only; keys are the provider's)."""
-        return self._tx("updateProvider", to_checksum_address(provider), emergency_responder, name)
-
-    def set_provider_key(self, encryption_key: bytes, key_document: bytes) -> TxResult:
-        """Rotate the sender's own provider key."""
-        return self._tx(
-            "setProviderKey",
-            *_key_words(encryption_key, key_document),
-        )
-
-    def set_provider_key_by_sig(
-        self,
-        provider: str,
-        encryption_key: bytes,
-        key_document: bytes,
-        nonce: int,
-        deadline: int,
-        signature: bytes,
-    ) -> TxResult:
-        """Submit a provider-signed EIP-712 ProviderKey rotation."""
-        return self._tx(
-            "setProviderKeyBySig",
-            to_checksum_address(provider),
-            *_key_words(encryption_key, key_document),
-            nonce,
-            deadline,
-            bytes(signature),
-        )
-
-    def suspend_provider(self, provider: str) -> TxResult:
-        """Suspend a provider: every consent check for it fails until reinstated (owner only)."""
-        return self._tx("suspendProvider", to_checksum_address(provider))
-
-    def reinstate_provider(self, provider: str) -> TxResult:
-        """Lift a suspension (owner only)."""
-        return self._tx("reinstateProvider", to_checksum_address(provider))
-
-    def get_provider(self, provider: str) -> Provider:
-        """A provider's registration (status 0 = not registered)."""
-        return Provider(*self._view("getProvider", to_checksum_address(provider)))
-
-    def owner(self) -> str:
-        """The consortium owner of the provider registry."""
-        return str(self._view("owner"))
-
-    def pending_owner(self) -> str:
-        """The address that may accept ownership (zero address when none)."""
-        return str(self._view("pendingOwner"))
-
-    def transfer_ownership(self, new_owner: str) -> TxResult:
-        """Start a two-step ownership transfer (owner only)."""
-        return self._tx("transferOwnership", to_checksum_address(new_owner))
-
-    def accept_ownership(self) -> TxResult:
-        """Accept a pending ownership transfer (pending owner only)."""
-        return self._tx("acceptOwnership")
-
-    def suspender(self) -> str:
-        """The account that may suspend providers besides the owner (zero address when none).
-
-        From the latest ``ProviderSuspenderChanged`` event: the contract has no getter (one
-        more selector would cost the hot paths' dispatch, docs/decisions.md)."""
-        events = self.get_events("ProviderSuspenderChanged")
-        if not events:
-            return "0x0000000000000000000000000000000000000000"
-        return to_checksum_address(events[-1].args["suspender"])
-
-    def set_suspender_account(self, suspender: str) -> TxResult:
-        """Name the account that may also suspend providers (owner only)."""
-        return self._tx("setSuspenderAccount", to_checksum_address(suspender))
-
-    def encode(self, name: str, *args: Any) -> bytes:
-        """Calldata of ``name(args)`` (for a multisig or timelock to send)."""
-        return bytes.fromhex(self._encode(name, *args)[1][2:])
-
-
-class MedLedgerContract(_AdministrationCalls):
+class MedLedgerContract(IdentityCalls, ProviderRegistryCalls):
     """The MedLedger core contract (identity, recovery, providers, consent, access log, records)."""
 
     ARTIFACT = "MedLedger"
@@ -345,13 +73,7 @@ class MedLedgerContract(_AdministrationCalls):
     ) -> TxResult:
         """Atomically revoke ``grantee``, compare-and-swap the keyring and refresh the remaining
         active grantees' key bundles (controller only)."""
-        return self._tx(
-            "revokeAndRekey",
-            to_checksum_address(grantee),
-            bytes32(expected, "expected keyring"),
-            bytes32(keyring, "keyring"),
-            [_bundle_tuple(b) for b in bundles],
-        )
+        return self._tx("revokeAndRekey", *_rekey_args(grantee, expected, keyring, bundles))
 
     def revoke_and_rekey_by_sig(
         self,
@@ -366,17 +88,9 @@ class MedLedgerContract(_AdministrationCalls):
         signature: bytes,
     ) -> TxResult:
         """Submit a controller-signed EIP-712 RevokeAndRekey (one signature)."""
+        rekey = _rekey_args(grantee, expected, keyring, bundles)
         return self._tx(
-            "revokeAndRekeyBySig",
-            patient_id,
-            to_checksum_address(grantee),
-            bytes32(expected, "expected keyring"),
-            bytes32(keyring, "keyring"),
-            [_bundle_tuple(b) for b in bundles],
-            epoch,
-            nonce,
-            deadline,
-            bytes(signature),
+            "revokeAndRekeyBySig", patient_id, *rekey, epoch, *signed(nonce, deadline, signature)
         )
 
     def grant_by_sig(
@@ -390,7 +104,11 @@ class MedLedgerContract(_AdministrationCalls):
     ) -> TxResult:
         """Submit a controller-signed EIP-712 Grant (any sender pays the gas)."""
         return self._tx(
-            "grantBySig", patient_id, _grant_tuple(grant), epoch, nonce, deadline, bytes(signature)
+            "grantBySig",
+            patient_id,
+            _grant_tuple(grant),
+            epoch,
+            *signed(nonce, deadline, signature),
         )
 
     def revoke_by_sig(
@@ -402,9 +120,7 @@ class MedLedgerContract(_AdministrationCalls):
             patient_id,
             to_checksum_address(grantee),
             epoch,
-            nonce,
-            deadline,
-            bytes(signature),
+            *signed(nonce, deadline, signature),
         )
 
     def nonces(self, signer: str, key: int = 0) -> int:
@@ -505,9 +221,7 @@ class MedLedgerContract(_AdministrationCalls):
             cid_codec,
             bytes32(keyring, "keyring"),
             to_checksum_address(author),
-            nonce,
-            deadline,
-            bytes(signature),
+            *signed(nonce, deadline, signature),
         )
 
     def erase_record(self, record_id: bytes) -> TxResult:
@@ -532,11 +246,6 @@ class MedLedgerContract(_AdministrationCalls):
         return sorted({int(e.args["patientId"]) for e in events})
 
 
-def _key_words(encryption_key: bytes, key_document: bytes) -> tuple[bytes, bytes]:
-    """An identity key and its key document's digest, as the contract's two ``bytes32``."""
-    return bytes32(encryption_key, "encryption_key"), bytes32(key_document, "key_document")
-
-
 def write_denial(tx: TxResult) -> int | None:
     """The outcome code of a logged denied write in an ``addRecord`` receipt, ``None`` when the
     record was added."""
@@ -547,8 +256,17 @@ def write_denial(tx: TxResult) -> int | None:
     return None
 
 
-def _bundle_tuple(b: Bundle) -> tuple[Any, ...]:
-    return (to_checksum_address(b.grantee), bytes32(b.key_bundle, "key_bundle"))
+def _rekey_args(
+    grantee: str, expected: bytes, keyring: bytes, bundles: Sequence[Bundle]
+) -> tuple[Any, ...]:
+    """The revoked grantee, keyring compare-and-swap and refreshed bundles of a
+    ``revokeAndRekey`` (direct or signed), checked and normalised."""
+    return (
+        to_checksum_address(grantee),
+        bytes32(expected, "expected keyring"),
+        bytes32(keyring, "keyring"),
+        [(to_checksum_address(b.grantee), bytes32(b.key_bundle, "key_bundle")) for b in bundles],
+    )
 
 
 def _grant_tuple(g: GrantRequest) -> tuple[Any, ...]:

@@ -103,6 +103,7 @@ class CliState:
             rpc_call(conn.rpc, "eth_chainId", timeout=network_timeout())
         if conn.store is not None:
             check_store(conn.store)
+        self.lock_store()  # a `store gc` never runs between this command's pins and its txs
         from medledger.client import Medledger
 
         self._ml = Medledger.open(
@@ -189,19 +190,32 @@ class CliState:
     def lock(self, address: str) -> None:
         """Hold ``address``'s lock until this process exits (see :mod:`medledger.cli.locks`):
         two commands of one patient never interleave their steps."""
-        if address in self._locks:
+        self._hold(address, f"another medledger command acting as {address}")
+
+    def lock_store(self, *, exclusive: bool = False) -> None:
+        """Hold the store lock until this invocation ends: shared by every command that opens
+        the SDK, exclusive for ``store gc --yes`` (which then waits for the others to end)."""
+        from medledger.cli import locks
+
+        if exclusive:
+            self._hold(locks.STORE, "other medledger commands using the store")
+        else:
+            self._hold(locks.STORE, "`medledger store gc`", shared=True)
+
+    def _hold(self, name: str, waiting_for: str, *, shared: bool = False) -> None:
+        if name in self._locks:
             return
         from medledger.cli import locks
         from medledger.cli.output import note
 
         def waiting(holder: str) -> None:
-            note(f"waiting for another medledger command acting as {address} ({holder}) ...")
+            note(f"waiting for {waiting_for} ({holder}) ...")
 
-        fd = locks.acquire(home(), address, on_wait=waiting)
-        self._locks[address] = fd
+        fd = locks.acquire(home(), name, on_wait=waiting, shared=shared)
+        self._locks[name] = fd
         ctx = click.get_current_context(silent=True)
         if ctx is not None:  # released when the invocation ends (in-process runs included)
-            ctx.find_root().call_on_close(lambda: self._unlock(address))
+            ctx.find_root().call_on_close(lambda: self._unlock(name))
 
     def _unlock(self, address: str) -> None:
         fd = self._locks.pop(address, None)

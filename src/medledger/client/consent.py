@@ -17,7 +17,7 @@ from medledger.chain.contracts import checksum as to_checksum_address
 from medledger.chain.types import Consent, GrantRequest, TxResult
 from medledger.client._base import Namespace
 from medledger.client._inputs import as_actions, as_categories, as_purposes, as_timestamp, grant_end
-from medledger.client.documents import Pins, pinned
+from medledger.client.documents import Pins, amend_message, pinned
 from medledger.client.planner import ConsentPlan, ConsentPlanner, GrantSpec
 from medledger.client.types import (
     DEFAULT_SIGNATURE_TTL,
@@ -267,12 +267,11 @@ class ConsentNamespace(Namespace):
             return self._send(plan, pins, landed)
         except MedledgerError as exc:
             if landed:
-                msg = str(exc.args[0]) if exc.args else str(exc)
-                exc.args = (
-                    f"{msg}; landed before the failure: {', '.join(landed)}; the rest did not "
-                    "land (session.consent.complete_rotation() delivers the missing key "
-                    "bundles and kit; retrying the change also completes it)",
-                    *exc.args[1:],
+                amend_message(
+                    exc,
+                    f"; landed before the failure: {', '.join(landed)}; the rest did not land "
+                    "(session.consent.complete_rotation() delivers the missing key bundles and "
+                    "kit; retrying the change also completes it)",
                 )
             raise
 

@@ -77,7 +77,9 @@ class Pins:
             try:
                 self._referenced |= self._on_chain(candidates)
             except MedledgerError:
-                _note(exc, "; the chain could not be checked, so stored documents stay pinned")
+                amend_message(
+                    exc, "; the chain could not be checked, so stored documents stay pinned"
+                )
                 return
         for cid in self._pinned:
             if cid in self._referenced:
@@ -94,10 +96,12 @@ class Pins:
         )
         if kept:
             note += f" ({kept} it references stay pinned)"
-        _note(exc, note)
+        amend_message(exc, note)
 
 
-def _note(exc: MedledgerError, note: str) -> None:
+def amend_message(exc: MedledgerError, note: str) -> None:
+    """Append ``note`` to ``exc``'s message in place (what landed, what did not, how to finish)
+    before it is re-raised, keeping its type, hint and other arguments."""
     exc.args = ((str(exc.args[0]) if exc.args else str(exc)) + note, *exc.args[1:])
 
 

@@ -13,7 +13,7 @@ from medledger.chain.types import ZERO32, TxResult
 from medledger.client._base import Namespace
 from medledger.client._inputs import as_categories, seconds
 from medledger.client.consent import ConsentNamespace
-from medledger.client.documents import pinned
+from medledger.client.documents import amend_message, pinned
 from medledger.client.planner import ConsentPlanner
 from medledger.client.types import BreakGlassInfo, SignedConsent
 from medledger.codes import Category
@@ -84,11 +84,10 @@ class EmergencyNamespace(Namespace):
         try:
             ConsentNamespace(self._ctx).complete_rotation()
         except MedledgerError as exc:
-            msg = str(exc.args[0]) if exc.args else str(exc)
-            exc.args = (
-                f"{msg}; the emergency settings landed ({tx.tx_hash}), the key rotation that "
-                "cuts off removed responders did not: run session.consent.complete_rotation()",
-                *exc.args[1:],
+            amend_message(
+                exc,
+                f"; the emergency settings landed ({tx.tx_hash}), the key rotation that cuts off "
+                "removed responders did not: run session.consent.complete_rotation()",
             )
             raise
         return tx

@@ -8,7 +8,7 @@ from eth_utils.address import to_checksum_address
 
 from medledger.chain.types import ZERO32, TxResult
 from medledger.client._base import Namespace
-from medledger.client.documents import pinned
+from medledger.client.documents import amend_message, pinned
 from medledger.client.types import PatientInfo
 from medledger.crypto import Keyring, Suite
 from medledger.errors import InvalidInput, MedledgerError, NotAuthorized
@@ -61,11 +61,10 @@ class IdentityNamespace(Namespace):
                 sent = self._contract.set_keyring(ZERO32, cid.digest)
                 self._keys.keyring_published(cid.digest, keyring)
         except MedledgerError as exc:
-            msg = str(exc.args[0]) if exc.args else str(exc)
-            exc.args = (
-                f"{msg}; landed: the registration of patient {pid}; not landed: its keyring "
+            amend_message(
+                exc,
+                f"; landed: the registration of patient {pid}; not landed: its keyring "
                 "(run register() again to finish)",
-                *exc.args[1:],
             )
             raise
         return PatientInfo(pid, self._address, cid, tx if tx is not None else sent)

@@ -177,12 +177,12 @@ class ConsentPlanner:
             expected_keyring=expected,
         )
         self._rekey(plan, keyring, new_epochs, [sp.grantee for sp in specs], pins)
-        if len(plan.grants) > MAX_GRANT_BATCH:
-            raise InvalidInput(
-                f"{len(plan.grants)} grants (with {len(plan.refreshed)} refreshed bundles) "
-                f"exceed the batch limit of {MAX_GRANT_BATCH}",
-                hint="grant in smaller groups",
-            )
+        check_batch_limit(
+            len(plan.grants),
+            f"grants (with {len(plan.refreshed)} refreshed bundles)",
+            "batch",
+            hint="grant in smaller groups",
+        )
         return plan
 
     def plan_revoke(
@@ -201,12 +201,12 @@ class ConsentPlanner:
         keyring, new_epochs = rotate_from(keyring, cats, now)
         plan = ConsentPlan("revoke", pid, now, revoked=grantee, expected_keyring=expected)
         self._rekey(plan, keyring, new_epochs, [grantee], pins)
-        if len(plan.refreshed) > MAX_GRANT_BATCH:
-            raise InvalidInput(
-                f"{len(plan.refreshed)} refreshed bundles exceed the revokeAndRekey limit of "
-                f"{MAX_GRANT_BATCH}",
-                hint="revoke without rekeying, then re-grant in groups",
-            )
+        check_batch_limit(
+            len(plan.refreshed),
+            "refreshed bundles",
+            "revokeAndRekey",
+            hint="revoke without rekeying, then re-grant in groups",
+        )
         return plan
 
     def plan_rotation(
@@ -240,12 +240,12 @@ class ConsentPlanner:
             patient = self._contract.get_patient(pid)
             if patient.emergency_kit != ZERO32:
                 plan.kit = self.kit(keyring, patient, None, pins, allow_classical=True)
-        if len(plan.refreshed) > MAX_GRANT_BATCH:
-            raise InvalidInput(
-                f"{len(plan.refreshed)} refreshed bundles exceed the batch limit of "
-                f"{MAX_GRANT_BATCH}",
-                hint="revoke or let expire some grants first",
-            )
+        check_batch_limit(
+            len(plan.refreshed),
+            "refreshed bundles",
+            "batch",
+            hint="revoke or let expire some grants first",
+        )
         return plan
 
     def kit(
@@ -397,6 +397,15 @@ class ConsentPlanner:
         plan.keyring = keyring
         plan.keyring_cid = pins.put(self._keys.keyring_document(keyring))
         plan.refreshed = tuple(refreshed)
+
+
+def check_batch_limit(count: int, what: str, call: str, *, hint: str) -> None:
+    """Refuse a plan whose one transaction would carry more than ``MAX_GRANT_BATCH`` items
+    (the contract's bound): before anything is sent."""
+    if count > MAX_GRANT_BATCH:
+        raise InvalidInput(
+            f"{count} {what} exceed the {call} limit of {MAX_GRANT_BATCH}", hint=hint
+        )
 
 
 def _responds(provider: Provider) -> bool:

@@ -6,6 +6,7 @@ import warnings
 
 from medledger.chain.types import TxResult
 from medledger.client._base import Namespace
+from medledger.client.documents import amend_message
 from medledger.client.types import SignedConsent
 from medledger.errors import MedledgerError
 
@@ -24,13 +25,11 @@ class RelayNamespace(Namespace):
             return self._submit(signed, results)
         except MedledgerError as exc:
             if results:
-                msg = str(exc.args[0]) if exc.args else str(exc)
                 done = ", ".join(
                     f"{st.op} {tx.tx_hash}" for st, tx in zip(signed.steps, results, strict=False)
                 )
-                exc.args = (
-                    f"{msg}; landed before the failure: {done}; the later steps did not land",
-                    *exc.args[1:],
+                amend_message(
+                    exc, f"; landed before the failure: {done}; the later steps did not land"
                 )
             raise
 

@@ -26,7 +26,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from medledger.errors import ContentTooLarge, IntegrityError, InvalidInput, StorageError
@@ -235,12 +234,7 @@ class BlockStore(ABC):
     def __enter__(self) -> BlockStore:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:

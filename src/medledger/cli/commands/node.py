@@ -82,6 +82,7 @@ def start(port: int | None, host: str, attach: str | None) -> None:
     if attach is None:
         data["state_file"] = str(paths.state)
         data["log_file"] = str(paths.log)
+    data["orphaned_pins"] = _orphaned_pins(ml)
 
     def human(con: Any) -> None:
         con.print(kv_table(data, title="medledger node"))
@@ -92,6 +93,26 @@ def start(port: int | None, host: str, attach: str | None) -> None:
         )
 
     emit(state.json, data, human)
+
+
+def _orphaned_pins(ml: Any) -> int | None:
+    """Reconcile the store against the chain on start: how many pins nothing on-chain
+    references (a kill between a pin and its transaction, a chain reset under a kept store);
+    ``None`` (with a warning) when the check itself fails: starting does not depend on it."""
+    from medledger.client.reconcile import reconcile
+    from medledger.errors import MedledgerError
+
+    try:
+        found = reconcile(ml)
+    except MedledgerError as exc:
+        note(f"warning: could not check the store against the chain: {exc}")
+        return None
+    if found.orphaned:
+        note(
+            f"the store holds {len(found.orphaned)} pin(s) ({found.orphaned_bytes} bytes) that "
+            "nothing on-chain references: `medledger store gc` lists them, --yes removes them"
+        )
+    return len(found.orphaned)
 
 
 def _check_host(host: str, port: int | None) -> None:

@@ -91,15 +91,15 @@ def accept(patient_id: int) -> None:
     emit(state.json, data, lambda con: con.print(f"recovery of patient {patient_id} executed"))
 
 
-@recovery.command(hidden=True)
-@click.argument("patient_id", type=int)
-@sdk_options
-def execute(patient_id: int) -> None:
-    """v1 name of ``recovery accept``."""
-    state = get_state()
-    receipt = state.session().recovery.accept(patient_id)
-    data = {"patient_id": patient_id, **tx_facts(receipt)}
-    emit(state.json, data, lambda con: con.print(f"recovery of patient {patient_id} executed"))
+#: ``recovery execute``, the v1 name of ``recovery accept`` (hidden; same options and code)
+execute = click.Command(
+    "execute",
+    callback=accept.callback,
+    params=accept.params,
+    help="v1 name of ``recovery accept``.",
+    hidden=True,
+)
+recovery.add_command(execute)
 
 
 @recovery.command()
