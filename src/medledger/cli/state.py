@@ -52,6 +52,7 @@ class CliState:
     _ml: Medledger | None = field(default=None, repr=False)
     _parties: dict[str, Party] = field(default_factory=dict, repr=False)
     _locks: dict[str, int] = field(default_factory=dict, repr=False)
+    _reader: Session | None = field(default=None, repr=False)
 
     # --- connection -----------------------------------------------------------------------
 
@@ -169,16 +170,53 @@ class CliState:
         else:
             from medledger.client import Party
 
-            path = key_path(name)
-            if not path.exists():
-                raise KeystoreError(
-                    f"no key named {name!r} in {path.parent}",
-                    hint="see `medledger keys list`, or create it with `medledger keys create "
-                    f"{name}`",
-                )
-            party = Party.from_keystore(path, read_password(f"Password for {name}"))
+            party = Party.from_keystore(self._key_file(name), read_password(f"Password for {name}"))
         self._parties[name] = party
         return party
+
+    def address(self, name: str | None = None) -> str:
+        """The address of account ``name`` (default --as), read from its keystore in clear:
+        nothing is unlocked and no password is asked."""
+        name = name or self.account_name()
+        assert name is not None
+        if name in self._parties or _DEV.match(name):
+            return self.party(name).address
+        from medledger.crypto import Keystore
+
+        return Keystore.from_json(self._key_file(name)).address
+
+    def own_patient_id(self, name: str | None = None) -> int:
+        """The patient account ``name`` (default --as) controls, without unlocking its key."""
+        from medledger.errors import NotRegistered
+
+        address = self.address(name)
+        pid = self.medledger().patient_of(address)
+        if pid == 0:
+            raise NotRegistered(
+                f"{address} does not control a patient",
+                hint="register as a patient first (`medledger register patient`), or pass "
+                "--patient ID",
+            )
+        return pid
+
+    def reader(self) -> Session:
+        """A session for reads of public chain data (a timeline, an access trail): it signs and
+        decrypts nothing, so it acts as a throwaway party and no keystore is unlocked."""
+        if self._reader is None:
+            from medledger.client import Party
+
+            self._reader = self.medledger().session(Party.generate("x25519"))
+        return self._reader
+
+    @staticmethod
+    def _key_file(name: str) -> Path:
+        path = key_path(name)
+        if not path.exists():
+            raise KeystoreError(
+                f"no key named {name!r} in {path.parent}",
+                hint=f"see `medledger keys list`, or create it with `medledger keys create {name}`",
+            )
+        return path
 
     def session(self, name: str | None = None) -> Session:
         """A session acting as ``name`` (default --as), holding that account's command lock."""

@@ -176,6 +176,10 @@ class Medledger:
         """The on-chain identity entry of a patient (controller zero = not registered)."""
         return self.deployment.medledger.get_patient(patient_id)
 
+    def patient_of(self, controller: str) -> int:
+        """The id of the patient ``controller`` controls (0 = none)."""
+        return self.deployment.medledger.patient_of(controller)
+
     def guardians(self, patient_id: int) -> Guardians:
         """A patient's guardians, threshold and recovery delay."""
         return self.deployment.medledger.get_guardians(patient_id)

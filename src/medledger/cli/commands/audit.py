@@ -226,8 +226,8 @@ def audit(
         if target is not None:
             check_output_target(target)
     state = get_state()
-    session = state.session()
-    trail = session.audit.trail(patient_id)
+    pid = state.own_patient_id() if patient_id is None else patient_id  # no key unlocked
+    trail = state.reader().audit.trail(pid)
     view = trail_view(trail)
     if view["verified"] and (csv_file is not None or html_file is not None):
         from medledger.audit import accounting, report_html
@@ -351,7 +351,7 @@ def verify(patient_id: int | None, all_patients: bool, no_sync: bool) -> None:
     state = get_state()
     ml = state.medledger()
     if not all_patients and patient_id is None:
-        patient_id = state.session().patient_id()
+        patient_id = state.own_patient_id()
     path = archive_path(ml)
     with open_archive(path, create=not no_sync) as archive:
         synced = None

@@ -115,7 +115,8 @@ def _add_with_progress(
 def list_(patient_id: int | None) -> None:
     """The patient's longitudinal timeline (metadata from the chain; nothing is decrypted)."""
     state = get_state()
-    records = state.session().records.timeline(patient_id)
+    pid = state.own_patient_id() if patient_id is None else patient_id  # no key unlocked
+    records = state.reader().records.timeline(pid)
     rows = [record_view(r) for r in records]
 
     def human(con: Any) -> None:
@@ -175,27 +176,73 @@ def get(record_id: str, purpose: str, out: Path | None, patient_id: int | None) 
 
         check_output_target(out)  # before the read is logged on-chain
     state = get_state()
-    data = state.session().access.read(rid, purpose=purpose, patient_id=patient_id)
+    session = state.session()
     if out is not None:
-        from medledger.fsutil import atomic_write
+        from medledger.fsutil import atomic_fd
 
-        atomic_write(out, data)  # never a half-written output file; 0600 (it is PHI)
-        info = {"record_id": to_jsonable(rid), "bytes": len(data), "out": str(out)}
-        emit(state.json, info, lambda con: con.print(f"wrote {len(data)} bytes to {out}"))
-    elif state.json:
-        emit(
-            True, {"record_id": to_jsonable(rid), "bytes": len(data), "data": _as_text_or_hex(data)}
-        )
-    else:
-        sys.stdout.buffer.write(data)
+        # streamed in constant memory into a 0600 temp file, renamed only once all of it
+        # decrypted and verified: never a half-written output file
+        with atomic_fd(out) as fd, open(fd, "wb", closefd=False) as dst:
+            session.access.read_into(rid, purpose, dst, patient_id=patient_id)
+            size = dst.tell()
+        info = {"record_id": to_jsonable(rid), "bytes": size, "out": str(out)}
+        emit(state.json, info, lambda con: con.print(f"wrote {size} bytes to {out}"))
+        return
+    import tempfile
+
+    # stdout gets nothing until the whole record decrypted (an anonymous 0600 file meanwhile)
+    with tempfile.TemporaryFile(prefix="medledger-read-") as plain:
+        session.access.read_into(rid, purpose, plain, patient_id=patient_id)
+        size = plain.tell()
+        plain.seek(0)
+        if state.json:
+            _stream_json(to_jsonable(rid), size, plain)
+        else:
+            _copy(plain, sys.stdout.buffer)
         sys.stdout.buffer.flush()
 
 
-def _as_text_or_hex(data: bytes) -> str:
+_CHUNK = 1 << 20
+
+
+def _copy(src: BinaryIO, dst: BinaryIO) -> None:
+    while piece := src.read(_CHUNK):
+        dst.write(piece)
+
+
+def _is_utf8(src: BinaryIO) -> bool:
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        return data.decode("utf-8")
+        while piece := src.read(_CHUNK):
+            decoder.decode(piece)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return "0x" + data.hex()
+        return False
+    finally:
+        src.seek(0)
+    return True
+
+
+def _stream_json(record_id: str, size: int, src: BinaryIO) -> None:
+    """``{"record_id", "bytes", "data"}`` as :func:`print_json` prints it, with ``data`` (the
+    text, or ``0x`` hex when the record is not UTF-8) streamed in constant memory."""
+    import codecs
+    import json
+
+    out = sys.stdout.buffer
+    head = json.dumps({"record_id": record_id, "bytes": size}, indent=2)[:-2]
+    out.write(head.encode() + b',\n  "data": "')
+    if _is_utf8(src):
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        while piece := src.read(_CHUNK):
+            out.write(json.dumps(decoder.decode(piece))[1:-1].encode())
+    else:
+        out.write(b"0x")
+        while piece := src.read(_CHUNK):
+            out.write(piece.hex().encode())
+    out.write(b'"\n}\n')
 
 
 @click.command()

@@ -252,29 +252,30 @@ def shares(patient_id: int | None, paper: bool) -> None:
     """Show who holds a key share (nothing secret); --paper re-issues every share and prints the
     paper guardians' new mnemonics (the old ones stop working)."""
     state = get_state()
-    session = state.session()
-    if paper:
-        pid = session.identity.patient_id()
-        g = session.contract.get_guardians(pid)
-        current = session.recovery.shares(pid)
-        kinds = [e.guardian for e in current.entries if e.paper]
-        if not kinds:
-            from medledger.errors import InvalidInput
-
-            raise InvalidInput(
-                "no guardian of this set holds a paper share",
-                hint="name paper guardians with `recovery setup --paper`",
-            )
-        info = session.recovery.setup(list(g.guardians), g.threshold, g.delay, paper=kinds)
-        if state.json:
-            emit(True, {"paper_shares": info.paper_shares, **tx_facts(info.tx)}, lambda c: None)
-            return
-        emit(False, {}, lambda con: _print_paper(con, info.paper_shares))
+    if not paper:  # who holds a share is public: no key is unlocked
+        pid = state.own_patient_id() if patient_id is None else patient_id
+        set_ = state.reader().recovery.shares(pid)
+        rows = {e.guardian: ("paper" if e.paper else "sealed") for e in set_.entries}
+        data = {"patient_id": set_.patient_id, "threshold": set_.threshold, "shares": rows}
+        emit(state.json, data, lambda con: con.print(kv_table(data, title="guardian key shares")))
         return
-    set_ = session.recovery.shares(patient_id)
-    rows = {e.guardian: ("paper" if e.paper else "sealed") for e in set_.entries}
-    data = {"patient_id": set_.patient_id, "threshold": set_.threshold, "shares": rows}
-    emit(state.json, data, lambda con: con.print(kv_table(data, title="guardian key shares")))
+    session = state.session()
+    pid = session.identity.patient_id()
+    g = session.contract.get_guardians(pid)
+    current = session.recovery.shares(pid)
+    kinds = [e.guardian for e in current.entries if e.paper]
+    if not kinds:
+        from medledger.errors import InvalidInput
+
+        raise InvalidInput(
+            "no guardian of this set holds a paper share",
+            hint="name paper guardians with `recovery setup --paper`",
+        )
+    info = session.recovery.setup(list(g.guardians), g.threshold, g.delay, paper=kinds)
+    if state.json:
+        emit(True, {"paper_shares": info.paper_shares, **tx_facts(info.tx)}, lambda c: None)
+        return
+    emit(False, {}, lambda con: _print_paper(con, info.paper_shares))
 
 
 @recovery.command()
