@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from helpers.cli import create_key, invoke, ok
+from helpers.crypto import count_scrypt_passes
 from medledger.cli.main import cli
 
 pytestmark = pytest.mark.anvil
@@ -126,3 +127,16 @@ def test_record_get_json_streams_in_constant_memory(stack: dict[str, Any], tmp_p
     assert doc["bytes"] == size
     assert doc["data"].encode() == content
     assert peak < 12 * MB, f"peak {peak / MB:.1f} MB for a {size / MB:.0f} MB record"
+
+
+def test_a_signing_command_stretches_the_password_once(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """13.17: one keystore unlock per command and one scrypt pass per unlock (before: two)."""
+    passes = count_scrypt_passes(monkeypatch)
+    rid = _add(stack["home"], "u.json", b'{"resourceType": "Observation"}')  # signs + seals
+    assert passes == ["medledger"]
+    passes.clear()
+    got = invoke(["record", "get", rid, "--as", "alice", "--out", str(stack["home"] / "u.out")])
+    assert got.exit_code == 0, got.stderr  # logs the read (signs) and decrypts
+    assert passes == ["medledger"]

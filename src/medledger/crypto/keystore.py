@@ -15,6 +15,18 @@ private key encrypted under the same password with its own scrypt salt and AES-2
 The AES-GCM associated data is ``"medledger-keystore/v1" 0x00 || address (20) || public_key``,
 where the address is derived from the decrypted signing key: the identity part cannot be moved
 into another account's keystore. Tools that only know v3 keystores still read the signing key.
+
+Version 2 (written since issue 13.17) stretches the password ONCE per unlock instead of twice:
+the identity key's AES-256-GCM key is derived with HKDF-SHA256 from the 32-byte scrypt output
+of the v3 part (``info`` = ``"medledger-keystore/v2 identity key"``), so its member carries no
+salt or scrypt parameters of its own::
+
+    "medledger": {"version": 2, ..., "kdf": "hkdf-sha256",
+                  "kdfparams": {"source": "crypto", "info": "...", "dklen": 32}, ...}
+
+HKDF with its own label keeps the two keys independent (the v3 part uses the scrypt output's
+halves as its AES-128-CTR and MAC keys). Unlocking checks the v3 MAC first, so a wrong password
+fails before any decryption. Version 1 files still unlock (with their two passes).
 """
 
 from __future__ import annotations
@@ -22,24 +34,31 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from medledger.crypto.keys import IdentityKey, PublicKey, Suite
 from medledger.errors import InvalidInput, KeystoreError, MedledgerError
 from medledger.fsutil import atomic_write
 
 MEMBER = "medledger"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # written; 1 is still read
+#: the v2 identity-key derivation, exactly (any other kdfparams is refused)
+_V2_KDFPARAMS = {"source": "crypto", "info": "medledger-keystore/v2 identity key", "dklen": 32}
 _AAD_LABEL = b"medledger-keystore/v1\x00"
 _MAX_SCRYPT_MEMORY = 1 << 30  # refuse files that would make us allocate more than 1 GiB
 _MAX_PBKDF2_ROUNDS = 10_000_000  # a v3 file made elsewhere with pbkdf2: bound the work too
@@ -105,6 +124,63 @@ def _aad(address: bytes, public_key: PublicKey) -> bytes:
     return _AAD_LABEL + address + public_key.encode()
 
 
+def _identity_wrap_key(stretched: bytes) -> bytes:
+    """The v2 identity key's AES-256-GCM key, from the v3 part's scrypt output."""
+    info = _V2_KDFPARAMS["info"]
+    assert isinstance(info, str)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info.encode()).derive(
+        stretched
+    )
+
+
+def _aes128_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
+    cipher = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
+    return cipher.update(data) + cipher.finalize()
+
+
+def _encrypt_v3(
+    private_key: bytes, password: str, params: ScryptParams
+) -> tuple[dict[str, Any], bytes]:
+    """A Web3 Secret Storage v3 document of ``private_key`` (what ``Account.encrypt`` writes),
+    and the scrypt output it was made with (stretched once, reused for the identity key)."""
+    salt, iv = secrets.token_bytes(16), secrets.token_bytes(16)
+    stretched = _derive(password, salt, params)
+    ciphertext = _aes128_ctr(stretched[:16], iv, private_key)
+    doc = {
+        "address": Account.from_key(private_key).address[2:].lower(),
+        "crypto": {
+            "cipher": "aes-128-ctr",
+            "cipherparams": {"iv": iv.hex()},
+            "ciphertext": ciphertext.hex(),
+            "kdf": "scrypt",
+            "kdfparams": {"dklen": 32, "n": params.n, "p": params.p, "r": params.r,
+                          "salt": salt.hex()},
+            "mac": keccak(stretched[16:32] + ciphertext).hex(),
+        },
+        "id": str(uuid.uuid4()),
+        "version": 3,
+    }  # fmt: skip
+    return doc, stretched
+
+
+def _decrypt_v3(doc: Mapping[str, Any], password: str) -> tuple[LocalAccount, bytes]:
+    """The signing account of a scrypt v3 document and the scrypt output (one stretch)."""
+    crypto = doc["crypto"]
+    kp = crypto["kdfparams"]
+    if crypto.get("kdf") != "scrypt" or crypto.get("cipher") != "aes-128-ctr" or kp["dklen"] != 32:
+        raise KeystoreError("a v2 medledger keystore needs a scrypt, aes-128-ctr v3 part")
+    params = ScryptParams(kp["n"], kp["r"], kp["p"])
+    params.check()
+    ciphertext = bytes.fromhex(crypto["ciphertext"])
+    stretched = _derive(password, bytes.fromhex(kp["salt"]), params)
+    mac = bytes.fromhex(str(crypto["mac"]).removeprefix("0x"))
+    if not secrets.compare_digest(keccak(stretched[16:32] + ciphertext), mac):
+        raise KeystoreError("wrong password (or the keystore was modified)")
+    private = _aes128_ctr(stretched[:16], bytes.fromhex(crypto["cipherparams"]["iv"]), ciphertext)
+    account: LocalAccount = Account.from_key(private)
+    return account, stretched
+
+
 class Keystore:
     """An encrypted keystore document (signing key + identity key), not yet unlocked."""
 
@@ -114,7 +190,7 @@ class Keystore:
         """Wrap a parsed keystore JSON object; structural problems raise ``KeystoreError``."""
         try:
             member = document[MEMBER]
-            if member["version"] != FORMAT_VERSION:
+            if member["version"] not in (1, FORMAT_VERSION):
                 raise KeystoreError(f"unsupported medledger keystore version {member['version']}")
             self._suite = Suite.parse(member["suite"])
             self._public_key = PublicKey.decode(bytes.fromhex(member["public_key"]))
@@ -153,11 +229,10 @@ class Keystore:
             account = Account.create()
         if identity_key is None:
             identity_key = IdentityKey.generate(suite)
-        doc = dict(Account.encrypt(account.key, password, kdf="scrypt", iterations=scrypt.n))
-        salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
-        key = _derive(password, salt, scrypt)
+        doc, stretched = _encrypt_v3(bytes(account.key), password, scrypt)
+        nonce = secrets.token_bytes(12)
         public = identity_key.public_key
-        ct = AESGCM(key).encrypt(
+        ct = AESGCM(_identity_wrap_key(stretched)).encrypt(
             nonce,
             identity_key.private_bytes(),
             _aad(bytes.fromhex(account.address[2:]), public),
@@ -166,14 +241,8 @@ class Keystore:
             "version": FORMAT_VERSION,
             "suite": public.suite.label,
             "public_key": public.encode().hex(),
-            "kdf": "scrypt",
-            "kdfparams": {
-                "n": scrypt.n,
-                "r": scrypt.r,
-                "p": scrypt.p,
-                "dklen": 32,
-                "salt": salt.hex(),
-            },
+            "kdf": "hkdf-sha256",
+            "kdfparams": dict(_V2_KDFPARAMS),
             "cipher": "aes-256-gcm",
             "nonce": nonce.hex(),
             "ciphertext": ct.hex(),
@@ -226,36 +295,30 @@ class Keystore:
         return self._public_key
 
     def unlock(self, password: str) -> tuple[LocalAccount, IdentityKey]:
-        """Decrypt both keys; a wrong password or a tampered file raises ``KeystoreError``."""
+        """Decrypt both keys; a wrong password or a tampered file raises ``KeystoreError``.
+
+        A version 2 file costs one scrypt pass, a version 1 file two (see the module doc)."""
         try:
-            eth = self._doc["crypto"]["kdfparams"]
-            if self._doc["crypto"].get("kdf") == "scrypt":
-                ScryptParams(eth["n"], eth["r"], eth["p"]).check()
-            elif int(eth.get("c", 0)) > _MAX_PBKDF2_ROUNDS:
-                raise KeystoreError("keystore pbkdf2 round count is unreasonably high")
             member = self._doc[MEMBER]
-            kp = member["kdfparams"]
-            params = ScryptParams(kp["n"], kp["r"], kp["p"])
-            salt = bytes.fromhex(kp["salt"])
             nonce = bytes.fromhex(member["nonce"])
             ct = bytes.fromhex(member["ciphertext"])
-            if member["kdf"] != "scrypt" or member["cipher"] != "aes-256-gcm" or kp["dklen"] != 32:
-                raise KeystoreError("unsupported medledger keystore algorithms")
-            if len(nonce) != 12 or len(salt) < 16:
-                raise KeystoreError("malformed medledger keystore nonce or salt")
+            if member["cipher"] != "aes-256-gcm" or len(nonce) != 12:
+                raise KeystoreError("unsupported medledger keystore cipher or nonce")
+            if member["version"] == 1:
+                account, wrap_key = self._unlock_v1(member, password)
+            else:
+                if member["kdf"] != "hkdf-sha256" or member["kdfparams"] != _V2_KDFPARAMS:
+                    raise KeystoreError("unsupported medledger keystore key derivation")
+                account, stretched = _decrypt_v3(self._doc, password)
+                wrap_key = _identity_wrap_key(stretched)
         except KeystoreError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise KeystoreError(f"malformed keystore: {exc!r}") from None
-        params.check()
+        if account.address != self.address:
+            raise KeystoreError("the signing key does not match the keystore's address")
         try:
-            account: LocalAccount = Account.from_key(Account.decrypt(self._doc, password))
-        except ValueError:
-            raise KeystoreError("wrong password (or the keystore was modified)") from None
-        except (KeyError, TypeError) as exc:
-            raise KeystoreError(f"malformed keystore: {exc!r}") from None
-        try:
-            plain = AESGCM(_derive(password, salt, params)).decrypt(
+            plain = AESGCM(wrap_key).decrypt(
                 nonce, ct, _aad(bytes.fromhex(account.address[2:]), self._public_key)
             )
         except InvalidTag:
@@ -269,6 +332,26 @@ class Keystore:
         if identity.public_key != self._public_key:
             raise KeystoreError("the stored identity key does not match its public key")
         return account, identity
+
+    def _unlock_v1(self, member: Mapping[str, Any], password: str) -> tuple[LocalAccount, bytes]:
+        """A version 1 file: the v3 part through eth-account, the identity key with its own
+        scrypt salt (two password stretches)."""
+        eth = self._doc["crypto"]["kdfparams"]
+        if self._doc["crypto"].get("kdf") == "scrypt":
+            ScryptParams(eth["n"], eth["r"], eth["p"]).check()
+        elif int(eth.get("c", 0)) > _MAX_PBKDF2_ROUNDS:
+            raise KeystoreError("keystore pbkdf2 round count is unreasonably high")
+        kp = member["kdfparams"]
+        params = ScryptParams(kp["n"], kp["r"], kp["p"])
+        salt = bytes.fromhex(kp["salt"])
+        if member["kdf"] != "scrypt" or kp["dklen"] != 32 or len(salt) < 16:
+            raise KeystoreError("unsupported medledger keystore algorithms")
+        params.check()
+        try:
+            account: LocalAccount = Account.from_key(Account.decrypt(self._doc, password))
+        except ValueError:
+            raise KeystoreError("wrong password (or the keystore was modified)") from None
+        return account, _derive(password, salt, params)
 
     def to_json(self) -> str:
         """The keystore document as JSON text (contains only encrypted secrets)."""
