@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from eth_utils.address import to_checksum_address
 
+from helpers.client import World as ClientWorld
 from medledger import Medledger, Session
 from medledger.chain.types import ZERO32
 from medledger.crypto import KeySet, open_emergency_kit, open_key_bundle, open_record
@@ -25,15 +26,10 @@ MB = b'{"resourceType":"AllergyIntolerance","code":{"text":"penicillin"}}'
 
 
 @dataclass
-class World:
-    ml: Medledger
-    consortium: Session
-    patient: Session
-    clinic: Session
-    specialist: Session
-    er: Session
+class World(ClientWorld):
+    """The SDK tests' world plus a second emergency responder and what the flows leave."""
+
     er2: Session
-    pid: int
     #: a party that registers as a second patient in the registration flow
     specialist_patient: Session | None = None
     #: the record of the erasure flow
@@ -62,7 +58,7 @@ def make_world(ml: Medledger | None = None) -> World:
         ["read", "write"],
         duration=365 * 86400,
     )
-    return World(ml, consortium, patient, clinic, specialist, er, er2, pid)
+    return World(ml, consortium, patient, clinic, specialist, er, pid, er2=er2)
 
 
 # --- what a party could ever hold --------------------------------------------------------------
