@@ -425,7 +425,7 @@ def test_wrong_password_and_unknown_account(
     stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MEDLEDGER_PASSWORD", PASSWORD + "x")
-    run = invoke(["record", "list", "--as", "alice"])
+    run = invoke(["rotate", "--as", "alice"])  # signs: unlocks (a read like `record list` does not)
     assert run.exit_code == 1
     assert "wrong password" in run.stderr
     monkeypatch.setenv("MEDLEDGER_PASSWORD", PASSWORD)

@@ -23,7 +23,7 @@ import os
 import time
 from pathlib import Path
 
-from medledger.errors import MedledgerError
+from medledger.errors import InvalidInput, MedledgerError
 
 #: Seconds a command waits for another command of the same account before giving up.
 DEFAULT_WAIT = 600.0
@@ -60,8 +60,14 @@ def acquire(
     if wait is None:
         wait = float(os.environ.get("MEDLEDGER_LOCK_WAIT", DEFAULT_WAIT))
     path = lock_path(root, address)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:  # a MEDLEDGER_HOME that is a file, read-only, or a symlinked lock
+        raise InvalidInput(
+            f"cannot open the lock file {path}: {exc.strerror or exc}",
+            hint="MEDLEDGER_HOME must be a writable directory",
+        ) from None
     try:
         os.fchmod(fd, 0o600)
         deadline = time.monotonic() + wait

@@ -170,7 +170,9 @@ class CliState:
         else:
             from medledger.client import Party
 
-            party = Party.from_keystore(self._key_file(name), read_password(f"Password for {name}"))
+            party = Party.from_keystore(
+                existing_key_path(name), read_password(f"Password for {name}")
+            )
         self._parties[name] = party
         return party
 
@@ -183,7 +185,7 @@ class CliState:
             return self.party(name).address
         from medledger.crypto import Keystore
 
-        return Keystore.from_json(self._key_file(name)).address
+        return Keystore.from_json(existing_key_path(name)).address
 
     def own_patient_id(self, name: str | None = None) -> int:
         """The patient account ``name`` (default --as) controls, without unlocking its key."""
@@ -207,16 +209,6 @@ class CliState:
 
             self._reader = self.medledger().session(Party.generate("x25519"))
         return self._reader
-
-    @staticmethod
-    def _key_file(name: str) -> Path:
-        path = key_path(name)
-        if not path.exists():
-            raise KeystoreError(
-                f"no key named {name!r} in {path.parent}",
-                hint=f"see `medledger keys list`, or create it with `medledger keys create {name}`",
-            )
-        return path
 
     def session(self, name: str | None = None) -> Session:
         """A session acting as ``name`` (default --as), holding that account's command lock."""
@@ -338,6 +330,17 @@ def is_dev_account(name: str) -> bool:
 
 def key_path(name: str) -> Path:
     return home() / "keys" / f"{check_name('key', name)}.json"
+
+
+def existing_key_path(name: str) -> Path:
+    """The keystore file of key ``name``; ``KeystoreError`` saying how to make it if missing."""
+    path = key_path(name)
+    if not path.exists():
+        raise KeystoreError(
+            f"no key named {name!r} in {path.parent}",
+            hint=f"see `medledger keys list`, or create it with `medledger keys create {name}`",
+        )
+    return path
 
 
 def read_password(prompt: str, *, confirm: bool = False) -> str:

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medledger.cli.profiles import check_name
-from medledger.cli.state import key_path
-from medledger.errors import KeystoreError
+from medledger.cli.state import existing_key_path
 
 if TYPE_CHECKING:
     from medledger.client import Medledger
@@ -58,13 +57,7 @@ def contract_addresses(ml: Medledger) -> dict[str, str]:
 def open_keystore(name: str) -> Keystore:
     from medledger.crypto import Keystore
 
-    path = key_path(name)
-    if not path.exists():
-        raise KeystoreError(
-            f"no key named {name!r}",
-            hint=f"see `medledger keys list`, or create it with `medledger keys create {name}`",
-        )
-    return Keystore.from_json(path)
+    return Keystore.from_json(existing_key_path(name))
 
 
 def public_keys(name_or_file: str) -> tuple[str, PublicKey]:
