@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.cli import Run, create_key, invoke, ok, run_subprocess
+from helpers.cli import Run, create_key, invoke, ok, patient_and_clinic, run_subprocess
 
 pytestmark = pytest.mark.anvil
 
@@ -131,14 +131,7 @@ def test_a_killed_node_keeps_every_transaction_a_command_reported(node_home: Pat
     a periodic one): on restart the patient registration and the record are still there."""
     started = cli(node_home, "node", "start", "--port", "0", "--json")
     assert started.exit_code == 0, started.stderr
-    create_key("alice")
-    create_key("clinic")
-    ok(["fund", "alice"])
-    ok(["fund", "clinic"])
-    ok(["register", "provider", "clinic", "--name", "Clinic", "--as", "dev:0"])
-    ok(["register", "patient", "--as", "alice"])
-    ok(["grant", "clinic", "--as", "alice", "-c", "labs", "-p", "treatment", "-a", "read,write",
-        "--for", "1d"])  # fmt: skip
+    patient_and_clinic("1d")
     (node_home / "r.txt").write_text("result\n")
     added = ok(["record", "add", "--as", "clinic", "--patient", "1", "-c", "labs",
                 str(node_home / "r.txt")])  # fmt: skip

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from helpers.cli import create_key, invoke, ok
+from helpers.cli import create_key, invoke, ok, patient_and_clinic
 from helpers.crypto import count_scrypt_passes
 from medledger.cli.main import cli
 
@@ -28,13 +28,7 @@ MB = 1 << 20
 @pytest.fixture(scope="module")
 def stack(module_env: Path, anvil_url: str) -> Iterator[dict[str, Any]]:
     ok(["node", "start", "--attach", anvil_url])
-    for name in ("alice", "clinic"):
-        create_key(name)
-        ok(["fund", name])
-    ok(["register", "provider", "clinic", "--name", "Clinic", "--as", "dev:0"])
-    pid = ok(["register", "patient", "--as", "alice"])["patient_id"]
-    ok(["grant", "clinic", "--as", "alice", "-c", "labs", "-p", "treatment", "-a", "read,write",
-        "--for", "30d"])  # fmt: skip
+    pid = patient_and_clinic()
     return {"home": module_env, "pid": pid}
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.cli import Run, create_key, invoke, ok, run_subprocess
+from helpers.cli import Run, invoke, ok, patient_and_clinic, run_subprocess
 from medledger.cli import locks
 from medledger.storage import EmbeddedStore
 
@@ -28,14 +28,7 @@ def stack(home: Path) -> Iterator[Path]:
     started = _cli(home, "node", "start", "--port", "0", "--json")
     assert started.exit_code == 0, started.stderr
     assert started.json()["orphaned_pins"] == 0
-    create_key("alice")
-    create_key("clinic")
-    ok(["fund", "alice"])
-    ok(["fund", "clinic"])
-    ok(["register", "provider", "clinic", "--name", "Clinic", "--as", "dev:0"])
-    ok(["register", "patient", "--as", "alice"])
-    ok(["grant", "clinic", "--as", "alice", "-c", "labs", "-p", "treatment", "-a", "read,write",
-        "--for", "30d"])  # fmt: skip
+    patient_and_clinic()
     (home / "r.txt").write_text('{"resourceType": "Observation"}\n')
     ok(["record", "add", "--as", "clinic", "--patient", "1", "-c", "labs", str(home / "r.txt")])
     yield home

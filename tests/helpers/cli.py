@@ -98,3 +98,17 @@ def create_key(name: str, *, subprocess_use: bool = False) -> dict[str, Any]:
     assert run.exit_code == 0, run.stderr
     data: dict[str, Any] = run.json()
     return data
+
+
+def patient_and_clinic(duration: str = "30d") -> int:
+    """On the current profile's chain: keys ``alice`` (a patient) and ``clinic`` (a provider
+    registered by dev account 0), both funded, alice granting clinic read+write on labs for
+    treatment for ``duration``; returns alice's patient id."""
+    for name in ("alice", "clinic"):
+        create_key(name)
+        ok(["fund", name])
+    ok(["register", "provider", "clinic", "--name", "Clinic", "--as", "dev:0"])
+    pid = int(ok(["register", "patient", "--as", "alice"])["patient_id"])
+    ok(["grant", "clinic", "--as", "alice", "-c", "labs", "-p", "treatment", "-a", "read,write",
+        "--for", duration])  # fmt: skip
+    return pid

@@ -191,8 +191,9 @@ class CliState:
         """The patient account ``name`` (default --as) controls, without unlocking its key."""
         from medledger.errors import NotRegistered
 
+        ml = self.medledger()  # first: no chain configured is exit 4 before any key question
         address = self.address(name)
-        pid = self.medledger().patient_of(address)
+        pid = ml.patient_of(address)
         if pid == 0:
             raise NotRegistered(
                 f"{address} does not control a patient",
