@@ -27,6 +27,8 @@ TYPE_STRINGS = {
     "Erasure": "Erasure(uint64 patientId,bytes32 recordId,uint256 nonce,uint64 deadline)",
     "Reencryption": "Reencryption(address reader,uint64 patientId,bytes32 recordId,"
     "bytes32 accessTx,bytes32 capsuleDigest,uint256 nonce,uint64 deadline)",
+    "CapsuleRegistration": "CapsuleRegistration(uint64 patientId,bytes32 recordId,"
+    "bytes32 capsuleDigest,uint256 nonce,uint64 deadline)",
     "Receipt": "Receipt(address custodian,uint8 action,bytes32 requestDigest,uint64 patientId,"
     "bytes32 subject,uint32 deleted,uint64 at)",
 }
@@ -61,13 +63,15 @@ def _messages() -> list[Any]:
         p.Revocation(7, addr, p.new_nonce(), 10**9),
         p.Erasure(7, _rand32(), p.new_nonce(), 10**9),
         p.Reencryption(addr, 7, _rand32(), _rand32(), _rand32(), p.new_nonce(), 10**9),
+        p.CapsuleRegistration(7, _rand32(), _rand32(), p.new_nonce(), 10**9),
         p.Receipt(addr, p.ACTION_SERVED, _rand32(), 7, _rand32(), 0, 10**9),
     ]
 
 
-@pytest.mark.parametrize("index", range(5), ids=list(TYPE_STRINGS))
+@pytest.mark.parametrize("index", range(6), ids=list(TYPE_STRINGS))
 def test_digest_matches_the_spec_and_signatures_round_trip(index: int) -> None:
     msg = _messages()[index]
+    assert list(TYPE_STRINGS)[index] == msg.PRIMARY
     assert msg.digest(CHAIN_ID, MEDLEDGER) == _manual_digest(msg)
     acct = Account.create()
     typed = msg.typed_data(CHAIN_ID, MEDLEDGER)

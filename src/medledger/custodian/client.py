@@ -15,6 +15,7 @@ import httpx
 
 from medledger.custodian.protocol import (
     PROTOCOL_VERSION,
+    CapsuleRegistration,
     Delegation,
     Erasure,
     Reencryption,
@@ -163,6 +164,14 @@ class CustodianClient:
             "signature": to_hex(signature),
         }
         return self._receipt(self._request("POST", "/v1/delegations", body))
+
+    def register_capsule(
+        self, registration: CapsuleRegistration, signature: bytes
+    ) -> SignedReceipt:
+        """Tell the custodian which capsule belongs to a record (write-once; author or
+        controller signs)."""
+        body = {"registration": registration.to_json(), "signature": to_hex(signature)}
+        return self._receipt(self._request("POST", "/v1/capsules", body))
 
     def revoke(self, revocation: Revocation, signature: bytes) -> SignedReceipt:
         body = {"revocation": revocation.to_json(), "signature": to_hex(signature)}

@@ -43,6 +43,7 @@ ACTION_DELEGATED = 0
 ACTION_REVOKED = 1
 ACTION_ERASED = 2
 ACTION_SERVED = 3
+ACTION_CAPSULE_REGISTERED = 4
 
 #: HPKE label of a sealed key fragment (see :func:`kfrag_context`).
 KFRAG_LABEL = b"custodian-kfrag"
@@ -270,6 +271,28 @@ class Reencryption(_Typed):
 
 
 @dataclass(frozen=True)
+class CapsuleRegistration(_Typed):
+    """The record's author (or the patient's controller) tells a custodian which capsule belongs
+    to ``record_id``: write-once, so a reader cannot present another record's capsule under an
+    access logged for this one."""
+
+    patient_id: int
+    record_id: bytes
+    capsule_digest: bytes
+    nonce: int
+    deadline: int
+
+    PRIMARY: ClassVar[str] = "CapsuleRegistration"
+    FIELDS: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("patient_id", "patientId", "uint64"),
+        ("record_id", "recordId", "bytes32"),
+        ("capsule_digest", "capsuleDigest", "bytes32"),
+        ("nonce", "nonce", "uint256"),
+        ("deadline", "deadline", "uint64"),
+    )
+
+
+@dataclass(frozen=True)
 class Receipt(_Typed):
     """What a custodian signs after acting: ``subject`` is the grantee (left-padded) for
     delegations and revocations, the record id for erasures and re-encryptions."""
@@ -467,6 +490,7 @@ def open_kfrag(
 
 
 __all__ = [
+    "ACTION_CAPSULE_REGISTERED",
     "ACTION_DELEGATED",
     "ACTION_ERASED",
     "ACTION_REVOKED",
@@ -474,6 +498,7 @@ __all__ = [
     "KIND_EMERGENCY",
     "KIND_GRANT",
     "MAX_DEADLINE_AHEAD",
+    "CapsuleRegistration",
     "Delegation",
     "Erasure",
     "Receipt",
