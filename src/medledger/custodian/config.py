@@ -24,7 +24,8 @@ from medledger.errors import InvalidInput, KeystoreError
 DEFAULT_FINALITY = 1
 #: How old (chain seconds) a logged access may be when its re-encryption is asked for.
 DEFAULT_MAX_AGE = 300
-#: The node is "behind" when its latest block is older than this (wall-clock seconds); 0 = off.
+#: The node is "behind" when its latest block is older than this (wall-clock seconds) or it has
+#: not moved to a new block for that long; 0 = off (automining dev chains sit idle).
 DEFAULT_MAX_LAG = 120
 #: Seconds allowed for one chain call.
 DEFAULT_CHAIN_TIMEOUT = 5.0

@@ -89,6 +89,8 @@ class Custodian:
         self.chain_id = view.chain_id
         self.medledger = view.address
         self.limiter = TokenBuckets(config.rate, config.burst)
+        self._head_lock = threading.Lock()
+        self._head_number, self._head_seen = -1, 0.0
 
     # --- common steps --------------------------------------------------------------------------
 
@@ -106,7 +108,14 @@ class Custodian:
     def fresh_head(self, timer: Timer | None = None) -> Head:
         """The node's latest block; 503 ``chain_behind`` when it is older than ``max_lag``."""
         head = self.view.head(timer)
-        lag = time.time() - head.timestamp
+        now = time.time()
+        with self._head_lock:
+            if head.number != self._head_number:
+                self._head_number, self._head_seen = head.number, now
+            seen = self._head_seen
+        # behind = its newest block is old by its own timestamp, or the node has not moved to
+        # a new block for that long (catches a stuck node on a chain whose clock runs ahead)
+        lag = max(now - head.timestamp, now - seen)
         if self.config.max_lag and lag > self.config.max_lag:
             raise Refusal(
                 "chain_behind",
