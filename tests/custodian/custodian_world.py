@@ -36,6 +36,7 @@ ETHER = 10**18
 SRC = str(Path(medledger.__file__).resolve().parents[1])
 THRESHOLD = 2
 TREATMENT = 0
+EMERGENCY = 1
 ALLERGIES = 0
 LABS = 3
 
@@ -102,8 +103,20 @@ class World:
         self.contract.add_record(self.pid, rid, category, 0x55, keyring)
         return Record(rid, bytes(capsule), bytes(ciphertext), plaintext)
 
-    def log_access(self, reader: Reader, record: Record, *, mine: int = 0) -> bytes:
-        tx = reader.contract.record_access(self.pid, record.rid, TREATMENT).tx_hash
+    def new_responder(self, name: str) -> Reader:
+        """A registered emergency responder organisation (no grant)."""
+        party = Party.generate("x25519")
+        self.ml.fund(party.address, ETHER)
+        consortium = self.ml.session(self.ml.dev_party(0))
+        consortium.providers.register(party, name=name, emergency_responder=True)
+        reader = Reader(party, umbral.SecretKey.random(), self.sender(party))
+        self.readers.append(reader)
+        return reader
+
+    def log_access(
+        self, reader: Reader, record: Record, *, mine: int = 0, purpose: int = TREATMENT
+    ) -> bytes:
+        tx = reader.contract.record_access(self.pid, record.rid, purpose).tx_hash
         if mine:
             self.ml.chain.mine(mine)
         return bytes.fromhex(tx.removeprefix("0x"))
@@ -118,14 +131,18 @@ class World:
     # --- protocol steps as a patient and a reader would take them -----------------------------
 
     def delegate(
-        self, custodians: list[CustodianProc], reader: Reader, kind: int = 0
+        self,
+        custodians: list[Any],
+        reader: Reader,
+        kind: int = 0,
+        threshold: int = THRESHOLD,
     ) -> list[bytes]:
         """One kfrag per custodian; returns the kfrags and sealed kfrags sent (for log greps)."""
         kfrags = umbral.generate_kfrags(
             delegating_sk=self.umbral_sk,
             receiving_pk=reader.umbral_sk.public_key(),
             signer=self.signer,
-            threshold=THRESHOLD,
+            threshold=threshold,
             shares=len(custodians),
             sign_delegating_key=True,
             sign_receiving_key=True,
@@ -159,7 +176,7 @@ class World:
             sent += [bytes(kfrag), sealed]
         return sent
 
-    def register(self, custodians: list[CustodianProc], record: Record) -> None:
+    def register(self, custodians: list[Any], record: Record) -> None:
         reg = p.CapsuleRegistration(
             self.pid, record.rid, p.capsule_digest(record.capsule), p.new_nonce(), self.deadline()
         )

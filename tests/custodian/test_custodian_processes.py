@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 from custodian_world import (
+    ALLERGIES,
+    EMERGENCY,
     LABS,
     CustodianProc,
     Reader,
@@ -216,17 +218,38 @@ def test_erasure_is_refused_for_good(world: World, custodians: list[CustodianPro
     with pytest.raises(CustodianRefused) as info:
         custodians[0].client.register_capsule(reg, world.sign(world.patient, reg))
     assert info.value.code == "erased"
-    # an erasure on-chain alone is enough too
+    # an erasure on-chain alone is enough too: the access was allowed, then the patient erased
     chain_erased = world.add_record()
     world.register(custodians, chain_erased)
-    world.contract.erase_record(chain_erased.rid)
-    req, sig = world.request(reader, chain_erased, world.log_access(reader, record, mine=1))
-    assert _refusal(custodians[1], req, chain_erased.capsule, sig) in ("wrong_record", "erased")
+    chain_tx = world.log_access(reader, chain_erased)
+    world.contract.erase_record(chain_erased.rid)  # also the block that makes the access final
+    req, sig = world.request(reader, chain_erased, chain_tx)
+    assert _refusal(custodians[1], req, chain_erased.capsule, sig) == "erased"
     # only the controller may erase: a reader's signature is refused and stores nothing
     bad = p.Erasure(world.pid, secrets.token_bytes(32), p.new_nonce(), world.deadline())
     with pytest.raises(CustodianRefused) as info:
         custodians[2].client.erase(bad, world.sign(reader.party, bad))
     assert info.value.code == "bad_signature"
+
+
+def test_break_glass_is_served_only_inside_the_window(
+    world: World, custodians: list[CustodianProc]
+) -> None:
+    responder = world.new_responder("City ER")
+    world.delegate(custodians, responder, kind=p.KIND_EMERGENCY)
+    record = world.add_record(ALLERGIES)
+    world.register(custodians, record)
+    world.contract.set_emergency_access(0x0007, 86_400, False, secrets.token_bytes(32))
+    responder.contract.open_break_glass(world.pid, 0, 3600, secrets.token_bytes(32))
+    tx = world.log_access(responder, record, mine=FINALITY - 1, purpose=EMERGENCY)
+    req, sig = world.request(responder, record, tx)
+    cfrags = [c.client.reencrypt(req, record.capsule, sig)[0] for c in custodians[:2]]
+    assert world.open(responder, record, cfrags) == record.plaintext
+    # the patient closes the window: the same logged access no longer opens anything
+    world.contract.close_break_glass(world.pid, responder.address)
+    for c in custodians:
+        req, sig = world.request(responder, record, tx)
+        assert _refusal(c, req, record.capsule, sig) == "window_closed"
 
 
 def test_restart_loses_nothing(world: World, custodians: list[CustodianProc]) -> None:

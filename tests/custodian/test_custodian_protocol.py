@@ -73,6 +73,8 @@ def test_digest_matches_the_spec_and_signatures_round_trip(index: int) -> None:
     msg = _messages()[index]
     assert list(TYPE_STRINGS)[index] == msg.PRIMARY
     assert msg.digest(CHAIN_ID, MEDLEDGER) == _manual_digest(msg)
+    # the fast direct encoding agrees with eth_account's generic EIP-712 encoder
+    assert msg.digest(CHAIN_ID, MEDLEDGER) == p.typed_digest(msg.typed_data(CHAIN_ID, MEDLEDGER))
     acct = Account.create()
     typed = msg.typed_data(CHAIN_ID, MEDLEDGER)
     sig = p.sign_typed(acct.key, typed)

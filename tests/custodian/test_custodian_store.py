@@ -13,7 +13,14 @@ import pytest
 from eth_account import Account
 
 from helpers.postgres import PostgresServer
-from medledger.custodian.store import CapsuleConflict, Decision, KfragRow, Replayed, Store
+from medledger.custodian.store import (
+    CapsuleConflict,
+    Decision,
+    KfragRow,
+    Replayed,
+    Store,
+    StoreChanged,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -139,3 +146,29 @@ def test_unknown_database_url_is_invalid_input() -> None:
 
     with pytest.raises(InvalidInput, match="unsupported"):
         Store.open("mysql://x")
+
+
+def test_serve_rechecks_erasure_and_revocation_in_its_transaction(store: Store) -> None:
+    """A request checked just before an erasure or a revocation commits is not served."""
+    controller, reader = Account.create().address, Account.create().address
+    row = _row(reader)
+    store.put_delegation(row, controller, _decision())
+    rid = secrets.token_bytes(32)
+    served = Decision(1, "reencryption", 7, "0x" + rid.hex(), reader, "served", "")
+    store.serve(reader, 1, served, row=row)
+    store.erase(7, rid, controller, 2, _decision("deleted", "erasure"))
+    before = store.counts()
+    with pytest.raises(StoreChanged) as erased:
+        store.serve(reader, 3, served, row=row)
+    assert erased.value.code == "erased"
+    other = Decision(
+        1, "reencryption", 7, "0x" + secrets.token_bytes(32).hex(), reader, "served", ""
+    )
+    store.revoke(7, reader, controller, 4, _decision("deleted", "revocation"))
+    with pytest.raises(StoreChanged) as revoked:
+        store.serve(reader, 5, other, row=row)
+    assert revoked.value.code == "no_delegation"
+    # neither attempt left a served row or a used nonce behind
+    assert store.counts()["requests"] == before["requests"] + 1  # only the revocation's
+    assert not store.seen(reader, 3)
+    assert not store.seen(reader, 5)

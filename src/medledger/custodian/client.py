@@ -45,7 +45,14 @@ class CustodianClient:
 
     def __init__(self, url: str, *, timeout: float = 5.0) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        # Idle connections are dropped well before the server's keep-alive timeout (uvicorn
+        # closes after 5 s by default; `custodian serve` uses 15 s): reusing a connection the
+        # server is closing fails the request with no answer, and a POST is not retried.
+        self._http = httpx.Client(
+            base_url=self.url,
+            timeout=timeout,
+            limits=httpx.Limits(max_keepalive_connections=20, keepalive_expiry=2.0),
+        )
 
     def __repr__(self) -> str:
         return f"CustodianClient({self.url!r})"

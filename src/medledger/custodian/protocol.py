@@ -14,12 +14,15 @@ docs/custodians.md has the full protocol.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from eth_keys.datatypes import Signature as _EthSignature
+from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 
 from medledger.crypto.hpke import hpke_open, hpke_seal
@@ -156,8 +159,27 @@ class _Typed:
         }
 
     def digest(self, chain_id: int, medledger: str) -> bytes:
-        """The EIP-712 hash (``keccak(0x1901 || domainSeparator || structHash)``)."""
-        return typed_digest(self.typed_data(chain_id, medledger))
+        """The EIP-712 hash (``keccak(0x1901 || domainSeparator || structHash)``).
+
+        Computed directly (every field is a static type, so the struct encoding is one 32-byte
+        word per field): eth_account's generic encoder takes ~1 ms a message, this ~20 us.
+        The tests check both agree.
+        """
+        words = [_type_hash(self.PRIMARY, tuple(self.eip712_type_string_parts()))]
+        for attr, _, kind in self.FIELDS:
+            value = getattr(self, attr)
+            if kind == "bytes32":
+                words.append(value)
+            elif kind == "address":
+                words.append(bytes(12) + bytes.fromhex(value[2:]))
+            else:
+                words.append(int(value).to_bytes(32, "big"))
+        struct_hash = keccak(b"".join(words))
+        return keccak(b"\x19\x01" + _domain_separator(int(chain_id), medledger) + struct_hash)
+
+    @classmethod
+    def eip712_type_string_parts(cls) -> list[str]:
+        return [f"{kind} {name}" for _, name, kind in cls.FIELDS]
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -346,7 +368,7 @@ class SignedReceipt:
                 "receipt answers another request", custodian=who, code="bad_receipt"
             )
         try:
-            signer = recover_typed(self.receipt.typed_data(chain_id, medledger), self.signature)
+            signer = recover_digest(self.receipt.digest(chain_id, medledger), self.signature)
         except InvalidInput as exc:
             raise CustodianError(str(exc), custodian=who, code="bad_receipt") from None
         if signer != who:
@@ -370,6 +392,48 @@ class SignedReceipt:
 # --- signing ---------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
+def _type_hash(primary: str, parts: tuple[str, ...]) -> bytes:
+    return keccak(f"{primary}({','.join(parts)})".encode())
+
+
+@functools.lru_cache(maxsize=64)
+def _domain_separator(chain_id: int, medledger: str) -> bytes:
+    type_hash = keccak(
+        b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    )
+    return keccak(
+        type_hash
+        + keccak(DOMAIN_NAME.encode())
+        + keccak(DOMAIN_VERSION.encode())
+        + chain_id.to_bytes(32, "big")
+        + bytes(12)
+        + bytes.fromhex(to_checksum_address(medledger)[2:])
+    )
+
+
+def sign_digest(account_key: bytes, digest: bytes) -> bytes:
+    """65-byte ``r || s || v`` (v = 27/28, low-s) signature of a 32-byte EIP-712 hash."""
+    return bytes(Account.unsafe_sign_hash(digest, private_key=account_key).signature)
+
+
+def recover_digest(digest: bytes, signature: bytes) -> str:
+    """The checksummed signer of a 32-byte hash; InvalidInput for a malformed or
+    non-canonical signature (wrong length, high s, v other than 27/28)."""
+    sig = bytes(signature)
+    if len(sig) != 65:
+        raise InvalidInput(f"signature must be 65 bytes, got {len(sig)}")
+    r = int.from_bytes(sig[:32], "big")
+    s = int.from_bytes(sig[32:64], "big")
+    if not (0 < r < _SECP256K1_N and 0 < s <= _SECP256K1_N // 2) or sig[64] not in (27, 28):
+        raise InvalidInput("signature is not canonical (needs low s and v of 27 or 28)")
+    try:
+        public = _EthSignature(vrs=(sig[64] - 27, r, s)).recover_public_key_from_msg_hash(digest)
+    except (BadSignature, ValueError) as exc:
+        raise InvalidInput(f"signature does not recover: {exc}") from None
+    return str(public.to_checksum_address())
+
+
 def typed_digest(typed: dict[str, Any]) -> bytes:
     """EIP-712 hash of a typed-data document."""
     try:
@@ -381,24 +445,13 @@ def typed_digest(typed: dict[str, Any]) -> bytes:
 
 def sign_typed(account_key: bytes, typed: dict[str, Any]) -> bytes:
     """65-byte ``r || s || v`` (v = 27/28, low-s) signature by the secp256k1 ``account_key``."""
-    signable = encode_typed_data(full_message=typed)
-    return bytes(Account.sign_message(signable, private_key=account_key).signature)
+    return sign_digest(account_key, typed_digest(typed))
 
 
 def recover_typed(typed: dict[str, Any], signature: bytes) -> str:
     """The checksummed address that signed ``typed``; InvalidInput for a malformed signature
     (wrong length, high-s, bad v): only the canonical encoding of a signature is accepted."""
-    sig = bytes(signature)
-    if len(sig) != 65:
-        raise InvalidInput(f"signature must be 65 bytes, got {len(sig)}")
-    s = int.from_bytes(sig[32:64], "big")
-    if not 0 < s <= _SECP256K1_N // 2 or sig[64] not in (27, 28):
-        raise InvalidInput("signature is not canonical (needs low s and v of 27 or 28)")
-    try:
-        signable = encode_typed_data(full_message=typed)
-        return str(Account.recover_message(signable, signature=sig))
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise InvalidInput(f"signature does not recover: {exc}") from None
+    return recover_digest(typed_digest(typed), signature)
 
 
 # --- helpers for both sides ------------------------------------------------------------------
@@ -511,8 +564,10 @@ __all__ = [
     "kfrag_context",
     "new_nonce",
     "open_kfrag",
+    "recover_digest",
     "recover_typed",
     "seal_kfrag",
+    "sign_digest",
     "sign_typed",
     "subject_of_address",
     "typed_digest",

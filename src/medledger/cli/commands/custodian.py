@@ -152,4 +152,4 @@ def serve(
         click.echo(f"listening on {url}")
         sys.stdout.flush()
 
-    run(app, host, port, on_ready=ready)
+    run(app, host, port, on_ready=ready, timeout_keep_alive=15)
