@@ -104,6 +104,11 @@ def _served(c: CustodianProc) -> int:
 
 
 def test_two_of_three_read_and_replay(world: World, custodians: list[CustodianProc]) -> None:
+    for c in custodians:
+        info = c.client.info()
+        assert (info.address, info.encryption_key) == (c.keys.address, c.keys.encryption_key)
+        assert (info.chain_id, info.medledger) == (world.chain_id, world.medledger)
+        assert (info.finality, info.max_age) == (FINALITY, MAX_AGE)
     reader, record = _reader_with_record(world, custodians)
     tx = world.log_access(reader, record, mine=FINALITY - 1)
     req, sig = world.request(reader, record, tx)
@@ -330,6 +335,10 @@ def test_bad_input_is_4xx_and_stores_nothing(world: World, custodians: list[Cust
             payload = response.json()
             assert payload["error"] == code
             assert len(payload["message"]) > 10
+        # the API is described by an OpenAPI document
+        paths = http.get("/openapi.json").json()["paths"]
+        for path in ("/v1/reencrypt", "/v1/delegations", "/v1/capsules", "/ready"):
+            assert path in paths
         # a body streamed without a length is cut at the cap too
         chunks = (b"x" * 8192 for _ in range(10))
         response = http.post("/v1/reencrypt", content=chunks)
