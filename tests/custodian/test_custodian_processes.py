@@ -415,7 +415,8 @@ def test_rate_limit_and_chain_behind(world: World, anvil_url: str, tmp_path: Pat
             response = http.get("/ready")
             assert response.status_code == 503
             assert response.json()["reason"] == "chain_behind"
-        req, sig = world.request(reader, record, secrets.token_bytes(32))
+        # (another reader: this one's bucket is empty, and the rate is checked first)
+        req, sig = world.request(world.readers[1], record, secrets.token_bytes(32))
         from medledger.errors import CustodianUnreachable
 
         with pytest.raises(CustodianUnreachable) as behind:

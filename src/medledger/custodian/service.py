@@ -145,14 +145,19 @@ class Custodian:
             )
         return head
 
-    def _signer(self, msg: Any, signature: Any, head: Head) -> tuple[str, bytes]:
-        """Recover the signer and check the deadline; returns (signer, request digest)."""
+    def _recover(self, msg: Any, signature: Any) -> tuple[str, bytes]:
+        """The signer and the request digest. Done before any chain call, so unsigned junk
+        costs the custodian no RPC."""
         sig = p.parse_hex(signature, "signature", 65)
         digest = msg.digest(self.chain_id, self.medledger)
         try:
             signer = p.recover_digest(digest, sig)
         except InvalidInput as exc:
             raise Refusal("bad_signature", f"the signature is not valid: {exc}") from None
+        return signer, digest
+
+    @staticmethod
+    def _check_deadline(msg: Any, head: Head) -> None:
         if msg.deadline < head.timestamp:
             raise Refusal("expired_request", "the request's deadline has passed")
         if msg.deadline > max(head.timestamp, int(time.time())) + p.MAX_DEADLINE_AHEAD:
@@ -160,10 +165,15 @@ class Custodian:
                 "expired_request",
                 f"the request's deadline is more than {p.MAX_DEADLINE_AHEAD} s ahead",
             )
+
+    def _signed(self, msg: Any, signature: Any) -> tuple[str, bytes]:
+        """Signer, digest, then the node's head (not behind) and the deadline."""
+        signer, digest = self._recover(msg, signature)
+        self._check_deadline(msg, self.fresh_head())
         return signer, digest
 
-    def _controller_signed(self, msg: Any, signature: Any, head: Head) -> tuple[str, bytes]:
-        signer, digest = self._signer(msg, signature, head)
+    def _controller_signed(self, msg: Any, signature: Any) -> tuple[str, bytes]:
+        signer, digest = self._signed(msg, signature)
         controller = self.view.controller(msg.patient_id)
         if int(controller, 16) == 0:
             raise Refusal("unknown_patient", f"patient {msg.patient_id} is not registered")
@@ -249,8 +259,7 @@ class Custodian:
         }
         if d.kind not in (p.KIND_GRANT, p.KIND_EMERGENCY):
             raise InvalidInput(f"unknown delegation kind {d.kind}")
-        head = self.fresh_head()
-        signer, digest = self._controller_signed(d, _field(body, "signature"), head)
+        signer, digest = self._controller_signed(d, _field(body, "signature"))
         subject = p.subject_of_address(d.grantee)
         row = KfragRow(
             d.patient_id,
@@ -296,8 +305,7 @@ class Custodian:
 
     def revoke(self, body: Any) -> p.SignedReceipt:
         r = p.Revocation.from_json(_field(body, "revocation"))
-        head = self.fresh_head()
-        signer, digest = self._controller_signed(r, _field(body, "signature"), head)
+        signer, digest = self._controller_signed(r, _field(body, "signature"))
         subject = p.subject_of_address(r.grantee)
         decision = self._decision("revocation", r.patient_id, subject, signer, "deleted", "")
         try:
@@ -310,8 +318,7 @@ class Custodian:
 
     def erase(self, body: Any) -> p.SignedReceipt:
         e = p.Erasure.from_json(_field(body, "erasure"))
-        head = self.fresh_head()
-        signer, digest = self._controller_signed(e, _field(body, "signature"), head)
+        signer, digest = self._controller_signed(e, _field(body, "signature"))
         decision = self._decision("erasure", e.patient_id, e.record_id, signer, "deleted", "")
         try:
             deleted = self.store.erase(e.patient_id, e.record_id, signer, e.nonce, decision)
@@ -323,8 +330,7 @@ class Custodian:
     def register_capsule(self, body: Any) -> tuple[p.SignedReceipt, bool]:
         """Returns the receipt and whether the registration is new."""
         c = p.CapsuleRegistration.from_json(_field(body, "registration"))
-        head = self.fresh_head()
-        signer, digest = self._signer(c, _field(body, "signature"), head)
+        signer, digest = self._signed(c, _field(body, "signature"))
         record = self.view.record(c.patient_id, c.record_id)
         if int(record.author, 16) == 0:
             raise Refusal("unknown_record", "no such record on this custodian's chain")
@@ -357,13 +363,14 @@ class Custodian:
         timer = Timer()
         req = p.Reencryption.from_json(_field(body, "request"))
         capsule_bytes = p.parse_hex(_field(body, "capsule"), "capsule", max_len=_MAX_CAPSULE)
-        head = self.fresh_head(timer)
-        # 1. signature, deadline, rate, replay
-        signer, digest = self._signer(req, _field(body, "signature"), head)
+        # 1. signature, rate, deadline, replay (the first two before any chain call)
+        signer, digest = self._recover(req, _field(body, "signature"))
         if signer != req.reader:
             raise Refusal("bad_signature", "the request is not signed by its reader")
         if not self.limiter.take(signer):
             raise Refusal("rate_limited", "too many requests from this reader", status=429)
+        head = self.fresh_head(timer)
+        self._check_deadline(req, head)
         try:
             seen, delegations, erased, registered = self.store.lookup(
                 signer, req.nonce, req.patient_id, req.record_id
