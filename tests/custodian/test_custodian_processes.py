@@ -313,7 +313,7 @@ def test_bad_input_is_4xx_and_stores_nothing(world: World, custodians: list[Cust
     c = custodians[1]
     store = Store.open(c.db)
     before = store.counts()
-    reader = world.readers[0]
+    reader = world.new_reader("Bad Input Clinic")
     record = world.add_record()
     req, _ = world.request(reader, record, secrets.token_bytes(32))
     good = {"request": req.to_json(), "capsule": p.to_hex(record.capsule)}
@@ -327,6 +327,7 @@ def test_bad_input_is_4xx_and_stores_nothing(world: World, custodians: list[Cust
         ("/v1/reencrypt", b'{"pad": "' + b"x" * (70 * 1024) + b'"}', 413, "too_large"),
         ("/v1/delegations", json.dumps({"delegation": {}}).encode(), 400, "bad_request"),
         ("/v1/erasures", b"\xff\xfe", 400, "bad_request"),
+        ("/v1/revocations", b"[" * 60_000, 400, "bad_request"),
     ]  # fmt: skip
     with httpx.Client(base_url=c.url, timeout=10) as http:
         for path, body, status, code in cases:
@@ -397,7 +398,7 @@ def test_rate_limit_and_chain_behind(world: World, anvil_url: str, tmp_path: Pat
     )  # fmt: skip
     start_custodians([c])
     try:
-        reader = world.readers[0]
+        reader, second = world.new_reader("Busy Clinic"), world.new_reader("Other Clinic")
         record = world.add_record()  # a fresh block: the node is not behind
         codes = []
         for _ in range(3):
@@ -406,6 +407,7 @@ def test_rate_limit_and_chain_behind(world: World, anvil_url: str, tmp_path: Pat
                 c.client.reencrypt(req, record.capsule, sig)
             codes.append(info.value.code)
         assert codes == ["unknown_access", "unknown_access", "rate_limited"]
+        world.ml.chain.mine(1)
         assert c.client.ready()["status"] == "ready"
         # no block for longer than max-lag: the custodian refuses to decide on stale state
         import time
@@ -416,7 +418,7 @@ def test_rate_limit_and_chain_behind(world: World, anvil_url: str, tmp_path: Pat
             assert response.status_code == 503
             assert response.json()["reason"] == "chain_behind"
         # (another reader: this one's bucket is empty, and the rate is checked first)
-        req, sig = world.request(world.readers[1], record, secrets.token_bytes(32))
+        req, sig = world.request(second, record, secrets.token_bytes(32))
         from medledger.errors import CustodianUnreachable
 
         with pytest.raises(CustodianUnreachable) as behind:

@@ -51,6 +51,8 @@ async def _json_body(request: Request, limit: int) -> Any:
         return json.loads(b"".join(chunks))
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("the request body is not valid JSON") from None
+    except RecursionError:  # 64 KiB of "[" nests deeper than the parser's stack
+        raise InvalidInput("the request body nests too deeply") from None
 
 
 def _body_doc(name: str) -> dict[str, Any]:
