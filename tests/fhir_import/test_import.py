@@ -23,7 +23,11 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "node_modules" / "hl7.fhir.r4.e
 
 
 def _import(world: World, src: Path, state: Path, **kwargs: Any) -> Summary:
-    scope = {"chain_id": world.ml.chain.chain_id, "contract": "test", "author": world.clinic.address}
+    scope = {
+        "chain_id": world.ml.chain.chain_id,
+        "contract": "test",
+        "author": world.clinic.address,
+    }
     mapping = PatientMap.load(state / "patients.json")
     with Journal.open(state / "journal", scope) as journal:
         importer = Importer(
