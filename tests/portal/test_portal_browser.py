@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORD, World, seed, serve
+from helpers.portal import PASSWORD, World, overlapping, seed, serve
 
 pytestmark = pytest.mark.anvil
 
@@ -62,6 +62,16 @@ def test_unlock_shows_the_timeline_with_fhir_summaries(browser: Any, portal_url:
     page.context.close()
 
 
+def test_every_page_fits_a_phone(browser: Any, portal_url: str) -> None:
+    page = unlocked(browser, portal_url, width=375)
+    for path in ("/timeline", "/grants", "/log", "/emergency", "/safety"):
+        page.goto(portal_url + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, (path, width)
+        assert page.locator("nav a").count() == 5
+    page.context.close()
+
+
 def test_grant_labs_for_30_days_then_revoke(browser: Any, portal_url: str, world: World) -> None:
     page = unlocked(browser, portal_url)
     page.get_by_role("link", name="Who can see what").click()
@@ -98,7 +108,7 @@ def test_access_log_gains_entries_while_open(browser: Any, portal_url: str, worl
     before = page.locator("#log-body tr").count()
     newest = int(page.locator("#log-body").get_attribute("data-newest"))
     clinic = world.as_provider(world.clinic)
-    lab_record = [r for r in clinic.records.timeline(world.pid) if r.category.name == "LABS"][0]
+    lab_record = next(r for r in clinic.records.timeline(world.pid) if r.category.name == "LABS")
 
     def read_in_background() -> None:
         clinic.access.read(lab_record.record_id, purpose="treatment", patient_id=world.pid)
@@ -116,20 +126,6 @@ def test_access_log_gains_entries_while_open(browser: Any, portal_url: str, worl
     assert overlapping(page, "#chart text.tick-label") == []
     assert overlapping(page, "#chart text.gap-label") == []
     page.context.close()
-
-
-def overlapping(page: Any, selector: str) -> list[tuple[str, str]]:
-    boxes = page.evaluate(
-        f"""() => [...document.querySelectorAll({selector!r})].map(el => {{
-            const r = el.getBoundingClientRect();
-            return [el.textContent, r.left, r.right, r.top, r.bottom]; }})"""
-    )
-    out = []
-    for i, a in enumerate(boxes):
-        for b in boxes[i + 1 :]:
-            if a[1] < b[2] and b[1] < a[2] and a[3] < b[4] and b[3] < a[4]:
-                out.append((a[0], b[0]))
-    return out
 
 
 def test_close_a_break_glass_window(browser: Any, portal_url: str, world: World) -> None:
@@ -160,7 +156,8 @@ def test_download_the_accounting_report(browser: Any, portal_url: str) -> None:
     download = info.value
     assert download.suggested_filename.endswith("-accounting.html")
     text = Path(download.path()).read_text()
-    assert "Riverside Family Clinic" in text and "<svg" in text
+    assert "Riverside Family Clinic" in text
+    assert "<svg" in text
     page.context.close()
 
 
@@ -191,9 +188,7 @@ def test_forged_request_without_csrf_token(browser: Any, portal_url: str, world:
     page.context.close()
 
 
-def test_idle_session_locks_and_does_nothing(
-    browser: Any, world: World, tmp_path: Path
-) -> None:
+def test_idle_session_locks_and_does_nothing(browser: Any, world: World, tmp_path: Path) -> None:
     server = serve(world, tmp_path, idle_timeout=2.0)
     try:
         page = unlocked(browser, server.url)

@@ -228,16 +228,17 @@ def grants(
         trs = "".join(
             f'<tr data-grantee="{e(g.grantee)}"><th scope="row">{e(g.name)}'
             f'<br><code class="addr">{e(g.grantee)}</code></th>'
-            f"<td>{e(', '.join(g.categories))}</td><td>{e(', '.join(g.purposes))}</td>"
-            f"<td>{e(', '.join(g.actions))}</td>"
-            f"<td>{countdown(g.valid_until, g.remaining)}<br>"
+            f'<td data-label="Categories">{e(", ".join(g.categories))}</td>'
+            f'<td data-label="Purposes">{e(", ".join(g.purposes))}</td>'
+            f'<td data-label="Actions">{e(", ".join(g.actions))}</td>'
+            f'<td data-label="Time left">{countdown(g.valid_until, g.remaining)}<br>'
             f'<span class="muted">until {date_time(g.valid_until)}</span></td>'
             f'<td><a class="button danger" href="/grants/revoke?grantee={e(g.grantee)}" '
             f'aria-label="Revoke {e(g.name)}">Revoke</a></td></tr>'
             for g in rows
         )
         table = (
-            '<div class="scroll"><table class="grants"><caption>Active grants</caption>'
+            '<div class="scroll"><table class="grants stack"><caption>Active grants</caption>'
             '<thead><tr><th scope="col">Who</th><th scope="col">Categories</th>'
             '<th scope="col">Purposes</th><th scope="col">Actions</th>'
             '<th scope="col">Time left</th><th scope="col"><span class="sr">Revoke</span></th>'
@@ -451,8 +452,10 @@ def emergency(
     if windows:
         rows = "".join(
             f'<tr data-responder="{e(w.responder)}"><th scope="row">{e(w.name)}</th>'
-            f"<td>{e(w.reason)}</td><td>{date_time(w.opened_at)}</td>"
-            f"<td>{date_time(w.expires_at)}<br>{countdown(w.expires_at, w.remaining)} left</td>"
+            f'<td data-label="Why">{e(w.reason)}</td>'
+            f'<td data-label="Opened">{date_time(w.opened_at)}</td>'
+            f'<td data-label="Until">{date_time(w.expires_at)}<br>'
+            f"{countdown(w.expires_at, w.remaining)} left</td>"
             f'<td><form method="post" action="/emergency/close">{hidden_csrf(chrome.csrf)}'
             f'<input type="hidden" name="responder" value="{e(w.responder)}">'
             f'<button type="submit" class="danger" aria-label="Close now: {e(w.name)}">'
@@ -460,8 +463,9 @@ def emergency(
             for w in windows
         )
         open_ = (
-            '<div class="scroll"><table id="windows"><caption>Open break-glass windows'
-            '</caption><thead><tr><th scope="col">Who</th><th scope="col">Why</th>'
+            '<div class="scroll"><table id="windows" class="stack">'
+            "<caption>Open break-glass windows</caption>"
+            '<thead><tr><th scope="col">Who</th><th scope="col">Why</th>'
             '<th scope="col">Opened</th><th scope="col">Until</th>'
             '<th scope="col"><span class="sr">Close</span></th></tr></thead>'
             f"<tbody>{rows}</tbody></table></div>"

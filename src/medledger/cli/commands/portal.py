@@ -64,8 +64,9 @@ def portal(port: int, host: str, no_browser: bool, idle: float, demo: bool) -> N
         ml, account, rpc, stop_node = _demo()
     else:
         ml = state.medledger()
-        account = state.account_name()
-        assert account is not None
+        name = state.account_name()
+        assert name is not None
+        account = name
         rpc = state.connection().rpc or "embedded"
     keystore = key_path(account)
     if not keystore.exists():
@@ -85,9 +86,7 @@ def portal(port: int, host: str, no_browser: bool, idle: float, demo: bool) -> N
     def ready(url: str) -> None:
         click.echo(f"medledger portal for {account}: {url}  (Ctrl-C stops it)", err=True)
         if demo:
-            click.echo(
-                "demo: unlock with the password you chose for the demo patient", err=True
-            )
+            click.echo("demo: unlock with the password you chose for the demo patient", err=True)
         if not no_browser:
             import webbrowser
 
@@ -150,6 +149,7 @@ def _seed(ml: Medledger, password: str, marker: Path) -> None:
     # more read by the clinic (the scenario's parties are cached dev accounts of ``ml``)
     try:
         er, clinic = ml.session(ml.dev_party(4)), ml.session(ml.dev_party(2))
+        ml.increase_time(ml.patient(pid).break_glass_cooldown + 60)  # the ER's cooldown ends
         er.emergency.break_glass(
             pid, "life_threatening", timedelta(hours=12), "Collapsed at home; allergies needed"
         )
