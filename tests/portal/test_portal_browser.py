@@ -35,7 +35,9 @@ def flash(page: Any) -> str:
     return str(page.locator(".flash").first.inner_text())
 
 
-def test_unlock_shows_the_timeline_with_fhir_summaries(browser: Any, portal_url: str) -> None:
+def test_unlock_shows_the_timeline_with_fhir_summaries(
+    browser: Any, portal_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     page = unlocked(browser, portal_url)
     records = page.locator("li.record")
     assert records.count() == 3
@@ -60,6 +62,11 @@ def test_unlock_shows_the_timeline_with_fhir_summaries(browser: Any, portal_url:
     )
     assert unnamed == []
     page.context.close()
+    # no PHI and no request paths (they name records) in what the server wrote
+    _, err = capfd.readouterr()
+    assert "penicillin" not in err
+    assert "/records/" not in err
+    assert "DICM" not in err
 
 
 def test_every_page_fits_a_phone(browser: Any, portal_url: str) -> None:

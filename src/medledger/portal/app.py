@@ -9,10 +9,12 @@ or the request path is logged (the access log is off, see :mod:`medledger.servic
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -175,8 +177,30 @@ def create_app(ml: Medledger, config: PortalConfig) -> FastAPI:
     """The portal for the patient whose key is ``config.keystore``, on deployment ``ml``."""
     from medledger.portal import routes
 
-    app = FastAPI(title="medledger portal", docs_url=None, redoc_url=None, openapi_url=None)
     portal = Portal(ml, config)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async def sweeper() -> None:
+            # an abandoned tab never comes back to trigger the idle check: sweep regularly
+            while True:
+                await asyncio.sleep(max(0.5, min(30.0, config.idle_timeout / 4)))
+                portal.sessions.sweep()
+
+        task = asyncio.create_task(sweeper())
+        try:
+            yield
+        finally:
+            task.cancel()
+            portal.sessions.clear()  # the portal stops: forget every unlocked key
+
+    app = FastAPI(
+        title="medledger portal",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
     app.state.portal = portal
 
     @app.middleware("http")

@@ -47,6 +47,8 @@ class Sessions:
         self.idle_timeout = idle_timeout
         self._clock = clock
         self._items: dict[str, Unlocked] = {}
+        #: ids of sessions the sweep locked (ids only, no keys), to say why on their next visit
+        self._swept: dict[str, None] = {}
         self._lock = threading.Lock()
 
     def create(self, session: Session, patient_id: int) -> tuple[str, Unlocked]:
@@ -65,13 +67,31 @@ class Sessions:
         with self._lock:
             item = self._items.get(sid)
             if item is None:
-                return None, False
+                swept = sid in self._swept
+                self._swept.pop(sid, None)
+                return None, swept
             if now - item.last_seen > self.idle_timeout:
                 del self._items[sid]  # drops the last reference to the unlocked keys
                 return None, True
             if touch:
                 item.last_seen = now
             return item, False
+
+    def sweep(self) -> int:
+        """Forget every idle session now (also those no request comes back for); returns how
+        many were dropped."""
+        now = self._clock()
+        with self._lock:
+            idle = [sid for sid, i in self._items.items() if now - i.last_seen > self.idle_timeout]
+            for sid in idle:
+                del self._items[sid]
+                self._swept[sid] = None
+            while len(self._swept) > 1000:  # bounded: the oldest ids go first
+                del self._swept[next(iter(self._swept))]
+        return len(idle)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def drop(self, sid: str | None) -> None:
         with self._lock:

@@ -150,7 +150,7 @@ def openings(s: Session, entries: tuple[AuditEntry, ...]) -> list[Opening]:
     ]
 
 
-def alert_text(new: list[Opening]) -> str:
+def alert_text(new: list[Opening], *, link: bool = True) -> str:
     from html import escape
 
     items = ", ".join(
@@ -159,5 +159,5 @@ def alert_text(new: list[Opening]) -> str:
     n = len(new)
     return (
         f"<strong>{n} new break-glass opening{'' if n == 1 else 's'} since your last visit</strong>"
-        f': {items}. <a href="/emergency">See emergency access</a>'
+        f": {items}." + (' <a href="/emergency">See emergency access</a>' if link else "")
     )

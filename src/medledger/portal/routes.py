@@ -46,10 +46,12 @@ def register(app: FastAPI, portal: Portal) -> None:
         s = item.session
         return pages.Chrome(item.patient_id, s.address, item.csrf, flash, alerts or [])
 
-    def new_openings(s: Session, entries: tuple[AuditEntry, ...]) -> list[str]:
+    def new_openings(
+        s: Session, entries: tuple[AuditEntry, ...], *, link: bool = True
+    ) -> list[str]:
         seen = portal.seen(s.address)
         new = [o for o in data.openings(s, entries) if o.seq > seen]
-        return [data.alert_text(new)] if new else []
+        return [data.alert_text(new, link=link)] if new else []
 
     async def page(
         request: Request, build: Callable[[Unlocked], str], *, title: str, name: str
@@ -336,7 +338,7 @@ def register(app: FastAPI, portal: Portal) -> None:
             s = item.session
             now = ml.now()
             trail = s.audit.trail()
-            alerts = new_openings(s, trail.entries)
+            alerts = new_openings(s, trail.entries, link=False)
             opened = data.openings(s, trail.entries)
             if opened:
                 portal.mark_seen(s.address, max(o.seq for o in opened))
