@@ -94,7 +94,10 @@ def portal(port: int, host: str, no_browser: bool, idle: float, demo: bool) -> N
 
     try:
         serve(app, host, port, on_ready=ready)
+    except KeyboardInterrupt:  # Ctrl-C is how a portal is stopped: not an error
+        pass
     finally:
+        click.echo("portal stopped; it forgot every unlocked key", err=True)
         if stop_node is not None:
             stop_node()
 
