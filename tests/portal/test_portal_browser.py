@@ -244,3 +244,20 @@ def test_chain_node_that_goes_away(browser: Any, tmp_path: Path) -> None:
     finally:
         server.stop()
         w.node.stop()
+
+
+def test_pending_recovery_banner_and_cancel(browser: Any, portal_url: str, world: World) -> None:
+    guardian, stranger = world.ml.dev_party(5), world.ml.dev_party(6)
+    world.patient.recovery.set_guardians([guardian.address], 1, timedelta(days=2))
+    world.ml.session(guardian).recovery.approve(world.pid, stranger.address)
+    page = unlocked(browser, portal_url)
+    page.get_by_role("link", name="Safety").click()
+    banner = page.locator("#pending-recovery")
+    assert "A recovery of your record is pending" in banner.inner_text()
+    assert stranger.address in banner.inner_text()
+    assert "1 of 1 guardians" in page.locator("main").inner_text()
+    banner.get_by_role("button", name="Cancel this recovery").click()
+    assert "The pending recovery was cancelled" in flash(page)
+    assert page.locator("#pending-recovery").count() == 0
+    assert world.ml.pending_recovery(world.pid).candidate != stranger.address
+    page.context.close()
