@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "emergency": ("consent:emergency", "Configure your break-glass settings (patient)."),
     "break-glass": ("consent:break_glass", "Open time-limited emergency access (responders)."),
     "audit": ("audit:audit", "A patient's access log, verified; sync/verify the archive."),
+    "portal": ("portal:portal", "The patient's web portal (127.0.0.1); --demo to try it."),
     "export": ("audit:export", "Export records (FHIR bundle)."),
     "import": ("importing:import_", "Import a FHIR export (NDJSON or Bundle) as records."),
     "anchor": ("anchor:anchor", "Anchor batches of items on-chain; prove and verify items."),

@@ -200,6 +200,17 @@ class AccessNamespace(Namespace):
                 "after): back-dated or stale"
             )
 
+    def open_own(
+        self, record: bytes | str | CID, *, max_size: int | None = DEFAULT_MAX_RECORD
+    ) -> bytes:
+        """The patient (its controller) decrypts one of its own records with its keyring,
+        locally and without an on-chain log entry: a patient's own reads are not disclosures.
+        The header is checked as in :meth:`read`."""
+        pid = self._patient_id()
+        rid = record_id(record)
+        rec = self._record(rid, pid)
+        return self._open(rec, rid, Outcome.ALLOWED_PATIENT, max_size)
+
     def open_offline(self, record: bytes | str | CID, *, patient_id: int | None = None) -> bytes:
         """Try to decrypt a record with every key this party was ever given, without logging.
 

@@ -21,12 +21,13 @@ from medledger.client.documents import Pins, amend_message, pinned
 from medledger.client.planner import ConsentPlan, ConsentPlanner, GrantSpec
 from medledger.client.types import (
     DEFAULT_SIGNATURE_TTL,
+    ActiveGrant,
     GrantInfo,
     RevokeInfo,
     SignedConsent,
     SignedStep,
 )
-from medledger.codes import Category, Purpose
+from medledger.codes import Category, Purpose, unmask_categories, unmask_purposes
 from medledger.errors import InvalidInput, MedledgerError, StaleKeyring
 from medledger.storage import CID
 
@@ -69,6 +70,34 @@ class ConsentNamespace(Namespace):
             return [*extra, main] if main is not None else extra
 
         return _retry_stale(attempt)
+
+    def active(self, patient_id: int | None = None) -> list[ActiveGrant]:
+        """The consents in force now (started, not expired, not revoked), soonest expiry first.
+
+        Grantees come from the ``ConsentGranted`` events; each one's consent is then read from
+        the contract, so a revoked or replaced grant shows as it stands now."""
+        pid = self._patient_id() if patient_id is None else patient_id
+        self._require_patient(pid)
+        now = self._chain.now()
+        events = self._contract.get_events("ConsentGranted", argument_filters={"patientId": pid})
+        grantees = {to_checksum_address(e.args["grantee"]) for e in events}
+        out = []
+        for addr in grantees:
+            c = self._contract.get_consent(pid, addr)
+            if not c.exists or c.valid_until <= now or c.valid_from > now:
+                continue
+            out.append(
+                ActiveGrant(
+                    addr,
+                    self._directory.name(addr),
+                    tuple(unmask_categories(c.categories)),
+                    tuple(unmask_purposes(c.purposes)),
+                    c.actions,
+                    c.valid_from,
+                    c.valid_until,
+                )
+            )
+        return sorted(out, key=lambda g: (g.valid_until, g.grantee))
 
     # --- requests ----------------------------------------------------------------------------
 

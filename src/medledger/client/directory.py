@@ -31,6 +31,22 @@ class ProviderDirectory:
             self._names[addr] = p.name
         return self._names[addr]
 
+    def all(self, *, active_only: bool = True) -> list[tuple[str, Provider]]:
+        """Every registered provider (address, entry) from the ``ProviderRegistered`` events,
+        by name; suspended ones only with ``active_only=False``."""
+        seen = {
+            to_checksum_address(e.args["provider"])
+            for e in self._contract.get_events("ProviderRegistered")
+        }
+        out = []
+        for addr in seen:
+            p = self._contract.get_provider(addr)
+            if p.status == 0 or (active_only and not p.is_active):
+                continue
+            self._names[addr] = p.name
+            out.append((addr, p))
+        return sorted(out, key=lambda item: (item[1].name.lower(), item[0]))
+
     def public_key(self, provider: Provider) -> PublicKey:
         """A provider's encryption public key (the key document when it has one)."""
         if provider.key_document != ZERO32:

@@ -10,13 +10,19 @@ from eth_utils.address import to_checksum_address
 
 from medledger import codes
 from medledger.chain.types import ZERO32, TxResult
-from medledger.client._base import Namespace
+from medledger.client._base import Namespace, block_time
 from medledger.client._inputs import as_categories, seconds
 from medledger.client.consent import ConsentNamespace
 from medledger.client.documents import amend_message, pinned
 from medledger.client.planner import ConsentPlanner
-from medledger.client.types import BreakGlassInfo, SignedConsent
-from medledger.codes import Category
+from medledger.client.types import (
+    BreakGlassInfo,
+    BreakGlassWindow,
+    EmergencySettings,
+    SignedConsent,
+)
+from medledger.codes import Category, unmask_categories
+from medledger.crypto.emergency import emergency_kit_responders
 from medledger.errors import InvalidInput, MedledgerError
 from medledger.storage import CID
 
@@ -91,6 +97,48 @@ class EmergencyNamespace(Namespace):
             )
             raise
         return tx
+
+    def settings(self, patient_id: int | None = None) -> EmergencySettings:
+        """The patient's break-glass settings and the responders its emergency kit is sealed
+        to (read from the kit's public header; nothing is opened)."""
+        pid = self._patient_id() if patient_id is None else patient_id
+        p = self._require_patient(pid)
+        responders: list[str] = []
+        if p.emergency_kit != ZERO32:
+            _, responders = emergency_kit_responders(self._documents.get(p.emergency_kit))
+        return EmergencySettings(
+            tuple(unmask_categories(p.emergency_categories)),
+            int(p.break_glass_max_duration),
+            bool(p.break_glass_opt_out),
+            int(p.break_glass_cooldown),
+            tuple(responders),
+        )
+
+    def open_windows(self, patient_id: int | None = None) -> list[BreakGlassWindow]:
+        """The break-glass windows open now on the patient, soonest end first (each responder's
+        latest opening, if the contract still holds it open)."""
+        pid = self._patient_id() if patient_id is None else patient_id
+        self._require_patient(pid)
+        now = self._chain.now()
+        latest = {}
+        for e in self._contract.get_events("BreakGlassOpened", argument_filters={"patientId": pid}):
+            latest[to_checksum_address(e.args["responder"])] = e
+        out = []
+        for addr, e in latest.items():
+            until = self._contract.break_glass_until(pid, addr)
+            if until <= now:
+                continue
+            out.append(
+                BreakGlassWindow(
+                    addr,
+                    self._directory.name(addr),
+                    codes.BreakGlassReason(int(e.args["reason"])),
+                    block_time(self._chain, e.block_number),
+                    int(until),
+                    bytes(e.args["justification"]),
+                )
+            )
+        return sorted(out, key=lambda w: (w.expires_at, w.responder))
 
     def apply_kit(self, signed: SignedConsent) -> TxResult | None:
         """Publish the emergency kit a relayed consent change resealed (the patient's own

@@ -426,3 +426,44 @@ class SignedConsent:
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise InvalidInput(f"not a signed consent document: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ActiveGrant:
+    """A consent in force now (``session.consent.active()``): masks decoded."""
+
+    grantee: str
+    grantee_name: str | None
+    categories: tuple[Category, ...]
+    purposes: tuple[Purpose, ...]
+    actions: int
+    valid_from: int
+    valid_until: int
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        return tuple(n for bit, n in ((1, "read"), (2, "write")) if self.actions & bit)
+
+
+@dataclass(frozen=True)
+class BreakGlassWindow:
+    """An open break-glass window (``session.emergency.open_windows()``); the justification
+    text stays with the responder, only its SHA-256 is on-chain."""
+
+    responder: str
+    responder_name: str | None
+    reason: codes.BreakGlassReason
+    opened_at: int
+    expires_at: int
+    justification_sha256: bytes
+
+
+@dataclass(frozen=True)
+class EmergencySettings:
+    """A patient's break-glass settings and the responders its emergency kit is sealed to."""
+
+    categories: tuple[Category, ...]
+    max_duration: int
+    opt_out: bool
+    cooldown: int
+    responders: tuple[str, ...]
