@@ -1,9 +1,9 @@
 """FHIR API test helpers: Synthea patients loaded as records through the SDK, and validators
 (fhir.resources R4B models and the official HL7 JSON schema) for every response.
 
-The loader is the test's own stand-in for the importer: one resource per record, filed under
-``category_for(resource)``, packed with ``medledger.fhir.records.pack``; the Patient resource
-goes into the provider's link file (the API serves it from there).
+The loader is the test's own stand-in for the importer: one record per patient x category,
+holding the resources ``category_for`` files there, packed with ``medledger.fhir.records.pack``;
+the Patient resource goes into the provider's link file (the API serves it from there).
 """
 
 from __future__ import annotations
@@ -11,12 +11,15 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import logging
 import os
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medledger import Session
+from medledger import Medledger, Session
+from medledger.codes import Category
 from medledger.fhir import records
 from medledger.fhir.api import FhirLinks
 from medledger.fhir.categories import category_for
@@ -63,19 +66,21 @@ def synthea_resources(fhir_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
 def load_patient(
     provider: Session, patient_id: int, resources: list[dict[str, Any]], links: FhirLinks
 ) -> int:
-    """Add each clinical resource as one record (the provider needs write consent); link the
-    Patient. Returns the number of records added."""
-    added = 0
+    """Add the patient's clinical resources as one record per category (the provider needs
+    write consent), packed in export order; link the Patient. Returns the records added."""
+    by_category: dict[Category, list[dict[str, Any]]] = {}
     for resource in resources:
         if resource["resourceType"] == "Patient":
             links.link_patient(resource["id"], patient_id, resource)
             continue
         category = category_for(resource)
         assert category is not None, resource["resourceType"]
-        info = provider.records.add(patient_id, records.pack([resource]), category)
-        links.remember(resource["resourceType"], resource["id"], patient_id, info.record_id)
-        added += 1
-    return added
+        by_category.setdefault(category, []).append(resource)
+    for category, group in sorted(by_category.items()):
+        info = provider.records.add(patient_id, records.pack(group), category)
+        for resource in group:
+            links.remember(resource["resourceType"], resource["id"], patient_id, info.record_id)
+    return len(by_category)
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -122,3 +127,41 @@ def validate_fhir(doc: Mapping[str, Any]) -> None:
     for resource in _contained(doc):
         errors = list(validator(str(resource["resourceType"])).iter_errors(resource))
         assert not errors, f"{resource['resourceType']}: {errors[0].message[:300]}"
+
+
+# --- the FHIR API test world ------------------------------------------------------------
+
+#: The patient every test reads: 110 clinical resources in 6 categories, allergies included.
+FHIR_ID = WITH_ALLERGIES
+
+
+@dataclass
+class FhirWorld:
+    ml: Medledger
+    patient: Session
+    hospital: Session
+    clinic: Session
+    lab: Session
+    pid: int
+    resources: list[dict[str, Any]]  # as in the export, Patient first
+    links: FhirLinks
+    urls: dict[str, str]  # server of each provider
+
+    def clinical(self) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["resourceType"] != "Patient"]
+
+
+class ApiLog(logging.Handler):
+    """Every line the API and uvicorn log, kept for the no-PHI test."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def check(doc: dict[str, Any]) -> dict[str, Any]:
+    validate_fhir(doc)
+    return doc

@@ -52,9 +52,7 @@ def fhir_response(body: dict[str, Any], status: int = 200) -> Response:
 
 def create_app(ml: Medledger, session: Session, links: FhirLinks) -> FastAPI:
     """The API acting as ``session``'s provider, for the patients in ``links``."""
-    app = FastAPI(
-        title="medledger FHIR API", docs_url=None, redoc_url=None, openapi_url=None
-    )
+    app = FastAPI(title="medledger FHIR API", docs_url=None, redoc_url=None, openapi_url=None)
     reader = ChartReader(session, links)
     chain = ChainView(ml)
     app.state.reader = reader
@@ -165,7 +163,9 @@ def create_app(ml: Medledger, session: Session, links: FhirLinks) -> FastAPI:
         else:
             page = reader.search(kind, link, purpose, offset, count)
         query = {"patient": link.fhir_id, "_count": str(count)}
-        return fhir_response(_searchset(base(request), f"{base(request)}/{kind}", page, (query, offset, count)))
+        return fhir_response(
+            _searchset(base(request), f"{base(request)}/{kind}", page, (query, offset, count))
+        )
 
     return app
 

@@ -32,7 +32,7 @@ class ChainView:
         return self._archive
 
     def resources(self, patient_id: int, kind: str) -> list[dict[str, Any]]:
-        """The patient's resources of type ``kind`` (one of :data:`CHAIN_TYPES`), in export order."""
+        """The patient's resources of type ``kind`` (a :data:`CHAIN_TYPES`), in export order."""
         bundle = export_fhir_bundle(
             self._synced(),
             patient_id,

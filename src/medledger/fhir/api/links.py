@@ -51,7 +51,8 @@ class FhirLinks:
 
     @classmethod
     def load(cls, path: str | Path) -> FhirLinks:
-        """Read a link file (a missing file is an empty index that :meth:`save` creates)."""
+        """Read a link file (a missing file is an empty index that :meth:`save` creates), or the
+        importer's patient mapping (``{"<FHIR id>": <patient id>}``; kept in memory only)."""
         links = cls(path)
         p = Path(path)
         if not p.exists():
@@ -60,6 +61,16 @@ class FhirLinks:
             doc = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidInput(f"cannot read the FHIR link file {p}: {exc}") from None
+        if (
+            isinstance(doc, dict)
+            and "format" not in doc
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in doc.values())
+        ):
+            # the importer's patient mapping ({FHIR id: patient id}): read it, never rewrite it
+            plain = cls(None)
+            for fhir_id, pid in doc.items():
+                plain.link_patient(str(fhir_id), pid)
+            return plain
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise InvalidInput(f"{p} is not a {FORMAT} file")
         for fhir_id, entry in (doc.get("patients") or {}).items():

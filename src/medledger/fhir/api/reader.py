@@ -73,9 +73,7 @@ class ChartReader:
         allowed, outcomes = self._check(link.patient_id, set(Category), purpose)
         if not allowed:
             self._refuse(link.patient_id, outcomes, purpose, "Patient")
-        if link.resource is not None:
-            return dict(link.resource)
-        return {"resourceType": "Patient", "id": link.fhir_id}
+        return _patient_resource(link)
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -117,7 +115,7 @@ class ChartReader:
         withheld = Withheld()
         for cat in categories - allowed:
             withheld.add(outcomes[cat], cat)
-        cands = self._candidates(pid, allowed)
+        cands = self._candidates(self._timeline(pid), allowed)
         end = offset + count
         page: list[dict[str, Any]] = []
         position = 0
@@ -161,11 +159,11 @@ class ChartReader:
         if not allowed:
             self._refuse(pid, outcomes, purpose, f"Patient/{link.fhir_id}/$everything")
         withheld = Withheld()
-        cands = self._candidates(pid, allowed)
-        for cat in set(Category) - allowed:
-            if self._candidates(pid, {cat}):
-                withheld.add(outcomes[cat], cat)
-        out: list[dict[str, Any]] = [self.patient(link, purpose)]
+        timeline = self._timeline(pid)
+        cands = self._candidates(timeline, allowed)
+        for rec in self._candidates(timeline, set(Category) - allowed):
+            withheld.add(outcomes[rec.category], rec.category)
+        out: list[dict[str, Any]] = [_patient_resource(link)]
         for start in range(0, len(cands), READ_BATCH):
             for rec, got in self._read_many(pid, cands[start : start + READ_BATCH], purpose):
                 if isinstance(got, AccessDenied):
@@ -202,7 +200,7 @@ class ChartReader:
         sees it; logging every record would spend gas on a foregone answer), then raise."""
         cats = set(categories) if categories is not None else set(outcomes)
         worst = min((outcomes[c] for c in cats), default=int(Outcome.DENIED_NO_CONSENT))
-        scope = self._candidates(pid, cats)
+        scope = self._candidates(self._timeline(pid), cats)
         tx_hash = None
         if scope:
             result = self.session.access.log(scope[0].record_id, purpose, patient_id=pid)
@@ -211,12 +209,12 @@ class ChartReader:
                 raise FhirError(409, "conflict", "consent changed during the request; retry")
         raise denied(worst, what, tx_hash)
 
-    def _candidates(self, pid: int, categories: set[Category]) -> list[RecordInfo]:
-        return [
-            r
-            for r in self.session.records.timeline(pid)
-            if not r.erased and r.category in categories
-        ]
+    def _timeline(self, pid: int) -> list[RecordInfo]:
+        return self.session.records.timeline(pid)
+
+    @staticmethod
+    def _candidates(timeline: list[RecordInfo], categories: set[Category]) -> list[RecordInfo]:
+        return [r for r in timeline if not r.erased and r.category in categories]
 
     def _known(self, rid: bytes, kind: str) -> int | None:
         held = self._contents.get(rid)
@@ -252,3 +250,9 @@ class ChartReader:
             if isinstance(r.get("id"), str):
                 self.links.remember(str(r["resourceType"]), r["id"], pid, rid)
         return found
+
+
+def _patient_resource(link: PatientLink) -> dict[str, Any]:
+    if link.resource is not None:
+        return dict(link.resource)
+    return {"resourceType": "Patient", "id": link.fhir_id}  # linked without the resource
