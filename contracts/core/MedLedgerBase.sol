@@ -49,6 +49,7 @@ abstract contract MedLedgerBase is EIP712, NoncesKeyed, IMedLedger {
     uint256 internal constant MAX_GUARDIANS = 10;
     uint256 internal constant MAX_GRANT_BATCH = 64;
     uint256 internal constant MAX_ACCESS_BATCH = 256;
+    uint256 internal constant MAX_RECORD_BATCH = 256;
     uint256 internal constant MAX_SIGNATURE_LIFETIME = 30 days;
     uint256 internal constant RECOVERY_LIFETIME = 30 days;
     uint256 internal constant LOG_COUNT_MASK = 0xFFFFFFFFFF; // bits 39..0

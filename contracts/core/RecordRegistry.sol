@@ -18,6 +18,26 @@ abstract contract RecordRegistry is MedLedgerBase {
     }
 
     /// @inheritdoc IRecordRegistry
+    function addRecordBatch(
+        uint64 patientId,
+        bytes32 keyring,
+        bytes32[] calldata recordIds,
+        bytes calldata categories,
+        bytes calldata cidCodecs
+    ) external returns (uint256 added) {
+        uint256 n = recordIds.length;
+        if (n > MAX_RECORD_BATCH) revert MedLedgerBatchTooLarge(n, MAX_RECORD_BATCH);
+        if (categories.length != n || cidCodecs.length != n) {
+            revert RecordBatchLengthMismatch(n, categories.length, cidCodecs.length);
+        }
+        for (uint256 i = 0; i < n; ++i) {
+            if (_addRecord(patientId, recordIds[i], uint8(categories[i]), uint8(cidCodecs[i]), keyring, msg.sender)) {
+                ++added;
+            }
+        }
+    }
+
+    /// @inheritdoc IRecordRegistry
     function addRecordBySig(
         uint64 patientId,
         bytes32 recordId,

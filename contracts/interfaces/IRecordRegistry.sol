@@ -41,6 +41,8 @@ interface IRecordRegistry is IMedLedgerErrors {
     error RecordNoStanding(uint64 patientId, address author);
     /// @notice The record was sealed under `expected`, but the patient's keyring is `actual`.
     error RecordStaleKeyring(bytes32 expected, bytes32 actual);
+    /// @notice `addRecordBatch` needs one category byte and one codec byte per record id.
+    error RecordBatchLengthMismatch(uint256 records, uint256 categories, uint256 cidCodecs);
     /// @notice No record has this id under this patient.
     error RecordNotFound(uint64 patientId, bytes32 recordId);
     /// @notice The record is already erased.
@@ -55,6 +57,21 @@ interface IRecordRegistry is IMedLedgerErrors {
     function addRecord(uint64 patientId, bytes32 recordId, uint8 category, uint8 cidCodec, bytes32 keyring)
         external
         returns (bool added);
+
+    /// @notice `addRecord` for up to 256 records of one patient sealed under one keyring, in order;
+    ///         the caller is the author of each. Byte i of `categories` and of `cidCodecs` belongs
+    ///         to `recordIds[i]`.
+    /// @dev Each record follows `addRecord`'s rules (a denied write is logged, not reverted); any
+    ///      revert (duplicate id, stale keyring, bad code) undoes the whole batch. One hash-chain
+    ///      entry and one `RecordAdded` per added record, as with `addRecord`.
+    /// @return added How many records were stored.
+    function addRecordBatch(
+        uint64 patientId,
+        bytes32 keyring,
+        bytes32[] calldata recordIds,
+        bytes calldata categories,
+        bytes calldata cidCodecs
+    ) external returns (uint256 added);
 
     /// @notice `addRecord` authorised by the author's EIP-712 `AddRecord` signature; anyone may submit.
     function addRecordBySig(

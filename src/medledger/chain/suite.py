@@ -484,6 +484,17 @@ class MedLedgerContract(_AdministrationCalls):
             "addRecord", patient_id, rid, category, cid_codec, bytes32(keyring, "keyring")
         )
 
+    def add_record_batch(
+        self, patient_id: int, keyring: bytes, records: Sequence[tuple[bytes, int, int]]
+    ) -> TxResult:
+        """``add_record`` for up to 256 ``(record_id, category, cid_codec)`` of one patient in
+        one transaction (``addRecordBatch``); one ``RecordAdded`` per stored record."""
+        ids = [bytes32(rid, "record_id") for rid, _, _ in records]
+        cats, codecs = bytes(c for _, c, _ in records), bytes(k for _, _, k in records)
+        return self._tx(
+            "addRecordBatch", patient_id, bytes32(keyring, "keyring"), ids, cats, codecs
+        )
+
     def add_record_by_sig(
         self,
         patient_id: int,

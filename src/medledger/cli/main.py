@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "break-glass": ("consent:break_glass", "Open time-limited emergency access (responders)."),
     "audit": ("audit:audit", "A patient's access log, verified; sync/verify the archive."),
     "export": ("audit:export", "Export records (FHIR bundle)."),
+    "import": ("importing:import_", "Import a FHIR export (NDJSON or Bundle) as records."),
     "fhir": ("fhir:fhir", "FHIR R4: serve records to an EHR (`fhir serve --as PROVIDER`)."),
     "anchor": ("anchor:anchor", "Anchor batches of items on-chain; prove and verify items."),
     "erase": (

@@ -90,6 +90,7 @@ class EmbeddedStore(BlockStore):
         self._fsync = fsync
         self._blocks = self.root / "blocks"
         self._pins_path = self.root / "pins"
+        self._pin_cache: dict[str, CID] = {}
         self._ready_dirs: set[str] = set()
         try:
             self._blocks.mkdir(parents=True, exist_ok=True)
@@ -240,10 +241,16 @@ class EmbeddedStore(BlockStore):
             return set()
         except (OSError, UnicodeDecodeError) as exc:
             raise StorageError(f"cannot read the pin set of {self.root}: {exc}") from exc
+        # Parsing a CID costs milliseconds; an import pins thousands one by one, each a
+        # read-modify-write of the whole set. Lines already parsed are reused (same text, same
+        # CID), so a put parses only what other writers added since.
+        cache = self._pin_cache
         try:
-            return {CID.parse(line) for line in text.split() if line}
+            parsed = {line: cache.get(line) or CID.parse(line) for line in text.split() if line}
         except InvalidInput as exc:
             raise IntegrityError(f"the pin set of {self.root} is corrupt: {exc}") from None
+        self._pin_cache = parsed
+        return set(parsed.values())
 
     def _change_pins(self, add: tuple[CID, ...] = (), remove: tuple[CID, ...] = ()) -> set[CID]:
         """Read-modify-write the pin set under its lock; return the previous set."""
@@ -251,7 +258,8 @@ class EmbeddedStore(BlockStore):
             before = self._read_pins()
             after = (before | set(add)) - set(remove)
             if after != before:
-                text = "".join(f"{c}\n" for c in sorted(after, key=str))
+                names = {c: t for t, c in self._pin_cache.items()}  # str(CID) is slow too
+                text = "".join(f"{n}\n" for n in sorted(names.get(c) or str(c) for c in after))
                 try:
                     atomic_write(
                         self._pins_path,
