@@ -13,6 +13,7 @@ import pytest
 import requests
 from fhirclient import client as smart_client
 from fhirclient.models.fhirabstractbase import FHIRValidationError
+from fhirclient.server import FHIRPermissionDeniedException
 from fhirpy import SyncFHIRClient
 from fhirpy.base.exceptions import ForbiddenError
 
@@ -68,7 +69,7 @@ def test_fhirclient_search_follows_next_links(world: FhirWorld) -> None:
 def test_fhirclient_unconsented_gets_403(world: FhirWorld) -> None:
     server = smart(world, "clinic")
     cond = next(r for r in world.resources if r["resourceType"] == "Condition")
-    with pytest.raises(requests.HTTPError) as err:
+    with pytest.raises(FHIRPermissionDeniedException) as err:
         server.request_json(f"Condition/{cond['id']}")
     assert err.value.response.status_code == 403
     assert "no consent" in err.value.response.json()["issue"][0]["diagnostics"]
