@@ -40,9 +40,11 @@ def _subset(root: Path, patients: int, into: Path) -> Path:
     for src in root.glob("*.ndjson"):
         with open(src, encoding="utf-8") as fh, open(into / src.name, "w", encoding="utf-8") as out:
             for line in fh:
-                if src.name.startswith("Patient.") or any(f"Patient/{i}" in line for i in ids):
-                    if not src.name.startswith("Patient.") or json.loads(line)["id"] in ids:
-                        out.write(line)
+                is_patient = src.name.startswith("Patient.")
+                if (is_patient and json.loads(line)["id"] in ids) or (
+                    not is_patient and any(f"Patient/{i}" in line for i in ids)
+                ):
+                    out.write(line)
     return into
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from medledger.codes import Category
+from medledger.errors import InvalidInput
 from medledger.fhir.categories import categories_for_type, category_for
 from medledger.fhir.plan import (
     MALFORMED,
@@ -162,3 +163,18 @@ def test_a_searchset_or_a_huge_bundle_is_refused(tmp_path: Path, monkeypatch: An
     path.write_text(json.dumps(_bundle("collection", [])))
     [problem] = scan(Source(path)).problems
     assert "limit" in problem.message
+
+
+@pytest.mark.parametrize("name", ["map.json", "map.csv"])
+def test_patient_map_round_trip(tmp_path: Path, name: str) -> None:
+    from medledger.fhir.patients import PatientMap
+
+    path = tmp_path / "sub" / name
+    mapping = PatientMap.load(path)
+    mapping.add("a-1", 7)
+    mapping.add("b-2", 9)
+    assert PatientMap.load(path).mapping == {"a-1": 7, "b-2": 9}
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.write_text("fhir_id,patient_id\nx,notanumber\n" if name.endswith("csv") else "[1]")
+    with pytest.raises(InvalidInput):
+        PatientMap.load(path)

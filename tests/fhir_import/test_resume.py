@@ -46,7 +46,7 @@ def _cli(world: World, url: str, tmp: Path, src: Path, *extra: str) -> subproces
         "--rpc", url, "--store", str(world.store_dir),
         "--manifest", str(tmp / "manifest.json"), "--as", "dev:7",
         "--patients", str(tmp / "patients.json"), "--journal", str(tmp / "journal"),
-        "--batch", "64", "--json", *extra,
+        "--batch", "128", "--json", *extra,
     ]  # fmt: skip
     return subprocess.Popen(
         args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -60,18 +60,28 @@ def _finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
     return result
 
 
-def _kill_mid_batch(proc: subprocess.Popen[str], journal: Path, after: int) -> None:
-    """SIGKILL once ``after`` batches are done and the next is announced but not registered."""
+def _pins(world: World) -> int:
+    path = world.store_dir / "pins"
+    return len(path.read_text().split()) if path.exists() else 0
+
+
+def _kill_mid_batch(world: World, proc: subprocess.Popen[str], journal: Path, after: int) -> None:
+    """SIGKILL once ``after`` batches are done and the next is announced and partly stored
+    (some of its records pinned) but not registered."""
     deadline = time.monotonic() + 600
+    announced = None  # pin count when the batch after `after` was seen announced
     while time.monotonic() < deadline and proc.poll() is None:
         lines = journal.read_text().splitlines() if journal.exists() else []
         done = sum('"op":"done"' in line for line in lines)
         if done >= after and lines and '"op":"intent"' in lines[-1]:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            return
-        time.sleep(0.02)
-    pytest.fail(f"the import ended or stalled before its batch {after + 1} was announced")
+            if announced is None:
+                announced = _pins(world)
+            elif _pins(world) > announced:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return
+        time.sleep(0.01)
+    pytest.fail(f"the import ended or stalled before its batch {after + 1} was being stored")
 
 
 def test_kill_resume_rerun_whole_synthea_set(
@@ -99,10 +109,11 @@ def test_kill_resume_rerun_whole_synthea_set(
     pins_before = world.ml.store.pins()
 
     first = _cli(world, anvil_url, tmp_path, synthea)
-    _kill_mid_batch(first, tmp_path / "journal", after=3)
+    _kill_mid_batch(world, first, tmp_path / "journal", after=3)
     resumed = _finish(_cli(world, anvil_url, tmp_path, synthea))
-    assert resumed["orphans_unpinned"] + resumed["resumed_records"] > 0
-    assert resumed["records_already_imported"] >= 3 * 64
+    assert resumed["interrupted_batches"] == 1
+    assert resumed["orphans_unpinned"] > 0  # the killed batch's stored records, unregistered
+    assert resumed["records_already_imported"] >= 3  # the three batches done before the kill
     again = _finish(_cli(world, anvil_url, tmp_path, synthea))
     assert again["records_added"] == 0
     assert again["records_already_imported"] == len(plan.groups) == 3346

@@ -20,7 +20,7 @@ from medledger.errors import AccessDenied, InvalidInput
 from medledger.fhir import records
 from medledger.fhir.journal import Journal
 from medledger.fhir.patients import PatientMap, Registrar
-from medledger.fhir.plan import KINDS, Group, Plan, Problem, scan
+from medledger.fhir.plan import KINDS, Group, Problem, scan
 from medledger.fhir.reader import Source
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ class Summary:
     resources_added: int = 0
     records_already_imported: int = 0
     records_changed_since_import: int = 0
+    interrupted_batches: int = 0  # batches a killed run left between intent and done
     resumed_records: int = 0  # found on-chain from an interrupted run
     orphans_unpinned: int = 0
     patients_registered: int = 0
@@ -115,17 +116,20 @@ class Importer:
             first = plan.problems[0]
             raise StrictStop(f"{first} ({first.kind}); --strict: nothing was imported")
         contract, store = self._session.contract, self._session.ml.store
-        s.resumed_records, s.orphans_unpinned = self._journal.reconcile(
+        s.interrupted_batches, s.resumed_records, s.orphans_unpinned = self._journal.reconcile(
             lambda pid, cid: contract.get_record(pid, cid.digest).patient_id == pid, store
         )
         by_patient = plan.by_patient()
         s.patients = len(by_patient)
         s.resources, s.context_resources = plan.resources, plan.context
         s.records_planned = len(plan.groups)
+        if self._registrar is None:
+            self._check_mapped(by_patient)
         done = 0
         for ref, groups in by_patient.items():
-            pid = self._patient_id(ref.removeprefix("Patient/"), groups, plan)
+            pid = self._patient_id(ref.removeprefix("Patient/"))
             if pid is None:
+                done += sum(len(g.members) for g in groups)
                 continue
             todo = []
             for group in groups:
@@ -155,24 +159,25 @@ class Importer:
                  "message": p.message}
             )  # fmt: skip
 
-    def _patient_id(self, fhir_id: str, groups: list[Group], plan: Plan) -> int | None:
-        pid = self._patients.get(fhir_id)
-        if pid is not None:
-            return pid
-        if self._registrar is None:
+    def _check_mapped(self, by_patient: dict[str, list[Group]]) -> None:
+        """Report every Patient the mapping lacks, before anything is written (--strict:
+        stop, nothing imported)."""
+        for ref, groups in by_patient.items():
+            if self._patients.get(ref.removeprefix("Patient/")) is not None:
+                continue
             first = min((m[2].at for g in groups for m in g.members), key=str)
             n = sum(len(g.members) for g in groups)
-            self._count(
-                Problem(
-                    "unmapped_patient",
-                    first,
-                    f"a Patient of the export is not in the mapping file ({n} resources skipped)",
-                )
+            problem = Problem(
+                "unmapped_patient", first, f"{ref} is not in the mapping file ({n} resources)"
             )
+            self._count(problem)
             if self._strict:
-                raise StrictStop(f"{first}: patient not in the mapping file; --strict")
-            return None
-        del plan
+                raise StrictStop(f"{problem}; --strict: nothing was imported")
+
+    def _patient_id(self, fhir_id: str) -> int | None:
+        pid = self._patients.get(fhir_id)
+        if pid is not None or self._registrar is None:
+            return pid
         pid = self._registrar.register(fhir_id)
         self._patients.add(fhir_id, pid)
         self.summary.patients_registered += 1
@@ -189,6 +194,8 @@ class Importer:
 
         def announce(cids: Sequence[CID]) -> None:
             rows = [(k, _digest(p), c) for k, p, c in zip(keys, payloads, cids, strict=True)]
+            if batch:  # a retry after a stale keyring: the first attempt stored nothing
+                self._journal.finish(batch[-1], set())
             batch.append(self._journal.intent(pid, rows))
 
         items = [(p, g.key.category) for p, g in zip(payloads, groups, strict=True)]
@@ -197,11 +204,11 @@ class Importer:
         except AccessDenied:
             if batch:  # some were refused (no write consent): keep what the chain has
                 get = self._session.contract.get_record
-                entries = self._journal.uncertain.get(batch[0], {}).values()
+                entries = self._journal.uncertain.get(batch[-1], {}).values()
                 landed = {e.cid for e in entries if get(pid, e.cid.digest).patient_id == pid}
-                self._journal.finish(batch[0], landed)
+                self._journal.finish(batch[-1], landed)
             raise
-        self._journal.finish(batch[0], {r.cid for r in added})
+        self._journal.finish(batch[-1], {r.cid for r in added})
         s = self.summary
         s.records_added += len(added)
         s.resources_added += sum(len(g.members) for g in groups)

@@ -151,12 +151,14 @@ class Journal:
             row["keys"] = sorted(landed)
         self._write(row)
 
-    def reconcile(self, on_chain: Any, store: BlockStore) -> tuple[int, int]:
+    def reconcile(self, on_chain: Any, store: BlockStore) -> tuple[int, int, int]:
         """Settle every batch a killed import left between intent and done: records the chain
         has are done; the others are unpinned (orphans of a batch that never landed) and the
         batch voided so that it is imported again. ``on_chain(patient_id, cid)`` says whether
-        the record is registered. Returns (records found on-chain, orphans unpinned)."""
+        the record is registered. Returns (batches settled, records found on-chain, orphans
+        unpinned)."""
         found = orphans = 0
+        batches = len(self.uncertain)
         for batch in sorted(self.uncertain):
             records = self.uncertain[batch]
             landed = {k: e for k, e in records.items() if on_chain(e.patient_id, e.cid)}
@@ -174,7 +176,7 @@ class Journal:
             self.done.update(landed)
             del self.uncertain[batch]
             self._done(batch, landed, records)
-        return found, orphans
+        return batches, found, orphans
 
     def close(self) -> None:
         if not self._fh.closed:

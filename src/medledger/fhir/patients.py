@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from medledger.codes import Category
 from medledger.errors import InvalidInput
+from medledger.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from medledger.client import Medledger, Party
@@ -69,23 +70,17 @@ class PatientMap:
         return self.mapping.get(fhir_id)
 
     def add(self, fhir_id: str, patient_id: int) -> None:
-        """Record a new pair and save the file at once (0600; written whole, then renamed)."""
+        """Record a new pair and save the file at once."""
         self.mapping[fhir_id] = patient_id
         if self.path is None:
             return
-        if self.path.exists() and not self.path.is_file():
-            raise InvalidInput(f"{self.path} is not a regular file")
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if self.path.suffix == ".csv":
-                fh.write("fhir_id,patient_id\n")
-                fh.writelines(f"{k},{v}\n" for k, v in sorted(self.mapping.items()))
-            else:
-                json.dump(self.mapping, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        if self.path.suffix == ".csv":
+            rows = "".join(f"{k},{v}\n" for k, v in sorted(self.mapping.items()))
+            text = "fhir_id,patient_id\n" + rows
+        else:
+            text = json.dumps(self.mapping, indent=1, sort_keys=True)
+        # 0600, written whole then renamed; a non-regular target (a device, a FIFO) is refused
+        atomic_write(self.path, text, mode=0o600, make_parents=True)
 
 
 class Registrar:

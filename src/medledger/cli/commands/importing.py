@@ -141,6 +141,7 @@ def _run_with_bar(importer: Any) -> Any:
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
@@ -148,10 +149,10 @@ def _run_with_bar(importer: Any) -> Any:
     from medledger.cli.output import console
 
     with Progress(
-        "[progress.description]{task.description}",
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        "{task.fields[rate]} resources/s",
+        TextColumn("{task.fields[rate]} resources/s", markup=False),
         TimeElapsedColumn(),
         "ETA",
         TimeRemainingColumn(),
