@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "portal": ("portal:portal", "The patient's web portal (127.0.0.1); --demo to try it."),
     "export": ("audit:export", "Export records (FHIR bundle)."),
     "import": ("importing:import_", "Import a FHIR export (NDJSON or Bundle) as records."),
+    "fhir": ("fhir:fhir", "FHIR R4: serve records to an EHR (`fhir serve --as PROVIDER`)."),
     "anchor": ("anchor:anchor", "Anchor batches of items on-chain; prove and verify items."),
     "erase": (
         "records:erase",

@@ -21,10 +21,18 @@ from medledger.cli.state import connection_options, get_state
 Examples:
   medledger demo                 # in-process chain + temporary store; nothing to start
   medledger demo --json          # machine-readable summary
-  medledger demo --rpc http://127.0.0.1:8545   # the same scenario on a running Anvil"""
+  medledger demo --rpc http://127.0.0.1:8545   # the same scenario on a running Anvil
+  medledger demo --fhir          # import a Synthea patient, an EHR reads it over FHIR"""
+)
+@click.option(
+    "--fhir",
+    "fhir_demo",
+    is_flag=True,
+    help="The FHIR demo instead: import a Synthea patient ($MEDLEDGER_SYNTHEA), then an EHR "
+    "reads the chart back through the FHIR API (embedded chain).",
 )
 @connection_options
-def demo() -> None:
+def demo(fhir_demo: bool) -> None:
     """Play the reference scenario: consent, reads, break-glass, expiry, revocation, audit.
 
     A clinic adds allergy and lab records; the patient grants a specialist 30 days of labs; the
@@ -33,6 +41,9 @@ def demo() -> None:
     Uses a fresh in-process chain and a temporary store unless --rpc/--store are given.
     """
     state = get_state()
+    if fhir_demo:
+        _fhir_demo(state.json)
+        return
     human = not state.json
     con = _console() if human else None
     started = time.monotonic()
@@ -84,6 +95,28 @@ def demo() -> None:
             f"(deploy {deploy_s:.1f} s). Every access above is an on-chain event; no health "
             "data ever went on-chain."
         )
+
+
+def _fhir_demo(as_json: bool) -> None:
+    from medledger.cli.output import note
+    from medledger.fhir.api.demo import run_fhir_demo
+
+    result = run_fhir_demo(say=(lambda _m: None) if as_json else note)
+    if as_json:
+        emit(True, result)
+    else:
+        rb, un = result["read_back"], result["unconsented"]
+        click.echo(
+            f"EHR read back {rb['resources']} resources through the FHIR API, {rb['identical']} "
+            f"identical to the export; $everything returned {result['everything_entries']} "
+            f"entries; an unconsented provider got HTTP {un['status']}: {un['reason']}"
+        )
+        click.echo(
+            ("All checks passed" if result["ok"] else "CHECKS FAILED")
+            + f" in {result['seconds']} s."
+        )
+    if not result["ok"]:
+        raise SystemExit(1)
 
 
 def _console() -> Any:
