@@ -126,6 +126,10 @@ ERROR_TEXT: dict[str, tuple[str, str | None]] = {
     "RecordAlreadyErased": ("record {recordId} is already erased", None),
     "RecordAlreadyExists": ("patient {patientId} already has record {recordId}",
                             "the same content was added before"),
+    "RecordBatchLengthMismatch": (
+        "a record batch of {records} ids came with {categories} categories and {cidCodecs} codecs",
+        "send one category and one codec per record",
+    ),
     "RecordInvalidCategory": ("category code {category} is not a known category", None),
     "RecordInvalidCodec": ("CID codec {cidCodec} is not accepted for records", None),
     "RecordInvalidId": ("the record id is empty (zero)", None),
