@@ -207,3 +207,41 @@ class RecordTimeMismatch(IntegrityError):
 
 class KeystoreError(CryptoError):
     """A keystore file cannot be read, or the password is wrong."""
+
+
+# --- custodians ----------------------------------------------------------------------------
+
+
+class CustodianError(MedledgerError):
+    """A custodian (threshold re-encryption service) failed or refused; ``custodian`` names it
+    (URL or address) and ``code`` is the protocol's reason code (``replayed``, ``erased``, ...)."""
+
+    def __init__(
+        self, message: str, *, custodian: str = "", code: str = "", hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.custodian = custodian
+        self.code = code
+
+
+class CustodianRefused(CustodianError):
+    """A custodian answered with a 4xx and a reason code: it checked the request and said no."""
+
+
+class CustodianUnreachable(CustodianError):
+    """A custodian could not be reached, timed out, or failed on its side (5xx)."""
+
+
+class ForgedFragment(CustodianError):
+    """A re-encryption fragment (or a receipt) from a custodian failed verification."""
+
+
+class CustodiansUnavailable(MedledgerError):
+    """Fewer custodians than the threshold answered; ``unavailable`` maps each failed custodian
+    to why it failed."""
+
+    def __init__(
+        self, message: str, *, unavailable: dict[str, str], hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.unavailable = dict(unavailable)
