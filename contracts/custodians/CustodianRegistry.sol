@@ -66,15 +66,22 @@ contract CustodianRegistry is ICustodianRegistry, Ownable2Step {
     }
 
     /// @inheritdoc ICustodianRegistry
-    function setCustodianPolicy(uint64 patientId, address[] calldata custodians, uint8 threshold, uint16 categories)
-        external
-    {
+    function setCustodianPolicy(
+        uint64 patientId,
+        address[] calldata custodians,
+        uint8 threshold,
+        uint16 categories,
+        bytes calldata umbralKeys
+    ) external {
         _checkController(patientId);
         uint256 len = custodians.length;
         if (len == 0 || len > MAX_CUSTODIANS) revert CustodianRegistryInvalidList(len);
         if (threshold == 0 || threshold > len) revert CustodianRegistryInvalidThreshold(threshold, len);
         if (categories == 0 || categories & ~ALL_CATEGORIES != 0) {
             revert CustodianRegistryInvalidCategories(categories);
+        }
+        if (umbralKeys.length != 66 || !_isPointPrefix(umbralKeys[0]) || !_isPointPrefix(umbralKeys[33])) {
+            revert CustodianRegistryInvalidUmbralKeys();
         }
         address previous = address(0);
         for (uint256 i = 0; i < len; ++i) {
@@ -86,15 +93,15 @@ contract CustodianRegistry is ICustodianRegistry, Ownable2Step {
             if (c.encryptionKey == bytes32(0)) revert CustodianRegistryKeyNotSet(a);
             previous = a;
         }
-        _policies[patientId] = Policy(threshold, categories, uint40(block.timestamp), custodians);
-        emit CustodianPolicySet(patientId, custodians, threshold, categories);
+        _policies[patientId] = Policy(threshold, categories, uint40(block.timestamp), custodians, umbralKeys);
+        emit CustodianPolicySet(patientId, custodians, threshold, categories, umbralKeys);
     }
 
     /// @inheritdoc ICustodianRegistry
     function clearCustodianPolicy(uint64 patientId) external {
         _checkController(patientId);
         delete _policies[patientId];
-        emit CustodianPolicySet(patientId, new address[](0), 0, 0);
+        emit CustodianPolicySet(patientId, new address[](0), 0, 0, "");
     }
 
     /// @inheritdoc ICustodianRegistry
@@ -116,6 +123,10 @@ contract CustodianRegistry is ICustodianRegistry, Ownable2Step {
     /// @dev Non-view so that it overrides Ownable's state-changing function faithfully; always reverts.
     function renounceOwnership() public override onlyOwner {
         revert CustodianRegistryRenounceDisabled();
+    }
+
+    function _isPointPrefix(bytes1 prefix) private pure returns (bool) {
+        return prefix == 0x02 || prefix == 0x03;
     }
 
     function _checkController(uint64 patientId) private view {

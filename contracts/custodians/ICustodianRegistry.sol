@@ -23,6 +23,7 @@ interface ICustodianRegistry {
         uint16 categories; // bit c = category c is in custodian mode
         uint40 updatedAt;
         address[] custodians; // strictly ascending addresses
+        bytes umbralKeys; // the patient's Umbral delegating || kfrag-verifying keys (2 x 33 bytes)
     }
 
     /// @notice The consortium registered `custodian`.
@@ -32,7 +33,9 @@ interface ICustodianRegistry {
     /// @notice The consortium removed `custodian`; policies naming it must be replaced.
     event CustodianRemoved(address indexed custodian);
     /// @notice The patient's controller set (threshold > 0) or cleared (threshold 0) its policy.
-    event CustodianPolicySet(uint64 indexed patientId, address[] custodians, uint8 threshold, uint16 categories);
+    event CustodianPolicySet(
+        uint64 indexed patientId, address[] custodians, uint8 threshold, uint16 categories, bytes umbralKeys
+    );
 
     /// @notice The custodian address must be non-zero.
     error CustodianRegistryInvalidAddress(address custodian);
@@ -54,6 +57,8 @@ interface ICustodianRegistry {
     error CustodianRegistryInvalidThreshold(uint8 threshold, uint256 custodians);
     /// @notice The categories must be a non-empty subset of the defined categories.
     error CustodianRegistryInvalidCategories(uint16 categories);
+    /// @notice The Umbral keys must be two 33-byte compressed secp256k1 points (prefix 2 or 3).
+    error CustodianRegistryInvalidUmbralKeys();
     /// @notice Renouncing would freeze the registry forever; it is disabled.
     error CustodianRegistryRenounceDisabled();
 
@@ -75,8 +80,16 @@ interface ICustodianRegistry {
     /// @param custodians 1 .. MAX_CUSTODIANS active custodians with keys, strictly ascending.
     /// @param threshold How many must answer for a read, 1 .. custodians.length.
     /// @param categories Bit mask of the categories kept in custodian mode (non-zero, defined).
-    function setCustodianPolicy(uint64 patientId, address[] calldata custodians, uint8 threshold, uint16 categories)
-        external;
+    /// @param umbralKeys The patient's Umbral public keys, delegating || verifying (33 bytes
+    ///        each, compressed): writers encapsulate each record's data key to the first;
+    ///        readers check capsule fragments against both (the second signs key fragments).
+    function setCustodianPolicy(
+        uint64 patientId,
+        address[] calldata custodians,
+        uint8 threshold,
+        uint16 categories,
+        bytes calldata umbralKeys
+    ) external;
 
     /// @notice Clears the policy of `patientId` (its controller only): new records go direct again.
     function clearCustodianPolicy(uint64 patientId) external;

@@ -12,13 +12,16 @@ import pytest
 
 from conftest import ZERO32, ZERO_ADDRESS, b32, logs_of
 
+#: two well-formed compressed point encodings (the contract checks only the shape)
+UMBRAL_PK = b"\x02" + b32("patient umbral key") + b"\x03" + b32("kfrag verifying key")
+
 GAS_BOUNDS = {
     "registerCustodian": 100_000,
     "setCustodianKey": 48_000,
-    "setCustodianPolicy (3 custodians, k=2)": 160_000,
-    "setCustodianPolicy (7 custodians, k=4)": 270_000,
+    "setCustodianPolicy (3 custodians, k=2)": 252_500,
+    "setCustodianPolicy (7 custodians, k=4)": 363_000,
     "removeCustodian": 30_500,
-    "clearCustodianPolicy (3 custodians)": 45_000,
+    "clearCustodianPolicy (3 custodians)": 62_000,
 }
 _measured: dict[str, int] = {}
 
@@ -156,7 +159,7 @@ def test_policy_by_controller(
 ) -> None:
     three = custodian_accounts[:3]
     _onboard(registry, owner, three)
-    r = registry.setCustodianPolicy(1, _addresses(three), 2, 0x0007, sender=patient)
+    r = registry.setCustodianPolicy(1, _addresses(three), 2, 0x0007, UMBRAL_PK, sender=patient)
     _bounded("setCustodianPolicy (3 custodians, k=2)", r)
     event = logs_of(r, registry, "CustodianPolicySet")[0]
     assert (event.patientId, list(event.custodians), event.threshold, event.categories) == (
@@ -165,9 +168,11 @@ def test_policy_by_controller(
         2,
         0x0007,
     )
+    assert bytes(event.umbralKeys) == UMBRAL_PK
     policy = registry.getCustodianPolicy(1)
     assert (policy.threshold, policy.categories, policy.updatedAt) == (2, 7, r.timestamp)
     assert list(policy.custodians) == _addresses(three)
+    assert bytes(policy.umbralKeys) == UMBRAL_PK
     assert registry.getCustodianPolicy(2).threshold == 0  # another patient is untouched
 
     cleared = registry.clearCustodianPolicy(1, sender=patient)
@@ -182,7 +187,8 @@ def test_seven_custodian_policy_gas(
     registry: Any, owner: Any, patient: Any, custodian_accounts: list[Any]
 ) -> None:
     _onboard(registry, owner, custodian_accounts)
-    r = registry.setCustodianPolicy(1, _addresses(custodian_accounts), 4, 0x03FF, sender=patient)
+    every = _addresses(custodian_accounts)
+    r = registry.setCustodianPolicy(1, every, 4, 0x03FF, UMBRAL_PK, sender=patient)
     _bounded("setCustodianPolicy (7 custodians, k=4)", r)
     assert len(registry.getCustodianPolicy(1).custodians) == 7
 
@@ -204,7 +210,7 @@ def test_policy_only_by_current_controller(
         with ape.reverts(
             registry.CustodianRegistryNotController, patientId=pid, caller=caller.address
         ):
-            registry.setCustodianPolicy(pid, three, 2, 1, sender=caller)
+            registry.setCustodianPolicy(pid, three, 2, 1, UMBRAL_PK, sender=caller)
         with ape.reverts(
             registry.CustodianRegistryNotController, patientId=pid, caller=caller.address
         ):
@@ -213,8 +219,8 @@ def test_policy_only_by_current_controller(
     world.proposeController(fresh_key, sender=patient)
     world.acceptController(1, sender=fresh_key)
     with ape.reverts(registry.CustodianRegistryNotController, patientId=1, caller=patient.address):
-        registry.setCustodianPolicy(1, three, 2, 1, sender=patient)
-    registry.setCustodianPolicy(1, three, 2, 1, sender=fresh_key)
+        registry.setCustodianPolicy(1, three, 2, 1, UMBRAL_PK, sender=patient)
+    registry.setCustodianPolicy(1, three, 2, 1, UMBRAL_PK, sender=fresh_key)
     assert registry.getCustodianPolicy(1).threshold == 2
 
 
@@ -225,28 +231,32 @@ def test_policy_input_checks(
     _onboard(registry, owner, four[:3])
     ok = _addresses(four[:3])
     with ape.reverts(registry.CustodianRegistryInvalidList, length=0):
-        registry.setCustodianPolicy(1, [], 1, 1, sender=patient)
+        registry.setCustodianPolicy(1, [], 1, 1, UMBRAL_PK, sender=patient)
     with ape.reverts(registry.CustodianRegistryInvalidList, length=17):
-        registry.setCustodianPolicy(1, ok * 5 + ok[:2], 1, 1, sender=patient)
+        registry.setCustodianPolicy(1, ok * 5 + ok[:2], 1, 1, UMBRAL_PK, sender=patient)
     # duplicates and unsorted lists are both "not strictly ascending"
     with ape.reverts(registry.CustodianRegistryInvalidList, length=3):
-        registry.setCustodianPolicy(1, [ok[0], ok[0], ok[1]], 2, 1, sender=patient)
+        registry.setCustodianPolicy(1, [ok[0], ok[0], ok[1]], 2, 1, UMBRAL_PK, sender=patient)
     with ape.reverts(registry.CustodianRegistryInvalidList, length=3):
-        registry.setCustodianPolicy(1, [ok[1], ok[0], ok[2]], 2, 1, sender=patient)
+        registry.setCustodianPolicy(1, [ok[1], ok[0], ok[2]], 2, 1, UMBRAL_PK, sender=patient)
     for k in (0, 4):
         with ape.reverts(registry.CustodianRegistryInvalidThreshold, threshold=k, custodians=3):
-            registry.setCustodianPolicy(1, ok, k, 1, sender=patient)
+            registry.setCustodianPolicy(1, ok, k, 1, UMBRAL_PK, sender=patient)
     for cats in (0, 0x0400, 0x8001):
         with ape.reverts(registry.CustodianRegistryInvalidCategories, categories=cats):
-            registry.setCustodianPolicy(1, ok, 2, cats, sender=patient)
+            registry.setCustodianPolicy(1, ok, 2, cats, UMBRAL_PK, sender=patient)
+    bad_prefix = UMBRAL_PK[:33] + b"\x04" + UMBRAL_PK[34:]
+    for bad in (b"", UMBRAL_PK[:33], b"\x04" + UMBRAL_PK[1:], bad_prefix, UMBRAL_PK + b"\x00"):
+        with ape.reverts(registry.CustodianRegistryInvalidUmbralKeys):
+            registry.setCustodianPolicy(1, ok, 2, 1, bad, sender=patient)
     # an unregistered address, a registered custodian without a key, a removed one
     unregistered = sorted([*ok, str(stranger.address)], key=lambda a: int(a, 16))
     with ape.reverts(registry.CustodianRegistryNotActive, custodian=stranger.address):
-        registry.setCustodianPolicy(1, unregistered, 2, 1, sender=patient)
+        registry.setCustodianPolicy(1, unregistered, 2, 1, UMBRAL_PK, sender=patient)
     registry.registerCustodian(four[3], "no key yet", "http://k", sender=owner)
     with_keyless = _addresses(sorted(four, key=lambda a: int(str(a.address), 16)))
     with ape.reverts(registry.CustodianRegistryKeyNotSet, custodian=four[3].address):
-        registry.setCustodianPolicy(1, with_keyless, 2, 1, sender=patient)
+        registry.setCustodianPolicy(1, with_keyless, 2, 1, UMBRAL_PK, sender=patient)
     registry.removeCustodian(four[0], sender=owner)
     with ape.reverts(registry.CustodianRegistryNotActive, custodian=four[0].address):
-        registry.setCustodianPolicy(1, ok, 2, 1, sender=patient)
+        registry.setCustodianPolicy(1, ok, 2, 1, UMBRAL_PK, sender=patient)

@@ -41,6 +41,19 @@ class CustodianPolicy:
     categories: int
     updated_at: int
     custodians: tuple[str, ...]
+    #: the patient's Umbral delegating || kfrag-verifying public keys (2 x 33 bytes compressed;
+    #: empty when there is no policy)
+    umbral_keys: bytes = b""
+
+    @property
+    def delegating_key(self) -> bytes:
+        """The patient's Umbral public key record data keys are encapsulated to."""
+        return self.umbral_keys[:33]
+
+    @property
+    def verifying_key(self) -> bytes:
+        """The Umbral public key that signs the patient's key fragments."""
+        return self.umbral_keys[33:]
 
     @property
     def active(self) -> bool:
@@ -84,7 +97,12 @@ class CustodianRegistryContract(SuiteContract):
     # --- the patient's controller ---
 
     def set_policy(
-        self, patient_id: int, custodians: Sequence[str], threshold: int, categories: int
+        self,
+        patient_id: int,
+        custodians: Sequence[str],
+        threshold: int,
+        categories: int,
+        umbral_keys: bytes,
     ) -> TxResult:
         """Set the sender's patient's custodian policy (custodians are sorted here)."""
         return self._tx(
@@ -93,6 +111,7 @@ class CustodianRegistryContract(SuiteContract):
             sorted_custodians(custodians),
             threshold,
             categories,
+            bytes(umbral_keys),
         )
 
     def clear_policy(self, patient_id: int) -> TxResult:
@@ -109,12 +128,13 @@ class CustodianRegistryContract(SuiteContract):
 
     def get_policy(self, patient_id: int) -> CustodianPolicy:
         """The custodian policy of ``patient_id`` (threshold 0 = none)."""
-        threshold, categories, at, custodians = self._view("getCustodianPolicy", patient_id)
+        threshold, categories, at, custodians, key = self._view("getCustodianPolicy", patient_id)
         return CustodianPolicy(
             int(threshold),
             int(categories),
             int(at),
             tuple(to_checksum_address(c) for c in custodians),
+            bytes(key),
         )
 
     def med_ledger(self) -> str:

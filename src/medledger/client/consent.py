@@ -26,7 +26,7 @@ from medledger.client.types import (
     SignedConsent,
     SignedStep,
 )
-from medledger.codes import Category, Purpose
+from medledger.codes import Category, Purpose, mask
 from medledger.errors import InvalidInput, MedledgerError, StaleKeyring
 from medledger.storage import CID
 
@@ -185,6 +185,9 @@ class ConsentNamespace(Namespace):
 
         plan, extra, tx = _retry_stale(attempt)
         refreshed_to = tuple(r.grantee for r in plan.refreshed)
+        if self.custodians is not None:  # custodian mode (issue 16): delegate via custodians
+            for sp in specs:
+                self.custodians.after_grant(pid, sp.grantee, mask(c.value for c in sp.categories))
         return [
             GrantInfo(
                 pid,
@@ -238,6 +241,8 @@ class ConsentNamespace(Namespace):
             return plan, extra, tx
 
         plan, extra, tx = _retry_stale(attempt)
+        if self.custodians is not None:  # custodian mode (issue 16): custodians delete fragments
+            self.custodians.after_revoke(pid, addr)
         return RevokeInfo(pid, addr, tx, tuple(extra), tuple(r.grantee for r in plan.refreshed))
 
     def _on_chain(self, pid: int, start: int) -> Callable[[Sequence[CID]], set[CID]]:

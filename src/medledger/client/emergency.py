@@ -91,6 +91,8 @@ class EmergencyNamespace(Namespace):
                 *exc.args[1:],
             )
             raise
+        if self.custodians is not None and responders:  # custodian mode (issue 16)
+            self.custodians.after_emergency(pid, [to_checksum_address(r) for r in responders])
         return tx
 
     def apply_kit(self, signed: SignedConsent) -> TxResult | None:
