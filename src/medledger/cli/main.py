@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "recovery": ("recovery:recovery", "Guardian recovery of a patient's controller key."),
     "consortium": ("consortium:consortium", "The consortium's Safe multisig and timelock."),
+    "custodian": ("custodian:custodian", "Run a threshold re-encryption custodian."),
     "cid": ("cid:cid", "Print a file's CID, like `ipfs add --only-hash -Q`."),
     "fund": ("dev:fund", "Give an account ETH (dev chains)."),
     "time": ("dev:time_", "Move or show chain time (dev chains)."),

@@ -1,0 +1,232 @@
+"""The custodian's own view of the chain, and the access checks of ``/v1/reencrypt``.
+
+Each custodian asks ITS OWN node (never the reader) whether the access the reader logged is
+real, final, allowed, the reader's, for this record, recent, and whether the grant or the
+break-glass window behind it is live now. Every chain call is bounded by the connection's
+timeout; a node that does not answer, or whose latest block is too old, makes the custodian
+refuse with 503 rather than decide on stale state.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from eth_abi.abi import decode as abi_decode
+from eth_utils.address import to_checksum_address
+from hexbytes import HexBytes
+from web3.exceptions import TransactionNotFound, Web3Exception
+
+from medledger.chain.codec import event_topic
+from medledger.chain.connection import connect
+from medledger.chain.suite import MedLedgerContract
+from medledger.chain.types import Record
+from medledger.codes import Action
+from medledger.custodian.protocol import KIND_EMERGENCY, KIND_GRANT, Reencryption
+from medledger.custodian.store import KfragRow
+from medledger.errors import ChainError, CustodianError
+
+#: Outcomes of an allowed read: consent, the patient itself, emergency (break-glass).
+ALLOWED_OUTCOMES = frozenset({0, 1, 2})
+
+
+class Refusal(CustodianError):
+    """The custodian says no: ``code`` is the protocol reason, ``status`` the HTTP status."""
+
+    def __init__(self, code: str, message: str, *, status: int = 403) -> None:
+        super().__init__(message, code=code)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Head:
+    """The latest block of the custodian's node."""
+
+    number: int
+    timestamp: int
+
+
+@dataclass
+class Timer:
+    """Wall time spent in chain calls during one request (reported in logs and benchmarks)."""
+
+    chain: float = 0.0
+    calls: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+@dataclass(frozen=True)
+class AccessEvidence:
+    """What the chain showed for an accepted re-encryption request."""
+
+    block: int
+    outcome: int
+    category: int
+    delegation: KfragRow
+
+
+class ChainView:
+    """Read-only calls to MedLedger on the custodian's node, each timed and bounded."""
+
+    def __init__(self, rpc: str, medledger: str, *, timeout: float) -> None:
+        self.chain = connect(rpc, timeout=timeout)
+        self.medledger = MedLedgerContract(self.chain, medledger)
+        self.address = self.medledger.address
+        self.chain_id = self.chain.chain_id
+        entry = next(
+            e for e in self.medledger.artifact.abi_entries("event") if e["name"] == "AccessRecorded"
+        )
+        self._access_topic = event_topic(entry)
+
+    def _call(self, timer: Timer | None, fn: Any, *args: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return fn(*args)
+        except CustodianError:
+            raise
+        except (ChainError, Web3Exception, OSError, requests.RequestException) as exc:
+            raise Refusal(
+                "chain_unavailable",
+                f"the custodian's chain node did not answer ({type(exc).__name__})",
+                status=503,
+            ) from None
+        finally:
+            if timer is not None:
+                timer.chain += time.perf_counter() - start
+                timer.calls += 1
+
+    def has_code(self) -> bool:
+        return bool(self._call(None, self.medledger.has_code))
+
+    def head(self, timer: Timer | None = None) -> Head:
+        block = self._call(timer, self.chain.w3.eth.get_block, "latest")
+        return Head(int(block["number"]), int(block["timestamp"]))
+
+    def receipt(self, tx_hash: bytes, timer: Timer | None = None) -> Any:
+        def fetch() -> Any:
+            try:
+                return self.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            except TransactionNotFound:
+                return None
+
+        return self._call(timer, fetch)
+
+    def controller(self, patient_id: int, timer: Timer | None = None) -> str:
+        return str(self._call(timer, self.medledger.get_patient, patient_id).controller)
+
+    def record(self, patient_id: int, record_id: bytes, timer: Timer | None = None) -> Record:
+        result: Record = self._call(timer, self.medledger.get_record, patient_id, record_id)
+        return result
+
+    def has_access(self, patient_id: int, reader: str, category: int, timer: Timer) -> bool:
+        return bool(
+            self._call(
+                timer, self.medledger.has_access, patient_id, reader, category, int(Action.READ)
+            )
+        )
+
+    def break_glass_until(self, patient_id: int, reader: str, timer: Timer) -> int:
+        return int(self._call(timer, self.medledger.break_glass_until, patient_id, reader))
+
+    # --- the logged access -------------------------------------------------------------------
+
+    def access_logs(self, receipt: Any) -> list[dict[str, Any]]:
+        """The ``AccessRecorded`` entries MedLedger emitted in a transaction receipt."""
+        out = []
+        for log in receipt.get("logs", []):
+            topics = [bytes(t) for t in log.get("topics", [])]
+            if (
+                to_checksum_address(log["address"]) != self.address
+                or len(topics) != 4
+                or topics[0] != self._access_topic
+            ):
+                continue
+            seq, purpose, outcome, stamp, _head = abi_decode(
+                ["uint64", "uint8", "uint8", "uint40", "bytes24"], bytes(log["data"])
+            )
+            out.append(
+                {
+                    "patientId": int.from_bytes(topics[1], "big"),
+                    "accessor": to_checksum_address(topics[2][12:]),
+                    "recordId": topics[3],
+                    "seq": seq,
+                    "purpose": purpose,
+                    "outcome": outcome,
+                    "timestamp": stamp,
+                }
+            )
+        return out
+
+
+def check_access(
+    view: ChainView,
+    request: Reencryption,
+    head: Head,
+    delegations: list[KfragRow],
+    *,
+    finality: int,
+    max_age: int,
+    erased_locally: bool,
+    timer: Timer,
+) -> AccessEvidence:
+    """Steps 2-7 of ``/v1/reencrypt`` (docs/custodians.md), in order; Refusal on the first
+    failure."""
+    receipt = view.receipt(request.access_tx, timer)
+    if receipt is None or int(receipt.get("status", 0)) != 1:
+        raise Refusal("unknown_access", "the access transaction is not on this custodian's chain")
+    block = int(receipt["blockNumber"])
+    confirmations = head.number - block + 1
+    if confirmations < finality:
+        raise Refusal(
+            "not_final",
+            f"the access transaction has {confirmations} confirmation(s); "
+            f"this custodian needs {finality}",
+        )
+    logs = view.access_logs(receipt)
+    if not logs:
+        raise Refusal("unknown_access", "the transaction logged no access on MedLedger")
+    mine = [e for e in logs if e["accessor"] == request.reader]
+    if not mine:
+        raise Refusal("wrong_reader", "the logged access was made by another account")
+    matching = [
+        e
+        for e in mine
+        if e["patientId"] == request.patient_id and e["recordId"] == request.record_id
+    ]
+    if not matching:
+        raise Refusal("wrong_record", "the logged access names another record or patient")
+    allowed = [e for e in matching if e["outcome"] in ALLOWED_OUTCOMES]
+    if not allowed:
+        raise Refusal(
+            "access_denied",
+            f"the logged access was denied on-chain (outcome {matching[0]['outcome']})",
+        )
+    event = allowed[0]
+    age = head.timestamp - int(event["timestamp"])
+    if age > max_age:
+        raise Refusal(
+            "stale_access", f"the logged access is {age} s old; this custodian allows {max_age} s"
+        )
+    record = view.record(request.patient_id, request.record_id, timer)
+    if erased_locally or record.erased:
+        raise Refusal("erased", "the record was erased: no custodian re-encrypts it")
+    if not delegations:
+        raise Refusal("no_delegation", "this custodian holds no key fragment for this reader")
+    reasons = []
+    for row in delegations:
+        if row.kind == KIND_GRANT:
+            if view.has_access(request.patient_id, request.reader, record.category, timer):
+                return AccessEvidence(block, int(event["outcome"]), record.category, row)
+            reasons.append(("grant_not_live", "the reader's grant is not live now"))
+        elif row.kind == KIND_EMERGENCY:
+            until = view.break_glass_until(request.patient_id, request.reader, timer)
+            if until > head.timestamp:
+                return AccessEvidence(block, int(event["outcome"]), record.category, row)
+            reasons.append(("window_closed", "the reader's break-glass window is closed"))
+    code, message = reasons[0]
+    raise Refusal(code, message)
