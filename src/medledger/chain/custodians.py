@@ -137,6 +137,10 @@ class CustodianRegistryContract(SuiteContract):
             bytes(key),
         )
 
+    def owner(self) -> str:
+        """The consortium owner of the registry."""
+        return to_checksum_address(self._view("owner"))
+
     def med_ledger(self) -> str:
         """The MedLedger whose controllers own the policies."""
         return to_checksum_address(self._view("medLedger"))
