@@ -22,7 +22,11 @@ import umbral_pre as umbral
 from eth_utils.address import to_checksum_address
 
 from medledger import codes
-from medledger.chain.custodians import CustodianPolicy, CustodianRegistryContract
+from medledger.chain.custodians import (
+    CustodianEntry,
+    CustodianPolicy,
+    CustodianRegistryContract,
+)
 from medledger.chain.suite import write_denial
 from medledger.chain.types import ZERO32, Record
 from medledger.client._base import Context, Namespace, record_cid
@@ -66,6 +70,10 @@ _Request = p.Delegation | p.Revocation | p.Erasure | p.CapsuleRegistration | p.R
 REQUEST_LIFETIME = 120
 #: per-custodian HTTP timeout: a slow custodian is skipped, not waited for
 DEFAULT_TIMEOUT = 3.0
+#: how long a read trusts its cached copy of a policy or a custodian's registry entry. Staleness
+#: costs availability only: every custodian checks the grant itself, and a patient's own
+#: policy change clears this session's cache
+CACHE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,7 @@ class CustodiansNamespace(Namespace):
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="custodians")
         self.timeout = DEFAULT_TIMEOUT
         self.last_receipts = {}
+        self._cache: dict[tuple[str, object], tuple[float, object]] = {}
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -161,6 +170,18 @@ class CustodiansNamespace(Namespace):
         self._clients.clear()
         self._pool.shutdown(wait=False)
 
+    def _cached(self, key: tuple[str, object], load: Callable[[], T]) -> T:
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < CACHE_SECONDS:
+            return hit[1]  # type: ignore[return-value]
+        value = load()
+        self._cache[key] = (now, value)
+        return value
+
+    def _entry(self, addr: str) -> CustodianEntry:
+        return self._cached(("custodian", addr), lambda: self.registry.get_custodian(addr))
+
     def _deadline(self) -> int:
         return max(self._chain.now(), int(time.time())) + REQUEST_LIFETIME
 
@@ -171,7 +192,7 @@ class CustodiansNamespace(Namespace):
         endpoints: dict[str, str] = {}
         failed: dict[str, str] = {}
         for addr in custodians:
-            entry = self.registry.get_custodian(addr)
+            entry = self._entry(addr)
             if not entry.is_active:
                 failed[addr] = "removed from the custodian registry"
             else:
@@ -225,15 +246,18 @@ class CustodiansNamespace(Namespace):
         )
         keys = self._patient_keys(pid)
         self.registry.set_policy(pid, custodians, threshold, mask, keys.public_keys())
+        self._cache.clear()
         return self.policy(pid)
 
     def clear(self) -> None:
         """Leave custodian mode for new records (existing custodial records stay custodial)."""
         self.registry.clear_policy(self._patient_id())
+        self._cache.clear()
 
     def policy(self, patient_id: int | None = None) -> CustodianPolicy:
         """The patient's custodian policy (threshold 0 = none)."""
-        return self.registry.get_policy(self._patient_id() if patient_id is None else patient_id)
+        pid = self._patient_id() if patient_id is None else patient_id
+        return self._cached(("policy", pid), lambda: self.registry.get_policy(pid))
 
     def covers(self, patient_id: int, category: str | int | Category) -> bool:
         """True when new records of ``category`` go in custodian mode for ``patient_id``."""
@@ -251,7 +275,7 @@ class CustodiansNamespace(Namespace):
     def _hook_policy(self, pid: int) -> CustodianPolicy | None:
         if self._registry_contract is None:
             return None
-        policy = self.registry.get_policy(pid)
+        policy = self.policy(pid)
         return policy if policy.active else None
 
     def after_grant(self, pid: int, grantee: str, categories: int) -> None:
@@ -299,7 +323,7 @@ class CustodiansNamespace(Namespace):
         rpk = bytes(rk.to_compressed_bytes())
 
         def send(addr: str, client: CustodianClient) -> p.SignedReceipt:
-            entry = self.registry.get_custodian(addr)
+            entry = self._entry(addr)
             sealed = p.seal_kfrag(
                 entry.encryption_key, frags[addr], chain_id=self._chain.chain_id,
                 medledger=self._contract.address, custodian=addr, patient_id=pid,
@@ -476,15 +500,16 @@ class CustodiansNamespace(Namespace):
             return CustodialRead(open_custodial_original(blob, keys), result, (), {}, {})
         return self._through_custodians(blob, result, header.capsule_bytes)
 
+    def _receiving_key(self, pid: int) -> umbral.SecretKey:
+        patient_key = self._contract.get_patient(pid).encryption_key
+        return receiving_key(self._party.identity, patient_key, self._domain(), pid, self._address)
+
     def _through_custodians(
         self, blob: bytes, result: AccessResult, capsule_bytes: bytes
     ) -> CustodialRead:
         pid, rid = result.patient_id, result.record_id
         policy = self._require_policy(pid)
-        patient = self._contract.get_patient(pid)
-        rk = receiving_key(
-            self._party.identity, patient.encryption_key, self._domain(), pid, self._address
-        )
+        rk = self._cached(("receiving", pid), lambda: self._receiving_key(pid))
         capsule = umbral.Capsule.from_bytes(capsule_bytes)
         checks = {
             "verifying_pk": parse_public_key(policy.verifying_key),
