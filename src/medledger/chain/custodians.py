@@ -1,4 +1,4 @@
-"""Typed binding of ``CustodianRegistry`` (custodian mode, issue 16; docs/custodians.md)."""
+"""Typed binding of ``CustodianRegistry`` (custodian mode, issue 16; docs/crypto.md section 12)."""
 
 from __future__ import annotations
 

@@ -130,7 +130,7 @@ class ConsortiumNamespace(Namespace):
     def register_custodian(self, custodian: str, name: str, endpoint: str) -> TxResult:
         """Register a custodian (this party must own the CustodianRegistry; it then sets its
         own HPKE key with ``setCustodianKey``). Timelocked proposals for the registry are not
-        wired yet: docs/custodians.md."""
+        wired yet (docs/decisions.md, custodian mode)."""
         return self._custodian_registry().register_custodian(custodian, name, endpoint)
 
     def remove_custodian(self, custodian: str) -> TxResult:

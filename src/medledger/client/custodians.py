@@ -1,4 +1,4 @@
-"""``session.custodians``: custodian mode (issue 16; docs/custodians.md).
+"""``session.custodians``: custodian mode (issue 16; docs/crypto.md section 12).
 
 In custodian mode a record's data key is an Umbral capsule for the patient's key (see
 :mod:`medledger.crypto.pre`); grantees and responders hold no key for it. The patient delegates
@@ -117,7 +117,7 @@ class CustodialErasure:
 
     record_id: str
     receipts: CustodianReceipts
-    #: parties that can still decrypt, each with why (see docs/custodians.md)
+    #: parties that can still decrypt, each with why (docs/crypto.md section 12.1)
     could_still_decrypt: dict[str, str]
     cannot_recall: str = (
         "Plaintext already read cannot be recalled: every reader listed decrypted the record "

@@ -1,6 +1,6 @@
 """Custodian mode: Umbral threshold proxy re-encryption and the custodial record format.
 
-Issue 16, docs/custodians.md and docs/crypto.md ("Custodian mode"). The primitive is Umbral
+Issue 16; docs/crypto.md section 12 ("Custodian mode"). The primitive is Umbral
 (``umbral-pre``, the NuCypher / Threshold network implementation): a record's 32-byte data key is
 encapsulated to the patient's Umbral public key (a *capsule* plus a small ciphertext); for each
 grantee the patient makes ``n`` key fragments (kfrags) with threshold ``k``, one per custodian;
@@ -15,7 +15,7 @@ Keys (none is stored anywhere new; all are derived, so they survive what their r
   identity private key, bound to the deployment and the patient id. Guardian recovery restores the
   identity key (its escrow in the shares document), hence these keys: the patient's direct path
   (:func:`open_custodial_original`) survives key recovery. ``medledger keys rotate`` (a new
-  identity key) derives new ones: see docs/custodians.md for what that means for old records.
+  identity key) derives new ones: docs/crypto.md section 12 says what that means for old records.
 - **receiving key of a grantee / responder**: HKDF-SHA256 of the X25519 shared secret of the
   patient's identity key and the grantee's on-chain encryption key (either side can compute it:
   the patient from its private key and the grantee's public key, the grantee the other way round).
@@ -30,7 +30,7 @@ Custodial record (format "MLCR" v1, big-endian)::
 
 The key commitment is the sealed format's (``record.key_commitment``): a capsule that opens to
 another key is refused before the body is touched. A custodial record is one AEAD segment: it is
-meant for clinical documents, not imaging series (docs/custodians.md).
+meant for clinical documents, not imaging series (docs/crypto.md section 12).
 """
 
 from __future__ import annotations
