@@ -441,7 +441,17 @@ class CustodiansNamespace(Namespace):
                     tx_hash=tx.tx_hash,
                 )
         capsule = read_custodial_header(sealed).capsule_bytes
-        receipts = self.register_capsule(patient_id, cid.digest, capsule, policy)
+        try:
+            receipts = self.register_capsule(patient_id, cid.digest, capsule, policy)
+        except CustodiansUnavailable as exc:
+            # The record is on-chain (the custodians check that before registering), so this
+            # cannot be rolled back: say so, and how to finish (registration is idempotent).
+            raise CustodiansUnavailable(
+                f"record 0x{cid.digest.hex()} is registered on-chain but {exc}",
+                unavailable=exc.unavailable,
+                hint="when the custodians are back: session.custodians.register_capsule("
+                "patient_id, record_id, capsule) with the capsule of the stored record",
+            ) from None
         info = RecordInfo(
             cid.digest, cid, patient_id, cat, self._address, created_at, False, len(data), tx
         )
