@@ -2,10 +2,11 @@
 
     ape run deploy --network ethereum:local:foundry
 
-Deploys MedLedger (consortium owner = the deployer) then AnchorRegistry. If
-``MEDLEDGER_CONSORTIUM_OWNER`` is set, starts the Ownable2Step transfer to that address (it must
-call ``acceptOwnership()``; until then ``owner`` in the manifest is the deployer). Writes the
-manifest to ``$MEDLEDGER_MANIFEST`` or ``deployments/<chainId>.json``.
+Deploys MedLedger (consortium owner = the deployer), AnchorRegistry, then CustodianRegistry.
+If ``MEDLEDGER_CONSORTIUM_OWNER`` is set, starts the Ownable2Step transfers to that address (it
+must call ``acceptOwnership()`` on MedLedger and CustodianRegistry; until then ``owner`` in the
+manifest is the deployer). Writes the manifest to ``$MEDLEDGER_MANIFEST`` or
+``deployments/<chainId>.json``.
 
 Account: ``accounts.test_accounts[0]`` on local networks, else the ape account alias in
 ``MEDLEDGER_DEPLOYER``. The manifest's ``artifactsHash`` fingerprints the exported SDK artifacts
@@ -25,7 +26,13 @@ import click
 from ape import accounts, chain, networks, project
 from ape.cli import ConnectedProviderCommand, network_option
 
-from medledger.chain.artifacts import SUITE, artifacts_hash, load_artifact, stale_sources
+from medledger.chain.artifacts import (
+    CUSTODIANS,
+    SUITE,
+    artifacts_hash,
+    load_artifact,
+    stale_sources,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_FORMAT = "medledger-deployment/1"
@@ -48,7 +55,7 @@ def _check_artifacts() -> str:
         raise click.ClickException(
             "exported artifacts are stale (run `make artifacts`): " + "; ".join(stale)
         )
-    for name in SUITE:
+    for name in SUITE + CUSTODIANS:
         compiled = getattr(project, name).contract_type.deployment_bytecode.bytecode
         if load_artifact(name).bytecode.lower() != str(compiled).lower():
             raise click.ClickException(
@@ -72,18 +79,24 @@ def _manifest_path(chain_id: int) -> Path:
 @click.command(cls=ConnectedProviderCommand)
 @network_option()
 def cli(network: Any) -> None:
-    """Deploy MedLedger and AnchorRegistry and write the deployment manifest."""
+    """Deploy MedLedger, AnchorRegistry and CustodianRegistry and write the manifest."""
     hash_hex = _check_artifacts()
     deployer = _deployer()
     consortium = os.environ.get("MEDLEDGER_CONSORTIUM_OWNER")
 
     ledger = deployer.deploy(project.MedLedger, deployer)
     anchors = deployer.deploy(project.AnchorRegistry)
+    custodians = deployer.deploy(project.CustodianRegistry, ledger.address, deployer)
     if consortium:
         ledger.transferOwnership(consortium, sender=deployer)
+        custodians.transferOwnership(consortium, sender=deployer)
         click.echo(f"ownership transfer to {consortium} started: it must call acceptOwnership()")
 
-    contracts = {"MedLedger": _entry(ledger), "AnchorRegistry": _entry(anchors)}
+    contracts = {
+        "MedLedger": _entry(ledger),
+        "AnchorRegistry": _entry(anchors),
+        "CustodianRegistry": _entry(custodians),
+    }
     provider = networks.provider
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -102,4 +115,5 @@ def cli(network: Any) -> None:
     tmp.replace(path)  # atomic: a failed run never leaves a half-written manifest
     click.echo(f"MedLedger      {ledger.address}")
     click.echo(f"AnchorRegistry {anchors.address}")
+    click.echo(f"Custodians     {custodians.address}")
     click.echo(f"manifest       {path}")

@@ -27,11 +27,22 @@ def test_manifest_has_exactly_the_documented_shape(suite: Deployment, tmp_path: 
     assert data["network"] == "embedded"
     assert data["artifactsHash"] == artifacts_hash()
     assert data["deployedAt"].endswith("Z")
-    assert set(data["contracts"]) == {"MedLedger", "AnchorRegistry"}
+    assert set(data["contracts"]) == {"MedLedger", "AnchorRegistry", "CustodianRegistry"}
     for c in data["contracts"].values():
         assert set(c) == {"address", "block", "txHash"}
     assert data["deployBlock"] == data["contracts"]["MedLedger"]["block"]
     assert Manifest.load(path) == suite.manifest
+
+
+def test_manifest_without_custodian_registry_still_loads(suite: Deployment) -> None:
+    """Manifests written before custodian mode (issue 16) bind with no CustodianRegistry."""
+    data = suite.manifest.to_json()
+    del data["contracts"]["CustodianRegistry"]
+    old = load_deployment(suite.chain, Manifest.from_json(data))
+    assert old.custodians is None
+    assert suite.custodians is not None
+    assert suite.custodians.med_ledger() == suite.medledger.address
+    assert suite.custodians.owner() == suite.manifest.owner
 
 
 def test_owner_defaults_to_deployer_and_can_be_set(embedded_chain: Chain) -> None:

@@ -24,8 +24,11 @@ SUITE: tuple[str, ...] = ("MedLedger", "AnchorRegistry")
 #: Shipped too, deployed on demand (``medledger.governance``); not in the manifest fingerprint.
 GOVERNANCE: tuple[str, ...] = ("ConsortiumTimelock",)
 
+#: Custodian mode (issue 16): deployed with the suite, optional in manifests written before it.
+CUSTODIANS: tuple[str, ...] = ("CustodianRegistry",)
+
 #: Every contract ``tools/export_artifacts.py`` writes.
-EXPORTED: tuple[str, ...] = SUITE + GOVERNANCE
+EXPORTED: tuple[str, ...] = SUITE + GOVERNANCE + CUSTODIANS
 
 #: Folder names under contracts/ that hold generated or vendored sources, not ours.
 _IGNORED_DIRS = frozenset({".cache", "node_modules"})

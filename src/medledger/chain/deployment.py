@@ -4,7 +4,11 @@ Manifest JSON (also written by the ape deploy script)::
 
     {"format": "medledger-deployment/1", "chainId": int, "network": str, "deployBlock": int,
      "artifactsHash": str, "owner": "0x..", "deployedAt": "<ISO-8601 UTC>",
-     "contracts": {"MedLedger": {"address", "block", "txHash"}, "AnchorRegistry": {...}}}
+     "contracts": {"MedLedger": {"address", "block", "txHash"}, "AnchorRegistry": {...},
+                   "CustodianRegistry": {...}}}
+
+``CustodianRegistry`` (issue 16) is optional when loading: manifests written before it bind
+with ``Deployment.custodians`` None.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import is_address, to_checksum_address
 
-from medledger.chain.artifacts import SUITE, Artifact, artifacts_hash, load_artifact
+from medledger.chain.artifacts import CUSTODIANS, SUITE, Artifact, artifacts_hash, load_artifact
 from medledger.chain.connection import Chain
+from medledger.chain.custodians import CustodianRegistryContract
 from medledger.chain.suite import AnchorRegistryContract, MedLedgerContract
 from medledger.chain.transactions import TxSender
 from medledger.errors import DeploymentNotFound, IntegrityError, InvalidInput
@@ -139,23 +144,29 @@ class Deployment:
     manifest: Manifest
     medledger: MedLedgerContract
     anchors: AnchorRegistryContract
+    custodians: CustodianRegistryContract | None = None
 
     def connect_as(self, sender: TxSender) -> Deployment:
-        """The same deployment with both contracts sending from ``sender``."""
+        """The same deployment with every contract sending from ``sender``."""
         return Deployment(
             self.chain,
             self.manifest,
             self.medledger.connect_as(sender),
             self.anchors.connect_as(sender),
+            self.custodians.connect_as(sender) if self.custodians is not None else None,
         )
 
 
-def _constructor_args(artifact: Artifact, owner: str) -> list[Any]:
+def _constructor_args(
+    artifact: Artifact, owner: str, deployed: dict[str, DeployedContract]
+) -> list[Any]:
     ctor = artifact.abi_entries("constructor")
     inputs = ctor[0].get("inputs", []) if ctor else []
     args: list[Any] = []
     for i in inputs:
-        if i["type"] == "address":
+        if i["type"] == "address" and i["name"] == "medLedger_":
+            args.append(deployed["MedLedger"].address)  # CustodianRegistry(medLedger, owner)
+        elif i["type"] == "address":
             args.append(owner)  # MedLedger(consortium): the initial provider-registry owner
         else:
             raise InvalidInput(
@@ -171,7 +182,7 @@ def deploy_suite(
     *,
     network: str | None = None,
 ) -> Deployment:
-    """Deploy MedLedger then AnchorRegistry from the shipped artifacts.
+    """Deploy MedLedger, AnchorRegistry, then CustodianRegistry from the shipped artifacts.
 
     ``owner`` (default: the deployer) becomes the consortium owner of the provider registry.
     The returned contracts send from ``deployer``; :meth:`Deployment.connect_as` rebinds them.
@@ -179,10 +190,11 @@ def deploy_suite(
     owner_addr = to_checksum_address(owner or deployer.address)
     sender = TxSender(chain, deployer)
     deployed: dict[str, DeployedContract] = {}
-    for name in SUITE:
+    for name in SUITE + CUSTODIANS:
         artifact = load_artifact(name)
         factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        result = sender.deploy(factory.constructor(*_constructor_args(artifact, owner_addr)))
+        args = _constructor_args(artifact, owner_addr, deployed)
+        result = sender.deploy(factory.constructor(*args))
         assert result.contract_address is not None  # deploy() guarantees it
         deployed[name] = DeployedContract(
             to_checksum_address(result.contract_address), result.block_number, result.tx_hash
@@ -202,11 +214,15 @@ def deploy_suite(
 def _bind(chain: Chain, manifest: Manifest, sender: TxSender | None) -> Deployment:
     ml = manifest.contracts["MedLedger"]
     ar = manifest.contracts["AnchorRegistry"]
+    cr = manifest.contracts.get("CustodianRegistry")
     return Deployment(
         chain,
         manifest,
         MedLedgerContract(chain, ml.address, sender=sender, deploy_block=ml.block),
         AnchorRegistryContract(chain, ar.address, sender=sender, deploy_block=ar.block),
+        CustodianRegistryContract(chain, cr.address, sender=sender, deploy_block=cr.block)
+        if cr is not None
+        else None,
     )
 
 

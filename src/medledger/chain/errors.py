@@ -110,6 +110,15 @@ ERROR_CLASSES: dict[str, type[mle.MedledgerError]] = {
     "StringTooLong": _BAD,  # OpenZeppelin ShortStrings
     "TimelockInsufficientDelay": _BAD,
     "TimelockInvalidOperationLength": _BAD,
+    # CustodianRegistry (issue 16)
+    "CustodianRegistryNotController": _AUTH,
+    "CustodianRegistryInvalidAddress": _BAD,
+    "CustodianRegistryInvalidText": _BAD,
+    "CustodianRegistryInvalidKey": _BAD,
+    "CustodianRegistryInvalidList": _BAD,
+    "CustodianRegistryInvalidThreshold": _BAD,
+    "CustodianRegistryInvalidCategories": _BAD,
+    "CustodianRegistryInvalidUmbralKeys": _BAD,
 }
 
 #: Errors deliberately raised as plain ``ContractError``: state conflicts (already exists, not
@@ -121,6 +130,10 @@ GENERIC_ERRORS: frozenset[str] = frozenset(
         "TimelockUnexecutedPredecessor",
         "TimelockUnexpectedOperationState",  # ... to here: not scheduled, not ready, done
         "AccessLogUnknownRecord",
+        "CustodianRegistryAlreadyRegistered",  # CustodianRegistry state conflicts
+        "CustodianRegistryNotActive",
+        "CustodianRegistryKeyNotSet",
+        "CustodianRegistryRenounceDisabled",
         "AnchorRegistryAlreadyAnchored",
         "AnchorRegistryEmptyBatch",
         "ConsentGranteeSuspended",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medledger.chain.connection import Chain
 from medledger.chain.suite import AnchorRegistryContract, MedLedgerContract
@@ -19,6 +19,9 @@ from medledger.client.types import Party
 from medledger.errors import InvalidInput, NotRegistered
 from medledger.storage import CID, BlockStore, cid_from_digest
 from medledger.storage.cid import DAG_PB, RAW
+
+if TYPE_CHECKING:
+    from medledger.client.custodians import CustodiansNamespace
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ def record_cid(rid: bytes, rec: Record) -> CID:
 
 class Namespace:
     """One concern of a session (``session.consent``, ``session.records``, ...)."""
+
+    #: custodian mode (issue 16): set by the session on the namespaces whose flows it hooks
+    custodians: CustodiansNamespace | None = None
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx

@@ -31,6 +31,7 @@ from medledger.crypto import (
     open_stream,
     read_header,
 )
+from medledger.crypto.pre import is_custodial
 from medledger.errors import (
     AccessDenied,
     BlockNotFound,
@@ -98,7 +99,7 @@ class AccessNamespace(Namespace):
         """
         result, rec = self._log(record_id(record), purpose, patient_id)
         raise_if_denied(result)
-        return self._open(rec, result.record_id, result.outcome, max_size)
+        return self._open(rec, result.record_id, result.outcome, max_size, result)
 
     def read_into(
         self,
@@ -151,14 +152,26 @@ class AccessNamespace(Namespace):
             result = AccessResult(rid, rec.patient_id, outcome, int(ev.args["seq"]), tx)
             try:
                 raise_if_denied(result)
-                out.append(self._open(rec, rid, outcome, DEFAULT_MAX_RECORD))
+                out.append(self._open(rec, rid, outcome, DEFAULT_MAX_RECORD, result))
             except AccessDenied as exc:
                 out.append(exc)
         return out
 
-    def _open(self, rec: Record, rid: bytes, outcome: Outcome, max_size: int | None) -> bytes:
-        keys, directory = self._keys_for(rec, outcome)
+    def _open(
+        self,
+        rec: Record,
+        rid: bytes,
+        outcome: Outcome,
+        max_size: int | None,
+        result: AccessResult | None = None,
+    ) -> bytes:
         blob = self._store.get(record_cid(rid, rec), max_size=max_size)
+        if is_custodial(blob) and result is not None:
+            # custodian mode (issue 16): no key opens it; k custodians re-encrypt its capsule
+            if self.custodians is None:
+                raise KeyNotAvailable("custodial record: this session has no custodian support")
+            return self.custodians.open_logged(result, rec, blob).plaintext
+        keys, directory = self._keys_for(rec, outcome)
         self._check_header(read_header(blob), rec, directory)
         return open_record(blob, keys).plaintext  # authenticates the header just checked
 
@@ -221,6 +234,11 @@ class AccessNamespace(Namespace):
         rid = record_id(record)
         rec = self._record(rid, patient_id)
         blob = self._sealed(rid, rec.patient_id)
+        if is_custodial(blob):  # custodian mode (issue 16): no key anyone holds opens it
+            raise KeyNotAvailable(
+                f"record 0x{rid.hex()} is in custodian mode: only k custodians' re-encryption "
+                "after a logged, allowed access opens it (or the patient's own key)"
+            )
         header = read_header(blob)
         held: list[KeySet] = []
         # bundles come with grants and with the refreshes of an atomic revoke-and-rekey

@@ -27,7 +27,7 @@ from medledger.client.types import (
     SignedConsent,
     SignedStep,
 )
-from medledger.codes import Category, Purpose, unmask_categories, unmask_purposes
+from medledger.codes import Category, Purpose, mask, unmask_categories, unmask_purposes
 from medledger.errors import InvalidInput, MedledgerError, StaleKeyring
 from medledger.storage import CID
 
@@ -214,6 +214,9 @@ class ConsentNamespace(Namespace):
 
         plan, extra, tx = _retry_stale(attempt)
         refreshed_to = tuple(r.grantee for r in plan.refreshed)
+        if self.custodians is not None:  # custodian mode (issue 16): delegate via custodians
+            for sp in specs:
+                self.custodians.after_grant(pid, sp.grantee, mask(c.value for c in sp.categories))
         return [
             GrantInfo(
                 pid,
@@ -267,6 +270,8 @@ class ConsentNamespace(Namespace):
             return plan, extra, tx
 
         plan, extra, tx = _retry_stale(attempt)
+        if self.custodians is not None:  # custodian mode (issue 16): custodians delete fragments
+            self.custodians.after_revoke(pid, addr)
         return RevokeInfo(pid, addr, tx, tuple(extra), tuple(r.grantee for r in plan.refreshed))
 
     def _on_chain(self, pid: int, start: int) -> Callable[[Sequence[CID]], set[CID]]:

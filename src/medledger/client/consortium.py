@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from medledger.chain.custodians import CustodianRegistryContract
 from medledger.chain.deployment import Deployment
 from medledger.chain.transactions import TxSender
 from medledger.chain.types import ZERO32, TxResult
 from medledger.client._base import Context, Namespace
 from medledger.client.providers import ProviderKeySignature
 from medledger.crypto import Suite
-from medledger.errors import InvalidInput
+from medledger.errors import DeploymentNotFound, InvalidInput
 from medledger.governance import (
     DEFAULT_MIN_DELAY,
     Consortium,
@@ -117,6 +118,24 @@ class ConsortiumNamespace(Namespace):
 
     def propose_cancel(self, scheduled: Proposal) -> Proposal:
         return self.get().propose_cancel(scheduled)
+
+    # --- custodians (issue 16) ------------------------------------------------------------------
+
+    def _custodian_registry(self) -> CustodianRegistryContract:
+        registry = self._deployment.custodians
+        if registry is None:
+            raise DeploymentNotFound("this deployment has no CustodianRegistry")
+        return registry.connect_as(TxSender(self._chain, self._party.account))
+
+    def register_custodian(self, custodian: str, name: str, endpoint: str) -> TxResult:
+        """Register a custodian (this party must own the CustodianRegistry; it then sets its
+        own HPKE key with ``setCustodianKey``). Timelocked proposals for the registry are not
+        wired yet (docs/decisions.md, custodian mode)."""
+        return self._custodian_registry().register_custodian(custodian, name, endpoint)
+
+    def remove_custodian(self, custodian: str) -> TxResult:
+        """Remove a custodian (owner of the CustodianRegistry only)."""
+        return self._custodian_registry().remove_custodian(custodian)
 
     def sign(self, proposal: Proposal) -> Proposal:
         """``proposal`` with this party's owner signature added."""

@@ -96,6 +96,8 @@ class EmergencyNamespace(Namespace):
                 "removed responders did not: run session.consent.complete_rotation()",
             )
             raise
+        if self.custodians is not None and responders:  # custodian mode (issue 16)
+            self.custodians.after_emergency(pid, [to_checksum_address(r) for r in responders])
         return tx
 
     def settings(self, patient_id: int | None = None) -> EmergencySettings:

@@ -56,6 +56,11 @@ class RecordsNamespace(Namespace):
         without write consent) raises :class:`AccessDenied`. On any failure the stored record
         is unpinned.
         """
+        if self.custodians is not None and self.custodians.covers(patient_id, category):
+            # custodian mode (issue 16): a capsule for the patient's Umbral key, no epoch key
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise InvalidInput("custodial records are sealed in memory: pass bytes")
+            return self.custodians.add(patient_id, data, category)[0]
         try:
             return self._add(patient_id, data, category, progress)
         except StaleKeyring:
@@ -282,6 +287,8 @@ class RecordsNamespace(Namespace):
         if rec.erased:
             raise InvalidInput(f"record 0x{rid.hex()} is already erased")
         tx = self._contract.erase_record(rid)
+        if self.custodians is not None:  # custodian mode (issue 16): custodians refuse it too
+            self.custodians.after_erase(pid, rid)
         cid = record_cid(rid, rec)
         unpinned: list[str] = []
         failures: list[str] = []

@@ -27,6 +27,7 @@ from medledger.client.anchors import AnchorsNamespace
 from medledger.client.audit import AuditNamespace
 from medledger.client.consent import ConsentNamespace
 from medledger.client.consortium import ConsortiumNamespace
+from medledger.client.custodians import CustodiansNamespace
 from medledger.client.directory import ProviderDirectory
 from medledger.client.documents import DocumentStore
 from medledger.client.emergency import EmergencyNamespace
@@ -64,7 +65,7 @@ class Session(FlatSessionMethods):
 
     ``session.consent.grant(...)``, ``session.access.read(...)``: the flows live in namespaces
     (``identity``, ``providers``, ``records``, ``consent``, ``relay``, ``emergency``,
-    ``access``, ``audit``, ``anchors``, ``recovery``, ``consortium``).
+    ``access``, ``audit``, ``anchors``, ``recovery``, ``consortium``, ``custodians``).
     """
 
     def __init__(self, ml: Deployment, party: Party) -> None:
@@ -98,6 +99,10 @@ class Session(FlatSessionMethods):
         self.anchors = AnchorsNamespace(ctx, self.records, self.access)
         self.recovery = RecoveryNamespace(ctx)
         self.consortium = ConsortiumNamespace(ctx, ml.deployment)
+        # custodian mode (issue 16): one namespace, hooked into the flows it changes
+        self.custodians = CustodiansNamespace(ctx, bound.custodians, self.access)
+        for ns in (self.consent, self.emergency, self.records, self.access):
+            ns.custodians = self.custodians
 
     def __repr__(self) -> str:
         return f"Session({self.address})"

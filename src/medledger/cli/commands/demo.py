@@ -22,7 +22,8 @@ Examples:
   medledger demo                 # in-process chain + temporary store; nothing to start
   medledger demo --json          # machine-readable summary
   medledger demo --rpc http://127.0.0.1:8545   # the same scenario on a running Anvil
-  medledger demo --fhir          # import a Synthea patient, an EHR reads it over FHIR"""
+  medledger demo --fhir          # import a Synthea patient, an EHR reads it over FHIR
+  medledger demo --custodians    # then the custodian act (starts an Anvil if no --rpc)"""
 )
 @click.option(
     "--fhir",
@@ -31,8 +32,14 @@ Examples:
     help="The FHIR demo instead: import a Synthea patient ($MEDLEDGER_SYNTHEA), then an EHR "
     "reads the chart back through the FHIR API (embedded chain).",
 )
+@click.option(
+    "--custodians",
+    "with_custodians",
+    is_flag=True,
+    help="Add the custodian act (3 custodian services, k=2; needs an RPC chain).",
+)
 @connection_options
-def demo(fhir_demo: bool) -> None:
+def demo(fhir_demo: bool, with_custodians: bool) -> None:
     """Play the reference scenario: consent, reads, break-glass, expiry, revocation, audit.
 
     A clinic adds allergy and lab records; the patient grants a specialist 30 days of labs; the
@@ -47,6 +54,20 @@ def demo(fhir_demo: bool) -> None:
     human = not state.json
     con = _console() if human else None
     started = time.monotonic()
+    node = None
+    if with_custodians and state.rpc is None:
+        from medledger.nodes import start_anvil
+
+        node = start_anvil()  # custodians check every request against a node of their own
+        state.rpc = node.url
+    try:
+        _demo(state, con, started, with_custodians)
+    finally:
+        if node is not None:
+            node.stop()
+
+
+def _demo(state: Any, con: Any, started: float, with_custodians: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="medledger-demo-") as tmp:
         from medledger.client import Medledger
         from medledger.scenario import Step, run_reference_scenario
@@ -82,16 +103,24 @@ def demo(fhir_demo: bool) -> None:
             con.print()
 
         result = run_reference_scenario(ml, on_step=on_step)
+        act: list[Any] = []
+        if with_custodians:
+            act = _custodian_act(ml, con, on_step)
         elapsed = time.monotonic() - started
         names = {addr.lower(): role for role, addr in result.parties.items()}
         summary = _summary(result, names, elapsed, deploy_s)
+        if with_custodians:
+            summary["custodian_act"] = [
+                {"title": s.title, "ok": s.ok, "details": to_jsonable(s.details)} for s in act
+            ]
+            summary["ok"] = summary["ok"] and all(s.ok for s in act)
         if con is None:
             emit(True, summary)
             return
         _print_trail(con, summary)
         _print_gas(con, summary["gas"])
         con.print(
-            f"\n[bold green]All {len(result.steps)} steps passed[/] in {elapsed:.1f} s "
+            f"\n[bold green]All {len(result.steps) + len(act)} steps passed[/] in {elapsed:.1f} s "
             f"(deploy {deploy_s:.1f} s). Every access above is an on-chain event; no health "
             "data ever went on-chain."
         )
@@ -117,6 +146,18 @@ def _fhir_demo(as_json: bool) -> None:
         )
     if not result["ok"]:
         raise SystemExit(1)
+
+
+def _custodian_act(ml: Any, con: Any, on_step: Any) -> list[Any]:
+    from medledger.scenario_custodians import LocalCustodians, run_custodian_act
+
+    if con is not None:
+        con.print("[bold]The custodian act[/]: starting 3 custodian services ...\n")
+    custodians = LocalCustodians.start(ml, ml.session(ml.dev_party(0)))
+    try:
+        return run_custodian_act(ml, custodians, on_step=on_step)
+    finally:
+        custodians.stop()
 
 
 def _console() -> Any:

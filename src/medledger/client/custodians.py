@@ -1,0 +1,562 @@
+"""``session.custodians``: custodian mode (issue 16; docs/crypto.md section 12).
+
+In custodian mode a record's data key is an Umbral capsule for the patient's key (see
+:mod:`medledger.crypto.pre`); grantees and responders hold no key for it. The patient delegates
+to each grantee through the ``n`` custodians of its on-chain policy (one signed, HPKE-sealed key
+fragment each, threshold ``k``); a reader logs the access on-chain first, then asks the custodians
+to re-encrypt that one record's capsule, each checking the logged access against its own node.
+Every fan-out here (delegation, revocation, erasure, capsule registration) goes to every
+custodian in parallel and verifies the signed receipt each returns; a read stops as soon as
+``k`` capsule fragments verified, naming any custodian that returned a forged one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import umbral_pre as umbral
+from eth_utils.address import to_checksum_address
+
+from medledger import codes
+from medledger.chain.custodians import (
+    CustodianEntry,
+    CustodianPolicy,
+    CustodianRegistryContract,
+)
+from medledger.chain.suite import write_denial
+from medledger.chain.types import ZERO32, Record
+from medledger.client._base import Context, Namespace, record_cid
+from medledger.client._inputs import record_id
+from medledger.client.access import AccessNamespace, raise_if_denied
+from medledger.client.documents import pinned
+from medledger.client.types import AccessResult, RecordInfo
+from medledger.codes import Category, Outcome, Purpose
+from medledger.crypto import Domain
+from medledger.crypto.pre import (
+    PatientUmbralKeys,
+    open_custodial_original,
+    open_custodial_reencrypted,
+    parse_public_key,
+    read_custodial_header,
+    receiving_key,
+    seal_custodial,
+    verify_cfrag,
+)
+from medledger.custodian import protocol as p
+from medledger.custodian.client import CustodianClient
+from medledger.errors import (
+    AccessDenied,
+    CustodianError,
+    CustodiansUnavailable,
+    DecryptionFailed,
+    DeploymentNotFound,
+    ForgedFragment,
+    IntegrityError,
+    InvalidInput,
+    NotAuthorized,
+    NotRegistered,
+)
+from medledger.hashing import keccak
+from medledger.storage import CID
+
+T = TypeVar("T")
+_Request = p.Delegation | p.Revocation | p.Erasure | p.CapsuleRegistration | p.Reencryption
+
+#: how long a signed custodian request stays valid (the protocol allows up to 10 minutes)
+REQUEST_LIFETIME = 120
+#: per-custodian HTTP timeout: a slow custodian is skipped, not waited for
+DEFAULT_TIMEOUT = 3.0
+#: how long a read trusts its cached copy of a policy or a custodian's registry entry. Staleness
+#: costs availability only: every custodian checks the grant itself, and a patient's own
+#: policy change clears this session's cache
+CACHE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class CustodianReceipts:
+    """What a fan-out to a patient's custodians produced: verified receipts by custodian
+    address, and why each other custodian did not give one."""
+
+    action: str
+    receipts: dict[str, p.SignedReceipt] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        """True when every custodian of the policy returned a verified receipt."""
+        return not self.failed
+
+    @property
+    def deleted(self) -> int:
+        """Items the custodians say they deleted, summed over the receipts."""
+        return sum(r.receipt.deleted for r in self.receipts.values())
+
+
+@dataclass(frozen=True)
+class CustodialRead:
+    """A read through custodians: the plaintext, who served it, who failed and why."""
+
+    plaintext: bytes
+    access: AccessResult
+    served_by: tuple[str, ...]
+    #: custodian address -> why its fragment was rejected (forged or wrong)
+    forged: dict[str, str]
+    #: custodian address -> why it gave no fragment (down, refused)
+    unavailable: dict[str, str]
+    #: the verified capsule fragments used (what the reader holds afterwards)
+    cfrags: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
+class CustodialErasure:
+    """The custodians' side of an erasure and who can still decrypt the record."""
+
+    record_id: str
+    receipts: CustodianReceipts
+    #: parties that can still decrypt, each with why (docs/crypto.md section 12.1)
+    could_still_decrypt: dict[str, str]
+    cannot_recall: str = (
+        "Plaintext already read cannot be recalled: every reader listed decrypted the record "
+        "while it was allowed and may keep a copy."
+    )
+
+
+class CustodiansNamespace(Namespace):
+    """Custodian mode for the session's party (patient, writer or reader)."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        registry: CustodianRegistryContract | None,
+        access: AccessNamespace,
+    ) -> None:
+        super().__init__(ctx)
+        self._registry_contract = registry
+        self._access = access
+        self._clients: dict[str, CustodianClient] = {}
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="custodians")
+        self.timeout = DEFAULT_TIMEOUT
+        self.last_receipts = {}
+        self._cache: dict[tuple[str, object], tuple[float, object]] = {}
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    @property
+    def registry(self) -> CustodianRegistryContract:
+        if self._registry_contract is None:
+            raise DeploymentNotFound(
+                "this deployment has no CustodianRegistry (deployed before custodian mode)",
+                hint="redeploy with this SDK to use custodian mode",
+            )
+        return self._registry_contract
+
+    def _domain(self) -> Domain:
+        return Domain.of(self._chain.chain_id, self._contract.address)
+
+    def _client(self, url: str) -> CustodianClient:
+        client = self._clients.get(url)
+        if client is None:
+            client = self._clients[url] = CustodianClient(url, timeout=self.timeout)
+        return client
+
+    def close(self) -> None:
+        """Close the HTTP clients and the worker threads."""
+        for c in self._clients.values():
+            c.close()
+        self._clients.clear()
+        self._pool.shutdown(wait=False)
+
+    def _cached(self, key: tuple[str, object], load: Callable[[], T]) -> T:
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < CACHE_SECONDS:
+            return hit[1]  # type: ignore[return-value]
+        value = load()
+        self._cache[key] = (now, value)
+        return value
+
+    def _entry(self, addr: str) -> CustodianEntry:
+        return self._cached(("custodian", addr), lambda: self.registry.get_custodian(addr))
+
+    def _deadline(self) -> int:
+        return max(self._chain.now(), int(time.time())) + REQUEST_LIFETIME
+
+    def _fanout(
+        self, custodians: Sequence[str], call: Callable[[str, CustodianClient], T]
+    ) -> tuple[dict[str, T], dict[str, str]]:
+        """``call`` for every custodian in parallel: results and failures by address."""
+        endpoints: dict[str, str] = {}
+        failed: dict[str, str] = {}
+        for addr in custodians:
+            entry = self._entry(addr)
+            if not entry.is_active:
+                failed[addr] = "removed from the custodian registry"
+            else:
+                endpoints[addr] = entry.endpoint
+        futures = {a: self._pool.submit(call, a, self._client(url)) for a, url in endpoints.items()}
+        results: dict[str, T] = {}
+        for addr, fut in futures.items():
+            try:
+                results[addr] = fut.result()
+            except CustodianError as exc:
+                failed[addr] = f"{exc.code or type(exc).__name__}: {exc}"
+        return results, failed
+
+    def _sign(self, message: _Request) -> bytes:
+        typed = message.typed_data(self._chain.chain_id, self._contract.address)
+        return p.sign_typed(bytes(self._party.account.key), typed)
+
+    def _verified(
+        self, addr: str, signed: p.SignedReceipt, request: _Request, action: int
+    ) -> p.SignedReceipt:
+        """Check the receipt is ``addr``'s, for this request and this action (else the
+        custodian counts as failed, named)."""
+        digest = request.digest(self._chain.chain_id, self._contract.address)
+        signed.verify(self._chain.chain_id, self._contract.address, addr, request_digest=digest)
+        if signed.receipt.action != action:
+            raise ForgedFragment(
+                f"custodian {addr} answered with a receipt for action {signed.receipt.action}",
+                custodian=addr,
+                code="bad_receipt",
+            )
+        return signed
+
+    def _patient_keys(self, pid: int) -> PatientUmbralKeys:
+        return PatientUmbralKeys.derive(self._party.identity, self._domain(), pid)
+
+    # --- the patient's policy -------------------------------------------------------------------
+
+    def configure(
+        self,
+        custodians: Sequence[str],
+        threshold: int,
+        categories: Sequence[str | int | Category] | int,
+    ) -> CustodianPolicy:
+        """Put ``categories`` of this patient in custodian mode with ``threshold`` of
+        ``custodians`` (registered custodian addresses) needed for every read."""
+        pid = self._patient_id()
+        mask = (
+            categories
+            if isinstance(categories, int)
+            else codes.mask(int(codes.category(c)) for c in categories)
+        )
+        keys = self._patient_keys(pid)
+        self.registry.set_policy(pid, custodians, threshold, mask, keys.public_keys())
+        self._cache.clear()
+        return self.policy(pid)
+
+    def clear(self) -> None:
+        """Leave custodian mode for new records (existing custodial records stay custodial)."""
+        self.registry.clear_policy(self._patient_id())
+        self._cache.clear()
+
+    def policy(self, patient_id: int | None = None) -> CustodianPolicy:
+        """The patient's custodian policy (threshold 0 = none)."""
+        pid = self._patient_id() if patient_id is None else patient_id
+        return self._cached(("policy", pid), lambda: self.registry.get_policy(pid))
+
+    def covers(self, patient_id: int, category: str | int | Category) -> bool:
+        """True when new records of ``category`` go in custodian mode for ``patient_id``."""
+        if self._registry_contract is None:
+            return False
+        return self.policy(patient_id).covers(int(codes.category(category)))
+
+    # --- hooks called by the consent, emergency and records namespaces (issue 16) -----------------
+
+    #: receipts of the last fan-out a hook sent (grant, revoke, emergency set-up, erase)
+    last_receipts: dict[str, CustodianReceipts]
+    #: the custodians' side of the last erasure a hook sent
+    last_erasure: CustodialErasure | None = None
+
+    def _hook_policy(self, pid: int) -> CustodianPolicy | None:
+        if self._registry_contract is None:
+            return None
+        policy = self.policy(pid)
+        return policy if policy.active else None
+
+    def after_grant(self, pid: int, grantee: str, categories: int) -> None:
+        """A grant landed: delegate through the custodians when it covers custodial categories."""
+        policy = self._hook_policy(pid)
+        if policy is not None and categories & policy.categories:
+            self.last_receipts = {grantee: self.delegate(grantee)}
+
+    def after_revoke(self, pid: int, grantee: str) -> None:
+        """A revocation landed: have every custodian delete the grantee's fragments."""
+        if self._hook_policy(pid) is not None:
+            self.last_receipts = {grantee: self.revoke(grantee)}
+
+    def after_emergency(self, pid: int, responders: Sequence[str]) -> None:
+        """Emergency settings landed: pre-delegate to the responder organisations (served only
+        inside an open break-glass window)."""
+        if self._hook_policy(pid) is not None:
+            self.last_receipts = {r: self.delegate(r, emergency=True) for r in responders}
+
+    def after_erase(self, pid: int, rid: bytes) -> None:
+        """An erasure landed: have every custodian refuse the record for good."""
+        if self._hook_policy(pid) is not None:
+            self.last_erasure = self.erase(rid)
+
+    # --- delegation and revocation (patient) ----------------------------------------------------
+
+    def delegate(self, grantee: str, *, emergency: bool = False) -> CustodianReceipts:
+        """Send ``grantee`` (a provider, or a responder organisation when ``emergency``) one
+        key fragment through each custodian; CustodiansUnavailable if fewer than the
+        threshold stored theirs."""
+        pid = self._patient_id()
+        policy = self._require_policy(pid)
+        who = to_checksum_address(grantee)
+        provider = self._contract.get_provider(who)
+        if provider.status == 0:
+            raise NotRegistered(f"{who} is not a registered provider")
+        keys = self._patient_keys(pid)
+        rk = receiving_key(
+            self._party.identity, provider.encryption_key, self._domain(), pid, who
+        ).public_key()
+        kind = p.KIND_EMERGENCY if emergency else p.KIND_GRANT
+        kfrags = keys.kfrags(rk, policy.threshold, len(policy.custodians))
+        frags = dict(zip(policy.custodians, kfrags, strict=True))
+        dpk, vpk = policy.delegating_key, policy.verifying_key
+        rpk = bytes(rk.to_compressed_bytes())
+
+        def send(addr: str, client: CustodianClient) -> p.SignedReceipt:
+            entry = self._entry(addr)
+            sealed = p.seal_kfrag(
+                entry.encryption_key, frags[addr], chain_id=self._chain.chain_id,
+                medledger=self._contract.address, custodian=addr, patient_id=pid,
+                grantee=who, kind=kind,
+            )  # fmt: skip
+            d = p.Delegation(pid, who, kind, keccak(sealed), p.key_digest(dpk),
+                             p.key_digest(rpk), p.new_nonce(), self._deadline())  # fmt: skip
+            signed = client.delegate(d, sealed, dpk, rpk, vpk, self._sign(d))
+            return self._verified(addr, signed, d, p.ACTION_DELEGATED)
+
+        receipts, failed = self._fanout(policy.custodians, send)
+        result = CustodianReceipts("delegation", receipts, failed)
+        if len(receipts) < policy.threshold:
+            raise CustodiansUnavailable(
+                f"only {len(receipts)} of {len(policy.custodians)} custodians stored the "
+                f"delegation to {who}; {policy.threshold} are needed",
+                unavailable=failed,
+            )
+        return result
+
+    def revoke(self, grantee: str) -> CustodianReceipts:
+        """Ask every custodian to delete ``grantee``'s fragments (signed receipts). Reads stop
+        at the on-chain revocation already: each custodian checks the grant is live."""
+        pid = self._patient_id()
+        policy = self._require_policy(pid)
+        who = to_checksum_address(grantee)
+
+        def send(addr: str, client: CustodianClient) -> p.SignedReceipt:
+            r = p.Revocation(pid, who, p.new_nonce(), self._deadline())
+            return self._verified(addr, client.revoke(r, self._sign(r)), r, p.ACTION_REVOKED)
+
+        receipts, failed = self._fanout(policy.custodians, send)
+        return CustodianReceipts("revocation", receipts, failed)
+
+    def erase(self, record: bytes | str | CID) -> CustodialErasure:
+        """Ask every custodian to refuse ``record`` for good and delete what it holds for it
+        (call after the on-chain erasure: ``session.records.erase`` does both)."""
+        rid = record_id(record)
+        pid = self._patient_id()
+        policy = self._require_policy(pid)
+
+        def send(addr: str, client: CustodianClient) -> p.SignedReceipt:
+            e = p.Erasure(pid, rid, p.new_nonce(), self._deadline())
+            return self._verified(addr, client.erase(e, self._sign(e)), e, p.ACTION_ERASED)
+
+        receipts, failed = self._fanout(policy.custodians, send)
+        holders = {self._address: "the patient: own Umbral key and any copy of the ciphertext"}
+        for reader, outcome in self._past_readers(pid, rid).items():
+            if reader != self._address:
+                holders[reader] = f"read it before the erasure ({outcome}): a plaintext copy"
+        return CustodialErasure(
+            "0x" + rid.hex(), CustodianReceipts("erasure", receipts, failed), holders
+        )
+
+    def _past_readers(self, pid: int, rid: bytes) -> dict[str, str]:
+        """Accessors with an allowed logged access to ``rid`` (custodians serve nobody else)."""
+        allowed = {int(Outcome.ALLOWED_CONSENT), int(Outcome.ALLOWED_EMERGENCY)}
+        out: dict[str, str] = {}
+        for e in self._contract.get_events(
+            "AccessRecorded", argument_filters={"patientId": pid, "recordId": rid}
+        ):
+            if int(e.args["outcome"]) in allowed:
+                out[to_checksum_address(e.args["accessor"])] = Outcome(
+                    int(e.args["outcome"])
+                ).name.lower()
+        return out
+
+    def _require_policy(self, pid: int) -> CustodianPolicy:
+        policy = self.policy(pid)
+        if not policy.active:
+            raise InvalidInput(
+                f"patient {pid} has no custodian policy",
+                hint="session.custodians.configure(custodians, threshold, categories) first",
+            )
+        return policy
+
+    # --- writing (patient or provider with write consent) ---------------------------------------
+
+    def add(
+        self, patient_id: int, data: bytes | bytearray | memoryview, category: str | int | Category
+    ) -> tuple[RecordInfo, CustodianReceipts]:
+        """Seal ``data`` in custodian mode, store and register it, then register its capsule
+        with every custodian (write-once: the record id names this capsule for good)."""
+        cat = codes.category(category)
+        policy = self._require_policy(patient_id)
+        if not policy.covers(int(cat)):
+            raise InvalidInput(f"{cat.name.lower()} is not in custodian mode for {patient_id}")
+        patient = self._require_patient(patient_id)
+        if (
+            patient.controller != self._address
+            and self._contract.get_provider(self._address).status == 0
+        ):
+            raise NotAuthorized(f"{self._address} is neither the controller nor a provider")
+        if patient.keyring == ZERO32:
+            raise NotRegistered(f"patient {patient_id} has not published a keyring")
+        created_at = self._chain.now()
+        sealed = seal_custodial(
+            data, policy.delegating_key, category=int(cat), patient_id=patient_id,
+            author=self._address, created_at=created_at, domain=self._domain(),
+        )  # fmt: skip
+        cid = self._store.put(sealed)
+
+        def on_chain(cids: Sequence[CID]) -> set[CID]:
+            landed = self._contract.get_record(patient_id, cid.digest).patient_id == patient_id
+            return set(cids) if landed else set()
+
+        with pinned(self._store, cid, on_chain=on_chain):
+            tx = self._contract.add_record(patient_id, cid.digest, int(cat), 0x55, patient.keyring)
+            denied = write_denial(tx)
+            if denied is not None:
+                raise AccessDenied(
+                    f"{self._address} may not write {cat.name.lower()} records of patient "
+                    f"{patient_id}; the denied write was logged and nothing was stored",
+                    outcome=denied,
+                    tx_hash=tx.tx_hash,
+                )
+        capsule = read_custodial_header(sealed).capsule_bytes
+        try:
+            receipts = self.register_capsule(patient_id, cid.digest, capsule, policy)
+        except CustodiansUnavailable as exc:
+            # The record is on-chain (the custodians check that before registering), so this
+            # cannot be rolled back: say so, and how to finish (registration is idempotent).
+            raise CustodiansUnavailable(
+                f"record 0x{cid.digest.hex()} is registered on-chain but {exc}",
+                unavailable=exc.unavailable,
+                hint="when the custodians are back: session.custodians.register_capsule("
+                "patient_id, record_id, capsule) with the capsule of the stored record",
+            ) from None
+        info = RecordInfo(
+            cid.digest, cid, patient_id, cat, self._address, created_at, False, len(data), tx
+        )
+        return info, receipts
+
+    def register_capsule(
+        self,
+        patient_id: int,
+        rid: bytes,
+        capsule: bytes,
+        policy: CustodianPolicy | None = None,
+    ) -> CustodianReceipts:
+        """Tell every custodian which capsule belongs to record ``rid`` (author or controller)."""
+        policy = policy or self._require_policy(patient_id)
+        digest = p.capsule_digest(capsule)
+
+        def send(addr: str, client: CustodianClient) -> p.SignedReceipt:
+            c = p.CapsuleRegistration(patient_id, rid, digest, p.new_nonce(), self._deadline())
+            signed = client.register_capsule(c, self._sign(c))
+            return self._verified(addr, signed, c, p.ACTION_CAPSULE_REGISTERED)
+
+        receipts, failed = self._fanout(policy.custodians, send)
+        result = CustodianReceipts("capsule", receipts, failed)
+        if len(receipts) < policy.threshold:
+            raise CustodiansUnavailable(
+                f"only {len(receipts)} custodians registered the capsule of record "
+                f"0x{rid.hex()}; {policy.threshold} are needed to read it",
+                unavailable=failed,
+            )
+        return result
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def read(
+        self,
+        record: bytes | str | CID,
+        purpose: str | int | Purpose,
+        *,
+        patient_id: int | None = None,
+    ) -> CustodialRead:
+        """Log the access on-chain, then open the record: the patient directly with its own
+        key, anyone else through ``k`` custodians (each re-checks the logged access)."""
+        result, rec = self._access._log(record_id(record), purpose, patient_id)
+        raise_if_denied(result)
+        return self.open_logged(result, rec, self._store.get(record_cid(result.record_id, rec)))
+
+    def open_logged(self, result: AccessResult, rec: Record, blob: bytes) -> CustodialRead:
+        """Open a custodial record after its allowed access ``result`` was logged."""
+        header = read_custodial_header(blob)
+        if (header.patient_id, header.category, header.domain) != (
+            rec.patient_id, rec.category, self._domain(),
+        ) or header.author != to_checksum_address(rec.author):  # fmt: skip
+            raise IntegrityError("custodial record header differs from its on-chain entry")
+        if result.outcome is Outcome.ALLOWED_PATIENT:
+            keys = self._patient_keys(rec.patient_id)
+            return CustodialRead(open_custodial_original(blob, keys), result, (), {}, {})
+        return self._through_custodians(blob, result, header.capsule_bytes)
+
+    def _receiving_key(self, pid: int) -> umbral.SecretKey:
+        patient_key = self._contract.get_patient(pid).encryption_key
+        return receiving_key(self._party.identity, patient_key, self._domain(), pid, self._address)
+
+    def _through_custodians(
+        self, blob: bytes, result: AccessResult, capsule_bytes: bytes
+    ) -> CustodialRead:
+        pid, rid = result.patient_id, result.record_id
+        policy = self._require_policy(pid)
+        rk = self._cached(("receiving", pid), lambda: self._receiving_key(pid))
+        capsule = umbral.Capsule.from_bytes(capsule_bytes)
+        checks = {
+            "verifying_pk": parse_public_key(policy.verifying_key),
+            "delegating_pk": parse_public_key(policy.delegating_key),
+            "receiving_pk": rk.public_key(),
+        }
+        access_tx = bytes.fromhex(result.tx.tx_hash.removeprefix("0x"))
+        digest = p.capsule_digest(capsule_bytes)
+
+        def ask(addr: str, client: CustodianClient) -> umbral.VerifiedCapsuleFrag:
+            req = p.Reencryption(self._address, pid, rid, access_tx, digest, p.new_nonce(),
+                                 self._deadline())  # fmt: skip
+            cfrag, signed = client.reencrypt(req, capsule_bytes, self._sign(req))
+            self._verified(addr, signed, req, p.ACTION_SERVED)
+            try:
+                return verify_cfrag(cfrag, capsule, **checks)
+            except DecryptionFailed as exc:
+                raise ForgedFragment(
+                    f"custodian {addr} returned a capsule fragment that does not verify: {exc}",
+                    custodian=addr,
+                    code="forged_fragment",
+                ) from None
+
+        # Ask all n at once: k answers are enough, and asking only k would make a read wait a
+        # full timeout for every custodian that is down before asking the next one.
+        frags, failed = self._fanout(policy.custodians, ask)
+        forged = {a: why for a, why in failed.items() if why.startswith("forged_fragment")}
+        unavailable = {a: why for a, why in failed.items() if a not in forged}
+        if len(frags) < policy.threshold:
+            raise CustodiansUnavailable(
+                f"{len(frags)} of {len(policy.custodians)} custodians returned a valid fragment "
+                f"for record 0x{rid.hex()}; {policy.threshold} are needed (failed: "
+                + ", ".join(f"{a} ({why.split(':')[0]})" for a, why in failed.items())
+                + ")",
+                unavailable=failed,
+            )
+        chosen = sorted(frags)[: policy.threshold]
+        plaintext = open_custodial_reencrypted(blob, rk, [frags[a] for a in chosen])
+        used = tuple(bytes(frags[a]) for a in chosen)
+        return CustodialRead(plaintext, result, tuple(chosen), forged, unavailable, used)
