@@ -218,6 +218,9 @@ def make_plots(results: dict[str, Any], plot_dir: Path) -> list[Path]:
     ]
 
 
+SEPARATE_MARKER = "<!-- Sections below are measured by their own scripts"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
@@ -250,7 +253,14 @@ def main(argv: list[str] | None = None) -> int:
     plots = make_plots(results, plot_dir)
     targets = evaluate_targets(results)
     results_md = out_dir / "RESULTS.md"
-    results_md.write_text(render(results, info, targets, plots, out_dir, args.quick, took))
+    text = render(results, info, targets, plots, out_dir, args.quick, took)
+    # the custodian and FHIR figures come from their own scripts (they need services running):
+    # keep what sits below the marker instead of erasing it
+    if results_md.exists():
+        old = results_md.read_text()
+        if SEPARATE_MARKER in old:
+            text = text.rstrip("\n") + "\n\n" + old[old.index(SEPARATE_MARKER) :]
+    results_md.write_text(text)
     if args.json is not None:
         args.json.write_text(
             json.dumps({"machine": info, "targets": targets, "results": results}, indent=2)
