@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import World, subset
+from helpers.fhir_import import World, subset
 from medledger.fhir import records
 from medledger.fhir.categories import CLINICAL_TYPES
 from medledger.fhir.importer import Importer, StrictStop, Summary

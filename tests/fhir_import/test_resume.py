@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from conftest import World
 from helpers.cli import SRC
+from helpers.fhir_import import World
 from medledger.client import Party
 from medledger.fhir import records
 from medledger.fhir.journal import Journal

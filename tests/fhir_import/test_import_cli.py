@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import World, subset
 from helpers.cli import invoke, isolate_home
+from helpers.fhir_import import World, subset
 
 
 def _args(world: World, url: str, tmp: Path, src: Path, *extra: str) -> list[str]:
