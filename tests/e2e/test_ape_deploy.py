@@ -46,7 +46,7 @@ def test_ape_deploy_script_manifest_is_loaded_by_the_sdk(anvil_url: str, tmp_pat
     assert data["format"] == "medledger-deployment/1"
     assert data["chainId"] == 31337
     assert data["artifactsHash"] == artifacts_hash()
-    assert set(data["contracts"]) == {"MedLedger", "AnchorRegistry"}
+    assert set(data["contracts"]) == {"MedLedger", "AnchorRegistry", "CustodianRegistry"}
 
     ml = Medledger.open(rpc=anvil_url, store=tmp_path / "store", manifest=manifest)
     assert ml.deployment.medledger.address == data["contracts"]["MedLedger"]["address"]

@@ -113,6 +113,46 @@ ERROR_TEXT: dict[str, tuple[str, str | None]] = {
     "OwnableInvalidOwner": ("{owner} cannot own the registry", None),
     "OwnableUnauthorizedAccount": ("{account} is not the consortium owner",
                                    "register providers as the owner (dev:0 on the local node)"),
+    # CustodianRegistry (issue 16)
+    "CustodianRegistryAlreadyRegistered": (
+        "{custodian} is already a registered custodian (removed addresses are never reused)",
+        None,
+    ),
+    "CustodianRegistryInvalidAddress": ("the custodian address is empty (zero)", None),
+    "CustodianRegistryInvalidCategories": (
+        "category mask {categories} is empty or names unknown categories",
+        None,
+    ),
+    "CustodianRegistryInvalidKey": ("the custodian's encryption key is empty (zero)", None),
+    "CustodianRegistryInvalidList": (
+        "a custodian policy needs 1 or more distinct custodians in ascending order (got {length})",
+        None,
+    ),
+    "CustodianRegistryInvalidText": (
+        "the custodian's name must be 1-64 bytes and its endpoint 1-256 bytes",
+        None,
+    ),
+    "CustodianRegistryInvalidThreshold": (
+        "threshold {threshold} is not between 1 and the {custodians} custodians",
+        None,
+    ),
+    "CustodianRegistryInvalidUmbralKeys": (
+        "the patient's Umbral keys must be two 33-byte compressed points",
+        None,
+    ),
+    "CustodianRegistryKeyNotSet": (
+        "custodian {custodian} has not published its encryption key yet",
+        "ask the custodian to run its key registration first",
+    ),
+    "CustodianRegistryNotActive": ("{custodian} is not an active custodian", None),
+    "CustodianRegistryNotController": (
+        "{caller} does not control patient {patientId}",
+        "sign with the patient's own key",
+    ),
+    "CustodianRegistryRenounceDisabled": (
+        "the custodian registry's ownership cannot be renounced",
+        None,
+    ),
     "ProviderAlreadyRegistered": ("{provider} is already a registered provider", None),
     "ProviderInvalidAddress": ("{provider} is not a valid provider address", None),
     "ProviderInvalidEncryptionKey": ("the provider's encryption key is malformed", None),

@@ -102,6 +102,7 @@ ERROR_CLASSES: dict[str, type[mle.MedledgerError]] = {
     "ProviderInvalidAddress": _BAD,
     "ProviderInvalidEncryptionKey": _BAD,
     "ProviderInvalidName": _BAD,
+    "RecordBatchLengthMismatch": _BAD,
     "RecordInvalidCategory": _BAD,
     "RecordInvalidCodec": _BAD,
     "RecordInvalidId": _BAD,
