@@ -15,6 +15,7 @@ docs/custodians.md has the full protocol.
 from __future__ import annotations
 
 import functools
+import inspect
 import secrets
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -122,12 +123,51 @@ def _check_bytes32(value: Any, name: str) -> bytes:
 # --- typed messages --------------------------------------------------------------------------
 
 
+#: The Solidity type of every field name the messages use: a name means one thing in every
+#: message, so each message class declares only its attributes, in struct order.
+_SOLIDITY_TYPES: dict[str, str] = {
+    "access_tx": "bytes32",
+    "action": "uint8",
+    "at": "uint64",
+    "capsule_digest": "bytes32",
+    "custodian": "address",
+    "deadline": "uint64",
+    "delegating_key": "bytes32",
+    "deleted": "uint32",
+    "grantee": "address",
+    "kfrag_digest": "bytes32",
+    "kind": "uint8",
+    "nonce": "uint256",
+    "patient_id": "uint64",
+    "reader": "address",
+    "receiving_key": "bytes32",
+    "record_id": "bytes32",
+    "request_digest": "bytes32",
+    "subject": "bytes32",
+}
+
+
+def _camel(attr: str) -> str:
+    head, *rest = attr.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 class _Typed:
-    """Shared machinery: ``FIELDS`` maps each dataclass attribute to its EIP-712 name and type."""
+    """Shared machinery: ``FIELDS`` maps each dataclass attribute to its EIP-712 name and type;
+    the EIP-712 type name is the class name."""
 
     PRIMARY: ClassVar[str]
     #: (python attribute, EIP-712 field name, Solidity type), in struct order
     FIELDS: ClassVar[tuple[tuple[str, str, str], ...]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.PRIMARY = cls.__name__
+        attrs = list(inspect.get_annotations(cls))
+        unknown = [a for a in attrs if a not in _SOLIDITY_TYPES]
+        if unknown:  # a programming error: say so at import, not at the first signature
+            raise TypeError(f"{cls.__name__}: no Solidity type for {unknown}")
+        cls.FIELDS = tuple((a, _camel(a), _SOLIDITY_TYPES[a]) for a in attrs)
 
     def __post_init__(self) -> None:
         # Normalise and range-check at construction: a message that exists is encodable.
@@ -219,18 +259,6 @@ class Delegation(_Typed):
     nonce: int
     deadline: int
 
-    PRIMARY: ClassVar[str] = "Delegation"
-    FIELDS: ClassVar[tuple[tuple[str, str, str], ...]] = (
-        ("patient_id", "patientId", "uint64"),
-        ("grantee", "grantee", "address"),
-        ("kind", "kind", "uint8"),
-        ("kfrag_digest", "kfragDigest", "bytes32"),
-        ("delegating_key", "delegatingKey", "bytes32"),
-        ("receiving_key", "receivingKey", "bytes32"),
-        ("nonce", "nonce", "uint256"),
-        ("deadline", "deadline", "uint64"),
-    )
-
 
 @dataclass(frozen=True)
 class Revocation(_Typed):
@@ -241,14 +269,6 @@ class Revocation(_Typed):
     nonce: int
     deadline: int
 
-    PRIMARY: ClassVar[str] = "Revocation"
-    FIELDS: ClassVar[tuple[tuple[str, str, str], ...]] = (
-        ("patient_id", "patientId", "uint64"),
-        ("grantee", "grantee", "address"),
-        ("nonce", "nonce", "uint256"),
-        ("deadline", "deadline", "uint64"),
-    )
-
 
 @dataclass(frozen=True)
 class Erasure(_Typed):
@@ -258,14 +278,6 @@ class Erasure(_Typed):
     record_id: bytes
     nonce: int
     deadline: int
-
-    PRIMARY: ClassVar[str] = "Erasure"
-    FIELDS: ClassVar[tuple[tuple[str, str, str], ...]] = (
-        ("patient_id", "patientId", "uint64"),
-        ("record_id", "recordId", "bytes32"),
-        ("nonce", "nonce", "uint256"),
-        ("deadline", "deadline", "uint64"),
-    )
 
 
 @dataclass(frozen=True)
@@ -280,17 +292,6 @@ class Reencryption(_Typed):
     nonce: int
     deadline: int
 
-    PRIMARY: ClassVar[str] = "Reencryption"
-    FIELDS: ClassVar[tuple[tuple[str, str, str], ...]] = (
-        ("reader", "reader", "address"),
-        ("patient_id", "patientId", "uint64"),
-        ("record_id", "recordId", "bytes32"),
-        ("access_tx", "accessTx", "bytes32"),
-        ("capsule_digest", "capsuleDigest", "bytes32"),
-        ("nonce", "nonce", "uint256"),
-        ("deadline", "deadline", "uint64"),
-    )
-
 
 @dataclass(frozen=True)
 class CapsuleRegistration(_Typed):
@@ -303,15 +304,6 @@ class CapsuleRegistration(_Typed):
     capsule_digest: bytes
     nonce: int
     deadline: int
-
-    PRIMARY: ClassVar[str] = "CapsuleRegistration"
-    FIELDS: ClassVar[tuple[tuple[str, str, str], ...]] = (
-        ("patient_id", "patientId", "uint64"),
-        ("record_id", "recordId", "bytes32"),
-        ("capsule_digest", "capsuleDigest", "bytes32"),
-        ("nonce", "nonce", "uint256"),
-        ("deadline", "deadline", "uint64"),
-    )
 
 
 @dataclass(frozen=True)
@@ -326,17 +318,6 @@ class Receipt(_Typed):
     subject: bytes
     deleted: int
     at: int
-
-    PRIMARY: ClassVar[str] = "Receipt"
-    FIELDS: ClassVar[tuple[tuple[str, str, str], ...]] = (
-        ("custodian", "custodian", "address"),
-        ("action", "action", "uint8"),
-        ("request_digest", "requestDigest", "bytes32"),
-        ("patient_id", "patientId", "uint64"),
-        ("subject", "subject", "bytes32"),
-        ("deleted", "deleted", "uint32"),
-        ("at", "at", "uint64"),
-    )
 
 
 @dataclass(frozen=True)
