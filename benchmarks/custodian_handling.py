@@ -29,12 +29,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "custodian"))
 
 import httpx  # noqa: E402
-from custodian_world import CustodianProc, make_world, start_custodians  # noqa: E402
+from custodian_world import make_world  # noqa: E402
 
 from common import load_line, machine_info  # noqa: E402
+from helpers.custodian_procs import CustodianProc, start_custodians  # noqa: E402
 from medledger.custodian import protocol as p  # noqa: E402
 from medledger.nodes import start_anvil  # noqa: E402
 
@@ -52,8 +54,8 @@ def run(requests: int, db: str | None) -> dict[str, Any]:
             world = make_world(anvil.url)
             custodian = CustodianProc(
                 Path(tmp) / "custodian", anvil.url, world.medledger,
-                db or f"sqlite:{Path(tmp) / 'custodian.db'}",
                 "--max-lag", "0", "--rate", "1000000", "--burst", "1000000",
+                db=db or f"sqlite:{Path(tmp) / 'custodian.db'}",
             )  # fmt: skip
             start_custodians([custodian])
             try:

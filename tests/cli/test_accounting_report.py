@@ -5,47 +5,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from medledger.audit.accounting import AccountingReport, Disclosure, outcome_text
+from helpers.accounting import ER, NOSY, PATIENT, SPEC, T0, report, row
+from medledger.audit.accounting import Disclosure
 from medledger.audit.report_html import timeline_svg, to_html
 from medledger.codes import Outcome
-
-T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
-PATIENT, SPEC, ER, NOSY = "0x" + "aa" * 20, "0x" + "bb" * 20, "0x" + "cc" * 20, "0x" + "dd" * 20
-
-
-def row(seq: int, when: datetime, who: str, name: str, outcome: Outcome) -> Disclosure:
-    return Disclosure(
-        seq=seq,
-        time=when,
-        recipient=who,
-        recipient_name=name,
-        record_id="0x" + "11" * 32,
-        category="labs",
-        purpose="treatment",
-        outcome=int(outcome),
-        outcome_text=outcome_text(int(outcome)),
-        break_glass=outcome == Outcome.ALLOWED_EMERGENCY,
-        denied=int(outcome) >= 16,
-        description="read",
-        tx_hash="0x" + "00" * 32,
-        block_number=seq,
-    )
-
-
-def report(rows: list[Disclosure]) -> AccountingReport:
-    return AccountingReport(
-        patient_id=1,
-        period_start=T0 - timedelta(days=1),
-        period_end=T0 + timedelta(days=1),
-        generated_at=T0,
-        chain_id=31337,
-        contract=None,
-        rows=tuple(rows),
-    )
 
 
 def the_issue_rows() -> list[Disclosure]:

@@ -17,15 +17,14 @@ from custodian_world import (
     ALLERGIES,
     EMERGENCY,
     LABS,
-    CustodianProc,
     Reader,
     Record,
     World,
     make_world,
-    start_custodians,
 )
 from fhir.resources.R4B.bundle import Bundle
 
+from helpers.custodian_procs import CustodianProc, start_custodians
 from helpers.postgres import PostgresServer
 from medledger.custodian import protocol as p
 from medledger.custodian.store import Store
@@ -62,13 +61,13 @@ def custodians(
                 base / f"c{i}",
                 anvil_url,
                 world.medledger,
-                db,
                 "--finality",
                 str(FINALITY),
                 "--max-age",
                 str(MAX_AGE),
                 "--max-lag",
                 "0",
+                db=db,
             )
         )
     start_custodians(procs)
@@ -393,8 +392,8 @@ def test_logs_never_hold_fragments_capsules_or_keys(
 
 def test_rate_limit_and_chain_behind(world: World, anvil_url: str, tmp_path: Path) -> None:
     c = CustodianProc(
-        tmp_path / "limited", anvil_url, world.medledger, f"sqlite:{tmp_path / 'l.db'}",
-        "--max-lag", "3", "--rate", "0.2", "--burst", "2",
+        tmp_path / "limited", anvil_url, world.medledger,
+        "--max-lag", "3", "--rate", "0.2", "--burst", "2", db=f"sqlite:{tmp_path / 'l.db'}",
     )  # fmt: skip
     start_custodians([c])
     try:

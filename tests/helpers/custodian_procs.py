@@ -1,7 +1,6 @@
-"""Real ``medledger custodian serve`` processes on loopback for the custodian-mode flows.
-
-The same shape as cust-svc's helper (tests/custodian/custodian_world.py, not on this branch yet):
-one process per custodian with its own key file, SQLite database and log; ``stop`` and
+"""Real ``medledger custodian serve`` processes on loopback (the service's tests, the
+custodian-mode flows and the custodian benchmarks): one process per custodian with its own key
+file, database (SQLite in its folder unless ``db`` names another) and log; ``stop`` and
 ``start`` again on the same database model a restart.
 """
 
@@ -26,19 +25,22 @@ SRC = str(Path(medledger.__file__).resolve().parents[1])
 class CustodianProc:
     """One custodian process; ``keys`` are its signing account and HPKE key."""
 
-    def __init__(self, workdir: Path, rpc: str, medledger_address: str, *extra: str) -> None:
+    def __init__(
+        self, workdir: Path, rpc: str, medledger_address: str, *extra: str, db: str | None = None
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.keys = CustodianKeys.generate()
         self.key_file = workdir / "custodian.key"
         self.keys.write_key_file(self.key_file)
         self.log = workdir / "custodian.log"
+        self.db = db or f"sqlite:{workdir / 'store.db'}"
         self.port = find_free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = [
             sys.executable, "-m", "medledger.cli", "custodian", "serve",
             "--key", str(self.key_file), "--rpc", rpc, "--medledger", medledger_address,
-            "--db", f"sqlite:{workdir / 'store.db'}", "--port", str(self.port), *extra,
+            "--db", self.db, "--port", str(self.port), *extra,
         ]  # fmt: skip
         self.proc: subprocess.Popen[str] | None = None
         self.client = CustodianClient(self.url, timeout=10)
@@ -69,9 +71,9 @@ class CustodianProc:
             self.stop()
             raise RuntimeError(f"custodian did not start: {line!r}\n{self.log.read_text()[-3000:]}")
 
-    def stop(self) -> None:
+    def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(self.proc.pid, sig)
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:

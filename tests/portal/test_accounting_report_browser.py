@@ -5,53 +5,16 @@ spread are written to the test's directory."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers.accounting import ER, NOSY, SPEC, T0, report, row
 from helpers.portal import overlapping
-from medledger.audit.accounting import AccountingReport, Disclosure, outcome_text
 from medledger.audit.report_html import to_html
 from medledger.codes import Outcome
-
-T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
-SPEC, ER, NOSY = "0x" + "bb" * 20, "0x" + "cc" * 20, "0x" + "dd" * 20
-
-
-def row(seq: int, when: datetime, who: str, name: str, outcome: Outcome) -> Disclosure:
-    return Disclosure(
-        seq=seq,
-        time=when,
-        recipient=who,
-        recipient_name=name,
-        record_id="0x" + "11" * 32,
-        category="labs",
-        purpose="treatment",
-        outcome=int(outcome),
-        outcome_text=outcome_text(int(outcome)),
-        break_glass=outcome == Outcome.ALLOWED_EMERGENCY,
-        denied=int(outcome) >= 16,
-        description="read",
-        tx_hash="0x" + "00" * 32,
-        block_number=seq,
-    )
-
-
-def html_of(rows: list[Disclosure]) -> str:
-    times = [r.time for r in rows]
-    return to_html(
-        AccountingReport(
-            patient_id=1,
-            period_start=min(times) - timedelta(days=1),
-            period_end=max(times) + timedelta(days=1),
-            generated_at=max(times),
-            chain_id=31337,
-            contract=None,
-            rows=tuple(rows),
-        )
-    )
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +37,7 @@ def test_axis_labels_never_overlap_on_screen(page: Any, spread: timedelta, tmp_p
         row(3, T0 + spread / 2, NOSY, "Nosy Co", Outcome.DENIED_NO_CONSENT),
         row(4, T0 + spread, ER, "City ER", Outcome.ALLOWED_EMERGENCY),
     ]
-    page.set_content(html_of(rows))
+    page.set_content(to_html(report(rows)))
     ticks = page.locator("svg.timeline text.tick")
     assert ticks.count() >= 2
     labels = ticks.all_text_contents()
@@ -90,7 +53,7 @@ def test_er_read_is_visible_above_the_break_glass_marker(page: Any) -> None:
         row(2, T0, ER, "City ER", Outcome.ALLOWED_EMERGENCY),
         row(3, T0 + timedelta(seconds=20), SPEC, "Dr. Okafor", Outcome.ALLOWED_CONSENT),
     ]
-    page.set_content(html_of(rows))
+    page.set_content(to_html(report(rows)))
     box = page.locator("svg.timeline g.mark.emergency").first.bounding_box()
     top = page.evaluate(
         "([x, y]) => document.elementFromPoint(x, y).closest('g.mark').getAttribute('class')",
