@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -26,33 +25,28 @@ from typing import Any
 import httpx
 
 from medledger.client import Medledger
+from medledger.fhir import sample
 from medledger.fhir.api import FhirLinks, create_app
 from medledger.fhir.importer import Importer
 from medledger.fhir.journal import Journal
 from medledger.fhir.patients import PatientMap, Registrar
 from medledger.fhir.reader import Source
+from medledger.fhir.sample import subset
 from medledger.nodes import start_anvil
 from medledger.services.runner import BackgroundServer
 
-SYNTHEA = Path(os.environ.get("MEDLEDGER_SYNTHEA", "/work/shared/data/synthea-10"))
+SYNTHEA = sample.location()
 #: The largest patient of the set (3,489 resources).
 LARGEST = "79a66c97-6131-3213-f3c9-4606946ab056"
 
 
 def _subset(fhir_id: str, into: Path) -> list[dict[str, Any]]:
     """The patient's lines of the export, copied to ``into``; its resources, parsed."""
-    into.mkdir(parents=True, exist_ok=True)
+    subset(SYNTHEA, [fhir_id], into)
     out: list[dict[str, Any]] = []
-    ref = f'"Patient/{fhir_id}"'
-    for path in sorted(SYNTHEA.glob("*.ndjson")):
-        with path.open(encoding="utf-8") as fh, open(into / path.name, "w", encoding="utf-8") as w:
-            for line in fh:
-                keep = ref in line
-                if path.name.startswith("Patient."):
-                    keep = json.loads(line)["id"] == fhir_id
-                if keep:
-                    w.write(line)
-                    out.append(json.loads(line))
+    for path in sorted(into.glob("*.ndjson")):
+        with path.open(encoding="utf-8") as fh:
+            out += [json.loads(line) for line in fh]
     return out
 
 

@@ -22,37 +22,25 @@ from pathlib import Path
 from typing import Any
 
 from medledger.client import Medledger
+from medledger.fhir import sample
 from medledger.fhir.importer import Importer
 from medledger.fhir.journal import Journal
 from medledger.fhir.patients import PatientMap, Registrar
 from medledger.fhir.plan import scan
 from medledger.fhir.reader import Source
+from medledger.fhir.sample import patient_ids, subset
 from medledger.nodes import start_anvil
 
-SYNTHEA = Path(os.environ.get("MEDLEDGER_SYNTHEA", "/work/shared/data/synthea-10"))
-
-
-def _subset(root: Path, patients: int, into: Path) -> Path:
-    """The first ``patients`` Patients of the export and every line that references them."""
-    ids = []
-    with open(root / "Patient.000.ndjson", encoding="utf-8") as fh:
-        ids = [json.loads(line)["id"] for line in fh][:patients]
-    for src in root.glob("*.ndjson"):
-        with open(src, encoding="utf-8") as fh, open(into / src.name, "w", encoding="utf-8") as out:
-            for line in fh:
-                is_patient = src.name.startswith("Patient.")
-                if (is_patient and json.loads(line)["id"] in ids) or (
-                    not is_patient and any(f"Patient/{i}" in line for i in ids)
-                ):
-                    out.write(line)
-    return into
+SYNTHEA = sample.location()
 
 
 def run(chain: str = "anvil", patients: int | None = None) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="medledger-bench-fhir-"))
     node = start_anvil() if chain == "anvil" else None
     try:
-        source_dir = SYNTHEA if patients is None else _subset(SYNTHEA, patients, tmp)
+        source_dir = (
+            SYNTHEA if patients is None else subset(SYNTHEA, patient_ids(SYNTHEA)[:patients], tmp)
+        )
         t0 = time.perf_counter()
         plan = scan(Source(source_dir))
         scan_s = time.perf_counter() - t0

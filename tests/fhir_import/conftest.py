@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.fhir_import import World, patient_ids, synthea_dir
+from helpers.fhir_import import World, synthea_dir
 from medledger.client import Medledger
+from medledger.fhir.sample import resource_counts
 
 
 @pytest.fixture(scope="session")
@@ -19,14 +20,7 @@ def synthea() -> Path:
 @pytest.fixture(scope="session")
 def smallest(synthea: Path) -> list[str]:
     """The two Synthea patients with the fewest resources (keeps most tests fast)."""
-    counts = dict.fromkeys(patient_ids(synthea), 0)
-    for src in synthea.glob("*.ndjson"):
-        with open(src, encoding="utf-8") as fh:
-            for line in fh:
-                for pid in counts:
-                    if f'"Patient/{pid}"' in line:
-                        counts[pid] += 1
-                        break
+    counts = resource_counts(synthea)
     return sorted(counts, key=lambda p: counts[p])[:2]
 
 

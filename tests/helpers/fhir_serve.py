@@ -12,7 +12,6 @@ import copy
 import functools
 import json
 import logging
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,11 @@ from typing import Any
 
 from medledger import Medledger, Session
 from medledger.codes import Category
-from medledger.fhir import records
+from medledger.fhir import records, sample
 from medledger.fhir.api import FhirLinks
 from medledger.fhir.categories import category_for
 
-SYNTHEA = Path(os.environ.get("MEDLEDGER_SYNTHEA", "/work/shared/data/synthea-10"))
+SYNTHEA = sample.location()
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "node_modules" / "hl7.fhir.r4b.core" / "openapi" / "fhir.schema.json"
 

@@ -8,7 +8,6 @@ Runs on the embedded chain and a temporary store; the Synthea export is read fro
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,7 +17,6 @@ from typing import Any
 import httpx
 
 from medledger.client import Medledger
-from medledger.errors import InvalidInput
 from medledger.fhir.api.app import create_app
 from medledger.fhir.api.links import FhirLinks
 from medledger.fhir.categories import CLINICAL_TYPES
@@ -26,46 +24,18 @@ from medledger.fhir.importer import Importer
 from medledger.fhir.journal import Journal
 from medledger.fhir.patients import PatientMap, Registrar
 from medledger.fhir.reader import Source
+from medledger.fhir.sample import resource_counts, subset, synthea_dir
 from medledger.services.runner import BackgroundServer
-
-DEFAULT_SYNTHEA = "/work/shared/data/synthea-10"
-
-
-def synthea_dir() -> Path:
-    path = Path(os.environ.get("MEDLEDGER_SYNTHEA", DEFAULT_SYNTHEA))
-    if not (path / "Patient.000.ndjson").is_file():
-        raise InvalidInput(
-            f"no Synthea Bulk Data export at {path}",
-            hint="set MEDLEDGER_SYNTHEA to a directory holding Patient.000.ndjson",
-        )
-    return path
 
 
 def _smallest_patient(root: Path, into: Path) -> dict[str, Any]:
     """Copy the patient with the fewest resources (and only the lines about them) to ``into``;
     return its Patient resource."""
-    with open(root / "Patient.000.ndjson", encoding="utf-8") as fh:
-        patients = {p["id"]: p for p in map(json.loads, fh)}
-    counts = dict.fromkeys(patients, 0)
-    for src in root.glob("*.ndjson"):
-        with open(src, encoding="utf-8") as fh:
-            for line in fh:
-                for pid in counts:
-                    if f'"Patient/{pid}"' in line:
-                        counts[pid] += 1
-                        break
+    counts = resource_counts(root)
     chosen = min(counts, key=lambda p: counts[p])
-    ref = f'"Patient/{chosen}"'
-    into.mkdir(parents=True, exist_ok=True)
-    for src in sorted(root.glob("*.ndjson")):
-        with open(src, encoding="utf-8") as fh, open(into / src.name, "w", encoding="utf-8") as out:
-            for line in fh:
-                if src.name.startswith("Patient."):
-                    if json.loads(line)["id"] == chosen:
-                        out.write(line)
-                elif ref in line:
-                    out.write(line)
-    found: dict[str, Any] = patients[chosen]
+    subset(root, [chosen], into)
+    with open(into / "Patient.000.ndjson", encoding="utf-8") as fh:
+        found: dict[str, Any] = json.loads(fh.readline())
     return found
 
 
