@@ -100,11 +100,29 @@ class ScenarioFailed(MedledgerError):
     """An expectation of the reference scenario did not hold."""
 
 
+class Narration:
+    """The steps of a play: each is kept, shown to ``on_step``, and a failed one stops the play
+    (``step(title, narrative, ok, **details)``)."""
+
+    def __init__(self, on_step: Callable[[Step], None] | None) -> None:
+        self.steps: list[Step] = []
+        self._on_step = on_step
+
+    def __call__(self, title: str, narrative: str, ok: bool = True, **details: Any) -> None:
+        s = Step(title, narrative, ok, details)
+        self.steps.append(s)
+        if self._on_step is not None:
+            self._on_step(s)
+        if not ok:
+            raise ScenarioFailed(f"{title}: {narrative}")
+
+
 def run_reference_scenario(
     ml: Medledger, on_step: Callable[[Step], None] | None = None
 ) -> ScenarioResult:
     """Play the reference scenario on ``ml`` (needs dev accounts: embedded, Anvil or Hardhat)."""
-    steps: list[Step] = []
+    step = Narration(on_step)
+    steps = step.steps
     gas: dict[str, list[int]] = {}
 
     def note(op: str, used: int) -> None:
@@ -115,14 +133,6 @@ def run_reference_scenario(
         data = who.access.read(record.record_id, purpose=purpose)
         note("recordAccess", who.access.last_gas)
         return data
-
-    def step(title: str, narrative: str, ok: bool = True, **details: Any) -> None:
-        s = Step(title, narrative, ok, details)
-        steps.append(s)
-        if on_step is not None:
-            on_step(s)
-        if not ok:
-            raise ScenarioFailed(f"{title}: {narrative}")
 
     consortium = ml.session(ml.dev_party(0))
     patient = ml.session(ml.dev_party(1))

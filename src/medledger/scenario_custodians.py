@@ -24,7 +24,7 @@ from medledger.crypto.pre import (
     verify_cfrag,
 )
 from medledger.errors import AccessDenied, CustodiansUnavailable, DecryptionFailed
-from medledger.scenario import ScenarioFailed, Step
+from medledger.scenario import Narration, ScenarioFailed, Step
 
 HOUR = 3600
 
@@ -84,15 +84,8 @@ def run_custodian_act(
     ml: Medledger, custodians: LocalCustodians, on_step: Callable[[Step], None] | None = None
 ) -> list[Step]:
     """Play the act; raises ScenarioFailed when an expectation does not hold."""
-    steps: list[Step] = []
-
-    def step(title: str, narrative: str, ok: bool = True, **details: Any) -> None:
-        s = Step(title, narrative, ok, details)
-        steps.append(s)
-        if on_step is not None:
-            on_step(s)
-        if not ok:
-            raise ScenarioFailed(f"{title}: {narrative}")
+    step = Narration(on_step)
+    steps = step.steps
 
     patient = ml.session(ml.dev_party(5))
     clinic = ml.session(ml.dev_party(2))

@@ -185,6 +185,20 @@ class CustodiansNamespace(Namespace):
     def _deadline(self) -> int:
         return max(self._chain.now(), int(time.time())) + REQUEST_LIFETIME
 
+    def _quorum(
+        self,
+        kind: str,
+        policy: CustodianPolicy,
+        send: Callable[[str, CustodianClient], p.SignedReceipt],
+        shortfall: Callable[[int], str],
+    ) -> CustodianReceipts:
+        """Send to every custodian of ``policy``; fewer than its threshold answering is
+        ``CustodiansUnavailable`` (``shortfall(answered)`` says what is missing)."""
+        receipts, failed = self._fanout(policy.custodians, send)
+        if len(receipts) < policy.threshold:
+            raise CustodiansUnavailable(shortfall(len(receipts)), unavailable=failed)
+        return CustodianReceipts(kind, receipts, failed)
+
     def _fanout(
         self, custodians: Sequence[str], call: Callable[[str, CustodianClient], T]
     ) -> tuple[dict[str, T], dict[str, str]]:
@@ -334,15 +348,11 @@ class CustodiansNamespace(Namespace):
             signed = client.delegate(d, sealed, dpk, rpk, vpk, self._sign(d))
             return self._verified(addr, signed, d, p.ACTION_DELEGATED)
 
-        receipts, failed = self._fanout(policy.custodians, send)
-        result = CustodianReceipts("delegation", receipts, failed)
-        if len(receipts) < policy.threshold:
-            raise CustodiansUnavailable(
-                f"only {len(receipts)} of {len(policy.custodians)} custodians stored the "
-                f"delegation to {who}; {policy.threshold} are needed",
-                unavailable=failed,
-            )
-        return result
+        return self._quorum(
+            "delegation", policy, send,
+            lambda n: f"only {n} of {len(policy.custodians)} custodians stored the delegation "
+            f"to {who}; {policy.threshold} are needed",
+        )  # fmt: skip
 
     def revoke(self, grantee: str) -> CustodianReceipts:
         """Ask every custodian to delete ``grantee``'s fragments (signed receipts). Reads stop
@@ -473,15 +483,11 @@ class CustodiansNamespace(Namespace):
             signed = client.register_capsule(c, self._sign(c))
             return self._verified(addr, signed, c, p.ACTION_CAPSULE_REGISTERED)
 
-        receipts, failed = self._fanout(policy.custodians, send)
-        result = CustodianReceipts("capsule", receipts, failed)
-        if len(receipts) < policy.threshold:
-            raise CustodiansUnavailable(
-                f"only {len(receipts)} custodians registered the capsule of record "
-                f"0x{rid.hex()}; {policy.threshold} are needed to read it",
-                unavailable=failed,
-            )
-        return result
+        return self._quorum(
+            "capsule", policy, send,
+            lambda n: f"only {n} custodians registered the capsule of record 0x{rid.hex()}; "
+            f"{policy.threshold} are needed to read it",
+        )  # fmt: skip
 
     # --- reading --------------------------------------------------------------------------------
 

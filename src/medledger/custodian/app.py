@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from medledger.custodian.checks import ChainView, Refusal
@@ -24,6 +23,7 @@ from medledger.custodian.fhir_audit import decisions_bundle
 from medledger.custodian.service import Custodian, log_event
 from medledger.custodian.store import Store
 from medledger.errors import CustodianError, InvalidInput, MedledgerError, StorageError
+from medledger.services.requestlog import log_requests
 
 log = logging.getLogger("medledger.custodian")
 
@@ -82,21 +82,12 @@ def create_app(
     )
     app.state.custodian = custodian
 
-    @app.middleware("http")
-    async def request_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        # the path only (no query string): never a body, never a parameter value
-        log_event(
-            "http",
-            method=request.method,
-            path=request.url.path,
-            status=response.status_code,
-            ms=round((time.perf_counter() - start) * 1000, 3),
-        )
-        return response
+    log_requests(
+        app,
+        lambda method, route, status, ms: log_event(
+            "http", method=method, path=route, status=status, ms=round(ms, 3)
+        ),
+    )
 
     @app.exception_handler(Refusal)
     async def on_refusal(_r: Request, exc: Refusal) -> JSONResponse:

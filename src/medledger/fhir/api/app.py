@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -38,6 +36,7 @@ from medledger.fhir.api.outcomes import (
 )
 from medledger.fhir.api.reader import ChartReader, Page, Withheld
 from medledger.fhir.categories import CLINICAL_TYPES
+from medledger.services.requestlog import log_requests
 
 FHIR_JSON = "application/fhir+json"
 log = logging.getLogger("medledger.fhir.api")
@@ -59,22 +58,10 @@ def create_app(ml: Medledger, session: Session, links: FhirLinks) -> FastAPI:
     app.state.chain = chain
     started = datetime.now(UTC).isoformat(timespec="seconds")
 
-    @app.middleware("http")
-    async def request_line(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "<no route>")  # the template, never the path
-        log.info(
-            "%s %s %d %.0f ms",
-            request.method,
-            template,
-            response.status_code,
-            (time.perf_counter() - t0) * 1000,
-        )
-        return response
+    log_requests(
+        app,
+        lambda method, route, status, ms: log.info("%s %s %d %.0f ms", method, route, status, ms),
+    )
 
     @app.exception_handler(FhirError)
     async def on_fhir_error(_request: Request, exc: FhirError) -> Response:
