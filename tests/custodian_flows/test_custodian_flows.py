@@ -13,8 +13,9 @@ import pytest
 import umbral_pre as umbral
 
 from helpers.custodian_mode import CustodianWorld, make_custodian_world
+from medledger.client import Session
 from medledger.client.custodians import CustodialRead
-from medledger.client.types import AccessResult
+from medledger.client.types import AccessResult, Party
 from medledger.crypto.pre import (
     PatientUmbralKeys,
     is_custodial,
@@ -56,7 +57,12 @@ def _blob(cw: CustodianWorld, rid: bytes) -> bytes:
 def _refused_by_all(cw: CustodianWorld, reader: str, access: AccessResult, blob: bytes) -> set[str]:
     """Present ``access`` (a logged access) to every custodian for ``blob``'s capsule: all
     must refuse; returns their reason codes."""
-    session = getattr(cw, reader)
+    return _refused_by_all_for(getattr(cw, reader), cw, access, blob)
+
+
+def _refused_by_all_for(
+    session: Session, cw: CustodianWorld, access: AccessResult, blob: bytes
+) -> set[str]:
     capsule = read_custodial_header(blob).capsule_bytes
     with pytest.raises(CustodiansUnavailable) as exc:
         session.custodians._through_custodians(blob, access, capsule)
@@ -279,6 +285,36 @@ def test_break_glass_through_custodians_then_25h_later_nothing(cw: CustodianWorl
     # and the access it logged inside the window is refused by every custodian now
     reasons = _refused_by_all(cw, "er", held[0].access, _blob(cw, rid))
     assert reasons <= {"stale_access", "window_closed"}
+
+
+def test_the_offline_attack_works_on_direct_records_and_not_on_custodial_ones(
+    cw: CustodianWorld,
+) -> None:
+    """The issue's attack: a grantee keeps what it was given and, after its grant has expired,
+    decrypts the records it never read, offline, with no log entry. Against the direct format
+    (what every record was before custodian mode, and vitals still are here) it succeeds;
+    against a custodial record added at the same moment it fails."""
+    lab = cw.ml.session(Party.generate("x25519"))
+    cw.ml.fund(lab.address, 10**18)
+    cw.consortium.providers.register(lab.party, name="Night Lab")
+    cw.patient.consent.grant(lab.address, ["allergies", "vitals"], ["treatment"], duration=HOUR)
+    direct = _add(cw, b"bp 150/95", "vitals")
+    custodial = _add(cw, b"allergy: latex gloves")
+    assert not is_custodial(_blob(cw, direct))
+    assert is_custodial(_blob(cw, custodial))
+    cw.ml.increase_time(2 * HOUR)  # the grant has expired; the lab read neither record
+    with pytest.raises(ConsentExpired):
+        lab.access.read(direct, "treatment", patient_id=cw.pid)
+    # the attack on the direct format: the key bundle it was given still opens the record
+    assert lab.access.open_offline(direct, patient_id=cw.pid) == b"bp 150/95"
+    # the same on the custodial record: no key it holds fits, and every custodian refuses the
+    # access it can still log (denied: expired)
+    with pytest.raises(KeyNotAvailable):
+        lab.access.open_offline(custodial, patient_id=cw.pid)
+    denied, _ = lab.access._log(custodial, "treatment", cw.pid)
+    assert not denied.allowed
+    lab_reasons = _refused_by_all_for(lab, cw, denied, _blob(cw, custodial))
+    assert lab_reasons == {"access_denied"}
 
 
 def test_expired_grant_unread_records_unreadable(cw: CustodianWorld) -> None:
