@@ -127,8 +127,8 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         f"Target: handling excluding the chain query p50 ≤ 5 ms — measured "
         f"{r['handler_p50']:.2f} ms: **{'met' if r['handler_p50'] <= 5 else 'missed'}**.",
-        f"Machine load {r['load_start']} at start, {r['load_end']} at end (shared machine: "
-        "other test suites were running on the same 2 cores).",
+        f"Machine load {r['load_start']} at start, {r['load_end']} at end (2 cores: a load "
+        "above 2 means other processes competed for them and inflated the wall times).",
         "",
     ]
     return "\n".join(lines)

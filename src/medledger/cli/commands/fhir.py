@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -54,6 +55,7 @@ def serve(host: str, port: int, links_path: Path | None) -> None:
 
     state = get_state()
     session = state.session()
+    _check_provider_key(session)
     path = links_path or default_links(session.address)
     links = FhirLinks.load(path)
     app = create_app(state.medledger(), session, links)
@@ -74,3 +76,25 @@ def serve(host: str, port: int, links_path: Path | None) -> None:
         if links.path is not None and (links.patients() or len(links)):
             links.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             links.save()  # what searches learnt (resource ids -> records; no content)
+
+
+def _check_provider_key(session: Any) -> None:
+    """Refuse to start as a party that could open nothing: grants seal key bundles to the
+    provider's registered identity key, so a server holding another key would answer every
+    read with a decryption failure (a ``dev:N`` account gets a fresh key each run)."""
+    from medledger.errors import NotAuthorized, NotRegistered
+
+    provider = session.providers.get(session.address)
+    if provider.status == 0:
+        raise NotRegistered(
+            f"{session.address} is not a registered provider",
+            hint="the consortium registers it first (`medledger register provider`)",
+        )
+    held = session.party.identity.public_key.x25519_public_bytes()
+    if provider.encryption_key != held:
+        raise NotAuthorized(
+            f"the identity key of {session.address} is not the key registered for it on-chain: "
+            "the key bundles of its grants would not open",
+            hint="serve as the provider's own keystore (`--as NAME`): dev:N accounts get a "
+            "fresh key each run",
+        )
