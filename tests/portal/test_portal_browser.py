@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from helpers.portal import PASSWORD, World, overlapping, seed, serve
+from medledger.portal.app import CSP
 
 pytestmark = pytest.mark.anvil
 
@@ -76,6 +77,34 @@ def test_every_page_fits_a_phone(browser: Any, portal_url: str) -> None:
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, (path, width)
         assert page.locator("nav a").count() == 5
+    page.context.close()
+
+
+def test_every_page_carries_the_security_headers_and_injected_script_does_not_run(
+    browser: Any, portal_url: str
+) -> None:
+    page = unlocked(browser, portal_url)
+    for path in ("/timeline", "/grants", "/log", "/emergency", "/safety", "/unlock"):
+        headers = page.goto(portal_url + path).headers
+        assert headers["content-security-policy"] == CSP, path
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["cache-control"] == "no-store"  # pages hold PHI: never cached
+    # what the policy is for: a script that got into the page (say, through a record's text)
+    # is refused by the browser, and says so
+    page.goto(portal_url + "/timeline")
+    violated = page.evaluate(
+        """() => new Promise(resolve => {
+            document.addEventListener('securitypolicyviolation', e => resolve(e.violatedDirective));
+            const s = document.createElement('script');
+            s.textContent = 'window.injected = true';
+            document.body.appendChild(s);
+            setTimeout(() => resolve(null), 3000);
+        })"""
+    )
+    assert violated is not None
+    assert violated.startswith("script-src")
+    assert page.evaluate("window.injected === undefined")
     page.context.close()
 
 
