@@ -107,6 +107,15 @@ class Reader:
         if self.raw(len(expected)) != expected:
             raise InvalidInput(f"not a {self._what} (bad magic)")
 
+    def header(self, magic: bytes, versions: tuple[int, ...]) -> int:
+        """Check the format's magic, then read its u8 version; one of ``versions`` or
+        ``InvalidInput``."""
+        self.magic(magic)
+        version = self.u8()
+        if version not in versions:
+            raise InvalidInput(f"unsupported {self._what} version {version}")
+        return version
+
     def end(self) -> None:
         """Assert that everything was consumed."""
         if self._pos != len(self._view):

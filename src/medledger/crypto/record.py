@@ -189,10 +189,7 @@ def _parse_fixed(data: bytes) -> tuple[RecordHeader, int]:
     domain, commitment = UNBOUND, b""
     try:
         r = Reader(data, "sealed record")
-        r.magic(MAGIC)
-        version = r.u8()
-        if version not in READ_VERSIONS:
-            raise InvalidInput(f"unsupported sealed record version {version}")
+        version = r.header(MAGIC, READ_VERSIONS)
         suite = Suite.parse(r.u8())
         category = r.u8()
         patient_id = r.u64()
