@@ -186,6 +186,10 @@ class Archive:
         rows = self.db.query("SELECT meta_value FROM archive_meta WHERE meta_key = ?", (key,))
         return str(rows[0][0]) if rows else None
 
+    def _int_meta(self, key: str) -> int | None:
+        v = self._meta(key)
+        return int(v) if v is not None else None
+
     def _set_meta(self, key: str, value: str) -> None:
         self.db.execute("DELETE FROM archive_meta WHERE meta_key = ?", (key,))
         self.db.execute(
@@ -217,8 +221,7 @@ class Archive:
     @property
     def chain_id(self) -> int | None:
         """Chain id of the bound deployment."""
-        v = self._meta("chain_id")
-        return int(v) if v is not None else None
+        return self._int_meta("chain_id")
 
     @property
     def medledger_address(self) -> str | None:
@@ -233,14 +236,12 @@ class Archive:
     @property
     def last_block(self) -> int | None:
         """The last block fully synced (``None`` before the first sync)."""
-        v = self._meta("last_block")
-        return int(v) if v is not None else None
+        return self._int_meta("last_block")
 
     @property
     def last_block_time(self) -> int | None:
         """Timestamp of :attr:`last_block`."""
-        v = self._meta("last_block_time")
-        return int(v) if v is not None else None
+        return self._int_meta("last_block_time")
 
     def synced_blocks(self) -> list[SyncedBlock]:
         """The kept window of synced block hashes, newest first."""
