@@ -42,6 +42,32 @@ def snapshot_rows(archive: Archive) -> list[tuple[Any, ...]]:
     ]
 
 
+def test_archive_filters_return_exactly_the_matching_rows(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    archive = Archive.open(tmp_path / "a.sqlite")
+    indexer(scenario, archive).sync()
+    providers = archive.provider_events()
+    assert len({p.provider for p in providers}) > 1
+    for who in {p.provider for p in providers}:
+        # any spelling of the address selects that provider's events, in chain order
+        assert archive.provider_events(who.lower()) == [p for p in providers if p.provider == who]
+    anchors = archive.anchors()
+    for stream in {a.stream_id for a in anchors}:
+        assert archive.anchors(stream.upper().replace("0X", "0x")) == [
+            a for a in anchors if a.stream_id == stream
+        ]
+    assert archive.anchors("0x" + "ee" * 32) == []
+    stored = archive.events()
+    for name, pid in (("ConsentGranted", None), (None, scenario.bob_id),
+                      ("AccessRecorded", scenario.alice_id)):  # fmt: skip
+        assert archive.events(name, pid) == [
+            e for e in stored
+            if (name is None or e.name == name) and (pid is None or e.patient_id == pid)
+        ]  # fmt: skip
+    assert archive.events("ConsentGranted", scenario.alice_id)
+
+
 def test_sync_archives_every_event_the_chain_emitted(scenario: Scenario, tmp_path: Path) -> None:
     archive = Archive.open(tmp_path / "a.sqlite")
     result = indexer(scenario, archive).sync()

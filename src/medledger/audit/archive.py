@@ -186,6 +186,10 @@ class Archive:
         rows = self.db.query("SELECT meta_value FROM archive_meta WHERE meta_key = ?", (key,))
         return str(rows[0][0]) if rows else None
 
+    def _int_meta(self, key: str) -> int | None:
+        v = self._meta(key)
+        return int(v) if v is not None else None
+
     def _set_meta(self, key: str, value: str) -> None:
         self.db.execute("DELETE FROM archive_meta WHERE meta_key = ?", (key,))
         self.db.execute(
@@ -217,8 +221,7 @@ class Archive:
     @property
     def chain_id(self) -> int | None:
         """Chain id of the bound deployment."""
-        v = self._meta("chain_id")
-        return int(v) if v is not None else None
+        return self._int_meta("chain_id")
 
     @property
     def medledger_address(self) -> str | None:
@@ -233,14 +236,12 @@ class Archive:
     @property
     def last_block(self) -> int | None:
         """The last block fully synced (``None`` before the first sync)."""
-        v = self._meta("last_block")
-        return int(v) if v is not None else None
+        return self._int_meta("last_block")
 
     @property
     def last_block_time(self) -> int | None:
         """Timestamp of :attr:`last_block`."""
-        v = self._meta("last_block_time")
-        return int(v) if v is not None else None
+        return self._int_meta("last_block_time")
 
     def synced_blocks(self) -> list[SyncedBlock]:
         """The kept window of synced block hashes, newest first."""
@@ -411,6 +412,16 @@ class Archive:
 
     # --- reads ------------------------------------------------------------------------------
 
+    def _in_chain_order(self, select: str, **filters: Any) -> list[tuple[Any, ...]]:
+        """The rows of ``select`` (``SELECT ... FROM table``) whose columns equal every filter
+        given (a ``None`` filter is not applied), in chain order."""
+        given = {column: value for column, value in filters.items() if value is not None}
+        # the clauses name only this module's keyword arguments; values go in as parameters
+        where = (" WHERE " + " AND ".join(f"{c} = ?" for c in given)) if given else ""
+        return self.db.query(
+            f"{select}{where} ORDER BY block_number, log_index", tuple(given.values())
+        )
+
     def chain_entries(self, patient_id: int) -> list[ChainEntry]:
         """Every archived entry of the patient's hash chain (operations, reads, denied writes)
         in ``seq`` order."""
@@ -428,11 +439,11 @@ class Archive:
 
     def consent_events(self, patient_id: int) -> list[ConsentEvent]:
         """Grants and revocations of the patient, in chain order."""
-        rows = self.db.query(
+        rows = self._in_chain_order(
             "SELECT patient_id, grantee, kind, categories, actions, purposes, valid_from, "
             "valid_until, key_bundle, block_time, block_number, log_index, tx_hash, replaced "
-            "FROM consent_events WHERE patient_id = ? ORDER BY block_number, log_index",
-            (patient_id,),
+            "FROM consent_events",
+            patient_id=patient_id,
         )
         return [
             ConsentEvent(
@@ -444,12 +455,10 @@ class Archive:
 
     def break_glass_events(self, patient_id: int) -> list[BreakGlassEvent]:
         """Break-glass openings on the patient, in chain order."""
-        rows = self.db.query(
+        rows = self._in_chain_order(
             "SELECT patient_id, responder, reason, categories, expires_at, justification, "
-            "block_time, "
-            "block_number, log_index, tx_hash FROM break_glass WHERE patient_id = ? "
-            "ORDER BY block_number, log_index",
-            (patient_id,),
+            "block_time, block_number, log_index, tx_hash FROM break_glass",
+            patient_id=patient_id,
         )
         return [BreakGlassEvent(*r) for r in rows]
 
@@ -483,15 +492,11 @@ class Archive:
 
     def provider_events(self, provider: str | None = None) -> list[ProviderEvent]:
         """Provider registry events (all, or one provider's), in chain order."""
-        sql = (
+        rows = self._in_chain_order(
             "SELECT provider, kind, name, emergency_responder, block_time, block_number, log_index "
-            "FROM provider_events"
+            "FROM provider_events",
+            provider=None if provider is None else to_checksum_address(provider),
         )
-        params: tuple[Any, ...] = ()
-        if provider is not None:
-            sql += " WHERE provider = ?"
-            params = (to_checksum_address(provider),)
-        rows = self.db.query(sql + " ORDER BY block_number, log_index", params)
         return [
             ProviderEvent(p, k, n, None if er is None else bool(er), t, b, i)
             for p, k, n, er, t, b, i in rows
@@ -506,35 +511,20 @@ class Archive:
 
     def anchors(self, stream_id: str | None = None) -> list[AnchorEvent]:
         """Anchored batches (all, or one stream's), in chain order."""
-        sql = (
+        rows = self._in_chain_order(
             "SELECT stream_id, root, submitter, item_count, block_time, block_number, tx_hash "
-            "FROM anchors"
+            "FROM anchors",
+            stream_id=None if stream_id is None else stream_id.lower(),
         )
-        params: tuple[Any, ...] = ()
-        if stream_id is not None:
-            sql += " WHERE stream_id = ?"
-            params = (stream_id.lower(),)
-        rows = self.db.query(sql + " ORDER BY block_number, log_index", params)
         return [AnchorEvent(*r) for r in rows]
 
     def events(self, name: str | None = None, patient_id: int | None = None) -> list[StoredEvent]:
         """Archived events of any kind, optionally filtered by event name and patient."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if name is not None:
-            clauses.append("event_name = ?")
-            params.append(name)
-        if patient_id is not None:
-            clauses.append("patient_id = ?")
-            params.append(patient_id)
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        # ``where`` is built from fixed clauses only; values go in as parameters.
-        rows = self.db.query(
-            "SELECT event_name, contract, patient_id, args_json, block_time, "  # noqa: S608
-            "block_number, "
-            f"log_index, block_hash, tx_hash FROM events{where} "
-            "ORDER BY block_number, log_index",
-            params,
+        rows = self._in_chain_order(
+            "SELECT event_name, contract, patient_id, args_json, block_time, block_number, "
+            "log_index, block_hash, tx_hash FROM events",
+            event_name=name,
+            patient_id=patient_id,
         )
         return [
             StoredEvent(n, c, p, json.loads(a), t, b, i, bh, tx)

@@ -28,39 +28,25 @@ _PAD_HEAD = bytes(32 - HEAD_BYTES)
 _PAD_ADDR = bytes(12)
 
 
-def next_head_reference(
-    head: bytes,
-    patient_id: int,
-    seq: int,
-    accessor: bytes,
-    record_id: bytes,
-    purpose: int,
-    outcome: int,
-    timestamp: int,
-) -> bytes:
+#: One link's fields, in the formula's order: ``head`` (24 bytes), ``patientId``, ``seq``,
+#: ``actor`` (20 bytes), ``subject`` (32 bytes), ``purpose``, ``outcome``, ``timestamp``.
+Link = tuple[bytes, int, int, bytes, bytes, int, int, int]
+
+
+def next_head_reference(*link: *Link) -> bytes:
     """The spec formula, literally, with ``eth_abi.encode``; returns the 24-byte new head."""
-    encoded = abi_encode(
-        list(_TYPES),
-        [head.ljust(32, b"\0"), patient_id, seq, accessor, record_id, purpose, outcome, timestamp],
-    )
+    head, *words = link
+    encoded = abi_encode(list(_TYPES), [head.ljust(32, b"\0"), *words])
     return keccak(encoded)[:HEAD_BYTES]
 
 
-def next_head(
-    head: bytes,
-    patient_id: int,
-    seq: int,
-    accessor: bytes,
-    record_id: bytes,
-    purpose: int,
-    outcome: int,
-    timestamp: int,
-) -> bytes:
+def next_head(*link: *Link) -> bytes:
     """Same result as :func:`next_head_reference`, encoding the static words by hand.
 
     The caller guarantees well-formed input (24-byte head, 20-byte accessor, 32-byte record id,
     integers in range); :func:`check_entry_fields` validates archived rows before they get here.
     """
+    head, patient_id, seq, accessor, record_id, purpose, outcome, timestamp = link
     return keccak(
         b"".join(
             (
@@ -79,17 +65,9 @@ def next_head(
     )[:HEAD_BYTES]
 
 
-def check_entry_fields(
-    head: bytes,
-    patient_id: int,
-    seq: int,
-    accessor: bytes,
-    record_id: bytes,
-    purpose: int,
-    outcome: int,
-    timestamp: int,
-) -> None:
+def check_entry_fields(*link: *Link) -> None:
     """Raise :class:`InvalidInput` unless every field has its ABI type's size and range."""
+    head, patient_id, seq, accessor, record_id, purpose, outcome, timestamp = link
     if len(head) != HEAD_BYTES or len(accessor) != 20 or len(record_id) != 32:
         raise InvalidInput("head must be 24 bytes, actor 20 bytes, subject 32 bytes")
     for value, bits, name in (

@@ -78,47 +78,50 @@ def typed_data(
 
 
 def _patient_signed(
-    fields: dict[str, Any], epoch: int, nonce: int, deadline: int
+    patient_id: int, fields: dict[str, Any], epoch: int, nonce: int, deadline: int
 ) -> dict[str, Any]:
-    """``fields`` plus the tail every patient-signed struct ends with: the patient's signature
-    ``epoch``, the keyed ``nonce`` and the ``deadline``."""
-    return {**fields, "epoch": epoch, "nonce": nonce, "deadline": deadline}
+    """What every patient-signed struct is: ``patientId`` first, then ``fields``, then the
+    patient's signature ``epoch``, the keyed ``nonce`` and the ``deadline``."""
+    return {
+        "patientId": patient_id,
+        **fields,
+        "epoch": epoch,
+        "nonce": nonce,
+        "deadline": deadline,
+    }
+
+
+def _keyring_swap(expected: bytes | str, keyring: bytes | str) -> dict[str, bytes]:
+    """The compare-and-swap of the keyring pointer that ``RevokeAndRekey`` and ``SetKeyring``
+    carry: the keyring the patient expects on-chain and the new one."""
+    return {
+        "expectedKeyring": bytes32(expected, "expected keyring"),
+        "newKeyring": bytes32(keyring, "keyring"),
+    }
 
 
 def grant_message(
     patient_id: int, grant: GrantRequest, epoch: int, nonce: int, deadline: int
 ) -> dict[str, Any]:
     """The ``Grant`` struct values."""
-    return _patient_signed(
-        {
-            "patientId": patient_id,
-            "grantee": to_checksum_address(grant.grantee),
-            "categories": grant.categories,
-            "actions": grant.actions,
-            "purposes": grant.purposes,
-            "validFrom": grant.valid_from,
-            "validUntil": grant.valid_until,
-            "keyBundle": bytes32(grant.key_bundle, "key_bundle"),
-        },
-        epoch,
-        nonce,
-        deadline,
-    )
+    fields = {
+        "grantee": to_checksum_address(grant.grantee),
+        "categories": grant.categories,
+        "actions": grant.actions,
+        "purposes": grant.purposes,
+        "validFrom": grant.valid_from,
+        "validUntil": grant.valid_until,
+        "keyBundle": bytes32(grant.key_bundle, "key_bundle"),
+    }
+    return _patient_signed(patient_id, fields, epoch, nonce, deadline)
 
 
 def revoke_message(
     patient_id: int, grantee: str, epoch: int, nonce: int, deadline: int
 ) -> dict[str, Any]:
     """The ``Revoke`` struct values."""
-    return _patient_signed(
-        {
-            "patientId": patient_id,
-            "grantee": to_checksum_address(grantee),
-        },
-        epoch,
-        nonce,
-        deadline,
-    )
+    fields = {"grantee": to_checksum_address(grantee)}
+    return _patient_signed(patient_id, fields, epoch, nonce, deadline)
 
 
 def revoke_and_rekey_message(
@@ -132,24 +135,18 @@ def revoke_and_rekey_message(
     deadline: int,
 ) -> dict[str, Any]:
     """The ``RevokeAndRekey`` struct values (``bundles`` as an array of ``Bundle`` structs)."""
-    return _patient_signed(
-        {
-            "patientId": patient_id,
-            "grantee": to_checksum_address(grantee),
-            "expectedKeyring": bytes32(expected, "expected keyring"),
-            "newKeyring": bytes32(keyring, "keyring"),
-            "bundles": [
-                {
-                    "grantee": to_checksum_address(b.grantee),
-                    "keyBundle": bytes32(b.key_bundle, "key_bundle"),
-                }
-                for b in bundles
-            ],
-        },
-        epoch,
-        nonce,
-        deadline,
-    )
+    fields = {
+        "grantee": to_checksum_address(grantee),
+        **_keyring_swap(expected, keyring),
+        "bundles": [
+            {
+                "grantee": to_checksum_address(b.grantee),
+                "keyBundle": bytes32(b.key_bundle, "key_bundle"),
+            }
+            for b in bundles
+        ],
+    }
+    return _patient_signed(patient_id, fields, epoch, nonce, deadline)
 
 
 def set_keyring_message(
@@ -161,16 +158,7 @@ def set_keyring_message(
     deadline: int,
 ) -> dict[str, Any]:
     """The ``SetKeyring`` struct values (compare-and-swap from ``expected``)."""
-    return _patient_signed(
-        {
-            "patientId": patient_id,
-            "expectedKeyring": bytes32(expected, "expected keyring"),
-            "newKeyring": bytes32(keyring, "keyring"),
-        },
-        epoch,
-        nonce,
-        deadline,
-    )
+    return _patient_signed(patient_id, _keyring_swap(expected, keyring), epoch, nonce, deadline)
 
 
 def provider_key_message(

@@ -10,6 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
+# errors that two contracts raise for the same situation
+_NO_SUCH_RECORD = (
+    "patient {patientId} has no record {recordId}",
+    "list the records with `medledger record list`",
+)
+_CLOCK_PAST_RANGE = (
+    "the chain clock is past the contracts' time range",
+    "this deployment cannot be used any more; redeploy",
+)
+
 #: ``{custom error name: (sentence, hint or None)}``
 ERROR_TEXT: dict[str, tuple[str, str | None]] = {
     "AccessControlBadConfirmation": ("a role can only be renounced by its own holder", None),
@@ -35,16 +45,14 @@ ERROR_TEXT: dict[str, tuple[str, str | None]] = {
                                 "use treatment, emergency, research, ... (see docs/cli.md)"),
     "AccessLogNoStanding": ("{caller} has no standing to read records of patient {patientId}",
                             "ask the patient for consent first"),
-    "AccessLogUnknownRecord": ("patient {patientId} has no record {recordId}",
-                               "list the records with `medledger record list`"),
+    "AccessLogUnknownRecord": _NO_SUCH_RECORD,
     "AnchorRegistryAlreadyAnchored": ("this batch root is already anchored in that stream",
                                       "nothing to do; prove items against the existing anchor"),
     "AnchorRegistryEmptyBatch": ("an anchored batch needs at least one item", None),
     "AnchorRegistryInvalidRoot": ("the batch root is empty (zero)", None),
     "AnchorRegistryProofTooLong": ("the inclusion proof has {length} steps, more than allowed",
                                    "split the batch into smaller ones"),
-    "AnchorRegistryTimeOverflow": ("the chain clock is past the contracts' time range",
-                                   "this deployment cannot be used any more; redeploy"),
+    "AnchorRegistryTimeOverflow": _CLOCK_PAST_RANGE,
     "BreakGlassCooldown": ("break-glass for this patient is in its cooldown until {until}",
                            "wait until the cooldown ends"),
     "BreakGlassDurationTooLong": ("a break-glass window of {duration} s exceeds the patient's "
@@ -106,8 +114,7 @@ ERROR_TEXT: dict[str, tuple[str, str | None]] = {
                                   "ask the patient to sign it again"),
     "MedLedgerStaleEpoch": ("the patient revoked or changed controller after signing this "
                             "operation", "ask the patient to sign it again"),
-    "MedLedgerTimeOverflow": ("the chain clock is past the contracts' time range",
-                              "this deployment cannot be used any more; redeploy"),
+    "MedLedgerTimeOverflow": _CLOCK_PAST_RANGE,
     "MedLedgerUnknownPatient": ("there is no patient {patientId}",
                                 "patient ids are printed by `medledger register patient`"),
     "OwnableInvalidOwner": ("{owner} cannot own the registry", None),
@@ -175,8 +182,7 @@ ERROR_TEXT: dict[str, tuple[str, str | None]] = {
     "RecordInvalidId": ("the record id is empty (zero)", None),
     "RecordNoStanding": ("{author} may not add records for patient {patientId}",
                          "ask the patient for a write grant (-a write)"),
-    "RecordNotFound": ("patient {patientId} has no record {recordId}",
-                       "list the records with `medledger record list`"),
+    "RecordNotFound": _NO_SUCH_RECORD,
     "RecordStaleKeyring": ("the patient's keyring changed while this record was prepared",
                            "run the command again"),
     "RecoveryAlreadyApproved": ("guardian {guardian} already approved this candidate", None),

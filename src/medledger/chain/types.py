@@ -98,7 +98,16 @@ class Record:
 
 
 @dataclass(frozen=True)
-class GrantRequest:
+class _StructArgument:
+    """A struct passed to a contract function (its subclass's fields in ABI order)."""
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """ABI tuple order, as web3 encodes a struct argument."""
+        return astuple(self)
+
+
+@dataclass(frozen=True)
+class GrantRequest(_StructArgument):
     """``MedLedger.GrantRequest``: one grant; ``valid_from`` 0 means "now"."""
 
     grantee: str
@@ -109,34 +118,22 @@ class GrantRequest:
     valid_until: int
     key_bundle: bytes = ZERO32
 
-    def as_tuple(self) -> tuple[Any, ...]:
-        """ABI tuple order, as web3 encodes a struct argument."""
-        return astuple(self)
-
 
 @dataclass(frozen=True)
-class Bundle:
+class Bundle(_StructArgument):
     """``MedLedger.Bundle``: a refreshed key bundle of ``revokeAndRekey``."""
 
     grantee: str
     key_bundle: bytes
 
-    def as_tuple(self) -> tuple[Any, ...]:
-        """ABI tuple order, as web3 encodes a struct argument."""
-        return astuple(self)
-
 
 @dataclass(frozen=True)
-class AccessRequest:
+class AccessRequest(_StructArgument):
     """``MedLedger.AccessRequest``: one entry of ``recordAccessBatch``."""
 
     patient_id: int
     record_id: bytes
     purpose: int
-
-    def as_tuple(self) -> tuple[Any, ...]:
-        """ABI tuple order, as web3 encodes a struct argument."""
-        return astuple(self)
 
 
 @dataclass(frozen=True)

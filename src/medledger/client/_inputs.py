@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from enum import IntEnum
+from typing import Any, TypeVar
 
 from medledger import codes
 from medledger.codes import Action, Category, Purpose
 from medledger.errors import InvalidInput
 from medledger.storage import CID
+
+C = TypeVar("C", bound=IntEnum)
 
 
 def _items(values: object, what: str) -> list[Any]:
@@ -28,20 +31,24 @@ def _items(values: object, what: str) -> list[Any]:
         ) from None
 
 
+def _code_set(
+    values: object, parse: Callable[[Any], C], plural: str, singular: str, example: str
+) -> tuple[C, ...]:
+    """The distinct codes named by ``values``, in code order; at least one."""
+    found = tuple(sorted({parse(v) for v in _items(values, plural)}))
+    if not found:
+        raise InvalidInput(
+            f"at least one {singular} is needed", hint=f"e.g. {plural}=['{example}']"
+        )
+    return found
+
+
 def as_categories(values: Iterable[str | int | Category] | str | int) -> tuple[Category, ...]:
-    items = _items(values, "categories")
-    cats = tuple(sorted({codes.category(v) for v in items}))
-    if not cats:
-        raise InvalidInput("at least one category is needed", hint="e.g. categories=['labs']")
-    return cats
+    return _code_set(values, codes.category, "categories", "category", "labs")
 
 
 def as_purposes(values: Iterable[str | int | Purpose] | str | int) -> tuple[Purpose, ...]:
-    items = _items(values, "purposes")
-    purposes = tuple(sorted({codes.purpose(v) for v in items}))
-    if not purposes:
-        raise InvalidInput("at least one purpose is needed", hint="e.g. purposes=['treatment']")
-    return purposes
+    return _code_set(values, codes.purpose, "purposes", "purpose", "treatment")
 
 
 def as_actions(values: Iterable[str | int] | str | int) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from medledger.chain import eip712
 from medledger.chain.contracts import checksum as to_checksum_address
@@ -35,6 +35,18 @@ T = TypeVar("T")
 Categories = Iterable[str | int | Category] | str | int
 Purposes = Iterable[str | int | Purpose] | str | int
 Actions = Iterable[str | int] | str | int
+
+
+class GrantTerms(TypedDict, total=False):
+    """The keyword terms of one grant (:meth:`ConsentNamespace.grant`,
+    :meth:`~ConsentNamespace.sign_grant`, each item of the ``*_many`` variants): exactly one of
+    ``duration`` (from now) or ``valid_until`` sets the end; ``valid_from`` a later start;
+    ``allow_classical`` lets a post-quantum patient's keys go to a classical-only grantee."""
+
+    duration: timedelta | int | None
+    valid_from: int | datetime | None
+    valid_until: int | datetime | None
+    allow_classical: bool
 
 
 class ConsentNamespace(Namespace):
@@ -107,10 +119,11 @@ class ConsentNamespace(Namespace):
         categories: Categories,
         purposes: Purposes,
         actions: Actions,
-        duration: timedelta | int | None,
-        valid_from: int | datetime | None,
-        valid_until: int | datetime | None,
         now: int,
+        *,
+        duration: timedelta | int | None = None,
+        valid_from: int | datetime | None = None,
+        valid_until: int | datetime | None = None,
         allow_classical: bool = False,
     ) -> GrantSpec:
         addr, provider = self._directory.active(grantee)
@@ -137,11 +150,8 @@ class ConsentNamespace(Namespace):
                         g["categories"],
                         g.get("purposes", ("treatment",)),
                         g.get("actions", ("read",)),
-                        g.get("duration"),
-                        g.get("valid_from"),
-                        g.get("valid_until"),
                         now,
-                        g.get("allow_classical", False),
+                        **{k: g[k] for k in GrantTerms.__optional_keys__ if k in g},
                     )
                 )
             except (KeyError, TypeError) as exc:
@@ -165,11 +175,7 @@ class ConsentNamespace(Namespace):
         categories: Categories,
         purposes: Purposes = ("treatment",),
         actions: Actions = ("read",),
-        *,
-        duration: timedelta | int | None = None,
-        valid_from: int | datetime | None = None,
-        valid_until: int | datetime | None = None,
-        allow_classical: bool = False,
+        **terms: Unpack[GrantTerms],
     ) -> GrantInfo:
         """Grant ``grantee`` time-limited, purpose-bound access to ``categories``.
 
@@ -180,17 +186,7 @@ class ConsentNamespace(Namespace):
         ``allow_classical=True`` (else :class:`~medledger.errors.PostQuantumDowngrade`).
         """
         now = self._chain.now()
-        spec = self._spec(
-            grantee,
-            categories,
-            purposes,
-            actions,
-            duration,
-            valid_from,
-            valid_until,
-            now,
-            allow_classical,
-        )
+        spec = self._spec(grantee, categories, purposes, actions, now, **terms)
         return self._grant_all([spec], now)[0]
 
     def grant_many(self, grants: Sequence[dict[str, Any]]) -> list[GrantInfo]:
@@ -371,11 +367,8 @@ class ConsentNamespace(Namespace):
         purposes: Purposes = ("treatment",),
         actions: Actions = ("read",),
         *,
-        duration: timedelta | int | None = None,
-        valid_from: int | datetime | None = None,
-        valid_until: int | datetime | None = None,
         deadline: int | None = None,
-        allow_classical: bool = False,
+        **terms: Unpack[GrantTerms],
     ) -> SignedConsent:
         """Sign a grant for a relayer (EIP-712); the patient sends no transaction.
 
@@ -384,17 +377,7 @@ class ConsentNamespace(Namespace):
         other grantees and a resealed emergency kit, each transaction as a signed step.
         """
         now = self._chain.now()
-        spec = self._spec(
-            grantee,
-            categories,
-            purposes,
-            actions,
-            duration,
-            valid_from,
-            valid_until,
-            now,
-            allow_classical,
-        )
+        spec = self._spec(grantee, categories, purposes, actions, now, **terms)
         return self._sign_grants([spec], now, deadline)
 
     def sign_grant_many(

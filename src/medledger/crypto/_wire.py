@@ -28,35 +28,29 @@ class Writer:
     def __init__(self) -> None:
         self._buf = bytearray()
 
-    def u8(self, value: int) -> Writer:
-        self._buf += _U8.pack(value)
-        return self
-
-    def u16(self, value: int) -> Writer:
-        self._buf += _U16.pack(value)
-        return self
-
-    def u32(self, value: int) -> Writer:
-        self._buf += _U32.pack(value)
-        return self
-
-    def u64(self, value: int) -> Writer:
-        self._buf += _U64.pack(value)
-        return self
-
     def raw(self, data: bytes) -> Writer:
         self._buf += data
         return self
 
+    def u8(self, value: int) -> Writer:
+        return self.raw(_U8.pack(value))
+
+    def u16(self, value: int) -> Writer:
+        return self.raw(_U16.pack(value))
+
+    def u32(self, value: int) -> Writer:
+        return self.raw(_U32.pack(value))
+
+    def u64(self, value: int) -> Writer:
+        return self.raw(_U64.pack(value))
+
     def bytes16(self, data: bytes) -> Writer:
         """A byte string with a u16 length prefix."""
-        self._buf += _U16.pack(len(data)) + data
-        return self
+        return self.u16(len(data)).raw(data)
 
     def bytes32(self, data: bytes) -> Writer:
         """A byte string with a u32 length prefix."""
-        self._buf += _U32.pack(len(data)) + data
-        return self
+        return self.u32(len(data)).raw(data)
 
     def getvalue(self) -> bytes:
         return bytes(self._buf)
@@ -106,6 +100,15 @@ class Reader:
     def magic(self, expected: bytes) -> None:
         if self.raw(len(expected)) != expected:
             raise InvalidInput(f"not a {self._what} (bad magic)")
+
+    def header(self, magic: bytes, versions: tuple[int, ...]) -> int:
+        """Check the format's magic, then read its u8 version; one of ``versions`` or
+        ``InvalidInput``."""
+        self.magic(magic)
+        version = self.u8()
+        if version not in versions:
+            raise InvalidInput(f"unsupported {self._what} version {version}")
+        return version
 
     def end(self) -> None:
         """Assert that everything was consumed."""

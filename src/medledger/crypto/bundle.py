@@ -111,10 +111,7 @@ def open_key_bundle(
     b_domain = None
     try:
         r = Reader(bundle, "key bundle")
-        r.magic(MAGIC)
-        version = r.u8()
-        if version not in (1, 2):
-            raise InvalidInput(f"unsupported key bundle version {version}")
+        version = r.header(MAGIC, (1, 2))
         b_patient, b_grantee, b_mask = r.u64(), r.raw(20), r.u16()
         b_until = decode_until(r.u64())
         if version >= 2:

@@ -91,10 +91,7 @@ def _parse(kit: bytes) -> tuple[int, int, dict[bytes, bytes], int, Domain | None
     kit_domain = None
     try:
         r = Reader(kit, "emergency kit")
-        r.magic(MAGIC)
-        version = r.u8()
-        if version not in (1, 2):
-            raise InvalidInput(f"unsupported emergency kit version {version}")
+        version = r.header(MAGIC, (1, 2))
         patient_id, cat_mask = r.u64(), r.u16()
         if version >= 2:
             kit_domain = Domain(r.u64(), r.raw(20))

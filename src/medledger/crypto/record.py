@@ -40,7 +40,7 @@ import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, Required, TypedDict, Unpack
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -189,10 +189,7 @@ def _parse_fixed(data: bytes) -> tuple[RecordHeader, int]:
     domain, commitment = UNBOUND, b""
     try:
         r = Reader(data, "sealed record")
-        r.magic(MAGIC)
-        version = r.u8()
-        if version not in READ_VERSIONS:
-            raise InvalidInput(f"unsupported sealed record version {version}")
+        version = r.header(MAGIC, READ_VERSIONS)
         suite = Suite.parse(r.u8())
         category = r.u8()
         patient_id = r.u64()
@@ -244,13 +241,32 @@ def _with_wrapped(header: RecordHeader, wrapped: bytes) -> RecordHeader:
     return dataclasses.replace(header, wrapped_key=wrapped)
 
 
+class SealOptions(TypedDict, total=False):
+    """Keyword options of :func:`seal_record`, :func:`seal_stream` and :func:`seal_file`.
+
+    ``category`` and ``author`` (the writer's EVM address) are required. ``created_at`` (unix
+    seconds, default now) is when the sealed record is made -- not a clinical date, which belongs
+    inside the plaintext: it selects the epoch, and back-dating a new record into an old epoch
+    would expose it to former grantees. ``segment_size`` defaults to
+    :data:`DEFAULT_SEGMENT_SIZE`. ``domain`` (default unbound) binds the record to its deployment
+    (chain id, contract); the SDK always passes it.
+    """
+
+    category: Required[int]
+    author: Required[str]
+    created_at: int | None
+    segment_size: int
+    domain: Domain
+
+
 def _new_header(
     directory: PublicDirectory,
+    *,
     category: int,
     author: str,
-    created_at: int | None,
-    segment_size: int,
-    domain: Domain,
+    created_at: int | None = None,
+    segment_size: int = DEFAULT_SEGMENT_SIZE,
+    domain: Domain = UNBOUND,
 ) -> tuple[RecordHeader, bytes]:
     """A fresh data key and the header that carries it wrapped to the covering epoch key."""
     if created_at is None:
@@ -324,22 +340,13 @@ def _zero_filled(size: int) -> tuple[io.BytesIO, memoryview]:
 def seal_record(
     plaintext: bytes | bytearray | memoryview,
     directory: PublicDirectory,
-    *,
-    category: int,
-    author: str,
-    created_at: int | None = None,
-    segment_size: int = DEFAULT_SEGMENT_SIZE,
-    domain: Domain = UNBOUND,
+    **options: Unpack[SealOptions],
 ) -> bytes:
-    """Seal ``plaintext`` for ``directory``'s patient under the epoch covering ``created_at``.
-
-    ``author`` is the writer's EVM address. ``created_at`` (unix seconds, default now) is when the
-    sealed record is made -- not a clinical date, which belongs inside the plaintext: it selects
-    the epoch, and back-dating a new record into an old epoch would expose it to former
-    grantees. ``domain`` binds the record to its deployment (chain id, contract); the SDK
-    always passes it. Returns the sealed record (format v2).
+    """Seal ``plaintext`` for ``directory``'s patient under the epoch covering ``created_at``
+    (options: :class:`SealOptions`). Returns the sealed record (format v2).
     """
-    header, data_key = _new_header(directory, category, author, created_at, segment_size, domain)
+    header, data_key = _new_header(directory, **options)
+    segment_size = header.segment_size
     aad = header.encode()
     aes = AESGCM(data_key)
     src = memoryview(plaintext).cast("B")
@@ -436,18 +443,14 @@ def seal_stream(
     src: ReadableStream,
     dst: WritableStream,
     directory: PublicDirectory,
-    *,
-    category: int,
-    author: str,
-    created_at: int | None = None,
-    segment_size: int = DEFAULT_SEGMENT_SIZE,
-    domain: Domain = UNBOUND,
+    **options: Unpack[SealOptions],
 ) -> RecordHeader:
     """Seal everything ``src`` yields into ``dst`` in constant memory (two segment buffers).
 
     Produces the same format as :func:`seal_record` (each call uses a fresh key and nonce).
     """
-    header, data_key = _new_header(directory, category, author, created_at, segment_size, domain)
+    header, data_key = _new_header(directory, **options)
+    segment_size = header.segment_size
     aad = header.encode()
     aes = AESGCM(data_key)
     out = memoryview(bytearray(segment_size + TAG_LEN))
@@ -499,25 +502,11 @@ def seal_file(
     src_path: str | os.PathLike[str],
     dst_path: str | os.PathLike[str],
     directory: PublicDirectory,
-    *,
-    category: int,
-    author: str,
-    created_at: int | None = None,
-    segment_size: int = DEFAULT_SEGMENT_SIZE,
-    domain: Domain = UNBOUND,
+    **options: Unpack[SealOptions],
 ) -> RecordHeader:
     """:func:`seal_stream` from a file to a file; ``dst_path`` appears only when complete."""
     with open(src_path, "rb") as fsrc, atomic_open(dst_path) as fdst:
-        return seal_stream(
-            fsrc,
-            fdst,
-            directory,
-            category=category,
-            author=author,
-            created_at=created_at,
-            segment_size=segment_size,
-            domain=domain,
-        )
+        return seal_stream(fsrc, fdst, directory, **options)
 
 
 def open_file(

@@ -71,18 +71,13 @@ class CustodianClient:
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:
             response = self._http.request(method, path, json=body)
-        except httpx.TimeoutException as exc:
-            raise CustodianUnreachable(
-                f"custodian {self.url} timed out ({type(exc).__name__})",
-                custodian=self.url,
-                code="timeout",
-            ) from None
         except httpx.HTTPError as exc:
-            raise CustodianUnreachable(
-                f"cannot reach custodian {self.url}: {type(exc).__name__}",
-                custodian=self.url,
-                code="unreachable",
-            ) from None
+            name = type(exc).__name__
+            if isinstance(exc, httpx.TimeoutException):
+                message, code = f"custodian {self.url} timed out ({name})", "timeout"
+            else:
+                message, code = f"cannot reach custodian {self.url}: {name}", "unreachable"
+            raise CustodianUnreachable(message, custodian=self.url, code=code) from None
         try:
             payload = response.json()
         except ValueError:

@@ -32,38 +32,18 @@ from medledger.custodian.store import Decision
 
 _NS = uuid.UUID("5b0c7d5e-6a43-4f0e-9a53-6a7b1f3c2d10")
 
-#: action -> (type, subtype, FHIR action code, entity is a record?)
-_CODES: dict[str, tuple[dict[str, str], dict[str, str], str, bool]] = {
-    "reencryption": (
-        _coding(DCM, "110110", "Patient Record"),
-        _coding(RESTFUL_INTERACTION, "read", "read"),
-        "R",
-        True,
-    ),
-    "delegation": (
-        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
-        _coding(RESTFUL_INTERACTION, "create", "create"),
-        "C",
-        False,
-    ),
-    "revocation": (
-        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
-        _coding(RESTFUL_INTERACTION, "delete", "delete"),
-        "D",
-        False,
-    ),
-    "erasure": (
-        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
-        _coding(RESTFUL_INTERACTION, "delete", "delete"),
-        "D",
-        True,
-    ),
-    "capsule": (
-        _coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
-        _coding(RESTFUL_INTERACTION, "create", "create"),
-        "C",
-        True,
-    ),
+_REST_OPERATION = (AUDIT_EVENT_TYPE, "rest", "RESTful Operation")
+
+#: AuditEvent.action code of each RESTful interaction.
+_ACTION_CODE = {"read": "R", "create": "C", "delete": "D"}
+
+#: action -> (type (system, code, display), RESTful interaction (the subtype), entity is a record?)
+_CODES: dict[str, tuple[tuple[str, str, str], str, bool]] = {
+    "reencryption": ((DCM, "110110", "Patient Record"), "read", True),
+    "delegation": (_REST_OPERATION, "create", False),
+    "revocation": (_REST_OPERATION, "delete", False),
+    "erasure": (_REST_OPERATION, "delete", True),
+    "capsule": (_REST_OPERATION, "create", True),
 }
 
 
@@ -76,7 +56,10 @@ def _account(chain_id: int, address: str) -> dict[str, Any]:
 
 def audit_event(d: Decision, *, chain_id: int, custodian: str) -> dict[str, Any]:
     """One decision as an AuditEvent."""
-    event_type, subtype, action, on_record = _CODES[d.action]
+    kind, interaction, on_record = _CODES[d.action]
+    event_type = _coding(*kind)
+    subtype = _coding(RESTFUL_INTERACTION, interaction, interaction)
+    action = _ACTION_CODE[interaction]
     refused = d.outcome == "refused"
     entity: list[dict[str, Any]] = [
         {

@@ -18,7 +18,7 @@ import functools
 import inspect
 import secrets
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypedDict, Unpack
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
@@ -460,6 +460,18 @@ def subject_of_address(address: str) -> bytes:
     return bytes(12) + bytes.fromhex(to_checksum_address(address)[2:])
 
 
+class KfragScope(TypedDict):
+    """What a sealed kfrag is bound to (the keyword arguments of :func:`seal_kfrag` and
+    :func:`open_kfrag`, passed on to :func:`kfrag_context`)."""
+
+    chain_id: int
+    medledger: str
+    custodian: str
+    patient_id: int
+    grantee: str
+    kind: int
+
+
 def kfrag_context(
     *, chain_id: int, medledger: str, custodian: str, patient_id: int, grantee: str, kind: int
 ) -> bytes:
@@ -475,52 +487,19 @@ def kfrag_context(
     )
 
 
-def seal_kfrag(
-    encryption_key: bytes,
-    kfrag: bytes,
-    *,
-    chain_id: int,
-    medledger: str,
-    custodian: str,
-    patient_id: int,
-    grantee: str,
-    kind: int,
-) -> bytes:
+def seal_kfrag(encryption_key: bytes, kfrag: bytes, **scope: Unpack[KfragScope]) -> bytes:
     """Seal a kfrag's bytes to a custodian's 32-byte X25519 ``encryptionKey`` (from /v1/info)."""
-    context = kfrag_context(
-        chain_id=chain_id,
-        medledger=medledger,
-        custodian=custodian,
-        patient_id=patient_id,
-        grantee=grantee,
-        kind=kind,
-    )
     return hpke_seal(
-        PublicKey.from_x25519_bytes(encryption_key), kfrag, label=KFRAG_LABEL, context=context
+        PublicKey.from_x25519_bytes(encryption_key),
+        kfrag,
+        label=KFRAG_LABEL,
+        context=kfrag_context(**scope),
     )
 
 
-def open_kfrag(
-    key: PrivateKey,
-    sealed: bytes,
-    *,
-    chain_id: int,
-    medledger: str,
-    custodian: str,
-    patient_id: int,
-    grantee: str,
-    kind: int,
-) -> bytes:
+def open_kfrag(key: PrivateKey, sealed: bytes, **scope: Unpack[KfragScope]) -> bytes:
     """Open :func:`seal_kfrag`'s output (DecryptionFailed on any mismatch)."""
-    context = kfrag_context(
-        chain_id=chain_id,
-        medledger=medledger,
-        custodian=custodian,
-        patient_id=patient_id,
-        grantee=grantee,
-        kind=kind,
-    )
-    return hpke_open(key, sealed, label=KFRAG_LABEL, context=context)
+    return hpke_open(key, sealed, label=KFRAG_LABEL, context=kfrag_context(**scope))
 
 
 __all__ = [

@@ -232,30 +232,25 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def current(
-    portal: Portal, request: Request, *, touch: bool = True
-) -> tuple[Unlocked | None, Response | None]:
+def current(portal: Portal, request: Request, *, touch: bool = True) -> Unlocked | Response:
     """The unlocked session of this request, or the response to send instead."""
     item, idle = portal.sessions.lookup(request.cookies.get(COOKIE), touch=touch)
     if item is not None:
-        return item, None
+        return item
     target = "/unlock?m=idle" if idle else "/unlock"
     if request.url.path.startswith("/api/"):
         message = IDLE_MESSAGE.format(m=portal.idle_minutes()) if idle else "The portal is locked."
-        return None, JSONResponse({"error": "locked", "message": message}, status_code=401)
-    return None, redirect(target)
+        return JSONResponse({"error": "locked", "message": message}, status_code=401)
+    return redirect(target)
 
 
-async def form_with_csrf(
-    request: Request, item: Unlocked
-) -> tuple[FormData | None, Response | None]:
+async def form_with_csrf(request: Request, item: Unlocked) -> FormData | Response:
+    """The posted form when it carries the session's CSRF token, else the refusal to send."""
     form = await request.form()
     token = form.get("csrf") or request.headers.get("x-csrf-token")
     if not item.check_csrf(token if isinstance(token, str) else None):
-        return None, HTMLResponse(
-            pages.message_page("Request refused", CSRF_MESSAGE), status_code=403
-        )
-    return form, None
+        return HTMLResponse(pages.message_page("Request refused", CSRF_MESSAGE), status_code=403)
+    return form
 
 
 def unlock_page(portal: Portal, message: str | None = None, status: int = 200) -> Response:

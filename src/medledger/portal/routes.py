@@ -56,10 +56,9 @@ def register(app: FastAPI, portal: Portal) -> None:
     async def page(
         request: Request, build: Callable[[Unlocked], str], *, title: str, name: str
     ) -> Response:
-        item, other = current(portal, request)
-        if item is None:
-            assert other is not None
-            return other
+        item = current(portal, request)
+        if isinstance(item, Response):
+            return item
         try:
             return html(await portal.call(lambda: build(item)))
         except Unavailable as exc:
@@ -76,14 +75,12 @@ def register(app: FastAPI, portal: Portal) -> None:
         back: str | Callable[[Any], str],
     ) -> Response:
         """A POST: session, CSRF token, then the SDK call; its outcome is flashed on ``back``."""
-        item, other = current(portal, request)
-        if item is None:
-            assert other is not None
-            return other
-        form, refused = await form_with_csrf(request, item)
-        if form is None:
-            assert refused is not None
-            return refused
+        item = current(portal, request)
+        if isinstance(item, Response):
+            return item
+        form = await form_with_csrf(request, item)
+        if isinstance(form, Response):
+            return form
         target = back(form) if callable(back) else back
         try:
             item.flash.append(("ok", await portal.call(lambda: work(item, form))))
@@ -142,11 +139,10 @@ def register(app: FastAPI, portal: Portal) -> None:
 
     @app.post("/lock")
     async def lock(request: Request) -> Response:
-        item, _ = current(portal, request)
-        if item is not None:
-            form, refused = await form_with_csrf(request, item)
-            if form is None:
-                assert refused is not None
+        item = current(portal, request)
+        if not isinstance(item, Response):
+            refused = await form_with_csrf(request, item)
+            if isinstance(refused, Response):
                 return refused
             portal.sessions.drop(request.cookies.get(COOKIE))
         response = redirect("/unlock?m=locked")
@@ -190,10 +186,9 @@ def register(app: FastAPI, portal: Portal) -> None:
 
     @app.get("/records/{rid}/download")
     async def record_download(request: Request, rid: str) -> Response:
-        item, other = current(portal, request)
-        if item is None:
-            assert other is not None
-            return other
+        item = current(portal, request)
+        if isinstance(item, Response):
+            return item
         try:
             plain = await portal.call(
                 lambda: item.session.access.open_own(record_row(item, rid).record_id)
@@ -285,10 +280,9 @@ def register(app: FastAPI, portal: Portal) -> None:
 
     @app.get("/api/log")
     async def api_log(request: Request, after: int = 0) -> Response:
-        item, other = current(portal, request, touch=False)
-        if item is None:
-            assert other is not None
-            return other
+        item = current(portal, request, touch=False)
+        if isinstance(item, Response):
+            return item
 
         def work() -> dict[str, Any]:
             s = item.session
@@ -315,10 +309,9 @@ def register(app: FastAPI, portal: Portal) -> None:
 
     @app.get("/download/{name}")
     async def download(request: Request, name: str) -> Response:
-        item, other = current(portal, request)
-        if item is None:
-            assert other is not None
-            return other
+        item = current(portal, request)
+        if isinstance(item, Response):
+            return item
         if name not in ("accounting.html", "accounting.csv", "fhir.json"):
             return html(pages.message_page("Not found", "No such download.", back="/log"), 404)
         try:

@@ -8,6 +8,7 @@ scenario stores); anything else is offered as a file download.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -78,71 +79,83 @@ def _value(resource: dict[str, Any]) -> str | None:
     return _text(resource.get("valueCodeableConcept"))
 
 
-def summarize(resource: dict[str, Any]) -> Summary:
+Resource = dict[str, Any]
+
+
+def _allergy_details(r: Resource) -> Iterator[tuple[str, object]]:
+    yield "criticality", r.get("criticality")
+    yield "status", _status(r, "clinicalStatus")
+    for reaction in r.get("reaction") or []:
+        for m in reaction.get("manifestation") or [] if isinstance(reaction, dict) else []:
+            yield "reaction", _text(m)
+
+
+def _medication_details(r: Resource) -> Iterator[tuple[str, object]]:
+    yield "status", r.get("status")
+    for dosage in r.get("dosage") or r.get("dosageInstruction") or []:
+        if isinstance(dosage, dict):
+            yield "dosage", dosage.get("text")
+
+
+def _status_only(r: Resource) -> Iterable[tuple[str, object]]:
+    return [("status", r.get("status"))]
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """How one resource type is summarized: its kind label, where its title is (and the title
+    when that is empty), and its (label, value) details in order."""
+
+    kind: str
+    title_key: str
+    untitled: str
+    details: Callable[[Resource], Iterable[tuple[str, object]]]
+
+
+_MEDICATION = _Kind("Medication", "medicationCodeableConcept", "Medication", _medication_details)
+
+_KINDS: dict[str, _Kind] = {
+    "AllergyIntolerance": _Kind("Allergy", "code", "Allergy", _allergy_details),
+    "MedicationStatement": _MEDICATION,
+    "MedicationRequest": _MEDICATION,
+    "MedicationAdministration": _MEDICATION,
+    "Condition": _Kind(
+        "Condition", "code", "Condition", lambda r: [("status", _status(r, "clinicalStatus"))]
+    ),
+    "Observation": _Kind(
+        "Lab / observation",
+        "code",
+        "Observation",
+        lambda r: [("value", _value(r)), ("status", r.get("status"))],
+    ),
+    "Immunization": _Kind("Immunization", "vaccineCode", "Immunization", _status_only),
+    "Procedure": _Kind("Procedure", "code", "Procedure", _status_only),
+    "DiagnosticReport": _Kind(
+        "Report", "code", "Report", lambda r: [("conclusion", r.get("conclusion"))]
+    ),
+}
+
+_WHEN_KEYS = (
+    "effectiveDateTime",
+    "onsetDateTime",
+    "occurrenceDateTime",
+    "performedDateTime",
+    "recordedDate",
+    "authoredOn",
+    "issued",
+)
+
+
+def summarize(resource: Resource) -> Summary:
     rtype = str(resource.get("resourceType", "Resource"))
-    details: list[str] = []
-
-    def add(label: str, value: object) -> None:
-        if value not in (None, "", []):
-            details.append(f"{label}: {value}")
-
-    when = next(
-        (
-            resource[k]
-            for k in (
-                "effectiveDateTime",
-                "onsetDateTime",
-                "occurrenceDateTime",
-                "performedDateTime",
-                "recordedDate",
-                "authoredOn",
-                "issued",
-            )
-            if isinstance(resource.get(k), str)
-        ),
-        None,
+    how = _KINDS.get(rtype) or _Kind(rtype, "code", rtype, lambda r: ())
+    when = next((resource[k] for k in _WHEN_KEYS if isinstance(resource.get(k), str)), None)
+    details = (*how.details(resource), ("date", when))
+    return Summary(
+        how.kind,
+        _text(resource.get(how.title_key)) or how.untitled,
+        tuple(f"{label}: {value}" for label, value in details if value not in (None, "", [])),
     )
-    if rtype == "AllergyIntolerance":
-        title = _text(resource.get("code")) or "Allergy"
-        add("criticality", resource.get("criticality"))
-        add("status", _status(resource, "clinicalStatus"))
-        for reaction in resource.get("reaction") or []:
-            for m in reaction.get("manifestation") or [] if isinstance(reaction, dict) else []:
-                add("reaction", _text(m))
-        kind = "Allergy"
-    elif rtype in ("MedicationStatement", "MedicationRequest", "MedicationAdministration"):
-        title = _text(resource.get("medicationCodeableConcept")) or "Medication"
-        add("status", resource.get("status"))
-        for dosage in resource.get("dosage") or resource.get("dosageInstruction") or []:
-            if isinstance(dosage, dict):
-                add("dosage", dosage.get("text"))
-        kind = "Medication"
-    elif rtype == "Condition":
-        title = _text(resource.get("code")) or "Condition"
-        add("status", _status(resource, "clinicalStatus"))
-        kind = "Condition"
-    elif rtype == "Observation":
-        title = _text(resource.get("code")) or "Observation"
-        add("value", _value(resource))
-        add("status", resource.get("status"))
-        kind = "Lab / observation"
-    elif rtype == "Immunization":
-        title = _text(resource.get("vaccineCode")) or "Immunization"
-        add("status", resource.get("status"))
-        kind = "Immunization"
-    elif rtype == "Procedure":
-        title = _text(resource.get("code")) or "Procedure"
-        add("status", resource.get("status"))
-        kind = "Procedure"
-    elif rtype == "DiagnosticReport":
-        title = _text(resource.get("code")) or "Report"
-        add("conclusion", resource.get("conclusion"))
-        kind = "Report"
-    else:
-        title = _text(resource.get("code")) or rtype
-        kind = rtype
-    add("date", when)
-    return Summary(kind, title, tuple(details))
 
 
 def date_time(ts: int) -> str:

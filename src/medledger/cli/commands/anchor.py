@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from medledger.cli.exitcodes import ERROR
-from medledger.cli.options import PATIENT_ID, path_option, purpose_option
+from medledger.cli.options import PATIENT_ID, Decorator, path_option, purpose_option
 from medledger.cli.output import emit, error_payload, kv_table, plain, print_json, when
 from medledger.cli.state import connection_options, get_state, sdk_options
 from medledger.errors import InvalidInput
@@ -43,6 +43,18 @@ def _read_input(name: str) -> bytes:
 def read_lines(name: str) -> list[bytes]:
     """One item per line (line endings removed, empty lines skipped)."""
     return [line for line in _read_input(name).splitlines() if line]
+
+
+def item_options(file_help: str, text_help: str) -> Decorator:
+    """``--item-file F`` and ``--item TEXT``: the item :func:`one_item` reads."""
+    from_file = click.option(
+        "--item-file",
+        type=click.Path(allow_dash=True, dir_okay=False, path_type=str),
+        default=None,
+        help=file_help,
+    )
+    as_text = click.option("--item", "item_text", default=None, help=text_help)
+    return lambda command: from_file(as_text(command))
 
 
 def one_item(item_file: str | None, item_text: str | None) -> bytes:
@@ -180,13 +192,7 @@ Examples:
   medledger anchor prove --as clinic --record 0x5c1f...e2 --item '{"hr": 72}' --out hr.proof""",
 )
 @click.option("--record", "record_id", required=True, help="Record id of the batch.")
-@click.option(
-    "--item-file",
-    type=click.Path(allow_dash=True, dir_okay=False, path_type=str),
-    default=None,
-    help="The item: this file's bytes (- for stdin).",
-)
-@click.option("--item", "item_text", default=None, help="The item as text (a line of --lines).")
+@item_options("The item: this file's bytes (- for stdin).", "The item as text (a line of --lines).")
 @purpose_option("Why you read the batch (logged on-chain).")
 @path_option("-o", "--out", help="Write the proof here (default: stdout).")
 @sdk_options
@@ -231,13 +237,9 @@ Examples:
 )
 @click.argument("proof_file", type=click.Path(allow_dash=True, dir_okay=False, path_type=str))
 @click.option("--offline", is_flag=True, help="Check the Merkle proof only; do not ask the chain.")
-@click.option(
-    "--item-file",
-    type=click.Path(allow_dash=True, dir_okay=False, path_type=str),
-    default=None,
-    help="Also check that the proof is about this file's bytes.",
+@item_options(
+    "Also check that the proof is about this file's bytes.", "Also check it is about this text."
 )
-@click.option("--item", "item_text", default=None, help="Also check it is about this text.")
 @connection_options
 def verify(proof_file: str, offline: bool, item_file: str | None, item_text: str | None) -> None:
     """Check an inclusion proof: exit 0 if valid, 1 if not (naming the failed check).
