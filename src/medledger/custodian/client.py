@@ -16,11 +16,13 @@ import httpx
 from medledger.custodian.protocol import (
     PROTOCOL_VERSION,
     CapsuleRegistration,
+    CapsuleRegistrationBatch,
     Delegation,
     Erasure,
     Reencryption,
     Revocation,
     SignedReceipt,
+    capsule_entries_to_json,
     parse_hex,
     to_hex,
 )
@@ -179,6 +181,21 @@ class CustodianClient:
         controller signs)."""
         body = {"registration": registration.to_json(), "signature": to_hex(signature)}
         return self._receipt(self._request("POST", "/v1/capsules", body))
+
+    def register_capsules(
+        self,
+        registration: CapsuleRegistrationBatch,
+        entries: list[tuple[bytes, bytes]],
+        signature: bytes,
+    ) -> SignedReceipt:
+        """Register the capsules of several records at once: ``entries`` are ``(record id,
+        capsule digest)`` pairs hashing to the signed ``entriesDigest``."""
+        body = {
+            "registration": registration.to_json(),
+            "entries": capsule_entries_to_json(entries),
+            "signature": to_hex(signature),
+        }
+        return self._receipt(self._request("POST", "/v1/capsules/batch", body))
 
     def revoke(self, revocation: Revocation, signature: bytes) -> SignedReceipt:
         body = {"revocation": revocation.to_json(), "signature": to_hex(signature)}
