@@ -8,6 +8,7 @@ every grantee holding a key bundle would decrypt them offline, forever, with no 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +17,9 @@ import pytest
 from helpers.custodian_mode import CustodianWorld, make_custodian_world
 from helpers.fhir_import import synthea_dir
 from medledger.codes import Category
-from medledger.crypto.pre import is_custodial
-from medledger.errors import CustodiansUnavailable, KeyNotAvailable
+from medledger.crypto.pre import is_custodial, read_custodial_header, seal_custodial
+from medledger.custodian import protocol as p
+from medledger.errors import CustodianRefused, CustodiansUnavailable, KeyNotAvailable
 from medledger.fhir.importer import Importer, Summary
 from medledger.fhir.journal import Journal
 from medledger.fhir.patients import PatientMap
@@ -184,3 +186,80 @@ def test_an_import_stopped_by_custodians_down_finishes_registration_on_rerun(
     again = _import(cw, src, state)
     assert again.records_added == 0
     assert again.records_already_imported == summary.records_planned
+
+
+def _unregistered_custodial_record(cw: CustodianWorld, text: bytes) -> tuple[bytes, bytes]:
+    """A custodial record on-chain whose capsule no custodian has heard of (what a writer that
+    crashed between the transaction and the registration leaves): (record id, capsule)."""
+    policy = cw.clinic.custodians.policy(cw.pid)
+    blob = seal_custodial(
+        text, policy.delegating_key, category=int(Category.ALLERGIES), patient_id=cw.pid,
+        author=cw.clinic.address, created_at=cw.ml.chain.now(),
+        domain=cw.clinic.custodians._domain(),
+    )  # fmt: skip
+    cid = cw.ml.store.put(blob)
+    keyring = cw.ml.patient(cw.pid).keyring
+    cw.clinic.contract.add_record_batch(
+        cw.pid, keyring, [(cid.digest, int(Category.ALLERGIES), 0x55)]
+    )
+    return cid.digest, read_custodial_header(blob).capsule_bytes
+
+
+def test_batch_registration_checks_every_record_all_or_nothing(cw: CustodianWorld) -> None:
+    custodian = cw.custodians[0]
+    chain_id, medledger = cw.ml.chain.chain_id, cw.ml.contracts.medledger.address
+    added = cw.clinic.records.add_batch(cw.pid, [(b"a1", "allergies"), (b"a2", "allergies")])
+    known = [
+        (r.record_id, p.capsule_digest(read_custodial_header(
+            cw.clinic.records.fetch_sealed(r.record_id, patient_id=cw.pid)).capsule_bytes))
+        for r in added
+    ]  # fmt: skip
+    fresh_rid, fresh_capsule = _unregistered_custodial_record(cw, b"a3")
+    fresh = (fresh_rid, p.capsule_digest(fresh_capsule))
+
+    def signed(
+        who: str, entries: list[tuple[bytes, bytes]], count: int | None = None
+    ) -> tuple[p.CapsuleRegistrationBatch, bytes]:
+        b = p.CapsuleRegistrationBatch(
+            cw.pid, len(entries) if count is None else count, p.capsule_entries_digest(entries),
+            p.new_nonce(), cw.ml.chain.now() + 120,
+        )  # fmt: skip
+        return b, getattr(cw, who).custodians._sign(b)
+
+    def refused(who: str, entries: list[tuple[bytes, bytes]], **kw: int) -> str:
+        b, sig = signed(who, entries, **kw)
+        with pytest.raises(CustodianRefused) as exc:
+            custodian.client.register_capsules(b, entries, sig)
+        return str(exc.value.code)
+
+    def stored(rid: bytes) -> bool:
+        return any(
+            (d["action"], d["outcome"], d["subject"]) == ("capsule", "stored", "0x" + rid.hex())
+            for d in custodian.client.decisions(cw.pid)
+        )
+
+    # each record gets the single registration's checks; one failing refuses the whole batch
+    assert refused("clinic", [fresh, (os.urandom(32), os.urandom(32))]) == "unknown_record"
+    assert refused("specialist", [fresh]) == "not_author"  # a provider, not its author
+    assert refused("clinic", [fresh, (known[0][0], os.urandom(32))]) == "capsule_conflict"
+    assert refused("clinic", [fresh], count=2) == "bad_request"
+    too_many = [(os.urandom(32), os.urandom(32)) for _ in range(p.MAX_CAPSULE_BATCH + 1)]
+    assert refused("clinic", too_many) == "bad_request"
+    b, sig = signed("clinic", [fresh])
+    with pytest.raises(CustodianRefused) as exc:  # entries that are not the signed ones
+        custodian.client.register_capsules(b, [(fresh_rid, os.urandom(32))], sig)
+    assert exc.value.code == "bad_entries"
+    assert not stored(fresh_rid)  # nothing of a refused batch was kept
+
+    # accepted: a signed receipt for this request; known records again are idempotent
+    receipt = custodian.client.register_capsules(b, [fresh], sig)
+    receipt.verify(chain_id, medledger, custodian.keys.address,
+                   request_digest=b.digest(chain_id, medledger))  # fmt: skip
+    assert receipt.receipt.action == p.ACTION_CAPSULES_REGISTERED
+    assert receipt.receipt.subject == b.entries_digest
+    assert stored(fresh_rid)
+    with pytest.raises(CustodianRefused) as exc:  # the same signed request twice
+        custodian.client.register_capsules(b, [fresh], sig)
+    assert exc.value.code == "replayed"
+    b2, sig2 = signed("patient", [fresh, *known])  # the controller may register too
+    custodian.client.register_capsules(b2, [fresh, *known], sig2)

@@ -35,7 +35,6 @@ from medledger.custodian import protocol as p
 from medledger.custodian.client import CustodianClient
 from medledger.errors import (
     AccessDenied,
-    CustodianRefused,
     CustodiansUnavailable,
     NotRegistered,
     StaleKeyring,
@@ -192,13 +191,7 @@ def _register_chunk(
         b = p.CapsuleRegistrationBatch(
             patient_id, len(entries), digest, p.new_nonce(), ns._deadline()
         )
-        try:
-            signed = client.register_capsules(b, entries, ns._sign(b))
-        except CustodianRefused as exc:
-            if exc.code != "http_404":
-                raise
-            # a custodian that predates batched registration: one request per record
-            return _one_by_one(ns, addr, client, patient_id, entries)
+        signed = client.register_capsules(b, entries, ns._sign(b))
         return ns._verified(addr, signed, b, p.ACTION_CAPSULES_REGISTERED)
 
     def shortfall(n: int) -> str:
@@ -208,23 +201,6 @@ def _register_chunk(
         )
 
     return ns._quorum("capsules", policy, send, shortfall)
-
-
-def _one_by_one(
-    ns: CustodiansNamespace,
-    addr: str,
-    client: CustodianClient,
-    patient_id: int,
-    entries: list[tuple[bytes, bytes]],
-) -> p.SignedReceipt:
-    signed = None
-    for rid, digest in entries:
-        c = p.CapsuleRegistration(patient_id, rid, digest, p.new_nonce(), ns._deadline())
-        signed = ns._verified(
-            addr, client.register_capsule(c, ns._sign(c)), c, p.ACTION_CAPSULE_REGISTERED
-        )
-    assert signed is not None  # entries is never empty
-    return signed
 
 
 def complete_registration(

@@ -556,10 +556,9 @@ __all__ = [
 
 
 # --- batched capsule registration --------------------------------------------------------------
-# Appended to protocol v1 (a custodian that predates it answers 404 on its route, and the SDK then
-# registers record by record): the capsules of a record batch, one signed request per custodian
-# instead of one per record. The entries travel beside the signed message, which signs their
-# digest (as a Delegation signs its sealed kfrag's).
+# Added to protocol v1 (``POST /v1/capsules/batch``): the capsules of a record batch in one signed
+# request per custodian instead of one per record. The entries travel beside the signed message,
+# which signs their digest (as a Delegation signs its sealed kfrag's).
 
 #: Receipt action of a batched capsule registration (``subject`` = the entries digest).
 ACTION_CAPSULES_REGISTERED = 5
