@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from helpers.cli import PASSWORD, SRC
+from helpers.cli import PASSWORD, SRC, run_subprocess
 from helpers.custodian_mode import CustodianWorld, make_custodian_world
 from helpers.fhir_import import synthea_dir
 from helpers.fhir_serve import check
@@ -218,3 +218,22 @@ def test_medledger_fhir_serve_reads_custodial_records(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate(timeout=10)
+
+
+def test_fhir_serve_refuses_an_account_whose_reads_could_not_open(
+    served: Served, anvil_url: str, tmp_path: Path
+) -> None:
+    """A ``dev:N`` account gets a fresh identity key each run: registered as a provider by an
+    earlier run, it could open no record (key bundles and custodian re-encryptions are bound to
+    the registered key), so the server refuses to start rather than answer every read with 500."""
+    served.cw.consortium.providers.register(served.cw.ml.dev_party(5), name="Dev Clinic")
+    manifest = tmp_path / "manifest.json"
+    served.cw.ml.manifest.save(manifest)
+    run = run_subprocess(
+        ["fhir", "serve", "--as", "dev:5", "--rpc", anvil_url, "--store", str(served.store),
+         "--manifest", str(manifest), "--links", str(served.mapping)],
+        {"MEDLEDGER_HOME": str(tmp_path / "home")},
+    )  # fmt: skip
+    assert run.exit_code != 0
+    assert "another encryption key" in run.stderr
+    assert "listening on" not in run.stdout
