@@ -263,3 +263,16 @@ def test_batch_registration_checks_every_record_all_or_nothing(cw: CustodianWorl
     assert exc.value.code == "replayed"
     b2, sig2 = signed("patient", [fresh, *known])  # the controller may register too
     custodian.client.register_capsules(b2, [fresh, *known], sig2)
+
+
+def test_a_writer_does_not_trust_a_stale_no_policy_for_a_category(cw: CustodianWorld) -> None:
+    """The writer's session read the policy a moment ago (vitals: not custodial), then the
+    patient put vitals in custodian mode: the next batch seals them in custodian mode anyway."""
+    assert not cw.clinic.custodians.covers(cw.pid, "vitals")  # now cached in the clinic's session
+    cw.patient.custodians.configure(cw.addresses, 2, ["allergies", "conditions", "labs", "vitals"])
+    added = cw.clinic.records.add_batch(cw.pid, [(b"bp 120/80", "vitals")])
+    rid = added[0].record_id
+    assert is_custodial(cw.clinic.records.fetch_sealed(rid, patient_id=cw.pid))
+    with pytest.raises(KeyNotAvailable):
+        cw.clinic.access.open_offline(rid, patient_id=cw.pid)
+    assert cw.clinic.access.read(rid, "treatment", patient_id=cw.pid) == b"bp 120/80"

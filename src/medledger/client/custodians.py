@@ -287,6 +287,16 @@ class CustodiansNamespace(Namespace):
             return False
         return self.policy(patient_id).covers(int(codes.category(category)))
 
+    def covers_any(self, patient_id: int, categories: Iterable[str | int | Category]) -> bool:
+        """True when any of ``categories`` goes in custodian mode for ``patient_id`` by the
+        policy on-chain now. For writes: they skip the read cache, since a write sealed under a
+        stale "no policy" would give every grantee an offline key to it."""
+        if self._registry_contract is None:
+            return False
+        self._cache.pop(("policy", patient_id), None)
+        policy = self.policy(patient_id)
+        return any(policy.covers(int(codes.category(c))) for c in categories)
+
     # --- hooks called by the consent, emergency and records namespaces (issue 16) -----------------
 
     #: receipts of the last fan-out a hook sent (grant, revoke, emergency set-up, erase)
