@@ -99,6 +99,23 @@ def _restart(cw: CustodianWorld, stopped: list[int]) -> None:
         cw.custodians[i].wait_ready()
 
 
+def test_a_full_batch_of_custodial_records_registers_and_reads_back(
+    cw: CustodianWorld,
+) -> None:
+    texts = [f"allergy #{i}".encode() for i in range(256)]
+    added = cw.clinic.records.add_batch(cw.pid, [(t, "allergies") for t in texts])
+    subjects = {"0x" + r.record_id.hex() for r in added}
+    for c in cw.custodians:  # every record checked on-chain and its capsule stored
+        decisions = c.client.decisions(cw.pid)
+        stored = {
+            d["subject"] for d in decisions if (d["action"], d["outcome"]) == ("capsule", "stored")
+        }
+        assert subjects <= stored
+    for i in (0, 63, 64, 255):  # across the custodians' batched chain lookups
+        read = cw.specialist.custodians.read(added[i].record_id, "treatment", patient_id=cw.pid)
+        assert read.plaintext == texts[i]
+
+
 def test_custodians_down_after_the_batch_landed_then_registration_completes(
     cw: CustodianWorld,
 ) -> None:

@@ -373,8 +373,8 @@ class Custodian:
         self._check_deadline(b, self.fresh_head())
         try:
             controller = self.view.controller(b.patient_id)
-            for rid, _ in entries:
-                record = self.view.record(b.patient_id, rid)
+            records = self.view.records(b.patient_id, [rid for rid, _ in entries])
+            for (rid, _), record in zip(entries, records, strict=True):
                 if int(record.author, 16) == 0:
                     raise Refusal(
                         "unknown_record", f"record {p.to_hex(rid)} is not on this custodian's chain"
