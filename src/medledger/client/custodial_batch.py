@@ -88,6 +88,7 @@ def _add_batch(
     items: Items,
     before_store: Callable[[Sequence[CID]], None] | None,
 ) -> list[RecordInfo]:
+    ns._cache.pop(("policy", patient_id), None)  # writes read the policy fresh (covers_any)
     policy = ns._require_policy(patient_id)
     patient = ns._require_patient(patient_id)
     if patient.keyring == ZERO32:
