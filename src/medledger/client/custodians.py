@@ -13,7 +13,7 @@ custodian in parallel and verifies the signed receipt each returns; a read stops
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -29,6 +29,7 @@ from medledger.chain.custodians import (
 )
 from medledger.chain.suite import write_denial
 from medledger.chain.types import ZERO32, Record
+from medledger.client import custodial_batch
 from medledger.client._base import Context, Namespace, record_cid
 from medledger.client._inputs import record_id
 from medledger.client.access import AccessNamespace, raise_if_denied
@@ -64,7 +65,14 @@ from medledger.hashing import keccak
 from medledger.storage import CID
 
 T = TypeVar("T")
-_Request = p.Delegation | p.Revocation | p.Erasure | p.CapsuleRegistration | p.Reencryption
+_Request = (
+    p.Delegation
+    | p.Revocation
+    | p.Erasure
+    | p.CapsuleRegistration
+    | p.CapsuleRegistrationBatch
+    | p.Reencryption
+)
 
 #: how long a signed custodian request stays valid (the protocol allows up to 10 minutes)
 REQUEST_LIFETIME = 120
@@ -279,6 +287,16 @@ class CustodiansNamespace(Namespace):
             return False
         return self.policy(patient_id).covers(int(codes.category(category)))
 
+    def covers_any(self, patient_id: int, categories: Iterable[str | int | Category]) -> bool:
+        """True when any of ``categories`` goes in custodian mode for ``patient_id`` by the
+        policy on-chain now. For writes: they skip the read cache, since a write sealed under a
+        stale "no policy" would give every grantee an offline key to it."""
+        if self._registry_contract is None:
+            return False
+        self._cache.pop(("policy", patient_id), None)
+        policy = self.policy(patient_id)
+        return any(policy.covers(int(codes.category(c))) for c in categories)
+
     # --- hooks called by the consent, emergency and records namespaces (issue 16) -----------------
 
     #: receipts of the last fan-out a hook sent (grant, revoke, emergency set-up, erase)
@@ -488,6 +506,38 @@ class CustodiansNamespace(Namespace):
             lambda n: f"only {n} custodians registered the capsule of record 0x{rid.hex()}; "
             f"{policy.threshold} are needed to read it",
         )  # fmt: skip
+
+    # --- batched writes (the FHIR import; logic in client/custodial_batch.py) -----------------
+
+    def add_batch(
+        self,
+        patient_id: int,
+        items: Sequence[tuple[bytes, str | int | Category]],
+        *,
+        before_store: Callable[[Sequence[CID]], None] | None = None,
+    ) -> list[RecordInfo]:
+        """``session.records.add_batch`` for a patient in custodian mode: records of covered
+        categories sealed as in :meth:`add`, the others as direct records, all registered by one
+        ``addRecordBatch`` transaction; then the custodial ones' capsules registered with every
+        custodian in one request each. Custodians unavailable after the transaction:
+        ``CustodiansUnavailable`` (the records stay on-chain; :meth:`complete_registration`
+        finishes)."""
+        return custodial_batch.add_batch(self, patient_id, items, before_store)
+
+    def register_capsules(
+        self,
+        patient_id: int,
+        capsules: Sequence[tuple[bytes, bytes]],
+        policy: CustodianPolicy | None = None,
+    ) -> list[CustodianReceipts]:
+        """Register ``(record id, capsule)`` pairs with every custodian, 256 per request
+        (author or controller; idempotent)."""
+        return custodial_batch.register_capsules(self, patient_id, capsules, policy)
+
+    def complete_registration(self, records: Iterable[tuple[int, bytes | str | CID]]) -> int:
+        """Finish the custodian registration of ``(patient id, record)`` pairs: the capsules of
+        the custodial ones on-chain are (re-)registered (idempotent); returns how many."""
+        return custodial_batch.complete_registration(self, records)
 
     # --- reading --------------------------------------------------------------------------------
 

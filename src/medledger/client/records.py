@@ -150,6 +150,11 @@ class RecordsNamespace(Namespace):
         """
         if not 0 < len(items) <= 256:
             raise InvalidInput("a record batch holds 1 to 256 records")
+        if self.custodians is not None and self.custodians.covers_any(
+            patient_id, (c for _, c in items)
+        ):
+            # custodian mode (issue 16): covered records get capsules, never epoch keys
+            return self.custodians.add_batch(patient_id, items, before_store=before_store)
         try:
             return self._add_batch(patient_id, items, before_store)
         except StaleKeyring:

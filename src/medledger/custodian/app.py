@@ -181,6 +181,16 @@ def create_app(
         return JSONResponse(receipt.to_json(), status_code=201 if new else 200)
 
     @app.post(
+        "/v1/capsules/batch",
+        status_code=201,
+        summary="Register the capsules of up to 256 records of one patient (write-once each)",
+        openapi_extra=_body_doc("CapsuleRegistrationBatch"),
+    )
+    async def capsule_batch(request: Request) -> JSONResponse:
+        receipt, new = await call(custodian.register_capsules, request)
+        return JSONResponse(receipt.to_json(), status_code=201 if new else 200)
+
+    @app.post(
         "/v1/reencrypt",
         summary="Re-encrypt a capsule after the chain checks",
         openapi_extra=_body_doc("Reencryption"),

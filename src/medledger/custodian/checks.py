@@ -10,6 +10,7 @@ refuse with 503 rather than decide on stale state.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +18,9 @@ import requests
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound, Web3Exception
+from web3.types import RPCEndpoint
 
-from medledger.chain.codec import event_topic
+from medledger.chain.codec import decode_outputs, event_topic
 from medledger.chain.connection import connect
 from medledger.chain.suite import MedLedgerContract
 from medledger.chain.types import Record
@@ -76,6 +78,10 @@ class AccessEvidence:
     delegation: KfragRow
 
 
+#: getRecord calls per JSON-RPC batch request (see ChainView.records)
+RECORDS_PER_BATCH = 64
+
+
 class ChainView:
     """Read-only calls to MedLedger on the custodian's node, each timed and bounded."""
 
@@ -129,6 +135,44 @@ class ChainView:
     def record(self, patient_id: int, record_id: bytes, timer: Timer | None = None) -> Record:
         result: Record = self._call(timer, self.medledger.get_record, patient_id, record_id)
         return result
+
+    def records(
+        self, patient_id: int, record_ids: Sequence[bytes], timer: Timer | None = None
+    ) -> list[Record]:
+        """:meth:`record` for many ids, as JSON-RPC batches of ``eth_call`` (one round trip per
+        ``RECORDS_PER_BATCH``): a batched capsule registration checks up to 256 records, and
+        one HTTP round trip each cost about 12 ms on a loaded machine."""
+        out: list[Record] = []
+        for i in range(0, len(record_ids), RECORDS_PER_BATCH):
+            out += self._call(
+                timer, self._records, patient_id, record_ids[i : i + RECORDS_PER_BATCH]
+            )
+        return out
+
+    def _records(self, patient_id: int, record_ids: Sequence[bytes]) -> list[Record]:
+        batch = getattr(self.chain.w3.provider, "make_batch_request", None)
+        if batch is None:  # a provider without JSON-RPC batches: one call each
+            return [self.medledger.get_record(patient_id, rid) for rid in record_ids]
+        calls = [self.medledger._encode("getRecord", patient_id, rid) for rid in record_ids]
+        requests_ = [
+            (RPCEndpoint("eth_call"), [{"to": self.address, "data": data}, "latest"])
+            for _, data in calls
+        ]
+        responses = batch(requests_)
+        if not isinstance(responses, list) or len(responses) != len(calls):
+            raise ChainError("the node refused a batch of getRecord calls")
+        out = []
+        for (fn, _), response in zip(calls, responses, strict=True):
+            if "error" in response or "result" not in response:
+                raise ChainError("a getRecord call in a batch failed")
+            author, category, codec, created_at, erased = decode_outputs(
+                fn.get("outputs", []), bytes(HexBytes(response["result"]))
+            )
+            known = int(author, 16) != 0  # as MedLedgerContract.get_record
+            out.append(
+                Record(patient_id if known else 0, author, category, codec, created_at, erased)
+            )
+        return out
 
     def has_access(self, patient_id: int, reader: str, category: int, timer: Timer) -> bool:
         return bool(

@@ -16,11 +16,13 @@ import httpx
 from medledger.custodian.protocol import (
     PROTOCOL_VERSION,
     CapsuleRegistration,
+    CapsuleRegistrationBatch,
     Delegation,
     Erasure,
     Reencryption,
     Revocation,
     SignedReceipt,
+    capsule_entries_to_json,
     parse_hex,
     to_hex,
 )
@@ -68,9 +70,19 @@ class CustodianClient:
 
     # --- plumbing ----------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
         try:
-            response = self._http.request(method, path, json=body)
+            if timeout is None:
+                response = self._http.request(method, path, json=body)
+            else:
+                response = self._http.request(method, path, json=body, timeout=timeout)
         except httpx.HTTPError as exc:
             name = type(exc).__name__
             if isinstance(exc, httpx.TimeoutException):
@@ -174,6 +186,25 @@ class CustodianClient:
         controller signs)."""
         body = {"registration": registration.to_json(), "signature": to_hex(signature)}
         return self._receipt(self._request("POST", "/v1/capsules", body))
+
+    def register_capsules(
+        self,
+        registration: CapsuleRegistrationBatch,
+        entries: list[tuple[bytes, bytes]],
+        signature: bytes,
+        *,
+        timeout: float | None = None,
+    ) -> SignedReceipt:
+        """Register the capsules of several records at once: ``entries`` are ``(record id,
+        capsule digest)`` pairs hashing to the signed ``entriesDigest``. The custodian makes one
+        chain call per record, so ``timeout`` (default: the client's) should grow with them."""
+        body = {
+            "registration": registration.to_json(),
+            "entries": capsule_entries_to_json(entries),
+            "signature": to_hex(signature),
+        }
+        payload = self._request("POST", "/v1/capsules/batch", body, timeout=timeout)
+        return self._receipt(payload)
 
     def revoke(self, revocation: Revocation, signature: bytes) -> SignedReceipt:
         body = {"revocation": revocation.to_json(), "signature": to_hex(signature)}

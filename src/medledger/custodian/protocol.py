@@ -532,3 +532,69 @@ __all__ = [
     "subject_of_address",
     "typed_digest",
 ]
+
+
+# --- batched capsule registration --------------------------------------------------------------
+# Added to protocol v1 (``POST /v1/capsules/batch``): the capsules of a record batch in one signed
+# request per custodian instead of one per record. The entries travel beside the signed message,
+# which signs their digest (as a Delegation signs its sealed kfrag's).
+
+#: Receipt action of a batched capsule registration (``subject`` = the entries digest).
+ACTION_CAPSULES_REGISTERED = 5
+#: Most records one batched registration names (an ``addRecordBatch`` holds at most 256).
+MAX_CAPSULE_BATCH = 256
+
+_SOLIDITY_TYPES.update({"count": "uint16", "entries_digest": "bytes32"})
+
+
+def capsule_entries_digest(entries: list[tuple[bytes, bytes]]) -> bytes:
+    """``entriesDigest``: keccak256 of ``recordId || capsuleDigest`` (32 bytes each) for every
+    entry, in order."""
+    return keccak(b"".join(bytes(rid) + bytes(dig) for rid, dig in entries))
+
+
+def capsule_entries_to_json(entries: list[tuple[bytes, bytes]]) -> list[dict[str, str]]:
+    return [{"recordId": to_hex(rid), "capsuleDigest": to_hex(dig)} for rid, dig in entries]
+
+
+def capsule_entries_from_json(value: Any) -> list[tuple[bytes, bytes]]:
+    """Parse ``entries`` (1 to ``MAX_CAPSULE_BATCH`` distinct records); InvalidInput otherwise."""
+    if not isinstance(value, list) or not 0 < len(value) <= MAX_CAPSULE_BATCH:
+        raise InvalidInput(f"entries must be a list of 1 to {MAX_CAPSULE_BATCH} records")
+    out: list[tuple[bytes, bytes]] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or set(item) != {"recordId", "capsuleDigest"}:
+            raise InvalidInput(f"entries[{i}] must be {{recordId, capsuleDigest}}")
+        out.append(
+            (
+                parse_hex(item["recordId"], f"entries[{i}].recordId", 32),
+                parse_hex(item["capsuleDigest"], f"entries[{i}].capsuleDigest", 32),
+            )
+        )
+    if len({rid for rid, _ in out}) != len(out):
+        raise InvalidInput("entries name a record twice")
+    return out
+
+
+@dataclass(frozen=True)
+class CapsuleRegistrationBatch(_Typed):
+    """:class:`CapsuleRegistration` for ``count`` records of one patient at once: the request
+    body's ``entries`` (record id, capsule digest) hash to ``entries_digest``. Each record is
+    checked as in a single registration (on-chain, signer its author or the patient's
+    controller, not erased, no other capsule); one failing check refuses the whole batch."""
+
+    patient_id: int
+    count: int
+    entries_digest: bytes
+    nonce: int
+    deadline: int
+
+
+__all__ += [
+    "ACTION_CAPSULES_REGISTERED",
+    "MAX_CAPSULE_BATCH",
+    "CapsuleRegistrationBatch",
+    "capsule_entries_digest",
+    "capsule_entries_from_json",
+    "capsule_entries_to_json",
+]

@@ -359,6 +359,57 @@ class Custodian:
         receipt = self._receipt(p.ACTION_CAPSULE_REGISTERED, digest, c.patient_id, c.record_id, 0)
         return receipt, new
 
+    def register_capsules(self, body: Any) -> tuple[p.SignedReceipt, int]:
+        """A batched registration (``CapsuleRegistrationBatch``): the receipt and how many
+        capsules were newly stored. Every record gets the single registration's checks; one
+        failing refuses the batch and stores nothing."""
+        b = p.CapsuleRegistrationBatch.from_json(_field(body, "registration"))
+        entries = p.capsule_entries_from_json(_field(body, "entries"))
+        if len(entries) != b.count:
+            raise InvalidInput(f"the batch signs {b.count} entries, the body holds {len(entries)}")
+        signer, digest = self._recover(b, _field(body, "signature"))
+        if p.capsule_entries_digest(entries) != b.entries_digest:
+            raise Refusal("bad_entries", "keccak(entries) differs from the signed entriesDigest")
+        self._check_deadline(b, self.fresh_head())
+        try:
+            controller = self.view.controller(b.patient_id)
+            records = self.view.records(b.patient_id, [rid for rid, _ in entries])
+            for (rid, _), record in zip(entries, records, strict=True):
+                if int(record.author, 16) == 0:
+                    raise Refusal(
+                        "unknown_record", f"record {p.to_hex(rid)} is not on this custodian's chain"
+                    )
+                if signer not in (record.author, controller):
+                    raise Refusal(
+                        "not_author",
+                        f"only the author of record {p.to_hex(rid)} or the patient's controller "
+                        "registers it",
+                    )
+                if record.erased:
+                    raise Refusal("erased", f"record {p.to_hex(rid)} was erased")
+        except Refusal as refusal:
+            raise self._refused(
+                "capsule", b.patient_id, b.entries_digest, signer, refusal
+            ) from None
+        decisions = [
+            self._decision("capsule", b.patient_id, rid, signer, "stored", "") for rid, _ in entries
+        ]
+        try:
+            new = self.store.register_capsules(b.patient_id, entries, signer, b.nonce, decisions)
+        except Replayed:
+            raise Refusal("replayed", "this registration was already received") from None
+        except (CapsuleConflict, StoreChanged) as exc:
+            status = 409 if isinstance(exc, CapsuleConflict) else 403
+            refused = Refusal(exc.code or "capsule_conflict", str(exc), status=status)
+            raise self._refused(
+                "capsule", b.patient_id, b.entries_digest, signer, refused
+            ) from None
+        log_event("capsules_registered", patientId=b.patient_id, count=b.count, new=new)
+        receipt = self._receipt(
+            p.ACTION_CAPSULES_REGISTERED, digest, b.patient_id, b.entries_digest, 0
+        )
+        return receipt, new
+
     def reencrypt(self, body: Any) -> Served:
         timer = Timer()
         req = p.Reencryption.from_json(_field(body, "request"))

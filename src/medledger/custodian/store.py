@@ -95,11 +95,14 @@ class Replayed(CustodianError):
 
 
 class CapsuleConflict(CustodianError):
-    """Another capsule digest is already registered for the record."""
+    """Another capsule digest is already registered for the record (``record_id``, 0x-hex, set
+    by a batched registration)."""
 
-    def __init__(self) -> None:
+    def __init__(self, record_id: str | None = None) -> None:
+        self.record_id = record_id
+        where = f"record {record_id}" if record_id else "this record"
         super().__init__(
-            "another capsule is already registered for this record", code="capsule_conflict"
+            f"another capsule is already registered for {where}", code="capsule_conflict"
         )
 
 
@@ -473,6 +476,43 @@ class Store:
                 )
             self._decide(execute, decision)
         return row is None
+
+    def register_capsules(
+        self,
+        patient_id: int,
+        entries: Sequence[tuple[bytes, bytes]],
+        signer: str,
+        nonce: int,
+        decisions: Sequence[Decision],
+    ) -> int:
+        """:meth:`register_capsule` for several records in one transaction, all or nothing:
+        returns how many were newly stored; CapsuleConflict (naming the record) for another
+        digest, StoreChanged for a record erased here."""
+        new = 0
+        with self._tx() as execute:
+            self._accept(execute, signer, nonce, "capsules", decisions[0].at)
+            for (record_id, digest), decision in zip(entries, decisions, strict=True):
+                rid, dig = "0x" + record_id.hex(), "0x" + digest.hex()
+                key = (str(patient_id), rid)
+                if execute(
+                    "SELECT 1 FROM erased WHERE patient_id = ? AND record_id = ?", key
+                ).fetchone():
+                    raise StoreChanged("erased", f"record {rid} was erased")
+                row = execute(
+                    "SELECT capsule_digest FROM capsules WHERE patient_id = ? AND record_id = ?",
+                    key,
+                ).fetchone()
+                if row is not None and row[0] != dig:
+                    raise CapsuleConflict(rid)
+                if row is None:
+                    execute(
+                        "INSERT INTO capsules (patient_id, record_id, capsule_digest)"
+                        " VALUES (?, ?, ?)",
+                        (*key, dig),
+                    )
+                    new += 1
+                self._decide(execute, decision)
+        return new
 
     def serve(
         self, signer: str, nonce: int, decision: Decision, *, row: KfragRow | None = None

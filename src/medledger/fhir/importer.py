@@ -116,6 +116,14 @@ class Importer:
             first = plan.problems[0]
             raise StrictStop(f"{first} ({first.kind}); --strict: nothing was imported")
         contract, store = self._session.contract, self._session.ml.store
+        # custodian mode: a run stopped after its batch landed on-chain but before the custodians
+        # stored the capsules (down, or killed) finishes that first (idempotent; raises
+        # CustodiansUnavailable, leaving the journal as it was, while they are still down)
+        self._session.custodians.complete_registration(
+            (e.patient_id, e.cid)
+            for batch in self._journal.uncertain.values()
+            for e in batch.values()
+        )
         s.interrupted_batches, s.resumed_records, s.orphans_unpinned = self._journal.reconcile(
             lambda pid, cid: contract.get_record(pid, cid.digest).patient_id == pid, store
         )

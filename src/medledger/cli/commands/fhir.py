@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from medledger.cli.output import note
 from medledger.cli.state import get_state, sdk_options
+
+if TYPE_CHECKING:
+    from medledger.client import Session
 
 
 @click.group()
@@ -55,7 +58,7 @@ def serve(host: str, port: int, links_path: Path | None) -> None:
 
     state = get_state()
     session = state.session()
-    _check_provider_key(session)
+    _check_provider_keys(session)
     path = links_path or default_links(session.address)
     links = FhirLinks.load(path)
     app = create_app(state.medledger(), session, links)
@@ -73,28 +76,28 @@ def serve(host: str, port: int, links_path: Path | None) -> None:
     try:
         run(app, host, port, on_ready=ready)
     finally:
+        session.custodians.close()  # the custodian HTTP clients and their worker threads
         if links.path is not None and (links.patients() or len(links)):
             links.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             links.save()  # what searches learnt (resource ids -> records; no content)
 
 
-def _check_provider_key(session: Any) -> None:
-    """Refuse to start as a party that could open nothing: grants seal key bundles to the
-    provider's registered identity key, so a server holding another key would answer every
-    read with a decryption failure (a ``dev:N`` account gets a fresh key each run)."""
-    from medledger.errors import NotAuthorized, NotRegistered
+def _check_provider_keys(session: Session) -> None:
+    """Refuse to serve as an account whose reads could never open anything: every key bundle it
+    was granted, and every custodian re-encryption of a record in custodian mode, is bound to the
+    encryption key it registered as a provider; an account with another identity key (a
+    ``dev:N`` account, whose identity key is fresh each run) would answer every read with 500."""
+    from medledger.errors import NotRegistered
 
-    provider = session.providers.get(session.address)
+    provider = session.contract.get_provider(session.address)
     if provider.status == 0:
         raise NotRegistered(
             f"{session.address} is not a registered provider",
-            hint="the consortium registers it first (`medledger register provider`)",
+            hint="the FHIR API acts as a provider: register it (`medledger register provider`)",
         )
-    held = session.party.identity.public_key.x25519_public_bytes()
-    if provider.encryption_key != held:
-        raise NotAuthorized(
-            f"the identity key of {session.address} is not the key registered for it on-chain: "
-            "the key bundles of its grants would not open",
-            hint="serve as the provider's own keystore (`--as NAME`): dev:N accounts get a "
-            "fresh key each run",
+    if provider.encryption_key != session.party.identity.x25519_public_bytes():
+        raise NotRegistered(
+            f"{session.address} is registered as a provider with another encryption key: no "
+            "record granted to it (key bundles, custodian re-encryptions) would open",
+            hint="run it as the keystore account that registered the provider",
         )
