@@ -293,3 +293,16 @@ def test_a_writer_does_not_trust_a_stale_no_policy_for_a_category(cw: CustodianW
     with pytest.raises(KeyNotAvailable):
         cw.clinic.access.open_offline(rid, patient_id=cw.pid)
     assert cw.clinic.access.read(rid, "treatment", patient_id=cw.pid) == b"bp 120/80"
+
+
+def test_a_single_write_does_not_trust_a_stale_no_policy_either(cw: CustodianWorld) -> None:
+    """As above, for ``records.add``: the policy the writer saw a moment ago said "direct"."""
+    cw.patient.custodians.configure(cw.addresses, 2, ["allergies", "conditions", "labs"])
+    assert not cw.clinic.custodians.covers_any(cw.pid, ["vitals"])  # read now, and cached
+    assert not cw.clinic.custodians.covers(cw.pid, "vitals")  # what the cache says
+    cw.patient.custodians.configure(cw.addresses, 2, ["allergies", "conditions", "labs", "vitals"])
+    rid = cw.clinic.records.add(cw.pid, b"pulse 62", "vitals").record_id
+    assert is_custodial(cw.clinic.records.fetch_sealed(rid, patient_id=cw.pid))
+    with pytest.raises(KeyNotAvailable):
+        cw.clinic.access.open_offline(rid, patient_id=cw.pid)
+    assert cw.clinic.access.read(rid, "treatment", patient_id=cw.pid) == b"pulse 62"

@@ -4,7 +4,8 @@ One real ``medledger import fhir`` process is killed right after it journalled a
 before that batch was registered; a second run must settle the batch (unpin its orphans) and
 finish; a third must add nothing. The end state must be exactly a clean import's: one record per
 planned group, each holding the group's resources, nothing pinned that the chain does not
-reference, and on average at most 15,000 gas per imported resource.
+reference, and on average at most 15,000 gas per imported resource. Then an EHR reads all 13
+patients back through the FHIR API with a FHIR client nobody here wrote.
 """
 
 from __future__ import annotations
@@ -21,14 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fhirpy import SyncFHIRClient
+from fhirpy.base.exceptions import ForbiddenError
 
 from helpers.cli import SRC
 from helpers.fhir_import import World
+from helpers.fhir_serve import check, synthea_resources
 from medledger.client import Party
 from medledger.fhir import records
+from medledger.fhir.api import PURPOSE_HEADER, FhirLinks, create_app
 from medledger.fhir.journal import Journal
 from medledger.fhir.plan import scan
 from medledger.fhir.reader import Source
+from medledger.services.runner import BackgroundServer
 
 GAS_PER_RESOURCE = 15_000
 
@@ -151,3 +157,38 @@ def test_kill_resume_rerun_whole_synthea_set(
     txs = {e.tx_hash for e in events}
     gas = sum(int(world.ml.chain.w3.eth.get_transaction_receipt(t)["gasUsed"]) for t in txs)
     assert gas / plan.resources <= GAS_PER_RESOURCE, gas / plan.resources
+    _an_ehr_reads_every_resource_back(world, tmp_path / "patients.json", set(mapping))
+
+
+def _an_ehr_reads_every_resource_back(world: World, mapping: Path, fhir_ids: set[str]) -> None:
+    """The clinic serves the FHIR API on the import's patient mapping; an EHR using fhirpy (a
+    FHIR client nobody here wrote) fetches each of the 13 patients' ``$everything``: every
+    imported resource comes back field for field, every response valid R4 (fhir.resources and
+    the HL7 schema); a provider without consent gets 403 for each patient."""
+    stranger = world.ml.session(world.ml.dev_party(8))
+    world.ml.session(world.ml.dev_party(0)).providers.register(stranger.party, name="Elsewhere")
+    exported = synthea_resources(fhir_ids)
+    links = FhirLinks.load(mapping)
+    servers = [
+        BackgroundServer(create_app(world.ml, s, links)).start() for s in (world.clinic, stranger)
+    ]
+    try:
+        ehr, other = (
+            SyncFHIRClient(s.url, extra_headers={PURPOSE_HEADER: "TREAT"}) for s in servers
+        )
+        for fhir_id in sorted(fhir_ids):
+            bundle = check(ehr.execute(f"Patient/{fhir_id}/$everything", method="get"))
+            got = [
+                e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] != "Patient"
+            ]
+            expected = [r for r in exported[fhir_id] if r["resourceType"] != "Patient"]
+            assert _canonical(got) == _canonical(expected), fhir_id
+            with pytest.raises(ForbiddenError):
+                other.execute(f"Patient/{fhir_id}/$everything", method="get")
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def _canonical(resources: list[dict[str, Any]]) -> list[str]:
+    return sorted(json.dumps(r, sort_keys=True) for r in resources)

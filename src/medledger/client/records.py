@@ -56,8 +56,9 @@ class RecordsNamespace(Namespace):
         without write consent) raises :class:`AccessDenied`. On any failure the stored record
         is unpinned.
         """
-        if self.custodians is not None and self.custodians.covers(patient_id, category):
+        if self.custodians is not None and self.custodians.covers_any(patient_id, [category]):
             # custodian mode (issue 16): a capsule for the patient's Umbral key, no epoch key
+            # (the policy read fresh: sealed under a stale "no policy", grantees get a key)
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise InvalidInput("custodial records are sealed in memory: pass bytes")
             return self.custodians.add(patient_id, data, category)[0]
