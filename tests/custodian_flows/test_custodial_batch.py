@@ -90,6 +90,11 @@ def test_a_batch_does_not_hand_grantees_offline_keys_to_custodial_records(
     own = cw.patient.custodians.read(a_rid, "treatment")
     assert own.plaintext == allergy
     assert own.served_by == ()
+    # ... and opens it locally, unlogged, like its direct records (was: "bad magic")
+    entries = len(cw.patient.audit.trail().entries)
+    assert cw.patient.access.open_own(a_rid) == allergy
+    assert cw.patient.access.open_own(m_rid) == medication
+    assert len(cw.patient.audit.trail().entries) == entries
 
 
 def _restart(cw: CustodianWorld, stopped: list[int]) -> None:

@@ -166,10 +166,13 @@ class AccessNamespace(Namespace):
         result: AccessResult | None = None,
     ) -> bytes:
         blob = self._store.get(record_cid(rid, rec), max_size=max_size)
-        if is_custodial(blob) and result is not None:
-            # custodian mode (issue 16): no key opens it; k custodians re-encrypt its capsule
+        if is_custodial(blob):
+            # custodian mode (issue 16): no epoch key opens it; k custodians re-encrypt its
+            # capsule for a reader, the patient opens it with its own Umbral key
             if self.custodians is None:
                 raise KeyNotAvailable("custodial record: this session has no custodian support")
+            if result is None:  # open_own: the patient, locally
+                return self.custodians.open_own(rec, blob)
             return self.custodians.open_logged(result, rec, blob).plaintext
         keys, directory = self._keys_for(rec, outcome)
         self._check_header(read_header(blob), rec, directory)

@@ -38,6 +38,7 @@ from medledger.client.types import AccessResult, RecordInfo
 from medledger.codes import Category, Outcome, Purpose
 from medledger.crypto import Domain
 from medledger.crypto.pre import (
+    CustodialHeader,
     PatientUmbralKeys,
     open_custodial_original,
     open_custodial_reencrypted,
@@ -556,15 +557,24 @@ class CustodiansNamespace(Namespace):
 
     def open_logged(self, result: AccessResult, rec: Record, blob: bytes) -> CustodialRead:
         """Open a custodial record after its allowed access ``result`` was logged."""
+        if result.outcome is Outcome.ALLOWED_PATIENT:
+            return CustodialRead(self.open_own(rec, blob), result, (), {}, {})
+        header = self._checked_header(rec, blob)
+        return self._through_custodians(blob, result, header.capsule_bytes)
+
+    def open_own(self, rec: Record, blob: bytes) -> bytes:
+        """The patient's own path to its custodial record: its Umbral key opens the capsule
+        locally, no custodian asked (``session.access.open_own``; the header checked first)."""
+        self._checked_header(rec, blob)
+        return open_custodial_original(blob, self._patient_keys(rec.patient_id))
+
+    def _checked_header(self, rec: Record, blob: bytes) -> CustodialHeader:
         header = read_custodial_header(blob)
         if (header.patient_id, header.category, header.domain) != (
             rec.patient_id, rec.category, self._domain(),
         ) or header.author != to_checksum_address(rec.author):  # fmt: skip
             raise IntegrityError("custodial record header differs from its on-chain entry")
-        if result.outcome is Outcome.ALLOWED_PATIENT:
-            keys = self._patient_keys(rec.patient_id)
-            return CustodialRead(open_custodial_original(blob, keys), result, (), {}, {})
-        return self._through_custodians(blob, result, header.capsule_bytes)
+        return header
 
     def _receiving_key(self, pid: int) -> umbral.SecretKey:
         patient_key = self._contract.get_patient(pid).encryption_key
