@@ -237,3 +237,30 @@ def test_fhir_serve_refuses_an_account_whose_reads_could_not_open(
     assert run.exit_code != 0
     assert "another encryption key" in run.stderr
     assert "listening on" not in run.stdout
+
+
+def test_custodians_down_is_503_transient_and_the_access_stays_logged(served: Served) -> None:
+    """Two of three custodians down (k = 2): custodial records cannot be opened; the EHR gets
+    503 with a transient OperationOutcome (retry), not a 500, and the reads it asked for are on
+    the chain's log."""
+    cw = served.cw
+    logged = len(cw.clinic.contract.get_events("AccessRecorded"))
+    for proc in cw.custodians[:2]:
+        proc.stop()
+    try:
+        response = httpx.get(
+            f"{served.hospital}/Patient/{served.fhir_id}/$everything",
+            headers={PURPOSE_HEADER: "TREAT"},
+            timeout=600,
+        )
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "30"
+        issue = check(response.json())["issue"][0]
+        assert issue["code"] == "transient"
+        assert "CustodiansUnavailable" in issue["diagnostics"]
+        assert len(cw.clinic.contract.get_events("AccessRecorded")) > logged
+    finally:
+        for proc in cw.custodians[:2]:
+            proc.start()
+        for proc in cw.custodians[:2]:
+            proc.wait_ready()

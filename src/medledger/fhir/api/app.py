@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medledger.client.facade import Medledger
 from medledger.client.session import Session
-from medledger.errors import MedledgerError
+from medledger.errors import CustodiansUnavailable, MedledgerError
 from medledger.fhir.api.capability import DEFAULT_COUNT, MAX_COUNT, capability_statement
 from medledger.fhir.api.chainview import CHAIN_TYPES, ChainView
 from medledger.fhir.api.links import FhirLinks
@@ -76,6 +76,18 @@ def create_app(ml: Medledger, session: Session, links: FhirLinks) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def on_bad_request(_request: Request, exc: RequestValidationError) -> Response:
         return fhir_response(operation_outcome("error", "invalid", "bad request"), 400)
+
+    @app.exception_handler(CustodiansUnavailable)
+    async def on_custodians_unavailable(_request: Request, exc: CustodiansUnavailable) -> Response:
+        # a passing condition, not a server fault: the EHR may retry (the access stays logged)
+        log.warning("request failed: CustodiansUnavailable (%d custodians)", len(exc.unavailable))
+        text = (
+            "too few of the patient's custodians answered to open a record in custodian mode "
+            "(CustodiansUnavailable); the access was logged; retry later"
+        )
+        response = fhir_response(operation_outcome("error", "transient", text), 503)
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.exception_handler(MedledgerError)
     async def on_medledger_error(_request: Request, exc: MedledgerError) -> Response:
