@@ -6,8 +6,8 @@ One ``medledger custodian serve`` process on loopback, a SQLite (WAL) store (or
 ``--db postgresql://...``), a fresh Anvil with MedLedger deployed, one reader holding a kfrag and
 one logged access. Each request is a fresh signed ``/v1/reencrypt`` (new nonce) through the real
 HTTP stack. The custodian reports ``Server-Timing: chain;dur=..., handler;dur=...,
-handler-cpu;dur=...``: ``chain`` is the wall time of its 4 JSON-RPC calls (latest block,
-receipt, getRecord, hasAccess); ``handler`` the wall time of everything else it does (parse,
+handler-cpu;dur=...``: ``chain`` is the wall time of its 2 round trips to the node (one JSON-RPC
+batch of latest block, receipt and getRecord, then hasAccess); ``handler`` the wall time of everything else it does (parse,
 signature recovery, replay check, store reads, re-encryption, receipt signing, the served-row
 commit); ``handler-cpu`` the CPU time of that work on its thread, which other processes' load
 does not inflate. The client also times the whole round trip. Prints a table;
@@ -108,7 +108,7 @@ def markdown(r: dict[str, Any]) -> str:
     rows = [
         ("custodian handling, excluding the chain query: wall", r["handler_p50"], r["handler_p95"]),
         ("the same, CPU time of the handling thread", r["handler-cpu_p50"], r["handler-cpu_p95"]),
-        ("its 4 chain calls (Anvil, loopback)", r["chain_p50"], r["chain_p95"]),
+        ("its chain calls: 2 round trips (Anvil, loopback)", r["chain_p50"], r["chain_p95"]),
         ("client round trip (HTTP on loopback, all included)", r["round_p50"], r["round_p95"]),
     ]
     lines = [

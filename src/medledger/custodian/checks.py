@@ -149,30 +149,67 @@ class ChainView:
             )
         return out
 
-    def _records(self, patient_id: int, record_ids: Sequence[bytes]) -> list[Record]:
+    def _batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any] | None:
+        """One JSON-RPC batch request (one HTTP round trip); None when the provider has none."""
         batch = getattr(self.chain.w3.provider, "make_batch_request", None)
-        if batch is None:  # a provider without JSON-RPC batches: one call each
-            return [self.medledger.get_record(patient_id, rid) for rid in record_ids]
-        calls = [self.medledger._encode("getRecord", patient_id, rid) for rid in record_ids]
-        requests_ = [
-            (RPCEndpoint("eth_call"), [{"to": self.address, "data": data}, "latest"])
-            for _, data in calls
-        ]
-        responses = batch(requests_)
+        if batch is None:
+            return None
+        responses = batch([(RPCEndpoint(method), params) for method, params in calls])
         if not isinstance(responses, list) or len(responses) != len(calls):
-            raise ChainError("the node refused a batch of getRecord calls")
+            raise ChainError("the node refused a JSON-RPC batch")
         out = []
-        for (fn, _), response in zip(calls, responses, strict=True):
+        for response in responses:
             if "error" in response or "result" not in response:
-                raise ChainError("a getRecord call in a batch failed")
-            author, category, codec, created_at, erased = decode_outputs(
-                fn.get("outputs", []), bytes(HexBytes(response["result"]))
-            )
-            known = int(author, 16) != 0  # as MedLedgerContract.get_record
-            out.append(
-                Record(patient_id if known else 0, author, category, codec, created_at, erased)
-            )
+                raise ChainError("a call in a JSON-RPC batch failed")
+            out.append(response["result"])
         return out
+
+    def _get_record_call(self, patient_id: int, record_id: bytes) -> tuple[Any, list[Any]]:
+        fn, data = self.medledger._encode("getRecord", patient_id, record_id)
+        return fn, [{"to": self.address, "data": data}, "latest"]
+
+    @staticmethod
+    def _decode_record(patient_id: int, fn: Any, result: str) -> Record:
+        author, category, codec, created_at, erased = decode_outputs(
+            fn.get("outputs", []), bytes(HexBytes(result))
+        )
+        known = int(author, 16) != 0  # as MedLedgerContract.get_record
+        return Record(patient_id if known else 0, author, category, codec, created_at, erased)
+
+    def _records(self, patient_id: int, record_ids: Sequence[bytes]) -> list[Record]:
+        calls = [self._get_record_call(patient_id, rid) for rid in record_ids]
+        results = self._batch([("eth_call", params) for _, params in calls])
+        if results is None:  # a provider without JSON-RPC batches: one call each
+            return [self.medledger.get_record(patient_id, rid) for rid in record_ids]
+        return [
+            self._decode_record(patient_id, fn, r)
+            for (fn, _), r in zip(calls, results, strict=True)
+        ]
+
+    def snapshot(
+        self, tx_hash: bytes, patient_id: int, record_id: bytes, timer: Timer
+    ) -> tuple[Head, Any, Record]:
+        """The latest block, the access transaction's receipt (None if unknown) and the record,
+        in one JSON-RPC batch: one round trip to the node instead of three for each
+        re-encryption request (the checks that use them run in their documented order)."""
+
+        def fetch() -> tuple[Head, Any, Record]:
+            fn, call = self._get_record_call(patient_id, record_id)
+            results = self._batch(
+                [
+                    ("eth_getBlockByNumber", ["latest", False]),
+                    ("eth_getTransactionReceipt", ["0x" + tx_hash.hex()]),
+                    ("eth_call", call),
+                ]
+            )
+            if results is None:
+                return self.head(), self.receipt(tx_hash), self.record(patient_id, record_id)
+            block, receipt, record = results
+            head = Head(int(block["number"], 16), int(block["timestamp"], 16))
+            return head, _receipt_of(receipt), self._decode_record(patient_id, fn, record)
+
+        result: tuple[Head, Any, Record] = self._call(timer, fetch)
+        return result
 
     def has_access(self, patient_id: int, reader: str, category: int, timer: Timer) -> bool:
         return bool(
@@ -229,10 +266,11 @@ def check_access(
     max_age: int,
     erased_locally: bool,
     timer: Timer,
+    receipt: Any,
+    record: Record,
 ) -> AccessEvidence:
     """Steps 2-7 of ``/v1/reencrypt`` (docs/custodians.md), in order; Refusal on the first
-    failure."""
-    receipt = view.receipt(request.access_tx, timer)
+    failure. ``receipt`` and ``record`` come from :meth:`ChainView.snapshot` with ``head``."""
     if receipt is None or int(receipt.get("status", 0)) != 1:
         raise Refusal("unknown_access", "the access transaction is not on this custodian's chain")
     block = int(receipt["blockNumber"])
@@ -268,7 +306,6 @@ def check_access(
         raise Refusal(
             "stale_access", f"the logged access is {age} s old; this custodian allows {max_age} s"
         )
-    record = view.record(request.patient_id, request.record_id, timer)
     if erased_locally or record.erased:
         raise Refusal("erased", "the record was erased: no custodian re-encrypts it")
     if not delegations:
@@ -286,3 +323,21 @@ def check_access(
             reasons.append(("window_closed", "the reader's break-glass window is closed"))
     code, message = reasons[0]
     raise Refusal(code, message)
+
+
+def _receipt_of(raw: Any) -> dict[str, Any] | None:
+    """The fields :func:`check_access` reads from a raw JSON-RPC receipt (hex strings)."""
+    if raw is None:
+        return None
+    return {
+        "status": int(raw.get("status", "0x0"), 16),
+        "blockNumber": int(raw["blockNumber"], 16),
+        "logs": [
+            {
+                "address": log["address"],
+                "topics": [HexBytes(t) for t in log.get("topics", [])],
+                "data": HexBytes(log.get("data", "0x")),
+            }
+            for log in raw.get("logs", [])
+        ],
+    }

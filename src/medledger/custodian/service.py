@@ -125,9 +125,10 @@ class Custodian:
             "version": p.PROTOCOL_VERSION,
         }
 
-    def fresh_head(self, timer: Timer | None = None) -> Head:
-        """The node's latest block; 503 ``chain_behind`` when it is older than ``max_lag``."""
-        head = self.view.head(timer)
+    def fresh_head(self, timer: Timer | None = None, head: Head | None = None) -> Head:
+        """The node's latest block (``head`` when just read); 503 ``chain_behind`` when it is
+        older than ``max_lag``."""
+        head = self.view.head(timer) if head is None else head
         now = time.time()
         with self._head_lock:
             if head.number != self._head_number:
@@ -420,7 +421,10 @@ class Custodian:
             raise Refusal("bad_signature", "the request is not signed by its reader")
         if not self.limiter.take(signer):
             raise Refusal("rate_limited", "too many requests from this reader", status=429)
-        head = self.fresh_head(timer)
+        head, access_receipt, record = self.view.snapshot(
+            req.access_tx, req.patient_id, req.record_id, timer
+        )
+        head = self.fresh_head(timer, head)
         self._check_deadline(req, head)
         try:
             seen, delegations, erased, registered = self.store.lookup(
@@ -438,6 +442,8 @@ class Custodian:
                 max_age=self.config.max_age,
                 erased_locally=erased,
                 timer=timer,
+                receipt=access_receipt,
+                record=record,
             )
             # 8. the capsule is the one registered for this record
             try:
