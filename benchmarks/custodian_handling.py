@@ -7,11 +7,11 @@ One ``medledger custodian serve`` process on loopback, a SQLite (WAL) store (or
 one logged access. Each request is a fresh signed ``/v1/reencrypt`` (new nonce) through the real
 HTTP stack. The custodian reports ``Server-Timing: chain;dur=..., handler;dur=...,
 handler-cpu;dur=...``: ``chain`` is the wall time of its 2 round trips to the node (one JSON-RPC
-batch of latest block, receipt and getRecord, then hasAccess); ``handler`` the wall time of everything else it does (parse,
-signature recovery, replay check, store reads, re-encryption, receipt signing, the served-row
-commit); ``handler-cpu`` the CPU time of that work on its thread, which other processes' load
-does not inflate. The client also times the whole round trip. Prints a table;
-``--results`` appends it to benchmarks/RESULTS.md.
+batch of latest block, receipt and getRecord, then hasAccess); ``handler`` the wall time of
+everything else it does (parse, signature recovery, replay check, store reads, re-encryption,
+receipt signing, the served-row commit); ``handler-cpu`` the CPU time of that work on its
+thread, which other processes' load does not inflate. The client also times the whole round
+trip. Prints a table; ``--results`` appends it to benchmarks/RESULTS.md.
 
 The world (patient, reader, records) is the one the custodian tests use
 (tests/custodian/custodian_world.py), so the benchmark measures exactly what the tests check.
