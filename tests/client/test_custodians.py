@@ -39,9 +39,9 @@ def test_policy_is_set_by_the_patient_with_its_umbral_keys(world: World) -> None
     policy = world.patient.custodians.configure(_custodians(world), 2, ["allergies", "labs"])
     assert (policy.threshold, policy.categories) == (2, 0b1001)
     assert sorted(policy.custodians) == sorted(_custodians(world))
-    keys = PatientUmbralKeys.derive(
-        world.patient.party.identity, world.patient.custodians._domain(), world.pid
-    )
+    seed = world.patient.identity.keyring().umbral_seed  # the keyring's, not the identity's
+    assert seed is not None
+    keys = PatientUmbralKeys.from_seed(seed)
     assert policy.umbral_keys == keys.public_keys()
     assert world.patient.custodians.covers(world.pid, "labs")
     assert not world.patient.custodians.covers(world.pid, "vitals")

@@ -132,15 +132,18 @@ def test_grant_delegates_and_reads_go_through_custodians(cw: CustodianWorld) -> 
     assert not is_custodial(_blob(cw, vid))
 
 
-def test_patient_direct_path_survives_key_recovery(cw: CustodianWorld) -> None:
-    """The patient's Umbral keys derive from its identity key: the same identity key (what
-    guardian recovery restores) derives the same delegating key the policy names."""
-    from medledger.crypto.keys import IdentityKey
-
-    identity = cw.patient.party.identity
-    restored = IdentityKey.from_private_bytes(identity.private_bytes())
-    keys = PatientUmbralKeys.derive(restored, cw.patient.custodians._domain(), cw.pid)
+def test_patient_umbral_keys_come_from_the_keyring_seed(cw: CustodianWorld) -> None:
+    """The patient's Umbral keys are made from the seed its keyring keeps (re-sealed by identity
+    rotation and recovery: tests/custodian_flows/test_custodian_rotation.py), not from its
+    identity key."""
+    seed = cw.patient.identity.keyring().umbral_seed
+    assert seed is not None
+    keys = PatientUmbralKeys.from_seed(seed)
     assert keys.public_keys() == cw.patient.custodians.policy().umbral_keys
+    derived = PatientUmbralKeys.derive(
+        cw.patient.party.identity, cw.patient.custodians._domain(), cw.pid
+    )
+    assert derived.public_keys() != keys.public_keys()
 
 
 def test_no_read_without_an_allowed_logged_access(cw: CustodianWorld) -> None:

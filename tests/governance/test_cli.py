@@ -82,3 +82,47 @@ def test_consortium_commands(stack: Path, tmp_path: Path) -> None:
     ok(["consortium", "sign", stop, "--as", "c"])
     done = ok(["consortium", "execute", stop, "--as", "dev:1"])
     assert done["summary"] == f"provider {er} will be suspended immediately"
+
+
+def test_custodian_commands(stack: Path, tmp_path: Path) -> None:
+    made = ok(["consortium", "create", "--owners", "a,b,c", "--threshold", "2", "--as", "dev:0"])
+    assert made["custodian_registry_owner"] == made["timelock"]
+    hie = ok(["keys", "show", "outsider"])["address"]
+    url = "https://hie.example/custodian"
+    add, run = str(tmp_path / "add.json"), str(tmp_path / "run.json")
+    _fails(
+        ["consortium", "propose", "register-custodian", hie, "--name", "", "--endpoint", url,
+         "--out", add],
+        "name is 1 .. 64 bytes",
+    )  # fmt: skip
+    proposed = ok(
+        ["consortium", "propose", "register-custodian", hie, "--name", "Regional HIE",
+         "--endpoint", url, "--out", add]
+    )  # fmt: skip
+    assert proposed["summary"].startswith(f"schedule: custodian {hie} (Regional HIE, {url})")
+    ok(["consortium", "sign", add, "--as", "a"])
+    _fails(["consortium", "execute", add, "--as", "dev:1"], "1 of the 2 owner signatures")
+    ok(["consortium", "sign", add, "--as", "b"])
+    ok(["consortium", "execute", add, "--as", "dev:1"])
+    (change,) = ok(["consortium", "status"])["scheduled"]
+    assert (change["contract"], change["function"]) == ("CustodianRegistry", "registerCustodian")
+    ok(["time", "advance", "49h"])
+    ok(["consortium", "propose", "execute", add, "--out", run])
+    ok(["consortium", "sign", run, "--as", "b"])
+    ok(["consortium", "sign", run, "--as", "c"])
+    ok(["consortium", "execute", run, "--as", "dev:1"])
+    _fails(
+        ["consortium", "propose", "register-custodian", hie, "--name", "Again", "--endpoint", url,
+         "--out", add],
+        "already registered",
+    )  # fmt: skip
+
+    rm = str(tmp_path / "rm.json")
+    out = ok(["consortium", "propose", "remove-custodian", hie, "--out", rm])
+    assert out["summary"].startswith(f"schedule: custodian {hie} will be removed")
+    handover = str(tmp_path / "t.json")
+    out = ok(
+        ["consortium", "propose", "transfer-ownership", hie, "--registry", "custodians",
+         "--out", handover]
+    )  # fmt: skip
+    assert "custodian registry ownership will be offered to" in out["summary"]

@@ -77,9 +77,13 @@ def test_two_of_three_register_a_responder_through_the_timelock(gov: Gov, tmp_pa
     assert got.status == 1
     assert got.emergency_responder
     assert c.scheduled() == []
-    # History: the set-up's ownership acceptance, then this registration.
-    history = [(s.function, s.state) for s in c.scheduled(include_done=True)]
-    assert history == [("acceptOwnership", "done"), ("registerProvider", "done")]
+    # History: the set-up's ownership acceptances (both registries), then this registration.
+    history = [(s.contract, s.function, s.state) for s in c.scheduled(include_done=True)]
+    assert history == [
+        ("MedLedger", "acceptOwnership", "done"),
+        ("CustodianRegistry", "acceptOwnership", "done"),
+        ("MedLedger", "registerProvider", "done"),
+    ]
 
 
 def test_responder_flag_update_is_visible_before_it_applies(gov: Gov) -> None:

@@ -7,6 +7,8 @@ benchmarks/bench_governance.py measures the same actions on Anvil for RESULTS.md
 
 from __future__ import annotations
 
+from eth_account import Account
+
 from helpers.governance import Gov, execute, register_proposal, signed
 
 BOUNDS = {
@@ -20,6 +22,11 @@ BOUNDS = {
     "Safe: execute reinstateProvider": 90_000,
     "Safe: schedule updateProvider (responder)": 98_500,
     "Safe: execute updateProvider (responder)": 95_500,
+    "custodians transferOwnership (bootstrap)": 48_500,
+    "Safe: schedule registerCustodian": 99_500,
+    "Safe: execute registerCustodian": 161_000,
+    "Safe: schedule removeCustodian": 96_500,
+    "Safe: execute removeCustodian": 89_000,
 }
 
 
@@ -29,6 +36,7 @@ def test_governance_gas(gov: Gov) -> None:
         "create Safe proxy (3 owners)": gov.setup.gas["create Safe proxy"],
         "setSuspenderAccount (bootstrap)": gov.setup.gas["setSuspenderAccount"],
         "transferOwnership (bootstrap)": gov.setup.gas["transferOwnership"],
+        "custodians transferOwnership (bootstrap)": gov.setup.gas["custodians transferOwnership"],
     }
     clinic, p = register_proposal(gov, 3, False)
     measured["Safe: schedule registerProvider"] = execute(gov, signed(gov, p, 0, 1))
@@ -47,6 +55,21 @@ def test_governance_gas(gov: Gov) -> None:
     )
     measured["Safe: execute updateProvider (responder)"] = execute(
         gov, signed(gov, c.propose_execute(u), 0, 2)
+    )
+    custodian = Account.create().address
+    rc = signed(
+        gov, c.propose_register_custodian(custodian, "Regional HIE", "https://hie.example/c"), 1, 2
+    )
+    measured["Safe: schedule registerCustodian"] = execute(gov, rc)
+    gov.ml.increase_time(c.timelock.min_delay() + 1)
+    measured["Safe: execute registerCustodian"] = execute(
+        gov, signed(gov, c.propose_execute(rc), 0, 1)
+    )
+    rm = signed(gov, c.propose_remove_custodian(custodian), 0, 2)
+    measured["Safe: schedule removeCustodian"] = execute(gov, rm)
+    gov.ml.increase_time(c.timelock.min_delay() + 1)
+    measured["Safe: execute removeCustodian"] = execute(
+        gov, signed(gov, c.propose_execute(rm), 1, 2)
     )
     print("\n| governance action | gas used | bound |\n|---|---:|---:|")
     for name, gas in measured.items():

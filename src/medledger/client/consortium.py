@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from medledger.chain.custodians import CustodianRegistryContract
 from medledger.chain.deployment import Deployment
 from medledger.chain.transactions import TxSender
 from medledger.chain.types import ZERO32, TxResult
@@ -25,6 +24,7 @@ from medledger.governance import (
     ScheduledChange,
     create_consortium,
 )
+from medledger.governance.custodians import GovernedCustodianRegistry
 
 
 class ConsortiumNamespace(Namespace):
@@ -37,13 +37,23 @@ class ConsortiumNamespace(Namespace):
         return Consortium.from_deployment(self._deployment)
 
     def create(
-        self, owners: Sequence[str], threshold: int, *, min_delay: int = DEFAULT_MIN_DELAY
+        self,
+        owners: Sequence[str],
+        threshold: int,
+        *,
+        min_delay: int = DEFAULT_MIN_DELAY,
+        custodians: bool = True,
     ) -> ConsortiumSetup:
-        """Put the registry under a new ``threshold``-of-``owners`` Safe behind a timelock (this
-        party must own the registry). The deployment's manifest is updated in memory; save
-        ``setup.manifest`` to keep it."""
+        """Put the registry (and, with ``custodians``, the CustodianRegistry) under a new
+        ``threshold``-of-``owners`` Safe behind a timelock (this party must own them). The
+        deployment's manifest is updated in memory; save ``setup.manifest`` to keep it."""
         setup = create_consortium(
-            self._deployment, self._party.account, owners, threshold, min_delay=min_delay
+            self._deployment,
+            self._party.account,
+            owners,
+            threshold,
+            min_delay=min_delay,
+            custodians=custodians,
         )
         self._deployment.manifest = setup.manifest
         return setup
@@ -110,8 +120,14 @@ class ConsortiumNamespace(Namespace):
     def propose_reinstate(self, provider: str) -> Proposal:
         return self.get().propose_reinstate(provider)
 
-    def propose_transfer_ownership(self, new_owner: str) -> Proposal:
-        return self.get().propose_transfer_ownership(new_owner)
+    def propose_transfer_ownership(self, new_owner: str, registry: str = "medledger") -> Proposal:
+        """Schedule offering ``registry`` ("medledger" or "custodians") to ``new_owner``."""
+        return self.get().propose_transfer_ownership(new_owner, registry=registry)
+
+    def propose_accept_ownership(self, registry: str = "custodians") -> Proposal:
+        """Schedule the timelock's acceptance of ``registry`` once its owner offered it
+        (:meth:`offer_custodian_registry`)."""
+        return self.get().propose_accept_ownership(registry)
 
     def propose_execute(self, scheduled: Proposal) -> Proposal:
         return self.get().propose_execute(scheduled)
@@ -121,20 +137,38 @@ class ConsortiumNamespace(Namespace):
 
     # --- custodians (issue 16) ------------------------------------------------------------------
 
-    def _custodian_registry(self) -> CustodianRegistryContract:
+    def propose_register_custodian(
+        self, custodian: str, name: str, endpoint: str, *, delay: int | None = None
+    ) -> Proposal:
+        """Schedule registering ``custodian`` through the Safe and timelock; once executed the
+        custodian sets its own HPKE key with its own account (``setCustodianKey``)."""
+        return self.get().propose_register_custodian(custodian, name, endpoint, delay=delay)
+
+    def propose_remove_custodian(self, custodian: str, *, delay: int | None = None) -> Proposal:
+        """Schedule removing an active custodian through the Safe and timelock."""
+        return self.get().propose_remove_custodian(custodian, delay=delay)
+
+    def _custodian_registry(self) -> GovernedCustodianRegistry:
         registry = self._deployment.custodians
         if registry is None:
             raise DeploymentNotFound("this deployment has no CustodianRegistry")
-        return registry.connect_as(TxSender(self._chain, self._party.account))
+        sender = TxSender(self._chain, self._party.account)
+        return GovernedCustodianRegistry.of(registry.connect_as(sender))
+
+    def offer_custodian_registry(self) -> TxResult:
+        """As the CustodianRegistry's current owner, offer it to the consortium's timelock
+        (step one of two; the consortium then runs :meth:`propose_accept_ownership`). For a
+        registry the consortium's ``create`` did not move."""
+        return self._custodian_registry().transfer_ownership(self.get().timelock.address)
 
     def register_custodian(self, custodian: str, name: str, endpoint: str) -> TxResult:
-        """Register a custodian (this party must own the CustodianRegistry; it then sets its
-        own HPKE key with ``setCustodianKey``). Timelocked proposals for the registry are not
-        wired yet (docs/decisions.md, custodian mode)."""
+        """Register a custodian directly: only while this party itself owns the
+        CustodianRegistry (a deployment with no consortium yet). Under a consortium use
+        :meth:`propose_register_custodian`. The custodian then sets its own HPKE key."""
         return self._custodian_registry().register_custodian(custodian, name, endpoint)
 
     def remove_custodian(self, custodian: str) -> TxResult:
-        """Remove a custodian (owner of the CustodianRegistry only)."""
+        """Remove a custodian directly (only while this party owns the CustodianRegistry)."""
         return self._custodian_registry().remove_custodian(custodian)
 
     def sign(self, proposal: Proposal) -> Proposal:

@@ -34,6 +34,7 @@ from medledger.client._base import Context, Namespace, record_cid
 from medledger.client._inputs import record_id
 from medledger.client.access import AccessNamespace, raise_if_denied
 from medledger.client.documents import pinned
+from medledger.client.identity_rotation import adopt_legacy_umbral_seed
 from medledger.client.types import AccessResult, RecordInfo
 from medledger.codes import Category, Outcome, Purpose
 from medledger.crypto import Domain
@@ -59,6 +60,7 @@ from medledger.errors import (
     ForgedFragment,
     IntegrityError,
     InvalidInput,
+    KeyMismatch,
     NotAuthorized,
     NotRegistered,
 )
@@ -248,8 +250,25 @@ class CustodiansNamespace(Namespace):
             )
         return signed
 
+    def _umbral_keys(self, pid: int) -> PatientUmbralKeys:
+        # from the keyring's seed, which rotation and recovery carry over; a keyring of before
+        # seeds has none, and its keys are the ones derived from the identity key
+        seed = self._keys.keyring(pid).umbral_seed
+        if seed is None:
+            return PatientUmbralKeys.derive(self._party.identity, self._domain(), pid)
+        return PatientUmbralKeys.from_seed(seed)
+
     def _patient_keys(self, pid: int) -> PatientUmbralKeys:
-        return PatientUmbralKeys.derive(self._party.identity, self._domain(), pid)
+        keys = self._umbral_keys(pid)
+        policy = self._hook_policy(pid)
+        if policy is not None and policy.umbral_keys != keys.public_keys():
+            raise KeyMismatch(
+                "this patient's Umbral keys are not the ones its custodian policy names (an "
+                "identity rotated before Umbral seeds were kept in the keyring)",
+                hint="custodians.configure(...) again publishes the current keys; records "
+                "encapsulated to the old ones stay closed (docs/crypto.md section 12)",
+            )
+        return keys
 
     # --- the patient's policy -------------------------------------------------------------------
 
@@ -267,7 +286,8 @@ class CustodiansNamespace(Namespace):
             if isinstance(categories, int)
             else codes.mask(int(codes.category(c)) for c in categories)
         )
-        keys = self._patient_keys(pid)
+        adopt_legacy_umbral_seed(self._ctx, pid)  # an older keyring: keep its keys from now on
+        keys = self._umbral_keys(pid)
         self.registry.set_policy(pid, custodians, threshold, mask, keys.public_keys())
         self._cache.clear()
         return self.policy(pid)

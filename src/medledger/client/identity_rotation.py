@@ -6,8 +6,9 @@ after a crash continues where it stopped:
 
 1. **keyring**: every category gets a fresh key epoch from now on, the keyring is re-sealed to
    the new identity key and published (compare-and-swap), the active grantees get refreshed key
-   bundles (re-grants) and the emergency kit is resealed. Done when the on-chain keyring opens
-   with the new key.
+   bundles (re-grants) and the emergency kit is resealed. The keyring's Umbral seed (custodian
+   mode) is carried over unchanged, so custodial records and delegations survive the new key.
+   Done when the on-chain keyring opens with the new key.
 2. **encryption key**: ``setEncryptionKey`` publishes the new public key. Done when the on-chain
    key is the new one.
 3. **guardian shares**: a fresh split of a new recovery secret for the same guardians (same paper /
@@ -29,8 +30,9 @@ from medledger.client.documents import pinned
 from medledger.client.keys import KeyManager
 from medledger.client.planner import ConsentPlanner
 from medledger.client.types import MAX_GRANT_BATCH, Party
-from medledger.crypto import IdentityKey, Keyring, PrivateKey, Suite
+from medledger.crypto import Domain, IdentityKey, Keyring, PrivateKey, Suite
 from medledger.crypto.epochs import EpochKey
+from medledger.crypto.pre import PatientUmbralKeys
 from medledger.errors import DecryptionFailed, InvalidInput
 
 
@@ -47,6 +49,12 @@ class RotationInfo:
     #: grantees that received refreshed key bundles
     refreshed: tuple[str, ...]
     paper_shares: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
+    #: grantees (and responders) given fresh custodian key fragments: their receiving keys
+    #: follow the patient's encryption key (custodian mode)
+    redelegated: tuple[str, ...] = ()
+    #: who could not get fresh fragments (too few custodians answered), with why: retry with
+    #: ``session.custodians.delegate`` (docs/crypto.md section 12)
+    redelegation_failed: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def gas_used(self) -> int:
@@ -94,7 +102,7 @@ def fresh_epochs(keyring: Keyring, now: int) -> tuple[Keyring, tuple[int, ...], 
                 )
                 number += 1
             entries.append(e)
-    fresh = Keyring(keyring.patient_id, keyring.suite, entries)
+    fresh = keyring.with_entries(entries)  # the Umbral seed carries over
     return fresh, tuple(sorted(cats)), t
 
 
@@ -103,15 +111,39 @@ def rotate_keyring(ctx: Context, pid: int, old: IdentityKey) -> tuple[TxResult, 
     on (:func:`fresh_epochs`), the keyring re-sealed to the new identity key and published
     (compare-and-swap)."""
     digest = ctx.contract.get_patient(pid).keyring
-    keyring, rotated, _ = fresh_epochs(
-        Keyring.load(ctx.documents.get(digest), old), ctx.chain.now()
-    )
+    current = Keyring.load(ctx.documents.get(digest), old)
+    if current.umbral_seed is None:
+        # a keyring of before Umbral seeds: keep the Umbral keys the old identity key derived
+        # (the ones the custodian policy names) instead of letting them follow the new key
+        current.adopt_umbral_seed(PatientUmbralKeys.legacy_seed(old, _domain(ctx), pid))
+    keyring, rotated, _ = fresh_epochs(current, ctx.chain.now())
     with pinned(ctx.store) as pins:
         cid = pins.put(ctx.keys.keyring_document(keyring))
         tx = ctx.contract.set_keyring(digest, cid.digest)
         pins.referenced(cid)
     ctx.keys.keyring_published(cid.digest, keyring)
     return tx, rotated
+
+
+def adopt_legacy_umbral_seed(ctx: Context, pid: int) -> TxResult | None:
+    """Write the identity-derived Umbral seed into a keyring that has none (compare-and-swap
+    publish); None when the keyring has a seed already. From then on the patient's Umbral keys
+    no longer depend on the identity key."""
+    if ctx.keys.keyring(pid).umbral_seed is not None:
+        return None
+    keyring = ctx.keys.keyring_copy(pid)
+    expected = ctx.keys.keyring_digest(pid)
+    keyring.adopt_umbral_seed(PatientUmbralKeys.legacy_seed(ctx.party.identity, _domain(ctx), pid))
+    with pinned(ctx.store) as pins:
+        cid = pins.put(ctx.keys.keyring_document(keyring))
+        tx = ctx.contract.set_keyring(expected, cid.digest)
+        pins.referenced(cid)
+    ctx.keys.keyring_published(cid.digest, keyring)
+    return tx
+
+
+def _domain(ctx: Context) -> Domain:
+    return Domain.of(ctx.chain.chain_id, ctx.contract.address)
 
 
 def refresh_holders(ctx: Context, pid: int) -> tuple[list[TxResult], tuple[str, ...]]:

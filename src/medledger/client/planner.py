@@ -438,4 +438,4 @@ def rotate_from(
                 )
                 new.append(e)
             entries.append(e)
-    return Keyring(keyring.patient_id, keyring.suite, entries), new
+    return keyring.with_entries(entries), new

@@ -29,8 +29,10 @@ from eth_account.messages import encode_defunct
 from eth_utils.address import to_checksum_address
 
 from medledger.chain.types import ZERO32, TxResult
-from medledger.client._base import Namespace
+from medledger.client._base import Context, Namespace
 from medledger.client._inputs import seconds
+from medledger.client.access import AccessNamespace
+from medledger.client.custodians import CustodiansNamespace
 from medledger.client.documents import pinned
 from medledger.client.identity_rotation import (
     RotationInfo,
@@ -41,7 +43,9 @@ from medledger.client.identity_rotation import (
     rotate_keyring,
     successor,
 )
+from medledger.client.planner import ConsentPlanner
 from medledger.crypto import IdentityKey, PublicKey
+from medledger.crypto.emergency import emergency_kit_responders
 from medledger.crypto.shares import (
     NotEnoughShares,
     ShareError,
@@ -50,7 +54,13 @@ from medledger.crypto.shares import (
     reseal_share,
     split_identity,
 )
-from medledger.errors import InvalidInput, MedledgerError, NotAuthorized, SignatureError
+from medledger.errors import (
+    DeploymentNotFound,
+    InvalidInput,
+    MedledgerError,
+    NotAuthorized,
+    SignatureError,
+)
 
 #: the contract's bounds on the recovery delay (``RecoveryInvalidDelay`` outside them)
 MIN_RECOVERY_DELAY = 86_400
@@ -515,7 +525,57 @@ class RecoveryNamespace(Namespace):
                 )
                 txs.append(info.tx)
                 paper = info.paper_shares
-        return RotationInfo(pid, tuple(txs), rotated, refreshed, paper)
+        # last: custodians being down must not stop the steps above (they are reported)
+        redelegated, failed = self._redelegate(ctx, pid)
+        return RotationInfo(
+            pid, tuple(txs), rotated, refreshed, paper, redelegated, redelegation_failed=failed
+        )
+
+    def _redelegate(self, ctx: Context, pid: int) -> tuple[tuple[str, ...], dict[str, str]]:
+        """Custodian mode, after the new encryption key is on-chain: a grantee's receiving key
+        is an X25519 agreement with the patient's encryption key, so the fragments the
+        custodians hold were made for receiving keys nobody has any more. The active grantees
+        of custodial categories, and the emergency kit's responders, get fresh ones from the
+        same Umbral keys (the keyring's seed). Who could not be delegated (too few custodians
+        answering) is reported, not raised; ``session.custodians.delegate`` retries. A rerun
+        delegates again (it replaces)."""
+        if self.custodians is None:
+            return (), {}
+        try:
+            registry = self.custodians.registry
+        except DeploymentNotFound:  # a deployment of before custodian mode
+            return (), {}
+        ns = CustodiansNamespace(ctx, registry, AccessNamespace(ctx))
+        try:
+            policy = ns.policy(pid)
+            if not policy.active:
+                return (), {}
+            now = ctx.chain.now()
+            planner = ConsentPlanner(ctx.contract, ctx.keys, ctx.directory, ctx.documents)
+            todo = [
+                (grantee, False)
+                for grantee, consent in planner._active_grants(pid, now).items()
+                if consent.categories & policy.categories
+            ]
+            patient = ctx.contract.get_patient(pid)
+            if patient.emergency_kit != ZERO32:
+                _, responders = emergency_kit_responders(ctx.documents.get(patient.emergency_kit))
+                todo += [
+                    (to_checksum_address(r), True)
+                    for r in responders
+                    if ctx.contract.get_provider(r).status == 1
+                ]
+            done: list[str] = []
+            failed: dict[str, str] = {}
+            for who, emergency in todo:
+                try:
+                    ns.delegate(who, emergency=emergency)
+                    done.append(who)
+                except MedledgerError as exc:
+                    failed[who] = f"{type(exc).__name__}: {exc}"
+            return tuple(done), failed
+        finally:
+            ns.close()
 
 
 def _digest(request_id: str | bytes) -> bytes:

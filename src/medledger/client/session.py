@@ -101,7 +101,7 @@ class Session(FlatSessionMethods):
         self.consortium = ConsortiumNamespace(ctx, ml.deployment)
         # custodian mode (issue 16): one namespace, hooked into the flows it changes
         self.custodians = CustodiansNamespace(ctx, bound.custodians, self.access)
-        for ns in (self.consent, self.emergency, self.records, self.access):
+        for ns in (self.consent, self.emergency, self.records, self.access, self.recovery):
             ns.custodians = self.custodians
 
     def __repr__(self) -> str:

@@ -10,16 +10,22 @@ Keyring document (stored on IPFS, its CID digest on-chain as ``keyring``)::
     directory = "MLKR" | version u8 | suite u8 | patient_id u64 | count u16
                 | count * (category u8 | epoch u32 | valid_from u64 | valid_until u64
                            | public key bytes16)
-    document  = directory | private_len u32 | HPKE(identity key, epoch key list,
+    document  = directory | private_len u32 | HPKE(identity key, private part,
                                                  info = "medledger/v1/keyring" 0x00 directory)
+    private   = ["MLUS" | umbral seed 32] | epoch key list
 
-Writers need only the directory (:class:`PublicDirectory`); the patient restores the whole keyring
-from the document and the identity private key alone (:meth:`Keyring.load`).
+The private part starts with the patient's Umbral seed (custodian mode, :mod:`medledger.crypto.pre`)
+when the keyring has one; keyrings written before it start with the epoch key list directly (its
+u32 count can never read "MLUS": that many entries would be over 30 GB). Writers need only the
+directory (:class:`PublicDirectory`); the patient restores the whole keyring, seed included, from
+the document and the identity private key alone (:meth:`Keyring.load`), which is why identity
+rotation and guardian recovery carry the seed over by re-sealing the keyring.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterable, Sequence
 from typing import ClassVar, Generic, TypeVar
 
@@ -47,6 +53,8 @@ from medledger.errors import (
 MAGIC = b"MLKR"
 FORMAT_VERSION = 1
 _LABEL = b"keyring"
+#: tag of the Umbral seed at the start of the private part, and the seed's length
+_SEED_TAG, SEED_LEN = b"MLUS", 32
 
 
 def _check_partition(category: int, epochs: Sequence[EpochPublicKey | EpochKey]) -> None:
@@ -234,12 +242,44 @@ class Keyring(_EpochTable[EpochKey]):
     of their records with it.
     """
 
-    __slots__ = ()
+    __slots__ = ("_umbral_seed",)
     _MISSING = "keyring has no category {category}"
+
+    def __init__(
+        self,
+        patient_id: int,
+        suite: Suite,
+        entries: Iterable[EpochKey],
+        *,
+        umbral_seed: bytes | None = None,
+    ) -> None:
+        super().__init__(patient_id, suite, entries)
+        if umbral_seed is not None and len(umbral_seed) != SEED_LEN:
+            raise InvalidInput(f"an Umbral seed is {SEED_LEN} bytes")
+        self._umbral_seed = None if umbral_seed is None else bytes(umbral_seed)
 
     @staticmethod
     def _suite_of(entry: EpochKey) -> Suite:
         return entry.private_key.suite
+
+    @property
+    def umbral_seed(self) -> bytes | None:
+        """The seed of the patient's Umbral keys (custodian mode); ``None`` in a keyring written
+        before seeds existed (its Umbral keys derive from the identity key)."""
+        return self._umbral_seed
+
+    def adopt_umbral_seed(self, seed: bytes) -> None:
+        """Give a keyring without a seed this one (the migration of an older keyring); a
+        keyring never changes the seed it has (``KeyMismatch``)."""
+        if len(seed) != SEED_LEN:
+            raise InvalidInput(f"an Umbral seed is {SEED_LEN} bytes")
+        if self._umbral_seed is not None and self._umbral_seed != seed:
+            raise KeyMismatch("this keyring already holds another Umbral seed")
+        self._umbral_seed = bytes(seed)
+
+    def with_entries(self, entries: Iterable[EpochKey]) -> Keyring:
+        """A keyring of the same patient, suite and Umbral seed with these epochs."""
+        return Keyring(self._patient_id, self._suite, entries, umbral_seed=self._umbral_seed)
 
     @classmethod
     def create(
@@ -250,7 +290,8 @@ class Keyring(_EpochTable[EpochKey]):
         categories: Iterable[int] = tuple(Category),
         start: int = 0,
     ) -> Keyring:
-        """A new keyring: one open-ended epoch 0 per category, valid from ``start``.
+        """A new keyring: one open-ended epoch 0 per category, valid from ``start``, and a
+        random Umbral seed.
 
         ``start`` defaults to 0 so that records back-dated to any time (imports) are covered.
         """
@@ -263,6 +304,7 @@ class Keyring(_EpochTable[EpochKey]):
             patient_id,
             suite,
             [EpochKey(c, 0, start, None, PrivateKey.generate(suite)) for c in cats],
+            umbral_seed=os.urandom(SEED_LEN),
         )
 
     def current_epoch(self, category: int, at: int) -> EpochKey:
@@ -334,6 +376,8 @@ class Keyring(_EpochTable[EpochKey]):
         """Serialize: the public directory, then every private key sealed to the identity key."""
         directory = self.directory().encode()
         private = encode_epoch_keys(e for eps in self._epochs.values() for e in eps)
+        if self._umbral_seed is not None:
+            private = _SEED_TAG + self._umbral_seed + private
         sealed = hpke_seal(identity_public_key, private, label=_LABEL, context=directory)
         return directory + Writer().bytes32(sealed).getvalue()
 
@@ -350,11 +394,17 @@ class Keyring(_EpochTable[EpochKey]):
         sealed = r.bytes32()
         r.end()
         private = hpke_open(identity_key, sealed, label=_LABEL, context=directory_bytes)
+        seed = None
+        if private[: len(_SEED_TAG)] == _SEED_TAG:
+            start = len(_SEED_TAG) + SEED_LEN
+            seed, private = private[len(_SEED_TAG) : start], private[start:]
         try:
+            if seed is not None and len(seed) != SEED_LEN:
+                raise InvalidInput("truncated Umbral seed")
             epochs = decode_epoch_keys(private)
         except InvalidInput as exc:  # authenticated yet malformed: written by a broken writer
             raise DecryptionFailed(f"keyring private part is malformed: {exc}") from None
-        keyring = cls(directory.patient_id, directory.suite, epochs)
+        keyring = cls(directory.patient_id, directory.suite, epochs, umbral_seed=seed)
         if keyring.directory() != directory:
             raise DecryptionFailed("keyring private keys do not match its public directory")
         return keyring

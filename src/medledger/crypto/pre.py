@@ -11,11 +11,14 @@ so a custodian returning a forged one is caught and named.
 
 Keys (none is stored anywhere new; all are derived, so they survive what their roots survive):
 
-- **patient** (delegating key, and the key that signs kfrags): HKDF-SHA256 of the patient's
-  identity private key, bound to the deployment and the patient id. Guardian recovery restores the
-  identity key (its escrow in the shares document), hence these keys: the patient's direct path
-  (:func:`open_custodial_original`) survives key recovery. ``medledger keys rotate`` (a new
-  identity key) derives new ones: docs/crypto.md section 12 says what that means for old records.
+- **patient** (delegating key, and the key that signs kfrags): made from a 32-byte *Umbral seed*
+  kept in the patient's keyring secrets (:attr:`medledger.crypto.keyring.Keyring.umbral_seed`),
+  which identity rotation and guardian recovery re-seal to the new identity key. So the keys, the
+  policy that publishes them, the capsules encapsulated to them and the delegations signed with
+  them all survive a new identity key. New keyrings get a random seed; a keyring written before
+  the seed existed has none, and its keys are the ones derived then from the identity key
+  (:meth:`PatientUmbralKeys.legacy_seed`), which the next ``configure`` or rotation writes into
+  the keyring as its seed (docs/crypto.md section 12, docs/decisions.md).
 - **receiving key of a grantee / responder**: HKDF-SHA256 of the X25519 shared secret of the
   patient's identity key and the grantee's on-chain encryption key (either side can compute it:
   the patient from its private key and the grantee's public key, the grantee the other way round).
@@ -60,6 +63,8 @@ PUBLIC_KEY_LEN = 33
 #: the largest custodial record this module seals or opens in memory
 MAX_CUSTODIAL_RECORD = 64 << 20
 _X25519_LEN = 32
+#: bytes of a patient's Umbral seed
+UMBRAL_SEED_LEN = 32
 #: what umbral-pre raises for a fragment that fails verification (its stubs omit the class)
 _VERIFY_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
@@ -102,15 +107,33 @@ class PatientUmbralKeys:
     signing: umbral.SecretKey
 
     @classmethod
-    def derive(cls, identity: PrivateKey, domain: Domain, patient_id: int) -> PatientUmbralKeys:
-        """Derive from the patient's identity key for one deployment and patient id."""
+    def from_seed(cls, seed: bytes) -> PatientUmbralKeys:
+        """The keys of a 32-byte Umbral seed (the one the patient's keyring keeps)."""
+        if len(seed) != UMBRAL_SEED_LEN:
+            raise InvalidInput(f"an Umbral seed is {UMBRAL_SEED_LEN} bytes")
+        factory = umbral.SecretKeyFactory.from_secure_randomness(bytes(seed))
+        return cls(factory.make_key(b"delegating"), factory.make_key(b"kfrag-signing"))
+
+    @staticmethod
+    def new_seed() -> bytes:
+        """A fresh random Umbral seed (every new keyring gets one)."""
+        return os.urandom(UMBRAL_SEED_LEN)
+
+    @staticmethod
+    def legacy_seed(identity: PrivateKey, domain: Domain, patient_id: int) -> bytes:
+        """The seed that keyrings written before the seed existed imply: HKDF-SHA256 of the
+        identity private key, bound to the deployment and the patient id (what a patient
+        configured then has in its policy)."""
         check_uint("patient id", patient_id, 64)
-        seed = _hkdf(
+        return _hkdf(
             identity.private_bytes(),
             _PATIENT_INFO + domain.encode() + struct.pack(">Q", patient_id),
         )
-        factory = umbral.SecretKeyFactory.from_secure_randomness(seed)
-        return cls(factory.make_key(b"delegating"), factory.make_key(b"kfrag-signing"))
+
+    @classmethod
+    def derive(cls, identity: PrivateKey, domain: Domain, patient_id: int) -> PatientUmbralKeys:
+        """The keys derived from the identity key (keyrings without a seed: the fallback)."""
+        return cls.from_seed(cls.legacy_seed(identity, domain, patient_id))
 
     @property
     def delegating_pk(self) -> umbral.PublicKey:

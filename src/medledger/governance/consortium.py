@@ -1,6 +1,8 @@
-"""The consortium: a Safe multisig behind a timelock that owns the provider registry.
+"""The consortium: a Safe multisig behind a timelock that owns the provider registry and the
+custodian registry.
 
     Safe (k-of-n owners) --schedule/execute--> ConsortiumTimelock (48 h) --owner--> MedLedger
+                                                    --owner--> CustodianRegistry
     Safe --suspender--> MedLedger.suspendProvider (immediate)
 
 :func:`create_consortium` sets this up from a registry owned by one key; :class:`Consortium`
@@ -18,11 +20,17 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
+from medledger.chain.custodians import CustodianRegistryContract
 from medledger.chain.deployment import DeployedContract, Deployment, Manifest
 from medledger.chain.suite import MedLedgerContract
 from medledger.chain.transactions import TxSender
 from medledger.chain.types import TxResult
 from medledger.errors import DeploymentNotFound, IntegrityError, InvalidInput
+from medledger.governance.custodians import (
+    GovernedCustodianRegistry,
+    check_registration,
+    check_removal,
+)
 from medledger.governance.proposal import (
     OperationNotReady,
     Proposal,
@@ -50,6 +58,8 @@ from medledger.governance.timelock import (
 
 #: manifest ``contracts`` keys of the consortium
 SAFE_KEY, TIMELOCK_KEY = "ConsortiumSafe", "ConsortiumTimelock"
+#: ``registry=`` names of the governed contracts (proposals, ownership hand-over)
+REGISTRIES = {"medledger": "MedLedger", "custodians": "CustodianRegistry"}
 _INFRA_KEYS = ("SafeSingleton", "SafeProxyFactory", "SafeFallbackHandler")
 
 
@@ -70,11 +80,14 @@ def create_consortium(
     *,
     min_delay: int = DEFAULT_MIN_DELAY,
     salt_nonce: int = 0,
+    custodians: bool = True,
 ) -> ConsortiumSetup:
     """Deploy a Safe (``threshold`` of ``owners``) and a timelock, and move the registry to
     them: the Safe becomes the suspender, the timelock the owner (both steps of Ownable2Step).
+    With ``custodians`` (the default) the deployment's CustodianRegistry, when it has one, moves
+    to the timelock the same two-step way.
 
-    ``registry_owner`` (the registry's current owner) pays and bootstraps: the timelock starts
+    ``registry_owner`` (the registries' current owner) pays and bootstraps: the timelock starts
     with delay 0 and it as temporary proposer/executor/admin, accepts ownership, raises its delay
     to ``min_delay`` and then ``registry_owner`` renounces every role. The end state is checked.
     """
@@ -85,6 +98,15 @@ def create_consortium(
         raise InvalidInput(f"{registry_owner.address} does not own the provider registry")
     if min_delay < 0:
         raise InvalidInput("the timelock delay cannot be negative")
+    custodian_registry = None
+    if custodians and deployment.custodians is not None:
+        # checked before anything is sent: a refusal leaves no half-made consortium
+        custodian_registry = GovernedCustodianRegistry.of(deployment.custodians.connect_as(sender))
+        if custodian_registry.owner() != registry_owner.address:
+            raise InvalidInput(
+                f"{registry_owner.address} does not own the custodian registry",
+                hint="pass custodians=False (--no-custodians) to leave it where it is",
+            )
     gas: dict[str, int] = {}
     infra = _existing_infra(deployment.manifest)
     if infra is None:
@@ -97,6 +119,11 @@ def create_consortium(
     gas["setSuspenderAccount"] = registry.set_suspender_account(safe.address).gas_used
     gas["transferOwnership"] = registry.transfer_ownership(timelock.address).gas_used
     _run_now(timelock, registry.address, registry.encode("acceptOwnership"), gas, "accept")
+    if custodian_registry is not None:
+        tx = custodian_registry.transfer_ownership(timelock.address)
+        gas["custodians transferOwnership"] = tx.gas_used
+        data = custodian_registry.encode("acceptOwnership")
+        _run_now(timelock, custodian_registry.address, data, gas, "custodians accept")
     if min_delay:
         data = timelock.calldata("updateDelay", min_delay)
         _run_now(timelock, timelock.address, data, gas, "updateDelay")
@@ -106,13 +133,18 @@ def create_consortium(
     ]
     gas["bootstrap renounces 4 roles"] = sum(renounced)
     _check_setup(registry, safe, timelock, me, min_delay)
+    if custodian_registry is not None and custodian_registry.owner() != timelock.address:
+        raise IntegrityError(
+            "consortium setup incomplete: custodian registry owner is not the timelock"
+        )
     contracts = dict(deployment.manifest.contracts)
     for key, addr in zip(_INFRA_KEYS, (infra.singleton, infra.factory, infra.handler), strict=True):
         contracts.setdefault(key, DeployedContract(addr, 0, ""))
     contracts[SAFE_KEY] = DeployedContract(safe.address, created.block_number, created.tx_hash)
     contracts[TIMELOCK_KEY] = DeployedContract(timelock.address, timelock.deploy_block, "")
     manifest = replace(deployment.manifest, contracts=contracts)
-    return ConsortiumSetup(Consortium(registry, safe, timelock), manifest, gas)
+    governed = Consortium(registry, safe, timelock, deployment.custodians)
+    return ConsortiumSetup(governed, manifest, gas)
 
 
 def _existing_infra(m: Manifest) -> SafeDeployment | None:
@@ -155,15 +187,25 @@ def _check_setup(
 
 
 class Consortium:
-    """The consortium's Safe and timelock over one registry."""
+    """The consortium's Safe and timelock over the provider registry (MedLedger) and, when the
+    deployment has one, the CustodianRegistry."""
 
     def __init__(
-        self, registry: MedLedgerContract, safe: SafeContract, timelock: TimelockContract
+        self,
+        registry: MedLedgerContract,
+        safe: SafeContract,
+        timelock: TimelockContract,
+        custodians: CustodianRegistryContract | None = None,
     ) -> None:
         self.registry = registry
         self.safe = safe
         self.timelock = timelock
         self.chain = registry.chain
+        self.custodians = GovernedCustodianRegistry.of(custodians) if custodians else None
+        #: governed contract address -> artifact name (what proposals may target)
+        self.targets: dict[str, str] = {registry.address: "MedLedger"}
+        if self.custodians is not None:
+            self.targets[self.custodians.address] = "CustodianRegistry"
 
     def __repr__(self) -> str:
         return f"Consortium(safe={self.safe.address}, timelock={self.timelock.address})"
@@ -182,6 +224,7 @@ class Consortium:
             deployment.medledger,
             SafeContract(chain, m.contracts[SAFE_KEY].address),
             TimelockContract(chain, tl.address, deploy_block=tl.block),
+            deployment.custodians,
         )
 
     # --- proposals ---------------------------------------------------------------------------
@@ -241,10 +284,89 @@ class Consortium:
         return self._schedule("reinstate", data, delay, nonce)
 
     def propose_transfer_ownership(
-        self, new_owner: str, *, delay: int | None = None, nonce: int | None = None
+        self,
+        new_owner: str,
+        *,
+        registry: str = "medledger",
+        delay: int | None = None,
+        nonce: int | None = None,
     ) -> Proposal:
-        data = self.registry.encode("transferOwnership", to_checksum_address(new_owner))
-        return self._schedule("transfer-ownership", data, delay, nonce)
+        """Schedule offering ``registry`` ("medledger" or "custodians") to ``new_owner``, who
+        then accepts (Ownable2Step; a new consortium's timelock accepts with
+        :meth:`propose_accept_ownership`)."""
+        target = self._target(registry)
+        data = target.encode("transferOwnership", to_checksum_address(new_owner))
+        action = "transfer-ownership" + ("" if registry == "medledger" else ":" + registry)
+        return self._schedule(action, data, delay, nonce, target=target.address)
+
+    def propose_accept_ownership(
+        self, registry: str = "custodians", *, delay: int | None = None, nonce: int | None = None
+    ) -> Proposal:
+        """Schedule the timelock's ``acceptOwnership`` of ``registry`` after its owner offered
+        it to the timelock (a registry deployed after the consortium, or moving between
+        consortia)."""
+        target = self._target(registry)
+        pending = target.call("pendingOwner")
+        if to_checksum_address(pending) != self.timelock.address:
+            raise InvalidInput(
+                f"the {REGISTRIES[registry]} has not been offered to the timelock "
+                f"(its pending owner is {pending})",
+                hint="its owner first calls transferOwnership(timelock)",
+            )
+        data = target.encode("acceptOwnership")
+        action = "accept-ownership:" + registry
+        return self._schedule(action, data, delay, nonce, target=target.address)
+
+    # --- custodians (issue 16) ----------------------------------------------------------------
+
+    def propose_register_custodian(
+        self,
+        custodian: str,
+        name: str,
+        endpoint: str,
+        *,
+        delay: int | None = None,
+        nonce: int | None = None,
+    ) -> Proposal:
+        """Schedule registering ``custodian`` (its signing account). Once registered it sets
+        its own HPKE key with its own signature (``setCustodianKey``): the consortium never
+        handles a custodian's key."""
+        registry = self._governed_custodians()
+        address = check_registration(registry, custodian, name, endpoint)
+        data = registry.encode("registerCustodian", address, name, endpoint)
+        return self._schedule("register-custodian", data, delay, nonce, target=registry.address)
+
+    def propose_remove_custodian(
+        self, custodian: str, *, delay: int | None = None, nonce: int | None = None
+    ) -> Proposal:
+        """Schedule removing an active custodian (policies naming it must then be replaced)."""
+        registry = self._governed_custodians()
+        data = registry.encode("removeCustodian", check_removal(registry, custodian))
+        return self._schedule("remove-custodian", data, delay, nonce, target=registry.address)
+
+    def _target(self, registry: str) -> MedLedgerContract | GovernedCustodianRegistry:
+        if registry == "medledger":
+            return self.registry
+        if registry == "custodians":
+            if self.custodians is None:
+                raise DeploymentNotFound("this deployment has no CustodianRegistry")
+            return self.custodians
+        raise InvalidInput(f"unknown registry {registry!r}: one of {', '.join(REGISTRIES)}")
+
+    def _governed_custodians(self) -> GovernedCustodianRegistry:
+        """The custodian registry, refused unless the timelock owns it (or is about to: it is
+        the pending owner) -- otherwise the operation would revert 48 h from now."""
+        target = self._target("custodians")
+        assert isinstance(target, GovernedCustodianRegistry)
+        tl = self.timelock.address
+        if target.owner() != tl and target.pending_owner() != tl:
+            raise InvalidInput(
+                f"the consortium's timelock does not own the custodian registry "
+                f"(its owner is {target.owner()})",
+                hint="its owner offers it (transferOwnership) and the consortium proposes "
+                "accept-ownership --registry custodians",
+            )
+        return target
 
     def propose_execute(self, scheduled: Proposal, *, nonce: int | None = None) -> Proposal:
         """The Safe transaction that executes what ``scheduled`` put in the timelock."""
@@ -264,9 +386,18 @@ class Consortium:
             raise InvalidInput("give the proposal that scheduled the operation")
         return self._timelock_call(scheduled)
 
-    def _schedule(self, action: str, data: bytes, delay: int | None, nonce: int | None) -> Proposal:
+    def _schedule(
+        self,
+        action: str,
+        data: bytes,
+        delay: int | None,
+        nonce: int | None,
+        *,
+        target: str | None = None,
+    ) -> Proposal:
         d = self.timelock.min_delay() if delay is None else delay
-        call = TimelockCall(self.timelock.address, self.registry.address, data, os.urandom(32), d)
+        to = target or self.registry.address
+        call = TimelockCall(self.timelock.address, to, data, os.urandom(32), d)
         tx = SafeTx(self.timelock.address, 0, call.schedule_data(self.timelock), self._nonce(nonce))
         return self._proposal(action, tx, call)
 
@@ -287,12 +418,16 @@ class Consortium:
         if call is None:
             function, args = decode_registry_call(tx.data)
             return describe(function, args, "immediately")
-        function, args = decode_registry_call(call.data)
+        contract = self.targets.get(call.target)
+        if contract is None:
+            raise InvalidInput(f"{call.target} is not a contract the consortium governs")
+        function, args = decode_registry_call(call.data, contract)
         if action.startswith("execute:"):
-            return "execute: " + describe(function, args, "now")
+            return "execute: " + describe(function, args, "now", contract)
         if action.startswith("cancel:"):
-            return "cancel: " + describe(function, args, "at its scheduled time")
-        return "schedule: " + describe(function, args, f"{call.delay} s after scheduling")
+            return "cancel: " + describe(function, args, "at its scheduled time", contract)
+        when = f"{call.delay} s after scheduling"
+        return "schedule: " + describe(function, args, when, contract)
 
     def _timelock_call(self, p: Proposal) -> TimelockCall:
         if p.timelock is None:
@@ -311,7 +446,7 @@ class Consortium:
         call = None
         if p.timelock is not None:
             call = self._timelock_call(p)
-            if call.timelock != self.timelock.address or call.target != self.registry.address:
+            if call.timelock != self.timelock.address or call.target not in self.targets:
                 raise ProposalTampered("the timelock operation targets another contract")
             kind = p.action.split(":")[0]
             if kind == "execute":
@@ -380,7 +515,7 @@ class Consortium:
 
     def scheduled(self, *, include_done: bool = False) -> list[ScheduledChange]:
         """Registry changes in the timelock, oldest first (what patients watch)."""
-        return scheduled_changes(self.timelock, self.registry.address, include_done=include_done)
+        return scheduled_changes(self.timelock, self.targets, include_done=include_done)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -392,5 +527,7 @@ class Consortium:
             "minDelay": self.timelock.min_delay(),
             "registryOwner": self.registry.owner(),
             "suspender": self.registry.suspender(),
+            "custodianRegistry": self.custodians.address if self.custodians else None,
+            "custodianRegistryOwner": self.custodians.owner() if self.custodians else None,
             "scheduled": [s.__dict__ for s in self.scheduled()],
         }

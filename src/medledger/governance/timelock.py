@@ -4,7 +4,7 @@ decoded for patients ("provider X becomes an emergency responder at T")."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -169,21 +169,26 @@ class ScheduledChange:
     ready_at: int
     state: str  # "pending" | "ready" | "done" | "cancelled"
     summary: str
+    #: the governed contract it changes: "MedLedger" (providers) or "CustodianRegistry"
+    contract: str = "MedLedger"
 
 
-def decode_registry_call(data: bytes) -> tuple[str, dict[str, Any]]:
-    """The MedLedger function and named arguments of ``data`` (InvalidInput if unknown)."""
-    for entry in load_artifact("MedLedger").abi_entries("function"):
+def decode_registry_call(data: bytes, contract: str = "MedLedger") -> tuple[str, dict[str, Any]]:
+    """The ``contract`` function and named arguments of ``data`` (InvalidInput if unknown).
+    Decoded against the target's own ABI: both registries have ``transferOwnership``."""
+    for entry in load_artifact(contract).abi_entries("function"):
         if function_abi_to_4byte_selector(cast(ABIFunction, entry)) == data[:4]:
             try:
                 return str(entry["name"]), decode_values(entry.get("inputs", []), data[4:])
             except (DecodingError, ValueError, TypeError) as exc:
                 raise InvalidInput(f"undecodable {entry['name']} calldata") from exc
-    raise InvalidInput(f"calldata 0x{data[:4].hex()} is not a MedLedger function")
+    raise InvalidInput(f"calldata 0x{data[:4].hex()} is not a {contract} function")
 
 
-def describe(function: str, args: dict[str, Any], when: str) -> str:
+def describe(function: str, args: dict[str, Any], when: str, contract: str = "MedLedger") -> str:
     """One line a patient understands."""
+    if contract == "CustodianRegistry":
+        return _describe_custodians(function, args, when)
     if function == "registerProvider":
         role = " as an emergency responder" if args.get("emergencyResponder") else ""
         return f"provider {args['provider']} ({args['name']}) will be registered{role} {when}"
@@ -202,11 +207,31 @@ def describe(function: str, args: dict[str, Any], when: str) -> str:
     return f"{function}({', '.join(f'{k}={v}' for k, v in args.items())}) {when}"
 
 
+def _describe_custodians(function: str, args: dict[str, Any], when: str) -> str:
+    if function == "registerCustodian":
+        return (
+            f"custodian {args['custodian']} ({args['name']}, {args['endpoint']}) "
+            f"will be registered {when}"
+        )
+    if function == "removeCustodian":
+        return f"custodian {args['custodian']} will be removed {when}"
+    if function == "transferOwnership":
+        return f"custodian registry ownership will be offered to {args['newOwner']} {when}"
+    if function == "acceptOwnership":
+        return f"the timelock will accept ownership of the custodian registry {when}"
+    shown = ", ".join(f"{k}={v}" for k, v in args.items())
+    return f"custodian registry: {function}({shown}) {when}"
+
+
 def scheduled_changes(
-    timelock: TimelockContract, registry: str, *, include_done: bool = False
+    timelock: TimelockContract,
+    targets: Mapping[str, str],
+    *,
+    include_done: bool = False,
 ) -> list[ScheduledChange]:
-    """Registry changes scheduled in the timelock (``CallScheduled`` events), oldest first."""
-    registry = to_checksum_address(registry)
+    """Changes scheduled in the timelock (``CallScheduled`` events) for ``targets`` (address ->
+    contract name, e.g. MedLedger and CustodianRegistry), oldest first."""
+    named = {to_checksum_address(a): c for a, c in targets.items()}
     events = timelock.get_events(
         ["CallScheduled", "CallExecuted", "Cancelled"], from_block=timelock.deploy_block
     )
@@ -215,7 +240,10 @@ def scheduled_changes(
     now = timelock.chain.now()
     out: list[ScheduledChange] = []
     for e in events:
-        if e.name != "CallScheduled" or to_checksum_address(e.args["target"]) != registry:
+        if e.name != "CallScheduled":
+            continue
+        contract = named.get(to_checksum_address(e.args["target"]))
+        if contract is None:
             continue
         op = bytes(e.args["id"])
         if op in cancelled:
@@ -228,14 +256,20 @@ def scheduled_changes(
         if state in ("done", "cancelled") and not include_done:
             continue
         try:
-            function, args = decode_registry_call(bytes(e.args["data"]))
+            function, args = decode_registry_call(bytes(e.args["data"]), contract)
         except InvalidInput:
             function, args = "unknown", {"data": "0x" + bytes(e.args["data"]).hex()}
         ready_at = _ready_at(timelock, e.block_number, int(e.args["delay"]))
         when = f"at {ready_at} (unix)" if state == "pending" else f"(ready since {ready_at})"
         out.append(
             ScheduledChange(
-                "0x" + op.hex(), function, args, ready_at, state, describe(function, args, when)
+                "0x" + op.hex(),
+                function,
+                args,
+                ready_at,
+                state,
+                describe(function, args, when, contract),
+                contract,
             )
         )
     return out

@@ -15,7 +15,7 @@ from medledger.errors import MedledgerError
 
 @click.group()
 def consortium() -> None:
-    """The consortium: a k-of-n Safe behind a timelock owns the provider registry.
+    """The consortium: a k-of-n Safe behind a timelock owns the provider and custodian registries.
 
     \b
     Examples:
@@ -26,6 +26,8 @@ def consortium() -> None:
       medledger consortium status                         # what patients see coming
       medledger consortium propose execute reg.json --out run.json   # after the delay
       medledger consortium propose suspend 0xProvider --out s.json   # immediate once executed
+      medledger consortium propose register-custodian 0xC --name "HIE" \\
+          --endpoint https://hie.example/custodian --out c.json      # timelocked
     """
 
 
@@ -33,16 +35,25 @@ def consortium() -> None:
 @click.option("--owners", required=True, multiple=True, help="Owner addresses or key names.")
 @click.option("--threshold", type=int, required=True, help="Signatures needed.")
 @click.option("--delay", metavar="DURATION", default="48h", show_default=True)
+@click.option(
+    "--custodians/--no-custodians",
+    default=True,
+    show_default=True,
+    help="Also move the CustodianRegistry to the timelock.",
+)
 @sdk_options
-def create(owners: tuple[str, ...], threshold: int, delay: str) -> None:
-    """Deploy a Safe and a timelock and move the registry to them (--as the registry owner)."""
+def create(owners: tuple[str, ...], threshold: int, delay: str, custodians: bool) -> None:
+    """Deploy a Safe and a timelock and move the registries to them (--as their owner)."""
     from medledger.cli import resolve
 
     addresses = [resolve.address(o) for o in split_names(owners)]
     state = get_state()
     conn = state.connection()
     setup = state.session().consortium.create(
-        addresses, threshold, min_delay=int(parse_duration(delay).total_seconds())
+        addresses,
+        threshold,
+        min_delay=int(parse_duration(delay).total_seconds()),
+        custodians=custodians,
     )
     if conn.manifest:
         setup.manifest.save(conn.manifest)
@@ -53,6 +64,7 @@ def create(owners: tuple[str, ...], threshold: int, delay: str) -> None:
         "owners": addresses,
         "threshold": threshold,
         "min_delay": c.timelock.min_delay(),
+        "custodian_registry_owner": c.custodians.owner() if c.custodians else None,
         "manifest": conn.manifest,
         "gas": setup.gas,
     }
@@ -130,15 +142,66 @@ def propose_reinstate(provider: str, out: str) -> None:
     _write(_consortium().propose_reinstate(resolve.address(provider)), out)
 
 
+_registry = click.option(
+    "--registry",
+    type=click.Choice(["medledger", "custodians"]),
+    default="medledger",
+    show_default=True,
+    help="Which governed registry: providers (medledger) or custodians.",
+)
+
+
 @propose.command("transfer-ownership")
 @click.argument("new_owner")
+@_registry
 @_out
 @connection_options
-def propose_transfer(new_owner: str, out: str) -> None:
+def propose_transfer(new_owner: str, registry: str, out: str) -> None:
     """Schedule offering the registry to NEW_OWNER (who must accept)."""
     from medledger.cli import resolve
 
-    _write(_consortium().propose_transfer_ownership(resolve.address(new_owner)), out)
+    c = _consortium()
+    _write(c.propose_transfer_ownership(resolve.address(new_owner), registry=registry), out)
+
+
+@propose.command("accept-ownership")
+@click.option(
+    "--registry",
+    type=click.Choice(["medledger", "custodians"]),
+    default="custodians",
+    show_default=True,
+)
+@_out
+@connection_options
+def propose_accept(registry: str, out: str) -> None:
+    """Schedule the timelock's acceptance of a registry its owner offered it."""
+    _write(_consortium().propose_accept_ownership(registry), out)
+
+
+@propose.command("register-custodian")
+@click.argument("custodian")
+@click.option("--name", required=True, help="Display name, 1 .. 64 bytes.")
+@click.option("--endpoint", required=True, help="Base URL of its custodian service.")
+@_out
+@connection_options
+def propose_register_custodian(custodian: str, name: str, endpoint: str, out: str) -> None:
+    """Schedule registering CUSTODIAN (it then sets its own HPKE key with its own account)."""
+    from medledger.cli import resolve
+
+    _write(
+        _consortium().propose_register_custodian(resolve.address(custodian), name, endpoint), out
+    )
+
+
+@propose.command("remove-custodian")
+@click.argument("custodian")
+@_out
+@connection_options
+def propose_remove_custodian(custodian: str, out: str) -> None:
+    """Schedule removing the active CUSTODIAN."""
+    from medledger.cli import resolve
+
+    _write(_consortium().propose_remove_custodian(resolve.address(custodian)), out)
 
 
 @propose.command("execute")
@@ -167,6 +230,17 @@ def _consortium() -> Any:
     from medledger.governance import Consortium
 
     return Consortium.from_deployment(get_state().medledger().deployment)
+
+
+@consortium.command("offer-custodians")
+@sdk_options
+def offer_custodians() -> None:
+    """As the CustodianRegistry's owner (--as), offer it to the consortium's timelock; then
+    propose accept-ownership --registry custodians."""
+    state = get_state()
+    receipt = state.session().consortium.offer_custodian_registry()
+    data = {"pending_owner": _consortium().timelock.address, **tx_facts(receipt)}
+    emit(state.json, data, lambda con: con.print(kv_table(data, title="offered")))
 
 
 @consortium.command()
