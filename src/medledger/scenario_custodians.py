@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from medledger.client import Medledger, Session
-from medledger.client.custodians import CustodialRead
+from medledger.client.custodial_types import CustodialRead
 from medledger.crypto.pre import (
     open_custodial_reencrypted,
     read_custodial_header,

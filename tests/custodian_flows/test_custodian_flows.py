@@ -14,7 +14,7 @@ import umbral_pre as umbral
 
 from helpers.custodian_mode import CustodianWorld, make_custodian_world
 from medledger.client import Session
-from medledger.client.custodians import CustodialRead
+from medledger.client.custodial_types import CustodialRead
 from medledger.client.types import AccessResult, Party
 from medledger.crypto.pre import (
     PatientUmbralKeys,

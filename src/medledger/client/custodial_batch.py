@@ -43,7 +43,8 @@ from medledger.storage import CID, cid_of_bytes
 from medledger.storage.cid import DAG_PB
 
 if TYPE_CHECKING:
-    from medledger.client.custodians import CustodianReceipts, CustodiansNamespace
+    from medledger.client.custodial_types import CustodianReceipts
+    from medledger.client.custodians import CustodiansNamespace
 
 Items = Sequence[tuple[bytes, str | int | Category]]
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 import umbral_pre as umbral
@@ -33,6 +32,7 @@ from medledger.client import custodial_batch
 from medledger.client._base import Context, Namespace, record_cid
 from medledger.client._inputs import record_id
 from medledger.client.access import AccessNamespace, raise_if_denied
+from medledger.client.custodial_types import CustodialErasure, CustodialRead, CustodianReceipts
 from medledger.client.documents import pinned
 from medledger.client.identity_rotation import adopt_legacy_umbral_seed
 from medledger.client.types import AccessResult, RecordInfo
@@ -85,55 +85,6 @@ DEFAULT_TIMEOUT = 3.0
 #: costs availability only: every custodian checks the grant itself, and a patient's own
 #: policy change clears this session's cache
 CACHE_SECONDS = 10.0
-
-
-@dataclass(frozen=True)
-class CustodianReceipts:
-    """What a fan-out to a patient's custodians produced: verified receipts by custodian
-    address, and why each other custodian did not give one."""
-
-    action: str
-    receipts: dict[str, p.SignedReceipt] = field(default_factory=dict)
-    failed: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def complete(self) -> bool:
-        """True when every custodian of the policy returned a verified receipt."""
-        return not self.failed
-
-    @property
-    def deleted(self) -> int:
-        """Items the custodians say they deleted, summed over the receipts."""
-        return sum(r.receipt.deleted for r in self.receipts.values())
-
-
-@dataclass(frozen=True)
-class CustodialRead:
-    """A read through custodians: the plaintext, who served it, who failed and why."""
-
-    plaintext: bytes
-    access: AccessResult
-    served_by: tuple[str, ...]
-    #: custodian address -> why its fragment was rejected (forged or wrong)
-    forged: dict[str, str]
-    #: custodian address -> why it gave no fragment (down, refused)
-    unavailable: dict[str, str]
-    #: the verified capsule fragments used (what the reader holds afterwards)
-    cfrags: tuple[bytes, ...] = ()
-
-
-@dataclass(frozen=True)
-class CustodialErasure:
-    """The custodians' side of an erasure and who can still decrypt the record."""
-
-    record_id: str
-    receipts: CustodianReceipts
-    #: parties that can still decrypt, each with why (docs/crypto.md section 12.1)
-    could_still_decrypt: dict[str, str]
-    cannot_recall: str = (
-        "Plaintext already read cannot be recalled: every reader listed decrypted the record "
-        "while it was allowed and may keep a copy."
-    )
 
 
 class CustodiansNamespace(Namespace):
