@@ -72,16 +72,17 @@ def _pins(world: World) -> int:
 
 
 def _kill_mid_batch(world: World, proc: subprocess.Popen[str], journal: Path, after: int) -> None:
-    """SIGKILL once ``after`` batches are done and the next is announced and partly stored
-    (some of its records pinned) but not registered."""
+    """SIGKILL once ``after`` batches are done and a later one is announced and stored (its
+    records pinned, all at once: one ``put_many``) but not registered. A batch whose pins were
+    not seen before it was registered is passed over for the next one."""
     deadline = time.monotonic() + 600
-    announced = None  # pin count when the batch after `after` was seen announced
+    watched, announced = None, 0  # the intent line watched, and the pin count when it was seen
     while time.monotonic() < deadline and proc.poll() is None:
         lines = journal.read_text().splitlines() if journal.exists() else []
         done = sum('"op":"done"' in line for line in lines)
         if done >= after and lines and '"op":"intent"' in lines[-1]:
-            if announced is None:
-                announced = _pins(world)
+            if watched != lines[-1]:
+                watched, announced = lines[-1], _pins(world)
             elif _pins(world) > announced:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()

@@ -25,6 +25,7 @@ from web3.exceptions import Web3Exception
 from web3.types import RPCEndpoint, RPCResponse
 
 from medledger.chain.errors import revert_bytes_from_tester_message
+from medledger.chain.estimate import measured_gas_search
 from medledger.chain.nonces import NonceManager
 from medledger.errors import ChainError, ChainUnavailable, InvalidInput
 
@@ -262,6 +263,10 @@ def embedded_chain() -> Chain:
     # One account more than dev_accounts() returns: the private faucet of Chain.fund().
     genesis_state = PyEVMBackend.generate_genesis_state(num_accounts=DEV_ACCOUNT_COUNT + 1)
     backend = PyEVMBackend(genesis_parameters=genesis_params, genesis_state=genesis_state)
+    # estimate in 2-3 executions, not ~13 (estimate.py); the chain class is this backend's own,
+    # and set on it too for the chains eth-tester rebuilds when it reverts to a snapshot
+    type(backend.chain).gas_estimator = staticmethod(measured_gas_search)
+    backend.chain.gas_estimator = measured_gas_search
     tester = EthereumTester(backend)
     w3 = Web3(_EmbeddedProvider(tester))
     return Chain(w3, kind="embedded", url=None, tester=tester)

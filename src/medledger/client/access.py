@@ -14,6 +14,7 @@ Before a record is decrypted a reader checks (docs/crypto.md, "What a reader che
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from medledger import codes
@@ -42,6 +43,13 @@ from medledger.errors import (
     RecordTimeMismatch,
 )
 from medledger.storage import CID
+
+#: (patient id, outcome whose keys are used: the patient's, emergency, or None for a grant's
+#: bundle) -> (keys, the published directory they were checked against); one read_many call
+_KeyCache = dict[tuple[int, Outcome | None], tuple[Any, PublicDirectory]]
+
+#: chain lookups read_many runs at once
+_LOOKUPS = 4
 
 #: the largest sealed record :meth:`AccessNamespace.read` fetches into memory by default;
 #: :meth:`AccessNamespace.read_into` streams larger ones through a 0600 temporary file
@@ -133,12 +141,20 @@ class AccessNamespace(Namespace):
         *,
         patient_id: int | None = None,
     ) -> list[bytes | AccessDenied]:
-        """Log up to 256 accesses in one transaction, then fetch the allowed ones."""
+        """Log up to 256 accesses in one transaction, then fetch the allowed ones.
+
+        Each record is checked as :meth:`read` checks it (its header against its chain entry,
+        its CID, its ``created_at`` window); what is the same for all of them is looked up once
+        per call: each patient's published keyring directory, and the keys this party may use
+        for it (checked against that directory once)."""
         if not records:
             raise InvalidInput("no record ids given")
         purp = codes.purpose(purpose)
         rids = [record_id(r) for r in records]
-        recs = [self._record(r, patient_id) for r in rids]
+        # independent view calls: a few at once (a node answers them in parallel; each record
+        # is still looked up, since its chain entry is what its header is checked against)
+        with ThreadPoolExecutor(_LOOKUPS, thread_name_prefix="medledger-records") as pool:
+            recs = list(pool.map(lambda r: self._record(r, patient_id), rids))
         tx = self._contract.record_access_batch(
             [
                 AccessRequest(rec.patient_id, rid, int(purp))
@@ -147,12 +163,13 @@ class AccessNamespace(Namespace):
         )
         events = tx.events_named("AccessRecorded")
         out: list[bytes | AccessDenied] = []
+        keys: _KeyCache = {}
         for rid, rec, ev in zip(rids, recs, events, strict=True):
             outcome = Outcome(int(ev.args["outcome"]))
             result = AccessResult(rid, rec.patient_id, outcome, int(ev.args["seq"]), tx)
             try:
                 raise_if_denied(result)
-                out.append(self._open(rec, rid, outcome, DEFAULT_MAX_RECORD, result))
+                out.append(self._open(rec, rid, outcome, DEFAULT_MAX_RECORD, result, keys))
             except AccessDenied as exc:
                 out.append(exc)
         return out
@@ -164,6 +181,7 @@ class AccessNamespace(Namespace):
         outcome: Outcome,
         max_size: int | None,
         result: AccessResult | None = None,
+        cache: _KeyCache | None = None,
     ) -> bytes:
         blob = self._store.get(record_cid(rid, rec), max_size=max_size)
         if is_custodial(blob):
@@ -174,13 +192,30 @@ class AccessNamespace(Namespace):
             if result is None:  # open_own: the patient, locally
                 return self.custodians.open_own(rec, blob)
             return self.custodians.open_logged(result, rec, blob).plaintext
-        keys, directory = self._keys_for(rec, outcome)
+        keys, directory = self._keys_for(rec, outcome, cache)
         self._check_header(read_header(blob), rec, directory)
         return open_record(blob, keys).plaintext  # authenticates the header just checked
 
-    def _keys_for(self, rec: Record, outcome: Outcome) -> tuple[Any, PublicDirectory]:
+    def _keys_for(
+        self, rec: Record, outcome: Outcome, cache: _KeyCache | None = None
+    ) -> tuple[Any, PublicDirectory]:
         """The keys this read may use, and the patient's published directory they were checked
-        against (bundles and kits: every key; the patient's own keyring is its source)."""
+        against (bundles and kits: every key; the patient's own keyring is its source).
+
+        ``cache`` (one :meth:`read_many` call) keeps the pair per patient and kind of key, so
+        the directory is fetched and the keys checked against it once per call, not per record.
+        """
+        kind = outcome if outcome in (Outcome.ALLOWED_PATIENT, Outcome.ALLOWED_EMERGENCY) else None
+        if cache is not None:
+            known = cache.get((rec.patient_id, kind))
+            if known is not None:
+                return known
+        found = self._load_keys(rec, outcome)
+        if cache is not None:
+            cache[(rec.patient_id, kind)] = found
+        return found
+
+    def _load_keys(self, rec: Record, outcome: Outcome) -> tuple[Any, PublicDirectory]:
         patient = self._contract.get_patient(rec.patient_id)
         directory = PublicDirectory.from_document(self._documents.get(patient.keyring))
         keys: Any

@@ -193,8 +193,10 @@ class RecordsNamespace(Namespace):
             }
 
         with pinned(self._store, on_chain=on_chain) as pins:
-            for blob, _, _ in sealed:
-                pins.add(self._store.put(blob))
+            # one batched put: the blocks, then one pin-set update for the whole batch (the
+            # CIDs were journaled by before_store, so a kill leaves nothing untracked)
+            for stored in self._store.put_many([blob for blob, _, _ in sealed]):
+                pins.add(stored)
             rows = [
                 (c.digest, int(cat), 0x70 if c.codec == DAG_PB else 0x55) for _, cat, c in sealed
             ]

@@ -72,6 +72,8 @@ class RotationCheck:
         self._contract = contract
         self._documents = documents
         self._cache: dict[int, tuple[int, KeyState]] = {}
+        #: patient -> (last block scanned, its events up to there)
+        self._logs: dict[int, tuple[int, list[DecodedEvent]]] = {}
 
     def state(self, pid: int, now: int) -> KeyState:
         head = self._contract.chain.block_number()
@@ -104,24 +106,30 @@ class RotationCheck:
     # --- internals ---------------------------------------------------------------------------
 
     def _events(self, pid: int, head: int) -> list[DecodedEvent]:
+        """The patient's key-distribution events and every provider suspension, up to ``head``.
+
+        Scanned incrementally: the logs of mined blocks do not change, so a later call only asks
+        for the blocks since the last one (an import checks before every batch, and each batch
+        adds a block: rescanning the whole history every time grew with the chain). A head
+        below the one scanned (a chain reset to a snapshot) rescans from the deployment.
+        """
         c = self._contract
-        own = [
-            e
-            for name in (
-                "ConsentGranted",
-                "ConsentRevoked",
-                "KeyBundleRefreshed",
-                "EmergencyAccessConfigured",
-                "KeyringUpdated",
-            )
-            for e in c.get_events(name, to_block=head, argument_filters={"patientId": pid})
-        ]
-        providers = [
-            e
-            for name in ("ProviderSuspended", "ProviderReinstated")
-            for e in c.get_events(name, to_block=head)
-        ]
-        return sorted(own + providers, key=lambda e: (e.block_number, e.log_index))
+        scanned, known = self._logs.get(pid, (-1, []))
+        if head == scanned:
+            return known
+        start = None if head < scanned or scanned < 0 else scanned + 1
+        kept = [] if start is None else known
+        own = c.get_events(
+            ("ConsentGranted", "ConsentRevoked", "KeyBundleRefreshed",
+             "EmergencyAccessConfigured", "KeyringUpdated"),
+            from_block=start, to_block=head, argument_filters={"patientId": pid},
+        )  # fmt: skip
+        providers = c.get_events(
+            ("ProviderSuspended", "ProviderReinstated"), from_block=start, to_block=head
+        )
+        events = sorted([*kept, *own, *providers], key=lambda e: (e.block_number, e.log_index))
+        self._logs[pid] = (head, events)
+        return events
 
     def _directory(self, digest: bytes) -> PublicDirectory:
         return PublicDirectory.from_document(self._documents.get(digest))

@@ -19,16 +19,23 @@ tiny deduplicated DAG that expands to gigabytes is refused before it is read.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from medledger.errors import ContentTooLarge, IntegrityError, InvalidInput, StorageError
+from medledger.errors import (
+    ContentTooLarge,
+    IntegrityError,
+    InvalidInput,
+    MedledgerError,
+    StorageError,
+)
 from medledger.fsutil import atomic_write_stream
 from medledger.storage.cid import CID
 from medledger.storage.unixfs import Buffer, Source
@@ -105,6 +112,30 @@ class BlockStore(ABC):
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise InvalidInput(f"put takes bytes, not {type(data).__name__}")
         return self.put_stream(data, version=version, pin=pin)
+
+    def put_many(self, blobs: Sequence[Buffer], *, version: int = 1, pin: bool = True) -> list[CID]:
+        """Store several byte strings; their CIDs, in order.
+
+        The default stores them one by one and, if one fails with a typed error, unpins the
+        ones this call pinned before raising (a kill part-way leaves them pinned: callers that
+        must not leak pins journal the CIDs first, as the FHIR importer does). A backend may do
+        better: the embedded store writes every block first and then updates its pin set once,
+        so a failure or a kill pins none.
+        """
+        for data in blobs:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise InvalidInput(f"put_many takes bytes, not {type(data).__name__}")
+        done: list[CID] = []
+        try:
+            for data in blobs:
+                done.append(self.put_stream(data, version=version, pin=pin))
+        except MedledgerError:
+            for cid in done if pin else ():
+                # best effort: the original error is the one to report
+                with contextlib.suppress(MedledgerError):
+                    self.unpin(cid)
+            raise
+        return done
 
     @abstractmethod
     def put_stream(self, source: Source, *, version: int = 1, pin: bool = True) -> CID:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medledger.client.session import Session
-from medledger.client.types import RecordInfo
 from medledger.codes import Action, Category, Outcome, Purpose
 from medledger.errors import AccessDenied, InvalidInput
 from medledger.fhir import records
@@ -24,6 +23,15 @@ from medledger.fhir.categories import categories_for_type
 
 #: ``recordAccessBatch`` takes at most this many accesses (one transaction).
 READ_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A record of the patient's timeline, as the API selects records."""
+
+    record_id: bytes
+    category: Category
+    erased: bool
 
 
 @dataclass
@@ -127,7 +135,7 @@ class ChartReader:
                     break
                 position += n
                 i += 1
-            batch: list[RecordInfo] = []
+            batch: list[Entry] = []
             guess = position
             while i < len(cands) and len(batch) < READ_BATCH and guess < end:
                 n = self._known(cands[i].record_id, kind)
@@ -209,11 +217,25 @@ class ChartReader:
                 raise FhirError(409, "conflict", "consent changed during the request; retry")
         raise denied(worst, what, tx_hash)
 
-    def _timeline(self, pid: int) -> list[RecordInfo]:
-        return self.session.records.timeline(pid)
+    def _timeline(self, pid: int) -> list[Entry]:
+        """The patient's records, oldest first, from its ``RecordAdded``/``RecordErased`` logs
+        alone: what the API picks records by (id, category, erased) is all in the events, so
+        no per-record lookup here; each record read still checks its chain entry."""
+        contract = self.session.contract
+        filters = {"patientId": pid}
+        added = contract.get_events("RecordAdded", argument_filters=filters)
+        erased = {
+            bytes(e.args["recordId"])
+            for e in contract.get_events("RecordErased", argument_filters=filters)
+        }
+        out = []
+        for e in added:
+            rid = bytes(e.args["recordId"])
+            out.append(Entry(rid, Category(int(e.args["category"])), rid in erased))
+        return out
 
     @staticmethod
-    def _candidates(timeline: list[RecordInfo], categories: set[Category]) -> list[RecordInfo]:
+    def _candidates(timeline: list[Entry], categories: set[Category]) -> list[Entry]:
         return [r for r in timeline if not r.erased and r.category in categories]
 
     def _known(self, rid: bytes, kind: str) -> int | None:
@@ -221,12 +243,12 @@ class ChartReader:
         return None if held is None else sum(1 for t, _ in held if t == kind)
 
     def _read_many(
-        self, pid: int, recs: Sequence[RecordInfo], purpose: Purpose
-    ) -> list[tuple[RecordInfo, list[dict[str, Any]] | AccessDenied]]:
+        self, pid: int, recs: Sequence[Entry], purpose: Purpose
+    ) -> list[tuple[Entry, list[dict[str, Any]] | AccessDenied]]:
         if not recs:
             return []
         got = self.session.access.read_many([r.record_id for r in recs], purpose, patient_id=pid)
-        out: list[tuple[RecordInfo, list[dict[str, Any]] | AccessDenied]] = []
+        out: list[tuple[Entry, list[dict[str, Any]] | AccessDenied]] = []
         for rec, item in zip(recs, got, strict=True):
             if isinstance(item, AccessDenied):
                 out.append((rec, item))
