@@ -22,11 +22,10 @@ from typing import TYPE_CHECKING
 
 from medledger import codes
 from medledger.chain.custodians import CustodianPolicy
-from medledger.chain.suite import write_denial
 from medledger.chain.types import ZERO32
 from medledger.client._base import record_cid
 from medledger.client._inputs import record_id
-from medledger.client.documents import pinned
+from medledger.client.record_batch import store_and_register
 from medledger.client.types import RecordInfo
 from medledger.codes import Category
 from medledger.crypto import PublicDirectory, seal_record
@@ -34,13 +33,11 @@ from medledger.crypto.pre import is_custodial, read_custodial_header, seal_custo
 from medledger.custodian import protocol as p
 from medledger.custodian.client import CustodianClient
 from medledger.errors import (
-    AccessDenied,
     CustodiansUnavailable,
     NotRegistered,
     StaleKeyring,
 )
 from medledger.storage import CID, cid_of_bytes
-from medledger.storage.cid import DAG_PB
 
 if TYPE_CHECKING:
     from medledger.client.custodial_types import CustodianReceipts
@@ -117,50 +114,30 @@ def _add_batch(
             )  # fmt: skip
             capsule = None
         sealed.append(_Sealed(blob, cat, cid_of_bytes(blob), len(data), capsule))
-    cids = [s.cid for s in sealed]
-    if before_store is not None:
-        before_store(cids)
 
-    def on_chain(candidates: Sequence[CID]) -> set[CID]:
-        return {
-            c
-            for c in candidates
-            if ns._contract.get_record(patient_id, c.digest).patient_id == patient_id
-        }
-
-    with pinned(ns._store, on_chain=on_chain) as pins:
-        for s in sealed:
-            pins.add(ns._store.put(s.blob))
-        rows = [
-            (s.cid.digest, int(s.category), 0x70 if s.cid.codec == DAG_PB else 0x55) for s in sealed
-        ]
-        tx = ns._contract.add_record_batch(patient_id, patient.keyring, rows)
-        added = {bytes(e.args["recordId"]) for e in tx.events_named("RecordAdded")}
-        pins.referenced(*(c for c in cids if c.digest in added))
+    def register_capsules_of(added: set[bytes]) -> None:
         capsules = [
             (s.cid.digest, s.capsule)
             for s in sealed
             if s.capsule is not None and s.cid.digest in added
         ]
-        if capsules:
-            try:
-                register_capsules(ns, patient_id, capsules, policy)
-            except CustodiansUnavailable as exc:
-                # on-chain already (the custodians check that): no rollback, say how to finish
-                raise CustodiansUnavailable(
-                    f"{len(capsules)} custodial records of patient {patient_id} are registered "
-                    f"on-chain but {exc}",
-                    unavailable=exc.unavailable,
-                    hint=RESUME_HINT,
-                ) from None
-        if len(added) < len(cids):
-            raise AccessDenied(
-                f"{len(cids) - len(added)} of {len(cids)} writes to patient {patient_id} were "
-                f"refused and logged; the other {len(added)} were stored",
-                outcome=write_denial(tx),
-                tx_hash=tx.tx_hash,
-                hint="the patient must grant actions=['write'] for these categories",
-            )
+        if not capsules:
+            return
+        try:
+            register_capsules(ns, patient_id, capsules, policy)
+        except CustodiansUnavailable as exc:
+            # on-chain already (the custodians check that): no rollback, say how to finish
+            raise CustodiansUnavailable(
+                f"{len(capsules)} custodial records of patient {patient_id} are registered "
+                f"on-chain but {exc}",
+                unavailable=exc.unavailable,
+                hint=RESUME_HINT,
+            ) from None
+
+    rows = [(s.blob, s.category, s.cid) for s in sealed]
+    tx = store_and_register(
+        ns, patient_id, patient.keyring, rows, before_store, after_added=register_capsules_of
+    )
     return [
         RecordInfo(
             s.cid.digest, s.cid, patient_id, s.category, ns._address, created_at, False, s.size, tx

@@ -16,6 +16,7 @@ from medledger.chain.types import ZERO32, Record
 from medledger.client._base import Namespace, block_time, record_cid
 from medledger.client._inputs import record_id
 from medledger.client.documents import pinned
+from medledger.client.record_batch import store_and_register
 from medledger.client.types import RecordInfo
 from medledger.codes import Category
 from medledger.crypto import (
@@ -181,36 +182,7 @@ class RecordsNamespace(Namespace):
                 created_at=created_at, domain=self._domain(),
             )  # fmt: skip
             sealed.append((blob, cat, cid_of_bytes(blob)))
-        cids = [cid for _, _, cid in sealed]
-        if before_store is not None:
-            before_store(cids)
-
-        def on_chain(candidates: Sequence[CID]) -> set[CID]:
-            return {
-                c
-                for c in candidates
-                if self._contract.get_record(patient_id, c.digest).patient_id == patient_id
-            }
-
-        with pinned(self._store, on_chain=on_chain) as pins:
-            # one batched put: the blocks, then one pin-set update for the whole batch (the
-            # CIDs were journaled by before_store, so a kill leaves nothing untracked)
-            for stored in self._store.put_many([blob for blob, _, _ in sealed]):
-                pins.add(stored)
-            rows = [
-                (c.digest, int(cat), 0x70 if c.codec == DAG_PB else 0x55) for _, cat, c in sealed
-            ]
-            tx = self._contract.add_record_batch(patient_id, patient.keyring, rows)
-            added = {bytes(e.args["recordId"]) for e in tx.events_named("RecordAdded")}
-            pins.referenced(*(c for c in cids if c.digest in added))
-            if len(added) < len(cids):
-                raise AccessDenied(
-                    f"{len(cids) - len(added)} of {len(cids)} writes to patient {patient_id} were "
-                    f"refused and logged; the other {len(added)} were stored",
-                    outcome=write_denial(tx),
-                    tx_hash=tx.tx_hash,
-                    hint="the patient must grant actions=['write'] for these categories",
-                )
+        tx = store_and_register(self, patient_id, patient.keyring, sealed, before_store)
         return [
             RecordInfo(c.digest, c, patient_id, cat, self._address, created_at, False, len(d), tx)
             for (_, cat, c), (d, _) in zip(sealed, items, strict=True)
