@@ -148,9 +148,12 @@ def test_fhir_serve_runs_as_a_process_and_logs_no_patient(
     refused = subprocess.run([*args[:-4], "--as", "dev:7"], env=env, capture_output=True, text=True)
     assert refused.returncode == 1
     assert "another encryption key" in refused.stderr
+    # as started from a terminal: a CI job started in the background inherits SIGINT ignored,
+    # and the server would then stop gracefully with 0 instead of as Ctrl-C does (130)
     proc = subprocess.Popen(
-        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()  # blocks until ready (or EOF if it died)
