@@ -10,18 +10,12 @@ import io
 
 import pytest
 
-from helpers.client import World
+from helpers.client import World, add_backdated_vitals, grant_unpublished_allergy_keys
 from medledger import codes
 from medledger.crypto import (
     Domain,
-    Keyring,
-    PrivateKey,
-    PublicDirectory,
     read_header,
-    seal_key_bundle,
-    seal_record,
 )
-from medledger.crypto.epochs import EpochKey
 from medledger.errors import ContentTooLarge, KeyMismatch, RecordTimeMismatch, StaleKeyring
 
 
@@ -36,30 +30,7 @@ def test_a_bundle_key_the_patient_did_not_publish_is_refused(world: World) -> No
     and "none known" to the other). Old code used the bundle's keys unchecked (verified: the read
     went on to decrypt); now the read stops with ``KeyMismatch`` before fetching the record."""
     patient, specialist = world.patient, world.specialist
-    allergies = int(codes.Category.ALLERGIES)
-    honest = patient.keys.keyring(world.pid)
-    fake = Keyring(
-        world.pid,
-        honest.suite,
-        [
-            EpochKey(
-                e.category, e.epoch, e.valid_from, e.valid_until, PrivateKey.generate(honest.suite)
-            )
-            for e in honest.epochs(allergies)
-        ],
-    )
-    until = honest.epochs(allergies)[-1].valid_until or (world.ml.now() + 86400)
-    bundle = seal_key_bundle(
-        fake,
-        categories=[allergies],
-        valid_until=None if honest.epochs(allergies)[-1].valid_until is None else until,
-        grantee=specialist.address,
-        grantee_key=specialist.party.identity.public_key,
-        domain=_domain(world),
-    )
-    digest = world.ml.store.put(bundle).digest
-    read, treatment = int(codes.Action.READ), codes.mask([codes.Purpose.TREATMENT])
-    patient.contract.grant(specialist.address, 1 << allergies, read, treatment, 0, until, digest)
+    grant_unpublished_allergy_keys(world)
     rec = patient.records.add(world.pid, b"ALLERGIES: PENICILLIN - anaphylaxis", "allergies")
     with pytest.raises(KeyMismatch, match="not the one patient"):
         specialist.access.read(rec.record_id, "treatment")
@@ -71,22 +42,9 @@ def test_a_back_dated_record_is_refused(world: World) -> None:
     former grantees hold) and registers it now. Old code (verified) let the patient read it
     without a word; now the header's ``created_at`` is checked against the block time the record
     was registered at (``RecordTimeMismatch``)."""
-    clinic, patient = world.clinic, world.patient
-    p = clinic.contract.get_patient(world.pid)
-    directory = PublicDirectory.from_document(world.ml.documents.get(p.keyring))
-    back = world.ml.now() - 10 * 86400
-    sealed = seal_record(
-        b"vitals: BP 120/80",
-        directory,
-        category=int(codes.Category.VITALS),
-        author=clinic.address,
-        created_at=back,
-        domain=_domain(world),
-    )
-    cid = world.ml.store.put(sealed)
-    clinic.contract.add_record(world.pid, cid.digest, int(codes.Category.VITALS), 0x55, p.keyring)
+    record = add_backdated_vitals(world)
     with pytest.raises(RecordTimeMismatch, match="back-dated or stale"):
-        patient.access.read(cid.digest, "treatment")
+        world.patient.access.read(record, "treatment")
 
 
 def test_a_writer_with_a_stale_keyring_fails_closed(world: World) -> None:

@@ -6,13 +6,12 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from eth_account import Account
 
-from helpers.postgres import PostgresServer
+from helpers.postgres import custodian_store
 from medledger.custodian.store import (
     CapsuleConflict,
     Decision,
@@ -22,19 +21,7 @@ from medledger.custodian.store import (
     StoreChanged,
 )
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer
-) -> Iterator[Store]:
-    url = (
-        f"sqlite:{tmp_path / 'custodian.db'}"
-        if request.param == "sqlite"
-        else postgres_server.create_database()
-    )
-    s = Store.open(url)
-    yield s
-    s.close()
+__all__ = ["custodian_store"]  # the fixture (as "store"), used here
 
 
 def _decision(outcome: str = "stored", action: str = "delegation") -> Decision:

@@ -4,30 +4,14 @@ PostgreSQL 15 server: all or nothing, write-once per record, idempotent, replay-
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from eth_account import Account
 
-from helpers.postgres import PostgresServer, postgres_server
+from helpers.postgres import custodian_store, postgres_server
 from medledger.custodian.store import CapsuleConflict, Decision, Replayed, Store, StoreChanged
 
-__all__ = ["postgres_server"]  # the session fixture, used here
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer
-) -> Iterator[Store]:
-    url = (
-        f"sqlite:{tmp_path / 'custodian.db'}"
-        if request.param == "sqlite"
-        else postgres_server.create_database()
-    )
-    s = Store.open(url)
-    yield s
-    s.close()
+__all__ = ["custodian_store", "postgres_server"]  # the fixtures, used here
 
 
 def _entries(n: int) -> list[tuple[bytes, bytes]]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from medledger.custodian.store import Store
 from medledger.nodes import find_free_port
 
 PG_BIN = Path(os.environ.get("MEDLEDGER_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -93,3 +94,19 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(name="store", params=["sqlite", "postgresql"])
+def custodian_store(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer
+) -> Iterator[Store]:
+    """A fresh custodian store, once on SQLite (WAL) and once on the PostgreSQL server: the
+    same tests run on both backends (import it into a test module as ``custodian_store``)."""
+    url = (
+        f"sqlite:{tmp_path / 'custodian.db'}"
+        if request.param == "sqlite"
+        else postgres_server.create_database()
+    )
+    s = Store.open(url)
+    yield s
+    s.close()
