@@ -41,7 +41,8 @@ def nonce_key(grantee: str) -> int:
     return int(to_checksum_address(grantee), 16)
 
 
-_DOMAIN_TYPE = [
+#: The EIP-712 domain type of every medledger signature (contract and custodian protocol).
+DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
     {"name": "version", "type": "string"},
     {"name": "chainId", "type": "uint256"},
@@ -49,14 +50,19 @@ _DOMAIN_TYPE = [
 ]
 
 
-def domain(chain_id: int, verifying_contract: str) -> dict[str, Any]:
-    """The MedLedger EIP-712 domain on one chain and contract."""
+def named_domain(name: str, version: str, chain_id: int, verifying_contract: str) -> dict[str, Any]:
+    """An EIP-712 domain of :data:`DOMAIN_TYPE`."""
     return {
-        "name": DOMAIN_NAME,
-        "version": DOMAIN_VERSION,
+        "name": name,
+        "version": version,
         "chainId": int(chain_id),
         "verifyingContract": to_checksum_address(verifying_contract),
     }
+
+
+def domain(chain_id: int, verifying_contract: str) -> dict[str, Any]:
+    """The MedLedger EIP-712 domain on one chain and contract."""
+    return named_domain(DOMAIN_NAME, DOMAIN_VERSION, chain_id, verifying_contract)
 
 
 def typed_data(
@@ -70,7 +76,7 @@ def typed_data(
             f"{primary_type} message has fields {sorted(message)}, expected {sorted(expected)}"
         )
     return {
-        "types": {"EIP712Domain": _DOMAIN_TYPE, **schema.eip712_types(primary_type)},
+        "types": {"EIP712Domain": DOMAIN_TYPE, **schema.eip712_types(primary_type)},
         "primaryType": primary_type,
         "domain": domain(chain_id, verifying_contract),
         "message": message,

@@ -26,6 +26,7 @@ from eth_keys.datatypes import Signature as _EthSignature
 from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 
+from medledger.chain.eip712 import DOMAIN_TYPE, named_domain
 from medledger.crypto.hpke import hpke_open, hpke_seal
 from medledger.crypto.keys import PrivateKey, PublicKey
 from medledger.errors import CustodianError, InvalidInput
@@ -54,22 +55,10 @@ KFRAG_LABEL = b"custodian-kfrag"
 
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
-_DOMAIN_TYPE = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
-
 
 def domain(chain_id: int, medledger: str) -> dict[str, Any]:
     """The custodian EIP-712 domain on one chain and MedLedger deployment."""
-    return {
-        "name": DOMAIN_NAME,
-        "version": DOMAIN_VERSION,
-        "chainId": int(chain_id),
-        "verifyingContract": to_checksum_address(medledger),
-    }
+    return named_domain(DOMAIN_NAME, DOMAIN_VERSION, chain_id, medledger)
 
 
 # --- value codecs ----------------------------------------------------------------------------
@@ -192,7 +181,7 @@ class _Typed:
     def typed_data(self, chain_id: int, medledger: str) -> dict[str, Any]:
         """The full EIP-712 document (what ``eth_signTypedData_v4`` takes)."""
         return {
-            "types": {"EIP712Domain": _DOMAIN_TYPE, self.PRIMARY: self.eip712_type()},
+            "types": {"EIP712Domain": DOMAIN_TYPE, self.PRIMARY: self.eip712_type()},
             "primaryType": self.PRIMARY,
             "domain": domain(chain_id, medledger),
             "message": self.message(),
