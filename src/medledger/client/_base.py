@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from medledger.chain.connection import Chain
 from medledger.chain.suite import AnchorRegistryContract, MedLedgerContract
@@ -16,7 +16,7 @@ from medledger.client.documents import DocumentStore
 from medledger.client.keys import KeyManager
 from medledger.client.rotation import RotationCheck
 from medledger.client.types import Party
-from medledger.errors import InvalidInput, NotRegistered
+from medledger.errors import InvalidInput, NotRegistered, StaleKeyring
 from medledger.storage import CID, BlockStore, cid_from_digest
 from medledger.storage.cid import DAG_PB, RAW
 
@@ -44,6 +44,22 @@ class Context:
     @property
     def address(self) -> str:
         return self.party.address
+
+
+T = TypeVar("T")
+
+
+def retry_stale(attempt: Callable[[], T], attempts: int) -> T:
+    """Run ``attempt``, at most ``attempts`` times in all while it loses the keyring
+    compare-and-swap (``StaleKeyring``: another flow published a keyring since it was read), so
+    it plans or seals again on the reloaded keyring. Nothing of a lost attempt landed: the
+    compare-and-swap is its first transaction, or part of its only one."""
+    for _ in range(attempts - 1):
+        try:
+            return attempt()
+        except StaleKeyring:
+            continue
+    return attempt()
 
 
 def block_time(chain: Chain, block_number: int) -> int:

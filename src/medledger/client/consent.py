@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypedDict, TypeVar, Unpack
+from typing import Any, TypedDict, Unpack
 
 from medledger.chain import eip712
 from medledger.chain.contracts import checksum as to_checksum_address
 from medledger.chain.types import Consent, GrantRequest, TxResult
-from medledger.client._base import Namespace
+from medledger.client._base import Namespace, retry_stale
 from medledger.client._inputs import as_actions, as_categories, as_purposes, as_timestamp, grant_end
 from medledger.client.documents import Pins, amend_message, pinned
 from medledger.client.planner import ConsentPlan, ConsentPlanner, GrantSpec
@@ -28,10 +28,9 @@ from medledger.client.types import (
     SignedStep,
 )
 from medledger.codes import Category, Purpose, mask, unmask_categories, unmask_purposes
-from medledger.errors import InvalidInput, MedledgerError, StaleKeyring
+from medledger.errors import InvalidInput, MedledgerError
 from medledger.storage import CID
 
-T = TypeVar("T")
 Categories = Iterable[str | int | Category] | str | int
 Purposes = Iterable[str | int | Purpose] | str | int
 Actions = Iterable[str | int] | str | int
@@ -81,7 +80,7 @@ class ConsentNamespace(Namespace):
                 extra, main = self._execute(plan, pins)
             return [*extra, main] if main is not None else extra
 
-        return _retry_stale(attempt)
+        return retry_stale(attempt, CAS_ATTEMPTS)
 
     def active(self, patient_id: int | None = None) -> list[ActiveGrant]:
         """The consents in force now (started, not expired, not revoked), soonest expiry first.
@@ -208,7 +207,7 @@ class ConsentNamespace(Namespace):
             assert tx is not None
             return plan, extra, tx
 
-        plan, extra, tx = _retry_stale(attempt)
+        plan, extra, tx = retry_stale(attempt, CAS_ATTEMPTS)
         refreshed_to = tuple(r.grantee for r in plan.refreshed)
         if self.custodians is not None:  # custodian mode (issue 16): delegate via custodians
             for sp in specs:
@@ -265,7 +264,7 @@ class ConsentNamespace(Namespace):
             assert tx is not None
             return plan, extra, tx
 
-        plan, extra, tx = _retry_stale(attempt)
+        plan, extra, tx = retry_stale(attempt, CAS_ATTEMPTS)
         if self.custodians is not None:  # custodian mode (issue 16): custodians delete fragments
             self.custodians.after_revoke(pid, addr)
         return RevokeInfo(pid, addr, tx, tuple(extra), tuple(r.grantee for r in plan.refreshed))
@@ -483,19 +482,6 @@ class ConsentNamespace(Namespace):
 
 #: how many times a flow plans again after losing the keyring compare-and-swap
 CAS_ATTEMPTS = 3
-
-
-def _retry_stale(attempt: Callable[[], T]) -> T:
-    """Run ``attempt``; when its keyring compare-and-swap lost (another flow published a
-    keyring since it was read), plan again on the reloaded keyring (at most
-    :data:`CAS_ATTEMPTS` times in all). Nothing of a lost attempt landed: the
-    compare-and-swap is its first transaction, or part of its only one."""
-    for _ in range(CAS_ATTEMPTS - 1):
-        try:
-            return attempt()
-        except StaleKeyring:
-            continue
-    return attempt()
 
 
 def _send_grant(send: Callable[..., TxResult], g: GrantRequest) -> TxResult:

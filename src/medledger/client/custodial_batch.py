@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from medledger import codes
 from medledger.chain.custodians import CustodianPolicy
 from medledger.chain.types import ZERO32
-from medledger.client._base import record_cid
+from medledger.client._base import record_cid, retry_stale
 from medledger.client._inputs import record_id
 from medledger.client.record_batch import store_and_register
 from medledger.client.types import RecordInfo
@@ -35,7 +35,6 @@ from medledger.custodian.client import CustodianClient
 from medledger.errors import (
     CustodiansUnavailable,
     NotRegistered,
-    StaleKeyring,
 )
 from medledger.storage import CID, cid_of_bytes
 
@@ -74,10 +73,8 @@ def add_batch(
     before_store: Callable[[Sequence[CID]], None] | None,
 ) -> list[RecordInfo]:
     """See :meth:`CustodiansNamespace.add_batch`."""
-    try:
-        return _add_batch(ns, patient_id, items, before_store)
-    except StaleKeyring:  # the keyring moved while sealing: the batch stored nothing, seal again
-        return _add_batch(ns, patient_id, items, before_store)
+    # the keyring moved while sealing: the batch stored nothing, seal again
+    return retry_stale(lambda: _add_batch(ns, patient_id, items, before_store), 2)
 
 
 def _add_batch(

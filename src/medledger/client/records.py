@@ -13,7 +13,7 @@ from medledger import codes
 from medledger.audit.erasure import CANNOT_UNDO, ErasureReport, KeyHolder
 from medledger.chain.suite import write_denial
 from medledger.chain.types import ZERO32, Record
-from medledger.client._base import Namespace, block_time, record_cid
+from medledger.client._base import Namespace, block_time, record_cid, retry_stale
 from medledger.client._inputs import record_id
 from medledger.client.documents import pinned
 from medledger.client.record_batch import store_and_register
@@ -32,7 +32,6 @@ from medledger.errors import (
     MedledgerError,
     NotAuthorized,
     NotRegistered,
-    StaleKeyring,
     StorageError,
 )
 from medledger.storage import CID, cid_of_bytes
@@ -63,12 +62,9 @@ class RecordsNamespace(Namespace):
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise InvalidInput("custodial records are sealed in memory: pass bytes")
             return self.custodians.add(patient_id, data, category)[0]
-        try:
-            return self._add(patient_id, data, category, progress)
-        except StaleKeyring:
-            if not isinstance(data, (bytes, bytearray, memoryview)):
-                raise  # a stream cannot be read twice
-            return self._add(patient_id, data, category, progress)
+        # a stream cannot be read twice: sealed again only from bytes
+        again = 2 if isinstance(data, (bytes, bytearray, memoryview)) else 1
+        return retry_stale(lambda: self._add(patient_id, data, category, progress), again)
 
     def _add(
         self,
@@ -157,10 +153,7 @@ class RecordsNamespace(Namespace):
         ):
             # custodian mode (issue 16): covered records get capsules, never epoch keys
             return self.custodians.add_batch(patient_id, items, before_store=before_store)
-        try:
-            return self._add_batch(patient_id, items, before_store)
-        except StaleKeyring:
-            return self._add_batch(patient_id, items, before_store)
+        return retry_stale(lambda: self._add_batch(patient_id, items, before_store), 2)
 
     def _add_batch(
         self,
