@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -63,6 +63,21 @@ def _body_doc(name: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"type": "object"}}},
         }
     }
+
+
+_Call = Callable[[Callable[[Any], Any], Request], Awaitable[Any]]
+
+
+def _write_once(
+    call: _Call, register: Callable[[Any], Any]
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """The endpoint of a write-once registration: ``register`` returns (receipt, stored now)."""
+
+    async def endpoint(request: Request) -> JSONResponse:
+        receipt, new = await call(register, request)
+        return JSONResponse(receipt.to_json(), status_code=201 if new else 200)
+
+    return endpoint
 
 
 def create_app(
@@ -170,25 +185,22 @@ def create_app(
     async def erasures(request: Request) -> dict[str, Any]:
         return dict((await call(custodian.erase, request)).to_json())
 
-    @app.post(
-        "/v1/capsules",
-        status_code=201,
-        summary="Register a record's capsule (write-once)",
-        openapi_extra=_body_doc("CapsuleRegistration"),
-    )
-    async def capsules(request: Request) -> JSONResponse:
-        receipt, new = await call(custodian.register_capsule, request)
-        return JSONResponse(receipt.to_json(), status_code=201 if new else 200)
-
-    @app.post(
-        "/v1/capsules/batch",
-        status_code=201,
-        summary="Register the capsules of up to 256 records of one patient (write-once each)",
-        openapi_extra=_body_doc("CapsuleRegistrationBatch"),
-    )
-    async def capsule_batch(request: Request) -> JSONResponse:
-        receipt, new = await call(custodian.register_capsules, request)
-        return JSONResponse(receipt.to_json(), status_code=201 if new else 200)
+    # write-once registrations: 201 when stored now, 200 with the same receipt on a repeat
+    for name, path, summary, body, register in (
+        (
+            "capsules", "/v1/capsules",
+            "Register a record's capsule (write-once)",
+            "CapsuleRegistration", custodian.register_capsule,
+        ),
+        (
+            "capsule_batch", "/v1/capsules/batch",
+            "Register the capsules of up to 256 records of one patient (write-once each)",
+            "CapsuleRegistrationBatch", custodian.register_capsules,
+        ),
+    ):  # fmt: skip
+        app.post(path, name=name, status_code=201, summary=summary, openapi_extra=_body_doc(body))(
+            _write_once(call, register)
+        )
 
     @app.post(
         "/v1/reencrypt",
