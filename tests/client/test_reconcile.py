@@ -89,7 +89,7 @@ def test_calldata_a_timelock_holds_counts_as_a_reference(busy: World) -> None:
 
     key = IdentityKey.generate(Suite.MLKEM768_X25519)
     key_doc = busy.ml.store.put(key.key_document())
-    data = busy.ml.deployment.medledger.encode(
+    data = busy.ml.deployment.medledger.calldata(
         "registerProvider",
         busy.session(8).address,
         key.x25519_public_bytes(),

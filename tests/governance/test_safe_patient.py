@@ -36,7 +36,7 @@ def test_safe_controlled_patient_grants_and_revokes_relayed(gov: Gov) -> None:
     parent = ml.session(ml.dev_party(6))
     pid = parent.identity.register().patient_id
     parent.identity.propose_controller(safe.address)
-    data = ml.deployment.medledger.encode("acceptController", pid)
+    data = ml.deployment.medledger.calldata("acceptController", pid)
     tx = SafeTx(ml.deployment.medledger.address, 0, data, safe.nonce())
     digest = safe_tx_hash(chain.chain_id, safe.address, tx)
     sigs = {a.address: sign_hash(a, digest) for a in family[:2]}

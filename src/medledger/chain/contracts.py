@@ -122,6 +122,10 @@ class BoundContract:
                 hint="check the ids, addresses, times and amounts given",
             ) from exc
 
+    def calldata(self, name: str, *args: Any) -> bytes:
+        """Calldata of ``name(args)`` (for a multisig, a timelock or a batch to send)."""
+        return bytes.fromhex(self._encode(name, *args)[1][2:])
+
     def call(self, name: str, *args: Any, block: BlockIdentifier = "latest") -> Any:
         """Call the view function ``name`` (ABI name) and return its decoded result.
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from medledger.chain.contracts import checksum as to_checksum_address
-from medledger.chain.suite import SuiteContract
+from medledger.chain.suite_contract import Ownable2StepCalls
 from medledger.chain.types import TxResult, bytes32
 from medledger.errors import InvalidInput
 
@@ -73,7 +73,7 @@ def sorted_custodians(addresses: Sequence[str]) -> list[str]:
     return sorted(unique, key=lambda a: int(a, 16))
 
 
-class CustodianRegistryContract(SuiteContract):
+class CustodianRegistryContract(Ownable2StepCalls):
     """Binding of the shipped ``CustodianRegistry`` artifact."""
 
     ARTIFACT = "CustodianRegistry"
@@ -136,10 +136,6 @@ class CustodianRegistryContract(SuiteContract):
             tuple(to_checksum_address(c) for c in custodians),
             bytes(key),
         )
-
-    def owner(self) -> str:
-        """The consortium owner of the registry."""
-        return to_checksum_address(self._view("owner"))
 
     def med_ledger(self) -> str:
         """The MedLedger whose controllers own the policies."""

@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from medledger.chain.contracts import checksum as to_checksum_address
-from medledger.chain.suite_contract import SuiteContract, key_words, signed
+from medledger.chain.suite_contract import Ownable2StepCalls, key_words, signed
 from medledger.chain.types import Provider, TxResult
 
 
-def _provider_args(
+def provider_args(
     provider: str, encryption_key: bytes, key_document: bytes, responder: bool, name: str
 ) -> tuple[Any, ...]:
-    """Arguments of registerProvider / updateProvider, checked and normalised."""
+    """The provider part of registerProvider's arguments, checked and normalised (the
+    registry binding's and the consortium's proposals)."""
     return (
         to_checksum_address(provider),
         *key_words(encryption_key, key_document),
@@ -22,7 +23,7 @@ def _provider_args(
     )
 
 
-class ProviderRegistryCalls(SuiteContract):
+class ProviderRegistryCalls(Ownable2StepCalls):
     """Provider administration (consortium owner and suspender) and providers' own key rotation."""
 
     def register_provider(
@@ -40,7 +41,7 @@ class ProviderRegistryCalls(SuiteContract):
         EIP-712 ``ProviderKey`` signature."""
         return self._tx(
             "registerProvider",
-            *_provider_args(provider, encryption_key, key_document, emergency_responder, name),
+            *provider_args(provider, encryption_key, key_document, emergency_responder, name),
             *signed(nonce, deadline, provider_signature),
         )
 
@@ -84,22 +85,6 @@ class ProviderRegistryCalls(SuiteContract):
         """A provider's registration (status 0 = not registered)."""
         return Provider(*self._view("getProvider", to_checksum_address(provider)))
 
-    def owner(self) -> str:
-        """The consortium owner of the provider registry."""
-        return str(self._view("owner"))
-
-    def pending_owner(self) -> str:
-        """The address that may accept ownership (zero address when none)."""
-        return str(self._view("pendingOwner"))
-
-    def transfer_ownership(self, new_owner: str) -> TxResult:
-        """Start a two-step ownership transfer (owner only)."""
-        return self._tx("transferOwnership", to_checksum_address(new_owner))
-
-    def accept_ownership(self) -> TxResult:
-        """Accept a pending ownership transfer (pending owner only)."""
-        return self._tx("acceptOwnership")
-
     def suspender(self) -> str:
         """The account that may suspend providers besides the owner (zero address when none).
 
@@ -113,7 +98,3 @@ class ProviderRegistryCalls(SuiteContract):
     def set_suspender_account(self, suspender: str) -> TxResult:
         """Name the account that may also suspend providers (owner only)."""
         return self._tx("setSuspenderAccount", to_checksum_address(suspender))
-
-    def encode(self, name: str, *args: Any) -> bytes:
-        """Calldata of ``name(args)`` (for a multisig or timelock to send)."""
-        return bytes.fromhex(self._encode(name, *args)[1][2:])

@@ -6,9 +6,9 @@ from typing import ClassVar
 
 from medledger.chain.artifacts import Artifact, load_artifact
 from medledger.chain.connection import Chain
-from medledger.chain.contracts import BoundContract
+from medledger.chain.contracts import BoundContract, checksum
 from medledger.chain.transactions import TxSender
-from medledger.chain.types import bytes32
+from medledger.chain.types import TxResult, bytes32
 
 
 class SuiteContract(BoundContract):
@@ -33,6 +33,27 @@ class SuiteContract(BoundContract):
             sender=sender,
             deploy_block=deploy_block,
         )
+
+
+class Ownable2StepCalls(SuiteContract):
+    """OpenZeppelin ``Ownable2Step``, as both registries the consortium governs have it: the
+    owner, the pending owner and the two steps of a transfer."""
+
+    def owner(self) -> str:
+        """The registry's owner (the consortium's timelock once governed)."""
+        return checksum(self._view("owner"))
+
+    def pending_owner(self) -> str:
+        """The address that may accept ownership (zero address when none)."""
+        return checksum(self._view("pendingOwner"))
+
+    def transfer_ownership(self, new_owner: str) -> TxResult:
+        """Offer the registry to ``new_owner`` (owner only; it must accept)."""
+        return self._tx("transferOwnership", checksum(new_owner))
+
+    def accept_ownership(self) -> TxResult:
+        """Accept a pending ownership transfer (pending owner only)."""
+        return self._tx("acceptOwnership")
 
 
 def key_words(encryption_key: bytes, key_document: bytes) -> tuple[bytes, bytes]:

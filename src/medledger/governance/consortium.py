@@ -22,7 +22,9 @@ from eth_utils.address import to_checksum_address
 
 from medledger.chain.custodians import CustodianRegistryContract
 from medledger.chain.deployment import DeployedContract, Deployment, Manifest
+from medledger.chain.registry import provider_args
 from medledger.chain.suite import MedLedgerContract
+from medledger.chain.suite_contract import signed
 from medledger.chain.transactions import TxSender
 from medledger.chain.types import TxResult
 from medledger.errors import DeploymentNotFound, IntegrityError, InvalidInput
@@ -118,11 +120,11 @@ def create_consortium(
     gas["deploy ConsortiumTimelock"] = timelock.deploy_gas
     gas["setSuspenderAccount"] = registry.set_suspender_account(safe.address).gas_used
     gas["transferOwnership"] = registry.transfer_ownership(timelock.address).gas_used
-    _run_now(timelock, registry.address, registry.encode("acceptOwnership"), gas, "accept")
+    _run_now(timelock, registry.address, registry.calldata("acceptOwnership"), gas, "accept")
     if custodian_registry is not None:
         tx = custodian_registry.transfer_ownership(timelock.address)
         gas["custodians transferOwnership"] = tx.gas_used
-        data = custodian_registry.encode("acceptOwnership")
+        data = custodian_registry.calldata("acceptOwnership")
         _run_now(timelock, custodian_registry.address, data, gas, "custodians accept")
     if min_delay:
         data = timelock.calldata("updateDelay", min_delay)
@@ -231,7 +233,7 @@ class Consortium:
 
     def propose_suspend(self, provider: str, *, nonce: int | None = None) -> Proposal:
         """Suspend now: the Safe is the registry's suspender (no delay)."""
-        data = self.registry.encode("suspendProvider", to_checksum_address(provider))
+        data = self.registry.calldata("suspendProvider", to_checksum_address(provider))
         return self._proposal("suspend", SafeTx(self.registry.address, 0, data, self._nonce(nonce)))
 
     def propose_register(
@@ -250,16 +252,10 @@ class Consortium:
     ) -> Proposal:
         """Schedule a registration (the provider's ``ProviderKey`` signature must still be
         valid when the delay has passed: its deadline is checked at execution)."""
-        data = self.registry.encode(
+        data = self.registry.calldata(
             "registerProvider",
-            to_checksum_address(provider),
-            encryption_key,
-            key_document,
-            emergency_responder,
-            name,
-            key_nonce,
-            key_deadline,
-            key_signature,
+            *provider_args(provider, encryption_key, key_document, emergency_responder, name),
+            *signed(key_nonce, key_deadline, key_signature),
         )
         return self._schedule("register", data, delay, nonce)
 
@@ -272,7 +268,7 @@ class Consortium:
         delay: int | None = None,
         nonce: int | None = None,
     ) -> Proposal:
-        data = self.registry.encode(
+        data = self.registry.calldata(
             "updateProvider", to_checksum_address(provider), emergency_responder, name
         )
         return self._schedule("update", data, delay, nonce)
@@ -280,7 +276,7 @@ class Consortium:
     def propose_reinstate(
         self, provider: str, *, delay: int | None = None, nonce: int | None = None
     ) -> Proposal:
-        data = self.registry.encode("reinstateProvider", to_checksum_address(provider))
+        data = self.registry.calldata("reinstateProvider", to_checksum_address(provider))
         return self._schedule("reinstate", data, delay, nonce)
 
     def propose_transfer_ownership(
@@ -295,7 +291,7 @@ class Consortium:
         then accepts (Ownable2Step; a new consortium's timelock accepts with
         :meth:`propose_accept_ownership`)."""
         target = self._target(registry)
-        data = target.encode("transferOwnership", to_checksum_address(new_owner))
+        data = target.calldata("transferOwnership", to_checksum_address(new_owner))
         action = "transfer-ownership" + ("" if registry == "medledger" else ":" + registry)
         return self._schedule(action, data, delay, nonce, target=target.address)
 
@@ -313,7 +309,7 @@ class Consortium:
                 f"(its pending owner is {pending})",
                 hint="its owner first calls transferOwnership(timelock)",
             )
-        data = target.encode("acceptOwnership")
+        data = target.calldata("acceptOwnership")
         action = "accept-ownership:" + registry
         return self._schedule(action, data, delay, nonce, target=target.address)
 
@@ -333,7 +329,7 @@ class Consortium:
         handles a custodian's key."""
         registry = self._governed_custodians()
         address = check_registration(registry, custodian, name, endpoint)
-        data = registry.encode("registerCustodian", address, name, endpoint)
+        data = registry.calldata("registerCustodian", address, name, endpoint)
         return self._schedule("register-custodian", data, delay, nonce, target=registry.address)
 
     def propose_remove_custodian(
@@ -341,7 +337,7 @@ class Consortium:
     ) -> Proposal:
         """Schedule removing an active custodian (policies naming it must then be replaced)."""
         registry = self._governed_custodians()
-        data = registry.encode("removeCustodian", check_removal(registry, custodian))
+        data = registry.calldata("removeCustodian", check_removal(registry, custodian))
         return self._schedule("remove-custodian", data, delay, nonce, target=registry.address)
 
     def _target(self, registry: str) -> MedLedgerContract | GovernedCustodianRegistry:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from eth_utils.address import to_checksum_address
 
 from medledger.chain.custodians import CUSTODIAN_ACTIVE, CUSTODIAN_NONE, CustodianRegistryContract
-from medledger.chain.types import TxResult
 from medledger.errors import InvalidInput
 
 #: ``CustodianRegistry`` text bounds (MAX_NAME_BYTES, MAX_ENDPOINT_BYTES)
@@ -21,23 +20,8 @@ ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
 class GovernedCustodianRegistry(CustodianRegistryContract):
-    """The registry binding plus what governance needs: two-step ownership and calldata."""
-
-    def pending_owner(self) -> str:
-        """The address that may accept ownership (zero address when none)."""
-        return to_checksum_address(self._view("pendingOwner"))
-
-    def transfer_ownership(self, new_owner: str) -> TxResult:
-        """Offer the registry to ``new_owner`` (owner only; it must accept)."""
-        return self._tx("transferOwnership", to_checksum_address(new_owner))
-
-    def accept_ownership(self) -> TxResult:
-        """Accept a pending ownership transfer (pending owner only)."""
-        return self._tx("acceptOwnership")
-
-    def encode(self, name: str, *args: object) -> bytes:
-        """Calldata of ``name(args)`` (for the timelock to send)."""
-        return bytes.fromhex(self._encode(name, *args)[1][2:])
+    """The registry binding as governance takes it (ownership and calldata are the binding's
+    own: :class:`~medledger.chain.suite_contract.Ownable2StepCalls`)."""
 
     @classmethod
     def of(cls, registry: CustodianRegistryContract) -> GovernedCustodianRegistry:

@@ -101,10 +101,6 @@ class SafeContract(BoundContract):
         """Submit ``tx`` with the packed owner signatures (any account may submit)."""
         return self._tx("execTransaction", *tx.exec_args(), signatures)
 
-    def encode_call(self, name: str, *args: Any) -> bytes:
-        """Calldata of a Safe function (e.g. ``addOwnerWithThreshold`` for a self-call)."""
-        return bytes.fromhex(self._encode(name, *args)[1][2:])
-
 
 @dataclass(frozen=True)
 class SafeDeployment:

@@ -72,9 +72,6 @@ class TimelockContract(BoundContract):
         }
         return bool(self.call("hasRole", roles[role], to_checksum_address(account)))
 
-    def calldata(self, name: str, *args: Any) -> bytes:
-        return bytes.fromhex(self._encode(name, *args)[1][2:])
-
     def send(self, name: str, *args: Any) -> TxResult:
         return self._tx(name, *args)
 
@@ -185,42 +182,47 @@ def decode_registry_call(data: bytes, contract: str = "MedLedger") -> tuple[str,
     raise InvalidInput(f"calldata 0x{data[:4].hex()} is not a {contract} function")
 
 
+#: One line a patient understands per governed (contract, function), filled with the call's
+#: named arguments, ``when``, and ``role`` / ``becomes`` (from ``emergencyResponder``).
+_DESCRIPTIONS: dict[tuple[str, str], str] = {
+    (
+        "MedLedger",
+        "registerProvider",
+    ): "provider {provider} ({name}) will be registered{role} {when}",
+    (
+        "MedLedger",
+        "updateProvider",
+    ): "provider {provider} will {becomes} an emergency responder {when}",
+    ("MedLedger", "reinstateProvider"): "provider {provider} will be reinstated {when}",
+    ("MedLedger", "suspendProvider"): "provider {provider} will be suspended {when}",
+    ("MedLedger", "transferOwnership"): "registry ownership will be offered to {newOwner} {when}",
+    ("MedLedger", "setSuspenderAccount"): "{suspender} will be the registry's suspender {when}",
+    ("CustodianRegistry", "registerCustodian"): (
+        "custodian {custodian} ({name}, {endpoint}) will be registered {when}"
+    ),
+    ("CustodianRegistry", "removeCustodian"): "custodian {custodian} will be removed {when}",
+    ("CustodianRegistry", "transferOwnership"): (
+        "custodian registry ownership will be offered to {newOwner} {when}"
+    ),
+    ("CustodianRegistry", "acceptOwnership"): (
+        "the timelock will accept ownership of the custodian registry {when}"
+    ),
+}
+
+
 def describe(function: str, args: dict[str, Any], when: str, contract: str = "MedLedger") -> str:
     """One line a patient understands."""
-    if contract == "CustodianRegistry":
-        return _describe_custodians(function, args, when)
-    if function == "registerProvider":
-        role = " as an emergency responder" if args.get("emergencyResponder") else ""
-        return f"provider {args['provider']} ({args['name']}) will be registered{role} {when}"
-    if function == "updateProvider":
-        if args.get("emergencyResponder"):
-            return f"provider {args['provider']} will become an emergency responder {when}"
-        return f"provider {args['provider']} will no longer be an emergency responder {when}"
-    if function == "reinstateProvider":
-        return f"provider {args['provider']} will be reinstated {when}"
-    if function == "suspendProvider":
-        return f"provider {args['provider']} will be suspended {when}"
-    if function == "transferOwnership":
-        return f"registry ownership will be offered to {args['newOwner']} {when}"
-    if function == "setSuspenderAccount":
-        return f"{args['suspender']} will be the registry's suspender {when}"
-    return f"{function}({', '.join(f'{k}={v}' for k, v in args.items())}) {when}"
-
-
-def _describe_custodians(function: str, args: dict[str, Any], when: str) -> str:
-    if function == "registerCustodian":
-        return (
-            f"custodian {args['custodian']} ({args['name']}, {args['endpoint']}) "
-            f"will be registered {when}"
-        )
-    if function == "removeCustodian":
-        return f"custodian {args['custodian']} will be removed {when}"
-    if function == "transferOwnership":
-        return f"custodian registry ownership will be offered to {args['newOwner']} {when}"
-    if function == "acceptOwnership":
-        return f"the timelock will accept ownership of the custodian registry {when}"
-    shown = ", ".join(f"{k}={v}" for k, v in args.items())
-    return f"custodian registry: {function}({shown}) {when}"
+    template = _DESCRIPTIONS.get((contract, function))
+    if template is None:
+        prefix = "custodian registry: " if contract == "CustodianRegistry" else ""
+        return f"{prefix}{function}({', '.join(f'{k}={v}' for k, v in args.items())}) {when}"
+    responder = bool(args.get("emergencyResponder"))
+    return template.format(
+        **args,
+        when=when,
+        role=" as an emergency responder" if responder else "",
+        becomes="become" if responder else "no longer be",
+    )
 
 
 def scheduled_changes(
