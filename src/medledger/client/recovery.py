@@ -14,14 +14,14 @@ The whole flow (docs/sdk.md "Recovery", docs/crypto.md "Guardian key shares"):
    device instead;
 4. new device: :meth:`~RecoveryNamespace.complete` checks M shares, rebuilds the old identity key,
    accepts the controller change once the delay has passed, then rotates the identity
-   (:mod:`medledger.client.identity_rotation`). Every step is detected as done from the chain,
+   (:mod:`medledger.client.rotation_flow`). Every step is detected as done from the chain,
    so a rerun continues where an interrupted run stopped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from eth_account import Account
@@ -29,59 +29,27 @@ from eth_account.messages import encode_defunct
 from eth_utils.address import to_checksum_address
 
 from medledger.chain.types import ZERO32, TxResult
-from medledger.client._base import Context, Namespace
+from medledger.client._base import Namespace
 from medledger.client._inputs import seconds
-from medledger.client.access import AccessNamespace
-from medledger.client.custodians import CustodiansNamespace
 from medledger.client.documents import pinned
-from medledger.client.identity_rotation import (
-    RotationInfo,
-    check_new_identity,
-    keyring_opens,
-    publish_encryption_key,
-    refresh_holders,
-    rotate_keyring,
-    successor,
-)
-from medledger.client.planner import ConsentPlanner
+from medledger.client.guardian_shares import SetupInfo, check_guardian_set, setup_shares
+from medledger.client.identity_rotation import RotationInfo, check_new_identity, keyring_opens
+from medledger.client.rotation_flow import rotate_identity
 from medledger.crypto import IdentityKey, PublicKey
-from medledger.crypto.emergency import emergency_kit_responders
 from medledger.crypto.shares import (
     NotEnoughShares,
     ShareError,
     ShareSet,
     open_reshare,
     reseal_share,
-    split_identity,
 )
-from medledger.errors import (
-    DeploymentNotFound,
-    InvalidInput,
-    MedledgerError,
-    NotAuthorized,
-    SignatureError,
-)
+from medledger.errors import InvalidInput, MedledgerError, NotAuthorized, SignatureError
 
-#: the contract's bounds on the recovery delay (``RecoveryInvalidDelay`` outside them)
-MIN_RECOVERY_DELAY = 86_400
-MAX_RECOVERY_DELAY = 7_776_000
 _REQUEST_HEAD = "medledger recovery request v1"
 
 
 class RecoveryNotReady(MedledgerError):
     """The recovery cannot go on yet (approvals missing, delay running); nothing was changed."""
-
-
-@dataclass(frozen=True)
-class SetupInfo:
-    """A guardian set with fresh shares. ``paper_shares`` exist nowhere else: print once."""
-
-    patient_id: int
-    guardians: tuple[str, ...]
-    threshold: int
-    shares_digest: bytes
-    tx: TxResult
-    paper_shares: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -136,21 +104,9 @@ class RecoveryNamespace(Namespace):
     ) -> TxResult:
         """Guardians without key shares (they can move the controller, not restore the keys:
         prefer :meth:`setup`)."""
-        addrs = self._check_set(guardians, threshold, delay)
+        addrs = check_guardian_set(guardians, threshold, delay)
         self._patient_id()
         return self._contract.set_guardians(addrs, threshold, seconds(delay))
-
-    def _check_set(
-        self, guardians: Sequence[str], threshold: int, delay: timedelta | int
-    ) -> list[str]:
-        addrs: list[str] = [to_checksum_address(g) for g in guardians]
-        if not 1 <= threshold <= len(addrs) <= 10:
-            raise InvalidInput("need 1 <= threshold <= number of guardians <= 10")
-        if len(set(addrs)) != len(addrs):
-            raise InvalidInput("duplicate guardian")
-        if not MIN_RECOVERY_DELAY <= seconds(delay) <= MAX_RECOVERY_DELAY:
-            raise InvalidInput("the recovery delay must be between 1 and 90 days")
-        return addrs
 
     def setup(
         self,
@@ -170,52 +126,8 @@ class RecoveryNamespace(Namespace):
         combine with the new ones.
         """
         pid = self._patient_id()
-        return self._setup(pid, self._party.identity, guardians, threshold, delay, paper, keys)
-
-    def _setup(
-        self,
-        pid: int,
-        identity: IdentityKey,
-        guardians: Sequence[str],
-        threshold: int,
-        delay: timedelta | int,
-        paper: Iterable[str],
-        keys: Mapping[str, PublicKey] | None,
-    ) -> SetupInfo:
-        addrs = self._check_set(guardians, threshold, delay)
-        paper_set = {to_checksum_address(p) for p in paper}
-        if not paper_set <= set(addrs):
-            raise InvalidInput("a paper guardian must be one of the guardians")
-        given: dict[str, PublicKey] = {to_checksum_address(a): k for a, k in (keys or {}).items()}
-        if self._contract.get_patient(pid).encryption_key != identity.x25519_public_bytes():
-            raise NotAuthorized(
-                "this identity key is not the patient's published encryption key",
-                hint="shares escrow the current identity key: use the patient's keystore",
-            )
-        plan: list[tuple[str, PublicKey | None]] = []
-        for a in addrs:
-            plan.append((a, None if a in paper_set else given.get(a) or self._guardian_key(a)))
-        shares, paper_shares = split_identity(identity, pid, threshold, plan)
-        with pinned(self._store) as pins:
-            cid = pins.put(shares.to_document())
-            tx = self._contract.set_guardians(addrs, threshold, seconds(delay), cid.digest)
-            pins.referenced(cid)
-        return SetupInfo(pid, tuple(addrs), threshold, cid.digest, tx, paper_shares)
-
-    def _guardian_key(self, guardian: str) -> PublicKey:
-        provider = self._contract.get_provider(guardian)
-        if provider.status != 0:
-            return self._directory.public_key(provider)
-        gpid = self._contract.patient_of(guardian)
-        if gpid:
-            p = self._contract.get_patient(gpid)
-            if p.key_document != ZERO32:
-                return PublicKey.decode(self._documents.get(p.key_document))
-            return PublicKey.from_x25519_bytes(p.encryption_key)
-        raise InvalidInput(
-            f"guardian {guardian} has no published encryption key",
-            hint="give its public key (keys={...}) or make it a paper guardian (paper=[...])",
-        )
+        identity = self._party.identity
+        return setup_shares(self._ctx, pid, identity, guardians, threshold, delay, paper, keys)
 
     def shares(self, patient_id: int | None = None) -> ShareSet:
         """The patient's current guardian shares document (``InvalidInput`` if none)."""
@@ -478,7 +390,7 @@ class RecoveryNamespace(Namespace):
         accept_tx: TxResult | None,
         rejected: dict[str, str],
     ) -> CompleteInfo:
-        rotation = self._rotate(pid, old, self._party.identity)
+        rotation = rotate_identity(self._ctx, pid, old, self._party.identity, self.custodians)
         return CompleteInfo(pid, accept_tx, rotation, rejected)
 
     # --- identity rotation -----------------------------------------------------------------------
@@ -493,89 +405,8 @@ class RecoveryNamespace(Namespace):
         old = self._party.identity
         if keyring_opens(self._ctx, pid, old):
             check_new_identity(old, new_identity)
-            return self._rotate(pid, old, new_identity)
-        return self._rotate(pid, None, new_identity)
-
-    def _rotate(self, pid: int, old: IdentityKey | None, new: IdentityKey) -> RotationInfo:
-        ctx = successor(self._ctx, new)
-        txs: list[TxResult] = []
-        rotated: tuple[int, ...] = ()
-        if not keyring_opens(ctx, pid, new):
-            if old is None:
-                raise InvalidInput("the keyring opens with neither key")
-            tx, rotated = rotate_keyring(ctx, pid, old)
-            txs.append(tx)
-        more, refreshed = refresh_holders(ctx, pid)
-        txs += more
-        if self._contract.get_patient(pid).encryption_key != new.x25519_public_bytes():
-            txs.append(publish_encryption_key(ctx, new))
-        paper: dict[str, str] = {}
-        g = self._contract.get_guardians(pid)
-        if g.shares != ZERO32:
-            current = ShareSet.from_document(self._documents.get(g.shares))
-            if current.identity_key != new.public_key:
-                info = RecoveryNamespace(ctx)._setup(
-                    pid,
-                    new,
-                    g.guardians,
-                    g.threshold,
-                    g.delay,
-                    [e.guardian for e in current.entries if e.paper],
-                    None,
-                )
-                txs.append(info.tx)
-                paper = info.paper_shares
-        # last: custodians being down must not stop the steps above (they are reported)
-        redelegated, failed = self._redelegate(ctx, pid)
-        return RotationInfo(
-            pid, tuple(txs), rotated, refreshed, paper, redelegated, redelegation_failed=failed
-        )
-
-    def _redelegate(self, ctx: Context, pid: int) -> tuple[tuple[str, ...], dict[str, str]]:
-        """Custodian mode, after the new encryption key is on-chain: a grantee's receiving key
-        is an X25519 agreement with the patient's encryption key, so the fragments the
-        custodians hold were made for receiving keys nobody has any more. The active grantees
-        of custodial categories, and the emergency kit's responders, get fresh ones from the
-        same Umbral keys (the keyring's seed). Who could not be delegated (too few custodians
-        answering) is reported, not raised; ``session.custodians.delegate`` retries. A rerun
-        delegates again (it replaces)."""
-        if self.custodians is None:
-            return (), {}
-        try:
-            registry = self.custodians.registry
-        except DeploymentNotFound:  # a deployment of before custodian mode
-            return (), {}
-        ns = CustodiansNamespace(ctx, registry, AccessNamespace(ctx))
-        try:
-            policy = ns.policy(pid)
-            if not policy.active:
-                return (), {}
-            now = ctx.chain.now()
-            planner = ConsentPlanner(ctx.contract, ctx.keys, ctx.directory, ctx.documents)
-            todo = [
-                (grantee, False)
-                for grantee, consent in planner._active_grants(pid, now).items()
-                if consent.categories & policy.categories
-            ]
-            patient = ctx.contract.get_patient(pid)
-            if patient.emergency_kit != ZERO32:
-                _, responders = emergency_kit_responders(ctx.documents.get(patient.emergency_kit))
-                todo += [
-                    (to_checksum_address(r), True)
-                    for r in responders
-                    if ctx.contract.get_provider(r).status == 1
-                ]
-            done: list[str] = []
-            failed: dict[str, str] = {}
-            for who, emergency in todo:
-                try:
-                    ns.delegate(who, emergency=emergency)
-                    done.append(who)
-                except MedledgerError as exc:
-                    failed[who] = f"{type(exc).__name__}: {exc}"
-            return tuple(done), failed
-        finally:
-            ns.close()
+            return rotate_identity(self._ctx, pid, old, new_identity, self.custodians)
+        return rotate_identity(self._ctx, pid, None, new_identity, self.custodians)
 
 
 def _digest(request_id: str | bytes) -> bytes:
