@@ -564,11 +564,11 @@ class CustodiansNamespace(Namespace):
             "receiving_pk": rk.public_key(),
         }
         access_tx = bytes.fromhex(result.tx.tx_hash.removeprefix("0x"))
-        digest = p.capsule_digest(capsule_bytes)
+        digest, deadline = p.capsule_digest(capsule_bytes), self._deadline()  # one chain read
 
         def ask(addr: str, client: CustodianClient) -> umbral.VerifiedCapsuleFrag:
             req = p.Reencryption(self._address, pid, rid, access_tx, digest, p.new_nonce(),
-                                 self._deadline())  # fmt: skip
+                                 deadline)  # fmt: skip
             cfrag, signed = client.reencrypt(req, capsule_bytes, self._sign(req))
             self._verified(addr, signed, req, p.ACTION_SERVED)
             try:
