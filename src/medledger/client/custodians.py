@@ -68,14 +68,8 @@ from medledger.hashing import keccak
 from medledger.storage import CID
 
 T = TypeVar("T")
-_Request = (
-    p.Delegation
-    | p.Revocation
-    | p.Erasure
-    | p.CapsuleRegistration
-    | p.CapsuleRegistrationBatch
-    | p.Reencryption
-)
+_Request = (p.Delegation | p.Revocation | p.Erasure | p.CapsuleRegistration
+            | p.CapsuleRegistrationBatch | p.Reencryption)  # fmt: skip
 
 #: how long a signed custodian request stays valid (the protocol allows up to 10 minutes)
 REQUEST_LIFETIME = 120
@@ -144,8 +138,9 @@ class CustodiansNamespace(Namespace):
     def _entry(self, addr: str) -> CustodianEntry:
         return self._cached(("custodian", addr), lambda: self.registry.get_custodian(addr))
 
-    def _deadline(self) -> int:
-        return max(self._chain.now(), int(time.time())) + REQUEST_LIFETIME
+    def _deadline(self, chain_now: int | None = None) -> int:
+        now = self._chain.now() if chain_now is None else chain_now
+        return max(now, int(time.time())) + REQUEST_LIFETIME
 
     def _quorum(
         self,
@@ -564,7 +559,9 @@ class CustodiansNamespace(Namespace):
             "receiving_pk": rk.public_key(),
         }
         access_tx = bytes.fromhex(result.tx.tx_hash.removeprefix("0x"))
-        digest, deadline = p.capsule_digest(capsule_bytes), self._deadline()  # one chain read
+        # the logged access's block time is the chain's "now" just read: no request for it
+        logged_at = int(result.tx.events_named("AccessRecorded")[-1].args["timestamp"])
+        digest, deadline = p.capsule_digest(capsule_bytes), self._deadline(logged_at)
 
         def ask(addr: str, client: CustodianClient) -> umbral.VerifiedCapsuleFrag:
             req = p.Reencryption(self._address, pid, rid, access_tx, digest, p.new_nonce(),
