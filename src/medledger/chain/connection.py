@@ -285,8 +285,9 @@ def _detect_kind(w3: Web3) -> ChainKind:
 
 
 #: web3's provider request cache, for ``eth_chainId`` alone: web3's validation middleware asks
-#: the node for it before every ``eth_estimateGas`` and ``eth_call`` it formats (two round trips
-#: a transaction), and a connection's chain id cannot change (``Chain.chain_id`` is cached too).
+#: the node for it around every ``eth_estimateGas`` and ``eth_call`` it formats (twice: for the
+#: request and for the response), and a connection's chain id cannot change (``Chain.chain_id``
+#: is cached too).
 #: Nothing else is cached: blocks, balances, nonces and contract state all move. The threshold
 #: None means "cache without a finality check" (the default re-asks the chain id to pick one);
 #: web3 keys the cache per thread, so each thread asks once.

@@ -191,7 +191,7 @@ class AccessNamespace(Namespace):
                 raise KeyNotAvailable("custodial record: this session has no custodian support")
             if result is None:  # open_own: the patient, locally
                 return self.custodians.open_own(rec, blob)
-            return self.custodians.open_logged(result, rec, blob).plaintext
+            return self.custodians.open_logged(result, rec, blob, fresh=True).plaintext
         head = result.tx.block_number if result is not None else None
         keys, directory = self._keys_for(rec, outcome, cache, head=head)
         self._check_header(read_header(blob), rec, directory)
