@@ -176,9 +176,9 @@ class CustodiansNamespace(Namespace):
                 failed[addr] = f"{exc.code or type(exc).__name__}: {exc}"
         return results, failed
 
-    def _sign(self, message: _Request) -> bytes:
-        typed = message.typed_data(self._chain.chain_id, self._contract.address)
-        return p.sign_typed(bytes(self._party.account.key), typed)
+    def _sign(self, message: _Request) -> bytes:  # the digest custodians verify (~1 ms less)
+        digest = message.digest(self._chain.chain_id, self._contract.address)
+        return p.sign_digest(bytes(self._party.account.key), digest)
 
     def _verified(
         self, addr: str, signed: p.SignedReceipt, request: _Request, action: int
