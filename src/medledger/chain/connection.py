@@ -284,6 +284,20 @@ def _detect_kind(w3: Web3) -> ChainKind:
     return "rpc"
 
 
+#: web3's provider request cache, for ``eth_chainId`` alone: web3's validation middleware asks
+#: the node for it around every ``eth_estimateGas`` and ``eth_call`` it formats (twice: for the
+#: request and for the response), and a connection's chain id cannot change (``Chain.chain_id``
+#: is cached too).
+#: Nothing else is cached: blocks, balances, nonces and contract state all move. The threshold
+#: None means "cache without a finality check" (the default re-asks the chain id to pick one);
+#: web3 keys the cache per thread, so each thread asks once.
+_CACHE_CHAIN_ID: dict[str, Any] = {
+    "cache_allowed_requests": True,
+    "cacheable_requests": {RPCEndpoint("eth_chainId")},
+    "request_cache_validation_threshold": None,
+}
+
+
 def connect(rpc: str | None = None, *, timeout: float = _RPC_TIMEOUT) -> Chain:
     """Connect to a chain.
 
@@ -298,14 +312,17 @@ def connect(rpc: str | None = None, *, timeout: float = _RPC_TIMEOUT) -> Chain:
         # frozen node held a command for minutes; one timeout is one ChainUnavailable.
         w3 = Web3(
             HTTPProvider(
-                rpc, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+                rpc,
+                request_kwargs={"timeout": timeout},
+                exception_retry_configuration=None,
+                **_CACHE_CHAIN_ID,
             )
         )
     elif rpc.startswith(("ws://", "wss://")):
         # imported here: it pulls in the (deprecated) websockets.legacy module
         from web3.providers.legacy_websocket import LegacyWebSocketProvider
 
-        w3 = Web3(LegacyWebSocketProvider(rpc, websocket_timeout=int(timeout)))
+        w3 = Web3(LegacyWebSocketProvider(rpc, websocket_timeout=int(timeout), **_CACHE_CHAIN_ID))
     else:
         raise InvalidInput(
             f"unsupported chain endpoint {rpc!r}",

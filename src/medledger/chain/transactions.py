@@ -22,7 +22,13 @@ from web3.types import RPCEndpoint, TxParams, TxReceipt
 
 from medledger.chain.codec import AbiRegistry
 from medledger.chain.connection import Chain
-from medledger.chain.errors import decode_revert, error_from_exception, revert_data, shared_registry
+from medledger.chain.errors import (
+    decode_revert,
+    error_from_exception,
+    error_from_rpc_error,
+    revert_data,
+    shared_registry,
+)
 from medledger.chain.types import TxResult
 from medledger.errors import TransactionFailed
 
@@ -112,11 +118,8 @@ class TxSender:
         base: dict[str, Any] = {"from": self.address, "data": payload, "value": value}
         if to is not None:
             base["to"] = to
-        if gas is None:
-            gas = self._estimate(base)
-        elif simulate:
-            self._simulate(base)
-        tx_hash, tx = self._sign_and_send(base, gas)
+        gas, fees = self._prepare(base, gas, simulate)
+        tx_hash, tx = self._sign_and_send(base, gas, fees)
         receipt = self._wait(tx_hash)
         if receipt["status"] != 1:
             raise self._failure(tx_hash, tx, receipt)
@@ -132,6 +135,77 @@ class TxSender:
         )
 
     # --- steps -------------------------------------------------------------------------------
+
+    def _prepare(
+        self, base: dict[str, Any], gas: int | None, simulate: bool
+    ) -> tuple[int, dict[str, int]]:
+        """The gas limit and the fees, after the simulation (an estimate, or a call when the
+        gas is fixed): on a node both and the latest block go in one JSON-RPC batch, one round
+        trip instead of two; separately on the embedded chain or a node refusing batches."""
+        batched = self._prepare_batched(base, gas, simulate)
+        if batched is not None:
+            return batched
+        if gas is None:
+            gas = self._estimate(base)
+        elif simulate:
+            self._simulate(base)
+        return gas, self._fees()
+
+    def _prepare_batched(
+        self, base: dict[str, Any], gas: int | None, simulate: bool
+    ) -> tuple[int, dict[str, int]] | None:
+        batch = getattr(self.chain.w3.provider, "make_batch_request", None)
+        if self.chain.kind == "embedded" or batch is None:
+            return None  # in-process: no round trip to save
+        calls: list[tuple[str, list[Any]]] = []
+        check = "eth_estimateGas" if gas is None else "eth_call" if simulate else None
+        if check is not None:
+            calls.append((check, [_rpc_tx(base)] + (["latest"] if check == "eth_call" else [])))
+        calls.append(("eth_getBlockByNumber", ["latest", False]))
+        # the fee inputs read once per sender ride along on the first batch
+        if self._eip1559 is False:
+            calls.append(("eth_gasPrice", []))
+        elif self._priority_fee is None:
+            calls.append(("eth_maxPriorityFeePerGas", []))
+        what = "gas estimation" if gas is None else "simulation"
+        try:
+            responses = batch([(RPCEndpoint(method), params) for method, params in calls])
+        except (Web3Exception, ValueError, OSError) as exc:  # OSError: requests' errors
+            raise TransactionFailed(f"{what} failed: {exc}") from exc
+        if not isinstance(responses, list) or len(responses) != len(calls):
+            return None  # the node refuses batches: one request each
+        replies = dict(zip((method for method, _ in calls), responses, strict=True))
+        if check is not None and "error" in replies[check]:
+            error = replies[check]["error"]
+            err = error_from_rpc_error(error, self.registry, what=what)
+            if isinstance(err, TransactionFailed):
+                raise err  # a revert, decoded
+            message = error.get("message", error) if isinstance(error, dict) else error
+            hint = "is the account funded?" if gas is None else None
+            raise TransactionFailed(f"{what} failed: {message}", hint=hint)
+        block = replies["eth_getBlockByNumber"].get("result")
+        if not block:
+            return None  # odd node: ask again the plain way
+        if gas is None:
+            estimate = int(replies[check or ""]["result"], 16)
+            limit = int(block["gasLimit"], 16)
+            gas = min(int(estimate * self.gas_multiplier) + _GAS_MARGIN, limit)
+        return gas, self._fees_from(block, replies)
+
+    def _fees_from(self, block: dict[str, Any], replies: dict[str, Any]) -> dict[str, int]:
+        """``_fees`` from a raw latest block and the batched fee replies."""
+        self._eip1559 = block.get("baseFeePerGas") is not None
+        if not self._eip1559:
+            price = replies.get("eth_gasPrice", {}).get("result")
+            return {"gasPrice": int(price, 16) if price else int(self.chain.w3.eth.gas_price)}
+        if self._priority_fee is None:
+            tip = replies.get("eth_maxPriorityFeePerGas", {}).get("result")
+            self._priority_fee = int(tip, 16) if tip else _FALLBACK_PRIORITY_FEE
+        # as _fees: 2x base fee survives six full blocks of base-fee increases
+        return {
+            "maxFeePerGas": 2 * int(block["baseFeePerGas"], 16) + self._priority_fee,
+            "maxPriorityFeePerGas": self._priority_fee,
+        }
 
     def _estimate(self, base: dict[str, Any]) -> int:
         try:
@@ -176,9 +250,10 @@ class TxSender:
             "maxPriorityFeePerGas": self._priority_fee,
         }
 
-    def _sign_and_send(self, base: dict[str, Any], gas: int) -> tuple[str, dict[str, Any]]:
+    def _sign_and_send(
+        self, base: dict[str, Any], gas: int, fees: dict[str, int]
+    ) -> tuple[str, dict[str, Any]]:
         w3 = self.chain.w3
-        fees = self._fees()
         for attempt in (1, 2):
             tx_hash = None
             try:
@@ -237,6 +312,18 @@ class TxSender:
 
 def _params(base: dict[str, Any]) -> TxParams:
     return base  # type: ignore[return-value]  # a TxParams-shaped dict
+
+
+def _rpc_tx(base: dict[str, Any]) -> dict[str, str]:
+    """``base`` as a raw JSON-RPC transaction object (hex quantities and data)."""
+    tx = {
+        "from": base["from"],
+        "data": "0x" + bytes(base["data"]).hex(),
+        "value": hex(base["value"]),
+    }
+    if "to" in base:
+        tx["to"] = base["to"]
+    return tx
 
 
 def failed_tx_revert_data(

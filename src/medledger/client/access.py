@@ -127,7 +127,7 @@ class AccessNamespace(Namespace):
         renames it only on success)."""
         result, rec = self._log(record_id(record), purpose, patient_id)
         raise_if_denied(result)
-        keys, directory = self._keys_for(rec, result.outcome)
+        keys, directory = self._keys_for(rec, result.outcome, head=result.tx.block_number)
         with self._store.get_temp(record_cid(result.record_id, rec), max_size=max_size) as tmp:
             head = tmp.read(1 << 16)  # any header fits (a hybrid one is about 1.3 KB)
             self._check_header(read_header(head), rec, directory)
@@ -191,16 +191,23 @@ class AccessNamespace(Namespace):
                 raise KeyNotAvailable("custodial record: this session has no custodian support")
             if result is None:  # open_own: the patient, locally
                 return self.custodians.open_own(rec, blob)
-            return self.custodians.open_logged(result, rec, blob).plaintext
-        keys, directory = self._keys_for(rec, outcome, cache)
+            return self.custodians.open_logged(result, rec, blob, fresh=True).plaintext
+        head = result.tx.block_number if result is not None else None
+        keys, directory = self._keys_for(rec, outcome, cache, head=head)
         self._check_header(read_header(blob), rec, directory)
         return open_record(blob, keys).plaintext  # authenticates the header just checked
 
     def _keys_for(
-        self, rec: Record, outcome: Outcome, cache: _KeyCache | None = None
+        self,
+        rec: Record,
+        outcome: Outcome,
+        cache: _KeyCache | None = None,
+        *,
+        head: int | None = None,
     ) -> tuple[Any, PublicDirectory]:
         """The keys this read may use, and the patient's published directory they were checked
-        against (bundles and kits: every key; the patient's own keyring is its source).
+        against (bundles and kits: every key; the patient's own keyring is its source). A
+        grant's bundle is the newest up to block ``head`` (the logged access's block).
 
         ``cache`` (one :meth:`read_many` call) keeps the pair per patient and kind of key, so
         the directory is fetched and the keys checked against it once per call, not per record.
@@ -210,12 +217,14 @@ class AccessNamespace(Namespace):
             known = cache.get((rec.patient_id, kind))
             if known is not None:
                 return known
-        found = self._load_keys(rec, outcome)
+        found = self._load_keys(rec, outcome, head)
         if cache is not None:
             cache[(rec.patient_id, kind)] = found
         return found
 
-    def _load_keys(self, rec: Record, outcome: Outcome) -> tuple[Any, PublicDirectory]:
+    def _load_keys(
+        self, rec: Record, outcome: Outcome, head: int | None = None
+    ) -> tuple[Any, PublicDirectory]:
         patient = self._contract.get_patient(rec.patient_id)
         directory = PublicDirectory.from_document(self._documents.get(patient.keyring))
         keys: Any
@@ -225,7 +234,7 @@ class AccessNamespace(Namespace):
             keys = self._keys.emergency_keys(rec.patient_id)
             directory.check_keys(keys)
         else:
-            keys = self._keys.latest_bundle(rec.patient_id)
+            keys = self._keys.latest_bundle(rec.patient_id, head=head)
             directory.check_keys(keys)
         return keys, directory
 

@@ -91,14 +91,17 @@ class KeyManager:
             self._bundles[digest] = cached
         return cached
 
-    def latest_bundle(self, pid: int) -> KeySet:
-        """The key bundle of this party's newest grant from ``pid``.
+    def latest_bundle(self, pid: int, *, head: int | None = None) -> KeySet:
+        """The key bundle of this party's newest grant from ``pid`` up to block ``head``
+        (default: the latest block; a logged read passes its access's block, which the grant
+        that allowed it precedes, and saves asking the node for the latest block number).
 
         The ``ConsentGranted`` scan is incremental (from the last block seen), so a read costs
         the same however long the chain's history is.
         """
         last_block, digest = self._grant_scan.get(pid, (None, None))
-        head = self._chain.block_number()
+        if head is None:
+            head = self._chain.block_number()
         start = None if last_block is None else last_block + 1
         if start is None or start <= head:
             # a bundle arrives with a grant or with an atomic revoke-and-rekey's refresh

@@ -187,28 +187,47 @@ class ChainView:
         ]
 
     def snapshot(
-        self, tx_hash: bytes, patient_id: int, record_id: bytes, timer: Timer
-    ) -> tuple[Head, Any, Record]:
+        self,
+        tx_hash: bytes,
+        patient_id: int,
+        record_id: bytes,
+        timer: Timer,
+        *,
+        grant: tuple[str, int] | None = None,
+    ) -> tuple[Head, Any, Record, bool | None]:
         """The latest block, the access transaction's receipt (None if unknown) and the record,
         in one JSON-RPC batch: one round trip to the node instead of three for each
-        re-encryption request (the checks that use them run in their documented order)."""
+        re-encryption request (the checks that use them run in their documented order).
 
-        def fetch() -> tuple[Head, Any, Record]:
+        ``grant`` = (reader, category): the reader's ``hasAccess`` for reading that category
+        rides in the same batch (last value; None without ``grant``). The caller passes the
+        record's category when it already knows it (a record's category never changes) and
+        uses the answer only if the record read here has that category."""
+
+        def fetch() -> tuple[Head, Any, Record, bool | None]:
             fn, call = self._get_record_call(patient_id, record_id)
-            results = self._batch(
-                [
-                    ("eth_getBlockByNumber", ["latest", False]),
-                    ("eth_getTransactionReceipt", ["0x" + tx_hash.hex()]),
-                    ("eth_call", call),
-                ]
-            )
+            calls: list[tuple[str, list[Any]]] = [
+                ("eth_getBlockByNumber", ["latest", False]),
+                ("eth_getTransactionReceipt", ["0x" + tx_hash.hex()]),
+                ("eth_call", call),
+            ]
+            if grant is not None:
+                access_fn, data = self.medledger._encode(
+                    "hasAccess", patient_id, grant[0], grant[1], int(Action.READ)
+                )
+                calls.append(("eth_call", [{"to": self.address, "data": data}, "latest"]))
+            results = self._batch(calls)
             if results is None:
-                return self.head(), self.receipt(tx_hash), self.record(patient_id, record_id)
-            block, receipt, record = results
+                return self.head(), self.receipt(tx_hash), self.record(patient_id, record_id), None
+            block, receipt, record = results[:3]
             head = Head(int(block["number"], 16), int(block["timestamp"], 16))
-            return head, _receipt_of(receipt), self._decode_record(patient_id, fn, record)
+            live = None
+            if grant is not None:
+                outputs = access_fn.get("outputs", [])
+                live = bool(decode_outputs(outputs, bytes(HexBytes(results[3]))))
+            return head, _receipt_of(receipt), self._decode_record(patient_id, fn, record), live
 
-        result: tuple[Head, Any, Record] = self._call(timer, fetch)
+        result: tuple[Head, Any, Record, bool | None] = self._call(timer, fetch)
         return result
 
     def has_access(self, patient_id: int, reader: str, category: int, timer: Timer) -> bool:
@@ -268,9 +287,12 @@ def check_access(
     timer: Timer,
     receipt: Any,
     record: Record,
+    grant_live: bool | None = None,
 ) -> AccessEvidence:
     """Steps 2-7 of ``/v1/reencrypt`` (docs/custodians.md), in order; Refusal on the first
-    failure. ``receipt`` and ``record`` come from :meth:`ChainView.snapshot` with ``head``."""
+    failure. ``receipt`` and ``record`` come from :meth:`ChainView.snapshot` with ``head``;
+    ``grant_live``, when given, is the reader's ``hasAccess`` for ``record``'s category read
+    in that same snapshot (else it is asked here)."""
     if receipt is None or int(receipt.get("status", 0)) != 1:
         raise Refusal("unknown_access", "the access transaction is not on this custodian's chain")
     block = int(receipt["blockNumber"])
@@ -313,7 +335,11 @@ def check_access(
     reasons = []
     for row in delegations:
         if row.kind == KIND_GRANT:
-            if view.has_access(request.patient_id, request.reader, record.category, timer):
+            if grant_live is None:
+                grant_live = view.has_access(
+                    request.patient_id, request.reader, record.category, timer
+                )
+            if grant_live:
                 return AccessEvidence(block, int(event["outcome"]), record.category, row)
             reasons.append(("grant_not_live", "the reader's grant is not live now"))
         elif row.kind == KIND_EMERGENCY:

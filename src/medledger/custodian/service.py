@@ -41,6 +41,8 @@ _MAX_KFRAG = 1024
 _MAX_CAPSULE = 512
 #: Verified kfrags kept in memory (each ~300 bytes).
 _VERIFIED_CACHE = 10_000
+#: Record categories kept in memory (each ~200 bytes with its key).
+_KNOWN_CATEGORIES = 100_000
 
 
 def log_event(event: str, **fields: Any) -> None:
@@ -111,8 +113,20 @@ class Custodian:
         self._verified: OrderedDict[tuple[int, str, int, int], Any] = OrderedDict()
         self._verified_lock = threading.Lock()
         self._head_number, self._head_seen = -1, 0.0
+        # (patient, record) -> category of the records this custodian registered or served: a
+        # record's category never changes on-chain, so a read of a known record asks the
+        # reader's hasAccess in the snapshot batch (one round trip to the node, not two)
+        self._categories: OrderedDict[tuple[int, bytes], int] = OrderedDict()
+        self._categories_lock = threading.Lock()
 
     # --- common steps --------------------------------------------------------------------------
+
+    def _remember_category(self, key: tuple[int, bytes], category: int) -> None:
+        with self._categories_lock:  # bounded, oldest dropped first
+            self._categories[key] = category
+            self._categories.move_to_end(key)
+            while len(self._categories) > _KNOWN_CATEGORIES:
+                self._categories.popitem(last=False)
 
     def info(self) -> dict[str, Any]:
         return {
@@ -335,6 +349,7 @@ class Custodian:
         record = self.view.record(c.patient_id, c.record_id)
         if int(record.author, 16) == 0:
             raise Refusal("unknown_record", "no such record on this custodian's chain")
+        self._remember_category((c.patient_id, c.record_id), record.category)
         if signer not in (record.author, self.view.controller(c.patient_id)):
             raise Refusal(
                 "not_author", "only the record's author or the patient's controller registers it"
@@ -388,6 +403,7 @@ class Custodian:
                     )
                 if record.erased:
                     raise Refusal("erased", f"record {p.to_hex(rid)} was erased")
+                self._remember_category((b.patient_id, rid), record.category)
         except Refusal as refusal:
             raise self._refused(
                 "capsule", b.patient_id, b.entries_digest, signer, refusal
@@ -421,9 +437,14 @@ class Custodian:
             raise Refusal("bad_signature", "the request is not signed by its reader")
         if not self.limiter.take(signer):
             raise Refusal("rate_limited", "too many requests from this reader", status=429)
-        head, access_receipt, record = self.view.snapshot(
-            req.access_tx, req.patient_id, req.record_id, timer
-        )
+        key = (req.patient_id, req.record_id)
+        known = self._categories.get(key)
+        head, access_receipt, record, live = self.view.snapshot(
+            req.access_tx, req.patient_id, req.record_id, timer,
+            grant=None if known is None else (signer, known),
+        )  # fmt: skip
+        if int(record.author, 16) != 0:
+            self._remember_category(key, record.category)
         head = self.fresh_head(timer, head)
         self._check_deadline(req, head)
         try:
@@ -444,6 +465,7 @@ class Custodian:
                 timer=timer,
                 receipt=access_receipt,
                 record=record,
+                grant_live=live if known == record.category else None,
             )
             # 8. the capsule is the one registered for this record
             try:
