@@ -12,17 +12,17 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import umbral_pre as umbral
 from eth_keys.datatypes import PrivateKey as EthPrivateKey
 
-from medledger.crypto.keys import PrivateKey
 from medledger.custodian import protocol as p
 from medledger.custodian.checks import ChainView, Head, Refusal, Timer, check_access
 from medledger.custodian.config import CustodianConfig
+from medledger.custodian.kfrags import VerifiedKfrags
+from medledger.custodian.memo import BoundedMemo
 from medledger.custodian.store import (
     CapsuleConflict,
     Decision,
@@ -39,8 +39,6 @@ log = logging.getLogger("medledger.custodian")
 #: Largest sealed kfrag / capsule accepted (a kfrag is 310 bytes + 48 of HPKE, a capsule 98).
 _MAX_KFRAG = 1024
 _MAX_CAPSULE = 512
-#: Verified kfrags kept in memory (each ~300 bytes).
-_VERIFIED_CACHE = 10_000
 #: Record categories kept in memory (each ~200 bytes with its key).
 _KNOWN_CATEGORIES = 100_000
 
@@ -107,26 +105,16 @@ class Custodian:
         self._head_lock = threading.Lock()
         # secp256k1 key object built once (deriving its public key costs ~1 ms a request)
         self._signing_key = EthPrivateKey(bytes(config.keys.account.key))
-        # Opened and verified kfrags by delegation (patient, grantee, kind, nonce): opening the
-        # HPKE seal and verifying the Umbral signatures is ~1.5 ms, more than the re-encryption.
-        # On disk they stay sealed; a revocation drops them from here too.
-        self._verified: OrderedDict[tuple[int, str, int, int], Any] = OrderedDict()
-        self._verified_lock = threading.Lock()
+        self.kfrags = VerifiedKfrags(
+            config.keys.encryption, self.chain_id, self.medledger, self.address
+        )
         self._head_number, self._head_seen = -1, 0.0
         # (patient, record) -> category of the records this custodian registered or served: a
         # record's category never changes on-chain, so a read of a known record asks the
         # reader's hasAccess in the snapshot batch (one round trip to the node, not two)
-        self._categories: OrderedDict[tuple[int, bytes], int] = OrderedDict()
-        self._categories_lock = threading.Lock()
+        self._categories: BoundedMemo[tuple[int, bytes], int] = BoundedMemo(_KNOWN_CATEGORIES)
 
     # --- common steps --------------------------------------------------------------------------
-
-    def _remember_category(self, key: tuple[int, bytes], category: int) -> None:
-        with self._categories_lock:  # bounded, oldest dropped first
-            self._categories[key] = category
-            self._categories.move_to_end(key)
-            while len(self._categories) > _KNOWN_CATEGORIES:
-                self._categories.popitem(last=False)
 
     def info(self) -> dict[str, Any]:
         return {
@@ -224,45 +212,6 @@ class Custodian:
             )
         return refusal
 
-    def _verified_kfrag(self, row: KfragRow) -> Any:
-        """The row's kfrag, opened and verified (cached; see ``_verified``)."""
-        key = (row.patient_id, row.grantee, row.kind, row.nonce)
-        with self._verified_lock:
-            found = self._verified.get(key)
-            if found is not None:
-                self._verified.move_to_end(key)
-                return found
-        kfrag = self._open_kfrag(row)
-        with self._verified_lock:
-            self._verified[key] = kfrag
-            while len(self._verified) > _VERIFIED_CACHE:
-                self._verified.popitem(last=False)
-        return kfrag
-
-    def _forget_kfrags(self, patient_id: int, grantee: str) -> None:
-        with self._verified_lock:
-            for key in [k for k in self._verified if k[:2] == (patient_id, grantee)]:
-                del self._verified[key]
-
-    def _open_kfrag(self, row: KfragRow) -> Any:
-        """Open and verify a stored kfrag (umbral ``VerifiedKeyFrag``)."""
-        key: PrivateKey = self.keys.encryption
-        raw = p.open_kfrag(
-            key,
-            row.sealed_kfrag,
-            chain_id=self.chain_id,
-            medledger=self.medledger,
-            custodian=self.address,
-            patient_id=row.patient_id,
-            grantee=row.grantee,
-            kind=row.kind,
-        )
-        return umbral.KeyFrag.from_bytes(raw).verify(
-            umbral.PublicKey.from_compressed_bytes(row.verifying_pk),
-            umbral.PublicKey.from_compressed_bytes(row.delegating_pk),
-            umbral.PublicKey.from_compressed_bytes(row.receiving_pk),
-        )
-
     # --- endpoints -----------------------------------------------------------------------------
 
     def delegate(self, body: Any) -> p.SignedReceipt:
@@ -296,7 +245,7 @@ class Custodian:
             ):
                 raise Refusal("bad_keys", "the public keys differ from the signed key digests")
             try:
-                self._open_kfrag(row)
+                self.kfrags.open(row)
             except Exception as exc:  # DecryptionFailed, ValueError, umbral's VerificationError
                 raise Refusal(
                     "bad_kfrag", f"the key fragment does not open or verify ({type(exc).__name__})"
@@ -308,7 +257,7 @@ class Custodian:
             replaced = self.store.put_delegation(row, signer, decision)
         except Replayed:
             raise Refusal("replayed", "this delegation was already received") from None
-        self._forget_kfrags(d.patient_id, d.grantee)
+        self.kfrags.forget(d.patient_id, d.grantee)
         log_event(
             "delegation_stored",
             patientId=d.patient_id,
@@ -327,7 +276,7 @@ class Custodian:
             deleted = self.store.revoke(r.patient_id, r.grantee, signer, r.nonce, decision)
         except Replayed:
             raise Refusal("replayed", "this revocation was already received") from None
-        self._forget_kfrags(r.patient_id, r.grantee)
+        self.kfrags.forget(r.patient_id, r.grantee)
         log_event("revoked", patientId=r.patient_id, grantee=r.grantee, deleted=deleted)
         return self._receipt(p.ACTION_REVOKED, digest, r.patient_id, subject, deleted)
 
@@ -349,7 +298,7 @@ class Custodian:
         record = self.view.record(c.patient_id, c.record_id)
         if int(record.author, 16) == 0:
             raise Refusal("unknown_record", "no such record on this custodian's chain")
-        self._remember_category((c.patient_id, c.record_id), record.category)
+        self._categories.put((c.patient_id, c.record_id), record.category)
         if signer not in (record.author, self.view.controller(c.patient_id)):
             raise Refusal(
                 "not_author", "only the record's author or the patient's controller registers it"
@@ -403,7 +352,7 @@ class Custodian:
                     )
                 if record.erased:
                     raise Refusal("erased", f"record {p.to_hex(rid)} was erased")
-                self._remember_category((b.patient_id, rid), record.category)
+                self._categories.put((b.patient_id, rid), record.category)
         except Refusal as refusal:
             raise self._refused(
                 "capsule", b.patient_id, b.entries_digest, signer, refusal
@@ -444,7 +393,7 @@ class Custodian:
             grant=None if known is None else (signer, known),
         )  # fmt: skip
         if int(record.author, 16) != 0:
-            self._remember_category(key, record.category)
+            self._categories.put(key, record.category)
         head = self.fresh_head(timer, head)
         self._check_deadline(req, head)
         try:
@@ -482,9 +431,7 @@ class Custodian:
             raise self._refused(
                 "reencryption", req.patient_id, req.record_id, signer, refusal
             ) from None
-        cfrag = bytes(
-            umbral.reencrypt(capsule=capsule, kfrag=self._verified_kfrag(evidence.delegation))
-        )
+        cfrag = bytes(umbral.reencrypt(capsule=capsule, kfrag=self.kfrags.get(evidence.delegation)))
         decision = self._decision(
             "reencryption", req.patient_id, req.record_id, signer, "served", ""
         )
