@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from medledger.client import Medledger, Session
+from medledger.client.custodial_read import through_custodians
 from medledger.client.custodial_types import CustodialRead
 from medledger.crypto.pre import (
     open_custodial_reencrypted,
@@ -191,8 +192,8 @@ def _refusals(reader: Session, held: CustodialRead) -> dict[str, str]:
     """Present the reader's old logged access again: each custodian's refusal reason."""
     blob = reader.access._sealed(held.access.record_id, held.access.patient_id)
     try:
-        reader.custodians._through_custodians(
-            blob, held.access, read_custodial_header(blob).capsule_bytes
+        through_custodians(
+            reader.custodians, blob, held.access, read_custodial_header(blob).capsule_bytes
         )
     except CustodiansUnavailable as exc:
         return {a[:10]: why.split(":")[0] for a, why in exc.unavailable.items()}

@@ -14,6 +14,7 @@ import umbral_pre as umbral
 
 from helpers.custodian_mode import CustodianWorld, make_custodian_world
 from medledger.client import Session
+from medledger.client.custodial_read import through_custodians
 from medledger.client.custodial_types import CustodialRead
 from medledger.client.types import AccessResult, Party
 from medledger.crypto.pre import (
@@ -65,7 +66,7 @@ def _refused_by_all_for(
 ) -> set[str]:
     capsule = read_custodial_header(blob).capsule_bytes
     with pytest.raises(CustodiansUnavailable) as exc:
-        session.custodians._through_custodians(blob, access, capsule)
+        through_custodians(session.custodians, blob, access, capsule)
     assert set(exc.value.unavailable) == set(cw.addresses)
     return {why.split(":")[0] for why in exc.value.unavailable.values()}
 

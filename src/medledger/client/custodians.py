@@ -6,59 +6,50 @@ to each grantee through the ``n`` custodians of its on-chain policy (one signed,
 fragment each, threshold ``k``); a reader logs the access on-chain first, then asks the custodians
 to re-encrypt that one record's capsule, each checking the logged access against its own node.
 Every fan-out here (delegation, revocation, erasure, capsule registration) goes to every
-custodian in parallel and verifies the signed receipt each returns; a read stops as soon as
-``k`` capsule fragments verified, naming any custodian that returned a forged one.
+custodian in parallel and verifies the signed receipt each returns; a read asks all ``n`` and
+opens the record with ``k`` verified capsule fragments, naming any custodian that returned a
+forged one. The shared machinery is :mod:`medledger.client.custodian_fanout`, the custodians'
+side of a read :mod:`medledger.client.custodial_read`, batched writes
+:mod:`medledger.client.custodial_batch`.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
-import umbral_pre as umbral
 from eth_utils.address import to_checksum_address
 
 from medledger import codes
 from medledger.chain.custodians import (
-    CustodianEntry,
     CustodianPolicy,
     CustodianRegistryContract,
 )
 from medledger.chain.suite import write_denial
 from medledger.chain.types import ZERO32, Record
-from medledger.client import custodial_batch
-from medledger.client._base import Context, Namespace, record_cid
+from medledger.client import custodial_batch, custodial_read
+from medledger.client._base import Context, record_cid
 from medledger.client._inputs import record_id
 from medledger.client.access import AccessNamespace, raise_if_denied
 from medledger.client.custodial_types import CustodialErasure, CustodialRead, CustodianReceipts
+from medledger.client.custodian_fanout import (
+    CustodianFanout,
+)
 from medledger.client.documents import pinned
 from medledger.client.identity_rotation import adopt_legacy_umbral_seed
 from medledger.client.types import AccessResult, RecordInfo
 from medledger.codes import Category, Outcome, Purpose
-from medledger.crypto import Domain
 from medledger.crypto.pre import (
-    CustodialHeader,
     PatientUmbralKeys,
     open_custodial_original,
-    open_custodial_reencrypted,
-    parse_public_key,
     read_custodial_header,
     receiving_key,
     seal_custodial,
-    verify_cfrag,
 )
 from medledger.custodian import protocol as p
 from medledger.custodian.client import CustodianClient
 from medledger.errors import (
     AccessDenied,
-    CustodianError,
     CustodiansUnavailable,
-    DecryptionFailed,
-    DeploymentNotFound,
-    ForgedFragment,
-    IntegrityError,
     InvalidInput,
     KeyMismatch,
     NotAuthorized,
@@ -67,21 +58,8 @@ from medledger.errors import (
 from medledger.hashing import keccak
 from medledger.storage import CID
 
-T = TypeVar("T")
-_Request = (p.Delegation | p.Revocation | p.Erasure | p.CapsuleRegistration
-            | p.CapsuleRegistrationBatch | p.Reencryption)  # fmt: skip
 
-#: how long a signed custodian request stays valid (the protocol allows up to 10 minutes)
-REQUEST_LIFETIME = 120
-#: per-custodian HTTP timeout: a slow custodian is skipped, not waited for
-DEFAULT_TIMEOUT = 3.0
-#: how long a read trusts its cached copy of a policy or a custodian's registry entry. Staleness
-#: costs availability only: every custodian checks the grant itself, and a patient's own
-#: policy change clears this session's cache
-CACHE_SECONDS = 10.0
-
-
-class CustodiansNamespace(Namespace):
+class CustodiansNamespace(CustodianFanout):
     """Custodian mode for the session's party (patient, writer or reader)."""
 
     def __init__(
@@ -90,110 +68,9 @@ class CustodiansNamespace(Namespace):
         registry: CustodianRegistryContract | None,
         access: AccessNamespace,
     ) -> None:
-        super().__init__(ctx)
-        self._registry_contract = registry
+        super().__init__(ctx, registry)
         self._access = access
-        self._clients: dict[str, CustodianClient] = {}
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="custodians")
-        self.timeout = DEFAULT_TIMEOUT
         self.last_receipts = {}
-        self._cache: dict[tuple[str, object], tuple[float, object]] = {}
-
-    # --- plumbing -------------------------------------------------------------------------------
-
-    @property
-    def registry(self) -> CustodianRegistryContract:
-        if self._registry_contract is None:
-            raise DeploymentNotFound(
-                "this deployment has no CustodianRegistry (deployed before custodian mode)",
-                hint="redeploy with this SDK to use custodian mode",
-            )
-        return self._registry_contract
-
-    def _domain(self) -> Domain:
-        return Domain.of(self._chain.chain_id, self._contract.address)
-
-    def _client(self, url: str) -> CustodianClient:
-        client = self._clients.get(url)
-        if client is None:
-            client = self._clients[url] = CustodianClient(url, timeout=self.timeout)
-        return client
-
-    def close(self) -> None:
-        """Close the HTTP clients and the worker threads."""
-        for c in self._clients.values():
-            c.close()
-        self._clients.clear()
-        self._pool.shutdown(wait=False)
-
-    def _cached(self, key: tuple[str, object], load: Callable[[], T]) -> T:
-        hit = self._cache.get(key)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < CACHE_SECONDS:
-            return hit[1]  # type: ignore[return-value]
-        value = load()
-        self._cache[key] = (now, value)
-        return value
-
-    def _entry(self, addr: str) -> CustodianEntry:
-        return self._cached(("custodian", addr), lambda: self.registry.get_custodian(addr))
-
-    def _deadline(self, now: int | None = None) -> int:
-        return max(self._chain.now() if now is None else now, int(time.time())) + REQUEST_LIFETIME
-
-    def _quorum(
-        self,
-        kind: str,
-        policy: CustodianPolicy,
-        send: Callable[[str, CustodianClient], p.SignedReceipt],
-        shortfall: Callable[[int], str],
-    ) -> CustodianReceipts:
-        """Send to every custodian of ``policy``; fewer than its threshold answering is
-        ``CustodiansUnavailable`` (``shortfall(answered)`` says what is missing)."""
-        receipts, failed = self._fanout(policy.custodians, send)
-        if len(receipts) < policy.threshold:
-            raise CustodiansUnavailable(shortfall(len(receipts)), unavailable=failed)
-        return CustodianReceipts(kind, receipts, failed)
-
-    def _fanout(
-        self, custodians: Sequence[str], call: Callable[[str, CustodianClient], T]
-    ) -> tuple[dict[str, T], dict[str, str]]:
-        """``call`` for every custodian in parallel: results and failures by address."""
-        endpoints: dict[str, str] = {}
-        failed: dict[str, str] = {}
-        for addr in custodians:
-            entry = self._entry(addr)
-            if not entry.is_active:
-                failed[addr] = "removed from the custodian registry"
-            else:
-                endpoints[addr] = entry.endpoint
-        futures = {a: self._pool.submit(call, a, self._client(url)) for a, url in endpoints.items()}
-        results: dict[str, T] = {}
-        for addr, fut in futures.items():
-            try:
-                results[addr] = fut.result()
-            except CustodianError as exc:
-                failed[addr] = f"{exc.code or type(exc).__name__}: {exc}"
-        return results, failed
-
-    def _sign(self, message: _Request) -> bytes:  # the digest custodians verify (~1 ms less)
-        digest = message.digest(self._chain.chain_id, self._contract.address)
-        return p.sign_digest(bytes(self._party.account.key), digest)
-
-    def _verified(
-        self, addr: str, signed: p.SignedReceipt, request: _Request, action: int
-    ) -> p.SignedReceipt:
-        """Check the receipt is ``addr``'s, for this request and this action (else the
-        custodian counts as failed, named)."""
-        digest = request.digest(self._chain.chain_id, self._contract.address)
-        signed.verify(self._chain.chain_id, self._contract.address, addr, request_digest=digest)
-        if signed.receipt.action != action:
-            raise ForgedFragment(
-                f"custodian {addr} answered with a receipt for action {signed.receipt.action}",
-                custodian=addr,
-                code="bad_receipt",
-            )
-        return signed
 
     def _umbral_keys(self, pid: int) -> PatientUmbralKeys:
         # from the keyring's seed, which rotation and recovery carry over; a keyring of before
@@ -505,7 +382,7 @@ class CustodiansNamespace(Namespace):
         the custodial ones on-chain are (re-)registered (idempotent); returns how many."""
         return custodial_batch.complete_registration(self, records)
 
-    # --- reading --------------------------------------------------------------------------------
+    # --- reading (the custodians' side in client/custodial_read.py) ---------------------------
 
     def read(
         self,
@@ -528,72 +405,11 @@ class CustodiansNamespace(Namespace):
         just now, so its block's time stands for the chain's; else the node is asked)."""
         if result.outcome is Outcome.ALLOWED_PATIENT:
             return CustodialRead(self.open_own(rec, blob), result, (), {}, {})
-        header = self._checked_header(rec, blob)
-        return self._through_custodians(blob, result, header.capsule_bytes, fresh)
+        header = custodial_read.checked_header(self, rec, blob)
+        return custodial_read.through_custodians(self, blob, result, header.capsule_bytes, fresh)
 
     def open_own(self, rec: Record, blob: bytes) -> bytes:
         """The patient's own path to its custodial record: its Umbral key opens the capsule
         locally, no custodian asked (``session.access.open_own``; the header checked first)."""
-        self._checked_header(rec, blob)
+        custodial_read.checked_header(self, rec, blob)
         return open_custodial_original(blob, self._patient_keys(rec.patient_id))
-
-    def _checked_header(self, rec: Record, blob: bytes) -> CustodialHeader:
-        header = read_custodial_header(blob)
-        if (header.patient_id, header.category, header.domain) != (
-            rec.patient_id, rec.category, self._domain(),
-        ) or header.author != to_checksum_address(rec.author):  # fmt: skip
-            raise IntegrityError("custodial record header differs from its on-chain entry")
-        return header
-
-    def _receiving_key(self, pid: int) -> umbral.SecretKey:
-        patient_key = self._contract.get_patient(pid).encryption_key
-        return receiving_key(self._party.identity, patient_key, self._domain(), pid, self._address)
-
-    def _through_custodians(
-        self, blob: bytes, result: AccessResult, capsule_bytes: bytes, fresh: bool = False
-    ) -> CustodialRead:
-        pid, rid = result.patient_id, result.record_id
-        policy = self._require_policy(pid)
-        rk = self._cached(("receiving", pid), lambda: self._receiving_key(pid))
-        capsule = umbral.Capsule.from_bytes(capsule_bytes)
-        checks = {
-            "verifying_pk": parse_public_key(policy.verifying_key),
-            "delegating_pk": parse_public_key(policy.delegating_key),
-            "receiving_pk": rk.public_key(),
-        }
-        access_tx = bytes.fromhex(result.tx.tx_hash.removeprefix("0x"))
-        # a fresh access's block time is the chain's "now", just read: no request for it
-        stamp = result.tx.events_named("AccessRecorded")[-1].args["timestamp"] if fresh else None
-        digest, deadline = p.capsule_digest(capsule_bytes), self._deadline(stamp)
-
-        def ask(addr: str, client: CustodianClient) -> umbral.VerifiedCapsuleFrag:
-            req = p.Reencryption(self._address, pid, rid, access_tx, digest, p.new_nonce(),
-                                 deadline)  # fmt: skip
-            cfrag, signed = client.reencrypt(req, capsule_bytes, self._sign(req))
-            self._verified(addr, signed, req, p.ACTION_SERVED)
-            try:
-                return verify_cfrag(cfrag, capsule, **checks)
-            except DecryptionFailed as exc:
-                raise ForgedFragment(
-                    f"custodian {addr} returned a capsule fragment that does not verify: {exc}",
-                    custodian=addr,
-                    code="forged_fragment",
-                ) from None
-
-        # Ask all n at once: k answers are enough, and asking only k would make a read wait a
-        # full timeout for every custodian that is down before asking the next one.
-        frags, failed = self._fanout(policy.custodians, ask)
-        forged = {a: why for a, why in failed.items() if why.startswith("forged_fragment")}
-        unavailable = {a: why for a, why in failed.items() if a not in forged}
-        if len(frags) < policy.threshold:
-            raise CustodiansUnavailable(
-                f"{len(frags)} of {len(policy.custodians)} custodians returned a valid fragment "
-                f"for record 0x{rid.hex()}; {policy.threshold} are needed (failed: "
-                + ", ".join(f"{a} ({why.split(':')[0]})" for a, why in failed.items())
-                + ")",
-                unavailable=failed,
-            )
-        chosen = sorted(frags)[: policy.threshold]
-        plaintext = open_custodial_reencrypted(blob, rk, [frags[a] for a in chosen])
-        used = tuple(bytes(frags[a]) for a in chosen)
-        return CustodialRead(plaintext, result, tuple(chosen), forged, unavailable, used)
