@@ -29,6 +29,7 @@ test: setup-ipfs lint typecheck compile slither
 lint:
 	ruff check --no-cache src tests scripts benchmarks examples tools
 	ruff format --no-cache --check src tests scripts benchmarks examples tools
+	$(PY) tools/check_sizes.py src
 
 typecheck:
 	mypy
