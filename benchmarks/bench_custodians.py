@@ -9,8 +9,9 @@
 - read latency vs number of custodians (3, 5, 7 with k = n // 2 + 1), plotted.
 
 Each custodian is a ``medledger custodian serve`` process with its own SQLite database (the
-helper the custodian-mode tests use). The client asks all n custodians in parallel and opens the
-record with the first k verified fragments.
+helper the custodian-mode tests use). The client asks all n custodians in parallel, waits for
+every answer (each within its timeout, so that a forged fragment is named) and opens the record
+with k verified fragments.
 """
 
 from __future__ import annotations
