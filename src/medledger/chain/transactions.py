@@ -189,7 +189,7 @@ class TxSender:
         if gas is None:
             estimate = int(replies[check or ""]["result"], 16)
             limit = int(block["gasLimit"], 16)
-            gas = min(int(estimate * self.gas_multiplier) + _GAS_MARGIN, limit)
+            gas = self._gas_limit(estimate, limit)
         return gas, self._fees_from(block, replies)
 
     def _fees_from(self, block: dict[str, Any], replies: dict[str, Any]) -> dict[str, int]:
@@ -201,11 +201,7 @@ class TxSender:
         if self._priority_fee is None:
             tip = replies.get("eth_maxPriorityFeePerGas", {}).get("result")
             self._priority_fee = int(tip, 16) if tip else _FALLBACK_PRIORITY_FEE
-        # as _fees: 2x base fee survives six full blocks of base-fee increases
-        return {
-            "maxFeePerGas": 2 * int(block["baseFeePerGas"], 16) + self._priority_fee,
-            "maxPriorityFeePerGas": self._priority_fee,
-        }
+        return self._eip1559_fees(int(block["baseFeePerGas"], 16))
 
     def _estimate(self, base: dict[str, Any]) -> int:
         try:
@@ -221,7 +217,7 @@ class TxSender:
             # read once: dev nodes keep it fixed and public chains move it by 1/1024 a block,
             # which only matters for an estimate right at the cap
             self._block_gas_limit = int(self.chain.w3.eth.get_block("latest")["gasLimit"])
-        return min(int(estimate * self.gas_multiplier) + _GAS_MARGIN, self._block_gas_limit)
+        return self._gas_limit(estimate, self._block_gas_limit)
 
     def _simulate(self, base: dict[str, Any]) -> None:
         try:
@@ -244,11 +240,16 @@ class TxSender:
                 self._priority_fee = int(w3.eth.max_priority_fee)
             except (Web3Exception, ValueError):
                 self._priority_fee = _FALLBACK_PRIORITY_FEE
+        return self._eip1559_fees(base_fee)
+
+    def _eip1559_fees(self, base_fee: int) -> dict[str, int]:
         # 2x base fee survives six full blocks of base-fee increases before the tx is stuck.
-        return {
-            "maxFeePerGas": 2 * base_fee + self._priority_fee,
-            "maxPriorityFeePerGas": self._priority_fee,
-        }
+        tip = self._priority_fee if self._priority_fee is not None else _FALLBACK_PRIORITY_FEE
+        return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
+
+    def _gas_limit(self, estimate: int, block_gas_limit: int) -> int:
+        """The estimate with its safety margin, capped at the block gas limit."""
+        return min(int(estimate * self.gas_multiplier) + _GAS_MARGIN, block_gas_limit)
 
     def _sign_and_send(
         self, base: dict[str, Any], gas: int, fees: dict[str, int]
